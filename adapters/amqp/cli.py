@@ -1,0 +1,260 @@
+"""`docex unit …`: what a unit's staff or integrator runs to send and receive documents."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiormq
+
+from adapters.amqp.client import ExchangeTimeout, UnitClient
+from adapters.amqp.compose import apply_seal, compose
+from adapters.amqp.settings import UnitSettings, UnitSettingsError, load_unit_settings
+from docex import formats, wire
+from seals.errors import SealError
+from seals.seal import open_seal
+
+SEAL_PASSWORD_ENV = "DOCEX_SEAL_PASSWORD"
+
+
+class CommandError(Exception):
+    pass
+
+
+def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
+    unit = subparsers.add_parser("unit", help="send and receive documents as a unit")
+    unit.add_argument("--config", type=Path, required=True, help="the unit's settings file (TOML)")
+    commands = unit.add_subparsers(dest="unit_command", required=True, metavar="COMMAND")
+
+    send = commands.add_parser("send", help="seal a PDF or OFD file and send it")
+    send.add_argument("file", type=Path)
+    send.add_argument("--to", type=_unit_list, required=True, help="main recipients (主送): A,B")
+    send.add_argument("--cc", type=_unit_list, default=[], help="copy recipients (抄送): C,D")
+    send.add_argument(
+        "--copies", type=_copies, default={}, help="copies each may print (§31): A=3,C=1"
+    )
+    send.add_argument("--title", required=True)
+    send.add_argument("--doc-no", required=True, help="document number (文号)")
+    send.add_argument(
+        "--classification",
+        default="public",
+        choices=["public", "internal"],
+        help="secret and above are never exchanged (§4)",
+    )
+    send.add_argument("--format", help="pdf, ofd or a configured one (default: from the file)")
+    send.add_argument("--sealed-by", default=getpass.getuser(), help="who applies the seal")
+    send.add_argument(
+        "--seal-password-file",
+        type=Path,
+        help=f"the seal carrier's password (else ${SEAL_PASSWORD_ENV}, else prompt)",
+    )
+    send.add_argument("--timeout", type=float, default=30.0)
+    send.set_defaults(func=_sync(_send))
+
+    inbox = commands.add_parser("inbox", help="fetch delivered documents, verify their seals")
+    inbox.add_argument(
+        "--save",
+        type=Path,
+        help="save verified documents here and tell the router they were read (§37)",
+    )
+    inbox.set_defaults(func=_sync(_inbox))
+
+    status = commands.add_parser("status", help="where a document is, recipient by recipient")
+    status.add_argument("doc_id")
+    status.add_argument("--timeout", type=float, default=30.0)
+    status.set_defaults(func=_sync(_status))
+
+    events = commands.add_parser("events", help="news from the router about documents you sent")
+    events.add_argument("doc_id", nargs="?")
+    events.set_defaults(func=_sync(_events))
+
+
+Action = Callable[[argparse.Namespace, UnitSettings], Awaitable[int]]
+
+
+def _sync(action: Action) -> Callable[[argparse.Namespace], int]:
+    return lambda args: _run(action, args)
+
+
+def _run(action: Action, args: argparse.Namespace) -> int:
+    try:
+        settings = load_unit_settings(args.config)
+        return asyncio.run(action(args, settings))
+    except (UnitSettingsError, CommandError, SealError, ExchangeTimeout) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, aiormq.exceptions.AMQPError) as exc:
+        print(f"error: cannot use the exchange: {exc!r}", file=sys.stderr)
+        return 3
+
+
+async def _with_client(
+    settings: UnitSettings, action: Callable[[UnitClient], Awaitable[int]]
+) -> int:
+    async with UnitClient(settings) as client:
+        return await action(client)
+
+
+async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
+    content = args.file.read_bytes()
+    format_name = args.format or formats.detect(content)
+    if format_name is None:
+        raise CommandError(f"{args.file} is neither PDF nor OFD; name its format with --format")
+    seal = open_seal(Path(settings.seal_carrier), _seal_password(args.seal_password_file))
+    now = datetime.now(UTC)
+    envelope = compose(
+        content,
+        sender=settings.unit,
+        to=args.to,
+        cc=args.cc,
+        print_quota=args.copies,
+        title=args.title,
+        doc_no=args.doc_no,
+        format=format_name,
+        classification=args.classification,
+        now=now,
+    )
+    envelope = apply_seal(envelope, seal, sealed_by=args.sealed_by, now=now)
+
+    async def send(client: UnitClient) -> int:
+        answer = await client.request(wire.Submit(v=wire.VERSION, envelope=envelope), args.timeout)
+        assert isinstance(answer, wire.Status)
+        if answer.state != "accepted":
+            print(f"rejected: {answer.reason}: {answer.message}")
+            return 1
+        print(
+            f"accepted: {envelope.doc_no} 《{envelope.title}》 id {envelope.id}\n"
+            f"  sent at {answer.at}, counts as sent on {answer.exchange_date} (§30, §32)"
+        )
+        return 0
+
+    return await _with_client(settings, send)
+
+
+async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
+    async def inbox(client: UnitClient) -> int:
+        await client.drain()
+        for stored in client.mailbox.deliveries():
+            envelope = stored.deliver.envelope
+            line = (
+                f"{envelope.id}  {envelope.doc_no}  《{envelope.title}》 from {envelope.sender}"
+                f" ({stored.deliver.role}, may print {stored.deliver.print_quota})"
+            )
+            if stored.seal_error:
+                print(f"REFUSED {line}\n  seal does not verify: {stored.seal_error}")
+                continue
+            if args.save is not None and stored.saved_path is None:
+                path = _save(args.save, stored.deliver)
+                client.mailbox.mark_saved(envelope.id, str(path))
+                line += f"\n  seal verified; saved to {path}"
+            if args.save is not None and not stored.receipt_sent:
+                await client.send(wire.Receipt(v=wire.VERSION, doc_id=envelope.id, kind="read"))
+                client.mailbox.mark_receipt_sent(envelope.id)
+                line += "\n  read receipt sent"
+            print(line)
+        return 0
+
+    return await _with_client(settings, inbox)
+
+
+def _save(directory: Path, deliver: wire.Deliver) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    envelope = deliver.envelope
+    path = directory / f"{envelope.id}.{envelope.format}"
+    path.write_bytes(envelope.content)
+    metadata = {
+        "id": envelope.id,
+        "doc_no": envelope.doc_no,
+        "title": envelope.title,
+        "sender": envelope.sender,
+        "role": deliver.role,
+        "print_quota": deliver.print_quota,
+        "sent_at": deliver.sent_at,
+        "sent_exchange_date": deliver.sent_exchange_date,
+        "paper_attachments": envelope.paper_attachments,
+        "sha256": envelope.sha256.hex(),
+        "seal_serial": envelope.seal.serial if envelope.seal else None,
+        "sealed_by": envelope.sealed_by,
+    }
+    path.with_suffix(".json").write_text(json.dumps(metadata, ensure_ascii=False, indent=2))
+    return path
+
+
+async def _status(args: argparse.Namespace, settings: UnitSettings) -> int:
+    async def status(client: UnitClient) -> int:
+        answer = await client.request(
+            wire.StatusQuery(v=wire.VERSION, doc_id=args.doc_id), args.timeout
+        )
+        if isinstance(answer, wire.Status):
+            print(f"rejected: {answer.reason}: {answer.message}")
+            return 1
+        print(f"{answer.doc_no} 《{answer.title}》 {answer.doc_id}")
+        print(f"sent at {answer.sent_at}, exchange date {answer.sent_exchange_date}")
+        rows = [("recipient", "role", "state", "printed", "delivered at", "received at", "date")]
+        rows += [
+            (
+                r.recipient,
+                r.role,
+                r.state,
+                f"{r.printed}/{r.print_quota}",
+                r.delivered_at or "-",
+                r.received_at or "-",
+                r.received_exchange_date or "-",
+            )
+            for r in answer.recipients
+        ]
+        _print_table(rows)
+        return 0
+
+    return await _with_client(settings, status)
+
+
+async def _events(args: argparse.Namespace, settings: UnitSettings) -> int:
+    async def events(client: UnitClient) -> int:
+        await client.drain()
+        for status in client.mailbox.statuses(args.doc_id):
+            who = f" {status.recipient}" if status.recipient else ""
+            date = f" (exchange date {status.exchange_date})" if status.exchange_date else ""
+            reason = f" {status.reason}: {status.message}" if status.reason else ""
+            print(f"{status.at}  {status.doc_id}  {status.state}{who}{date}{reason}")
+        return 0
+
+    return await _with_client(settings, events)
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def _seal_password(file: Path | None) -> str:
+    if file is not None:
+        return file.read_text().rstrip("\n")
+    if SEAL_PASSWORD_ENV in os.environ:
+        return os.environ[SEAL_PASSWORD_ENV]
+    return getpass.getpass("seal carrier password: ")
+
+
+def _unit_list(value: str) -> list[str]:
+    units = [part.strip() for part in value.split(",") if part.strip()]
+    if not units:
+        raise argparse.ArgumentTypeError("name at least one unit")
+    return units
+
+
+def _copies(value: str) -> dict[str, int]:
+    quota = {}
+    for part in value.split(","):
+        unit, sep, count = part.partition("=")
+        if not sep or not count.strip().isdigit():
+            raise argparse.ArgumentTypeError(f"{part!r} is not UNIT=COPIES")
+        quota[unit.strip()] = int(count)
+    return quota

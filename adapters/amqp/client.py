@@ -1,0 +1,169 @@
+"""The Python client a unit's system uses to talk to the exchange over AMQP.
+
+A unit writes only to the exchange's inbound fanout and reads only its own queue. Every
+message read is kept in the unit's mailbox before it is acked, so nothing read is lost and a
+document delivered twice shows up once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TypeVar
+
+import aio_pika
+import structlog
+import yarl
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractQueue
+
+from adapters.amqp.mailbox import Mailbox
+from adapters.amqp.settings import UnitSettings
+from docex import wire
+from docex.ids import uuid7
+from router.topology import Names
+from seals.ca import load_ca_certificate
+from seals.errors import SealError
+from seals.kinds import SealKind
+from seals.verify import SealVerifier
+
+log = structlog.get_logger("docex.unit")
+
+T = TypeVar("T")
+
+
+class ExchangeTimeout(Exception):
+    pass
+
+
+class UnitClient:
+    def __init__(self, settings: UnitSettings) -> None:
+        self.settings = settings
+        self.unit_id = settings.unit
+        self.names = Names(settings.prefix)
+        self.mailbox = Mailbox(Path(settings.mailbox))
+        self.verifier = SealVerifier(load_ca_certificate(Path(settings.ca_certificate)))
+        self._user = yarl.URL(settings.amqp_url).user or "guest"
+        self._connection: AbstractConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._inbound: AbstractExchange | None = None
+        self._queue: AbstractQueue | None = None
+        self._arrived = asyncio.Event()
+
+    async def __aenter__(self) -> UnitClient:
+        self._connection = await aio_pika.connect_robust(self.settings.amqp_url)
+        self._channel = await self._connection.channel(publisher_confirms=True)
+        await self._channel.set_qos(prefetch_count=64)
+        self._inbound = await self._channel.get_exchange(self.names.inbound, ensure=False)
+        self._queue = await self._channel.get_queue(
+            self.names.unit_queue(self.unit_id), ensure=False
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+        self.mailbox.close()
+
+    async def send(self, command: wire.Submit | wire.Receipt | wire.StatusQuery) -> str:
+        """Publish a command with a fresh message id (the router's idempotency key)."""
+        message_id = uuid7()
+        await self.publish(command, message_id)
+        return message_id
+
+    async def publish(
+        self, command: wire.Submit | wire.Receipt | wire.StatusQuery, message_id: str
+    ) -> None:
+        """Publish with a given id: sending the same id again is harmless, so retry freely."""
+        assert self._inbound is not None
+        tag = type(command).__struct_config__.tag
+        assert isinstance(tag, str)
+        await self._inbound.publish(
+            aio_pika.Message(
+                wire.encode(command),
+                message_id=message_id,
+                user_id=self._user,
+                type=tag,
+                content_type=wire.CONTENT_TYPE,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key="",
+            mandatory=True,
+        )
+
+    async def request(
+        self, command: wire.Submit | wire.Receipt | wire.StatusQuery, timeout: float = 30.0
+    ) -> wire.Status | wire.DocumentStatus:
+        """Send a command and wait for the router's answer to it."""
+        message_id = await self.send(command)
+        return await self.wait_for(lambda: self.mailbox.answer_to(message_id), timeout)
+
+    async def wait_for(self, found: Callable[[], T | None], timeout: float) -> T:
+        """Read the queue into the mailbox until `found` returns something."""
+        assert self._queue is not None
+        tag = await self._queue.consume(self._take)
+        try:
+            async with asyncio.timeout(timeout):
+                while (result := found()) is None:
+                    self._arrived.clear()
+                    if (result := found()) is not None:
+                        break
+                    await self._arrived.wait()
+                return result
+        except TimeoutError:
+            raise ExchangeTimeout(f"no answer from the exchange within {timeout:.0f} s") from None
+        finally:
+            await self._queue.cancel(tag)
+
+    async def drain(self) -> int:
+        """Read everything waiting in the queue into the mailbox; returns how many were read."""
+        assert self._queue is not None
+        count = 0
+        while (message := await self._queue.get(no_ack=False, fail=False)) is not None:
+            await self._take(message)
+            count += 1
+        return count
+
+    async def _take(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        try:
+            decoded = wire.decode_router_message(message.body)
+        except wire.WireError as exc:
+            log.error("unreadable_message", message_id=message.message_id, error=exc.message)
+            await message.reject(requeue=False)
+            return
+        message_id = message.message_id or uuid7()
+        if isinstance(decoded, wire.Deliver):
+            error = self._check_seal(decoded)
+            if self.mailbox.add_delivery(message_id, decoded, message.body, error) and error:
+                log.error("delivered_seal_invalid", doc_id=decoded.envelope.id, error=error)
+        else:
+            self.mailbox.add_message(message_id, decoded, message.body)
+        await message.ack()
+        self._arrived.set()
+
+    def _check_seal(self, deliver: wire.Deliver) -> str:
+        """Verify the sender's seal as of the router's acceptance time; '' when it holds."""
+        envelope = deliver.envelope
+        if envelope.seal is None:
+            return "unsealed: the document carries no seal"
+        if wire.content_digest(envelope.content) != envelope.sha256:
+            return "content_hash_mismatch: the body is not what was sealed"
+        try:
+            self.verifier.verify(
+                envelope.seal.cert,
+                wire.signing_bytes(envelope),
+                envelope.seal.sig,
+                unit_id=envelope.sender,
+                kind=SealKind.SIGNING,
+                at=datetime.fromisoformat(deliver.sent_at),
+            )
+        except SealError as exc:
+            return f"{exc.code}: {exc.message}"
+        return ""

@@ -1,0 +1,105 @@
+"""A unit's local record of everything the router sent it, in its own SQLite file.
+
+A unit has one queue for everything (deliveries, answers, news), so whichever command reads
+the queue first must keep what it finds for the others. Each message is written here before
+it is acked, and a document delivered twice (a republish after a crash) is kept once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+from docex import wire
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    doc_id TEXT PRIMARY KEY,
+    message_id TEXT NOT NULL,
+    deliver BLOB NOT NULL,
+    seal_error TEXT NOT NULL DEFAULT '',
+    saved_path TEXT,
+    receipt_sent INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS messages (
+    message_id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_ref ON messages (ref);
+"""
+
+
+@dataclass(frozen=True)
+class StoredDelivery:
+    deliver: wire.Deliver
+    seal_error: str
+    saved_path: str | None
+    receipt_sent: bool
+
+
+class Mailbox:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def add_delivery(
+        self, message_id: str, deliver: wire.Deliver, body: bytes, seal_error: str
+    ) -> bool:
+        """Returns False for a document already in the mailbox."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO deliveries (doc_id, message_id, deliver, seal_error)"
+            " VALUES (?, ?, ?, ?)",
+            (deliver.envelope.id, message_id, body, seal_error),
+        )
+        return cursor.rowcount == 1
+
+    def add_message(
+        self, message_id: str, message: wire.Status | wire.DocumentStatus, body: bytes
+    ) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO messages (message_id, type, ref, body) VALUES (?, ?, ?, ?)",
+            (message_id, type(message).__struct_config__.tag, message.ref, body),
+        )
+
+    def answer_to(self, ref: str) -> wire.Status | wire.DocumentStatus | None:
+        row = self._db.execute(
+            "SELECT body FROM messages WHERE ref = ? ORDER BY rowid LIMIT 1", (ref,)
+        ).fetchone()
+        if row is None:
+            return None
+        message = wire.decode_router_message(row[0])
+        assert isinstance(message, wire.Status | wire.DocumentStatus)
+        return message
+
+    def statuses(self, doc_id: str | None = None) -> list[wire.Status]:
+        rows = self._db.execute(
+            "SELECT body FROM messages WHERE type = 'status' ORDER BY rowid"
+        ).fetchall()
+        found = [msgspec.msgpack.decode(body, type=wire.Status) for (body,) in rows]
+        return [status for status in found if doc_id is None or status.doc_id == doc_id]
+
+    def deliveries(self) -> list[StoredDelivery]:
+        rows = self._db.execute(
+            "SELECT deliver, seal_error, saved_path, receipt_sent FROM deliveries ORDER BY rowid"
+        ).fetchall()
+        return [
+            StoredDelivery(msgspec.msgpack.decode(body, type=wire.Deliver), error, path, bool(sent))
+            for body, error, path, sent in rows
+        ]
+
+    def mark_saved(self, doc_id: str, path: str) -> None:
+        self._db.execute("UPDATE deliveries SET saved_path = ? WHERE doc_id = ?", (path, doc_id))
+
+    def mark_receipt_sent(self, doc_id: str) -> None:
+        self._db.execute("UPDATE deliveries SET receipt_sent = 1 WHERE doc_id = ?", (doc_id,))

@@ -1,0 +1,36 @@
+"""A unit's connection settings: who it is, how it reaches the broker, where its seal is."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import msgspec
+
+
+class UnitSettingsError(Exception):
+    pass
+
+
+class UnitSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    unit: str
+    amqp_url: str
+    prefix: str = "docex"
+    seal_carrier: str
+    ca_certificate: str
+    mailbox: str
+
+
+def load_unit_settings(path: Path) -> UnitSettings:
+    """Relative paths in the file are taken relative to the file itself."""
+    try:
+        data = tomllib.loads(path.read_text())
+        settings = msgspec.convert(data, UnitSettings)
+    except OSError as exc:
+        raise UnitSettingsError(f"{path}: cannot read: {exc.strerror}") from exc
+    except (tomllib.TOMLDecodeError, msgspec.ValidationError) as exc:
+        raise UnitSettingsError(f"{path}: {exc}") from exc
+    base = path.parent.resolve()
+    for field in ("seal_carrier", "ca_certificate", "mailbox"):
+        setattr(settings, field, str(base / getattr(settings, field)))
+    return settings

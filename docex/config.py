@@ -1,0 +1,135 @@
+"""The router's TOML configuration, validated whole before anything uses it (DESIGN.md §6).
+
+Relative paths are taken relative to the configuration file, so a config directory can be
+moved or checked out anywhere.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, time
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from docex.exchange_date import ExchangeCalendar
+
+BUILTIN_FORMATS = ("pdf", "ofd")
+
+
+class ConfigError(Exception):
+    pass
+
+
+class RouterSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    prefix: str = "docex"
+    ledger: str = "ledger.sqlite"
+    max_document_bytes: int = 50 * 1024 * 1024
+    allowed_formats: list[str] = msgspec.field(default_factory=lambda: ["pdf", "ofd"])
+    prefetch: int = 256
+    office_unit: str = ""
+
+
+class ExchangeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    timezone: str = "Asia/Shanghai"
+    cutoff: time = time(15, 0)
+    holidays: list[date] = []
+    workdays: list[date] = []
+
+
+class SealSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    ca_certificate: str
+
+
+class Unit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    id: str
+    name: str
+    amqp_user: str
+    status: Literal["active", "revoked"] = "active"
+    successor: str = ""
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    router: RouterSettings = msgspec.field(default_factory=RouterSettings)
+    exchange: ExchangeSettings = msgspec.field(default_factory=ExchangeSettings)
+    seals: SealSettings
+    # Magic bytes (hex) of formats beyond PDF and OFD, e.g. CEB, whose signature is not public.
+    formats: dict[str, str] = {}
+    units: list[Unit] = []
+
+    def unit(self, unit_id: str) -> Unit | None:
+        return next((u for u in self.units if u.id == unit_id), None)
+
+    def unit_by_user(self, amqp_user: str) -> Unit | None:
+        return next((u for u in self.units if u.amqp_user == amqp_user), None)
+
+    def calendar(self) -> ExchangeCalendar:
+        return ExchangeCalendar.build(
+            self.exchange.timezone,
+            self.exchange.cutoff,
+            self.exchange.holidays,
+            self.exchange.workdays,
+        )
+
+
+def _problems(config: Config) -> list[str]:
+    problems = []
+    seen: set[str] = set()
+    users: set[str] = set()
+    for unit in config.units:
+        if unit.id in seen:
+            problems.append(f"units: duplicate unit id {unit.id!r}")
+        if unit.amqp_user in users:
+            problems.append(f"units: AMQP user {unit.amqp_user!r} is given to two units")
+        seen.add(unit.id)
+        users.add(unit.amqp_user)
+    for unit in config.units:
+        if unit.successor and unit.successor not in seen:
+            problems.append(f"units.{unit.id}.successor: no unit {unit.successor!r}")
+    if config.router.office_unit and config.router.office_unit not in seen:
+        problems.append(f"router.office_unit: no unit {config.router.office_unit!r}")
+    for name in config.router.allowed_formats:
+        if name not in BUILTIN_FORMATS and name not in config.formats:
+            problems.append(
+                f"router.allowed_formats: {name!r} is neither pdf, ofd nor listed in [formats]"
+            )
+    for name, magic in config.formats.items():
+        try:
+            if not bytes.fromhex(magic):
+                problems.append(f"formats.{name}: magic bytes are empty")
+        except ValueError:
+            problems.append(f"formats.{name}: {magic!r} is not hex")
+    if config.router.max_document_bytes < 1:
+        problems.append("router.max_document_bytes: must be at least 1")
+    if not 1 <= config.router.prefetch <= 65535:
+        problems.append("router.prefetch: must be between 1 and 65535")
+    try:
+        config.calendar()
+    except (KeyError, ValueError) as exc:
+        problems.append(f"exchange.timezone: {exc}")
+    return problems
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the file; every problem found is listed in one ConfigError."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(raw.decode())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        config = msgspec.convert(data, Config)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    base = path.parent.resolve()
+    config.router.ledger = str(base / config.router.ledger)
+    config.seals.ca_certificate = str(base / config.seals.ca_certificate)
+    problems = _problems(config)
+    if problems:
+        raise ConfigError(f"{path}:\n  " + "\n  ".join(problems))
+    return config

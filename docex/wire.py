@@ -1,0 +1,216 @@
+"""Messages exchanged between units and the router (DESIGN.md §4), version 1.
+
+Every message is a MessagePack map with `v` (wire version) and `t` (type). Decoding is strict:
+an unknown version, a missing or mistyped field, or an unknown field is a specific error that
+the router can send back to the unit that sent it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+import msgspec
+
+VERSION = 1
+CONTENT_TYPE = "application/msgpack"
+
+Classification = Literal["public", "internal", "secret", "confidential", "top_secret"]
+Urgency = Literal["normal", "urgent", "extra_urgent"]
+Role = Literal["main", "copy"]
+ReceiptKind = Literal["read", "downloaded"]
+
+
+class WireError(Exception):
+    """A message that cannot be taken as it is; `code` is the reason sent back to its sender."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class SealStamp(msgspec.Struct, forbid_unknown_fields=True):
+    """The electronic seal on an envelope: who sealed it and the signature over its headers."""
+
+    serial: str
+    alg: Literal["ed25519"]
+    cert: bytes
+    sig: bytes
+
+
+class Envelope(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A sealed official document (公文) as the sending unit made it (§27–§31)."""
+
+    id: str
+    sender: str
+    to: list[str]
+    cc: list[str] = []
+    print_quota: dict[str, int] = {}
+    title: str
+    doc_no: str
+    classification: Classification = "public"
+    urgency: Urgency = "normal"
+    private: bool = False
+    format: str
+    content: bytes
+    sha256: bytes
+    paper_attachments: list[str] = []
+    created_at: str
+    sealed_at: str
+    sealed_by: str
+    sent_by: str = ""
+    seal: SealStamp | None = None
+
+    def recipients(self) -> list[tuple[str, Role]]:
+        return [(unit, "main") for unit in self.to] + [(unit, "copy") for unit in self.cc]
+
+
+def content_digest(content: bytes) -> bytes:
+    return hashlib.sha256(content).digest()
+
+
+_canonical = msgspec.msgpack.Encoder(order="sorted")
+
+
+def signing_bytes(envelope: Envelope) -> bytes:
+    """What the seal signs: every header field and the content hash, never the content itself.
+
+    Sorted-key MessagePack makes the encoding canonical, so the router and every recipient
+    recompute exactly the bytes the sender signed. `sent_by` is left out: sending is a separate
+    step from sealing (§29) and may be done by another person after the seal is applied.
+    """
+    headers = msgspec.structs.asdict(envelope)
+    del headers["content"], headers["seal"], headers["sent_by"]
+    return _canonical.encode(headers)
+
+
+class Submit(msgspec.Struct, tag_field="t", tag="submit", forbid_unknown_fields=True):
+    v: int
+    envelope: Envelope
+
+
+class Receipt(msgspec.Struct, tag_field="t", tag="receipt", forbid_unknown_fields=True):
+    """Tells the router a delivered document was taken in (§37): the first one sets receipt time."""
+
+    v: int
+    doc_id: str
+    kind: ReceiptKind
+
+
+class StatusQuery(msgspec.Struct, tag_field="t", tag="status_query", forbid_unknown_fields=True):
+    v: int
+    doc_id: str
+
+
+Command = Submit | Receipt | StatusQuery
+
+
+class Deliver(
+    msgspec.Struct, tag_field="t", tag="deliver", forbid_unknown_fields=True, kw_only=True
+):
+    """A document handed to one recipient, with what the router recorded about sending it."""
+
+    v: int = VERSION
+    envelope: Envelope
+    role: Role
+    print_quota: int
+    attempt: int
+    sent_at: str
+    sent_exchange_date: str
+
+
+class Status(msgspec.Struct, tag_field="t", tag="status", forbid_unknown_fields=True, kw_only=True):
+    """The router's answer to a command, or news about a document the unit sent.
+
+    `ref` is the message id of the command this answers, empty for unsolicited news.
+    """
+
+    v: int = VERSION
+    ref: str = ""
+    doc_id: str = ""
+    state: str
+    reason: str = ""
+    message: str = ""
+    recipient: str = ""
+    at: str
+    exchange_date: str = ""
+
+
+class RecipientState(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    recipient: str
+    role: Role
+    state: str
+    print_quota: int
+    printed: int
+    delivered_at: str | None
+    received_at: str | None
+    received_exchange_date: str | None
+
+
+class DocumentStatus(
+    msgspec.Struct, tag_field="t", tag="document_status", forbid_unknown_fields=True, kw_only=True
+):
+    v: int = VERSION
+    ref: str
+    doc_id: str
+    title: str
+    doc_no: str
+    sent_at: str
+    sent_exchange_date: str
+    recipients: list[RecipientState]
+
+
+RouterMessage = Deliver | Status | DocumentStatus
+
+_encoder = msgspec.msgpack.Encoder()
+_COMMAND_TYPES = {cls.__struct_config__.tag for cls in (Submit, Receipt, StatusQuery)}
+_ROUTER_MESSAGE_TYPES = {cls.__struct_config__.tag for cls in (Deliver, Status, DocumentStatus)}
+
+
+class _Header(msgspec.Struct):
+    v: int
+    t: str
+
+
+_header_decoder = msgspec.msgpack.Decoder(_Header)
+_command_decoder = msgspec.msgpack.Decoder(Command)
+_router_message_decoder = msgspec.msgpack.Decoder(RouterMessage)
+
+
+def encode(message: msgspec.Struct) -> bytes:
+    return _encoder.encode(message)
+
+
+def _decode(body: bytes, decoder: msgspec.msgpack.Decoder, known_types: set[str]) -> object:
+    try:
+        header = _header_decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise WireError("malformed_message", f"not a MessagePack map with v and t: {exc}") from exc
+    except msgspec.ValidationError as exc:
+        raise WireError("invalid_message", f"bad message header: {exc}") from exc
+    if header.v != VERSION:
+        raise WireError(
+            "unsupported_version", f"wire version {header.v} is not supported (expected {VERSION})"
+        )
+    if header.t not in known_types:
+        raise WireError("unknown_type", f"unknown message type {header.t!r}")
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise WireError("invalid_message", str(exc)) from exc
+    except msgspec.DecodeError as exc:
+        raise WireError("malformed_message", str(exc)) from exc
+
+
+def decode_command(body: bytes) -> Command:
+    """Decode what a unit sent; raises WireError with the reason code for its sender."""
+    command = _decode(body, _command_decoder, _COMMAND_TYPES)
+    assert isinstance(command, Submit | Receipt | StatusQuery)
+    return command
+
+
+def decode_router_message(body: bytes) -> RouterMessage:
+    message = _decode(body, _router_message_decoder, _ROUTER_MESSAGE_TYPES)
+    assert isinstance(message, Deliver | Status | DocumentStatus)
+    return message

@@ -1,0 +1,204 @@
+"""The router daemon: takes commands off the broker, applies them to the ledger, publishes answers.
+
+Two loops share one SQLite connection on the event loop thread, so their transactions never
+interleave:
+- intake takes whatever commands have arrived (up to a batch), applies them in one transaction,
+  and only then acks them (or dead-letters the rejected ones);
+- the outbox publisher sends committed messages with publisher confirms, many in flight at
+  once, and removes them from the outbox once the broker has confirmed them.
+A crash between any two steps loses nothing: unacked commands come back and are recognised by
+their message id; unconfirmed messages are published again and recipients dedupe them by id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sqlite3
+from pathlib import Path
+
+import aio_pika
+import structlog
+from aio_pika.abc import (
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+
+from docex import wire
+from docex.clock import Clock, SystemClock
+from docex.config import Config
+from router import topology
+from router.exchange import Exchange, Inbound, Verdict
+from router.ledger import Ledger, OutboxRow
+from seals.ca import load_ca_certificate
+from seals.verify import SealVerifier
+
+log = structlog.get_logger("docex.router")
+
+_INTAKE_BATCH = 256
+_OUTBOX_BATCH = 512
+_PUBLISH_TIMEOUT_S = 15.0
+_MAX_BACKOFF_S = 5.0
+
+
+class Router:
+    def __init__(self, config: Config, clock: Clock | None = None) -> None:
+        self.config = config
+        self.names = topology.Names(config.router.prefix)
+        self.ledger = Ledger(Path(config.router.ledger))
+        verifier = SealVerifier(load_ca_certificate(Path(config.seals.ca_certificate)))
+        self.exchange = Exchange(self.ledger, config, verifier, clock or SystemClock())
+        self.ready = asyncio.Event()
+        self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._outbox_wakeup = asyncio.Event()
+        self._connection: AbstractRobustConnection | None = None
+        self._queue: AbstractQueue | None = None
+        self._consumer_tag: str | None = None
+        self._outbound: AbstractExchange | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(self.config.router.amqp_url)
+        publish_channel = await self._connection.channel(publisher_confirms=True)
+        unit_ids = [unit.id for unit in self.config.units]
+        self._outbound = await topology.declare(publish_channel, self.names, unit_ids)
+        consume_channel = await self._connection.channel()
+        await consume_channel.set_qos(prefetch_count=self.config.router.prefetch)
+        self._queue = await consume_channel.get_queue(self.names.router_queue, ensure=False)
+        self._tasks = [
+            asyncio.create_task(self._intake(), name="intake"),
+            asyncio.create_task(self._publish_outbox(), name="outbox"),
+        ]
+        self._consumer_tag = await self._queue.consume(self._inbox.put_nowait)
+        self.ready.set()
+        log.info(
+            "router_started",
+            prefix=self.names.prefix,
+            units=len(unit_ids),
+            outbox_depth=self.ledger.outbox_depth(),
+        )
+
+    async def stop(self, flush_timeout: float = 10.0) -> None:
+        """Stop taking commands, finish those taken, and give the outbox a bounded time to empty."""
+        self.ready.clear()
+        if self._queue is not None and self._consumer_tag is not None:
+            with contextlib.suppress(Exception):
+                await self._queue.cancel(self._consumer_tag)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._drained(), flush_timeout)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._connection is not None:
+            await self._connection.close()
+        self.ledger.close()
+        log.info("router_stopped")
+
+    async def _drained(self) -> None:
+        while not self._inbox.empty() or self.ledger.outbox_depth():
+            self._outbox_wakeup.set()
+            await asyncio.sleep(0.05)
+
+    async def _intake(self) -> None:
+        while True:
+            batch = [await self._inbox.get()]
+            while len(batch) < _INTAKE_BATCH and not self._inbox.empty():
+                batch.append(self._inbox.get_nowait())
+            try:
+                verdicts = self._apply(batch)
+            except sqlite3.Error:
+                log.exception("ledger_commit_failed", batch=len(batch))
+                await self._settle(batch, None)
+                await asyncio.sleep(1.0)
+                continue
+            await self._settle(batch, verdicts)
+            self._outbox_wakeup.set()
+
+    def _apply(self, batch: list[AbstractIncomingMessage]) -> list[Verdict]:
+        verdicts = []
+        with self.ledger.transaction():
+            for message in batch:
+                inbound = Inbound(message.message_id, message.user_id, message.body)
+                try:
+                    with self.ledger.savepoint():
+                        verdicts.append(self.exchange.handle(inbound))
+                except Exception:
+                    log.exception(
+                        "command_failed", message_id=message.message_id, user_id=message.user_id
+                    )
+                    verdicts.append(self.exchange.fail(inbound))
+        return verdicts
+
+    async def _settle(
+        self, batch: list[AbstractIncomingMessage], verdicts: list[Verdict] | None
+    ) -> None:
+        """Ack what is committed; with no verdicts (nothing committed) hand it all back."""
+        for index, message in enumerate(batch):
+            try:
+                if verdicts is None:
+                    await message.nack(requeue=True)
+                elif verdicts[index] is Verdict.ACK:
+                    await message.ack()
+                else:
+                    await message.reject(requeue=False)
+            except Exception as exc:
+                # The channel it came on is gone; the broker redelivers it and the ledger
+                # recognises its message id.
+                log.warning("settle_failed", message_id=message.message_id, error=repr(exc))
+
+    async def _publish_outbox(self) -> None:
+        backoff = 0.1
+        while True:
+            self._outbox_wakeup.clear()
+            rows = self.ledger.outbox_batch(0, _OUTBOX_BATCH)
+            if not rows:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._outbox_wakeup.wait(), 1.0)
+                continue
+            results = await asyncio.gather(
+                *(self._publish(row) for row in rows), return_exceptions=True
+            )
+            confirmed = [row for row, result in zip(rows, results, strict=True) if result is None]
+            if confirmed:
+                with self.ledger.transaction():
+                    self.exchange.published(confirmed)
+            failures = [result for result in results if isinstance(result, BaseException)]
+            if failures:
+                log.warning(
+                    "publish_failed",
+                    failed=len(failures),
+                    error=repr(failures[0]),
+                    retry_in=backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_S)
+            else:
+                backoff = 0.1
+
+    async def _publish(self, row: OutboxRow) -> None:
+        assert self._outbound is not None
+        message = aio_pika.Message(
+            self.exchange.render(row),
+            message_id=row.message_id,
+            type=row.type,
+            content_type=wire.CONTENT_TYPE,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        await self._outbound.publish(
+            message, routing_key=row.routing_key, mandatory=True, timeout=_PUBLISH_TIMEOUT_S
+        )
+
+
+async def run(config: Config) -> None:
+    """Run until SIGTERM or SIGINT, then shut down cleanly."""
+    router = Router(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await router.start()
+    await stop.wait()
+    await router.stop()

@@ -185,10 +185,10 @@ def encode(message: msgspec.Struct) -> bytes:
 def _decode(body: bytes, decoder: msgspec.msgpack.Decoder, known_types: set[str]) -> object:
     try:
         header = _header_decoder.decode(body)
-    except msgspec.DecodeError as exc:
-        raise WireError("malformed_message", f"not a MessagePack map with v and t: {exc}") from exc
     except msgspec.ValidationError as exc:
         raise WireError("invalid_message", f"bad message header: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise WireError("malformed_message", f"not MessagePack: {exc}") from exc
     if header.v != VERSION:
         raise WireError(
             "unsupported_version", f"wire version {header.v} is not supported (expected {VERSION})"

@@ -146,7 +146,20 @@ class Exchange:
                 "not_receivable", f"document {receipt.doc_id!r} is {delivery.state} for you"
             )
         self.ledger.record_command(message_id, unit.id, "receipt", at, "accepted")
-        if self.ledger.mark_received(receipt.doc_id, unit.id, at, exchange_date):
+        first = self.ledger.mark_received(receipt.doc_id, unit.id, at, exchange_date)
+        recorded = self.ledger.delivery(receipt.doc_id, unit.id)
+        assert recorded is not None and recorded.received_at is not None
+        self._answer(
+            unit.id,
+            wire.Status(
+                ref=message_id,
+                doc_id=receipt.doc_id,
+                state="received",
+                at=recorded.received_at,
+                exchange_date=recorded.received_exchange_date or "",
+            ),
+        )
+        if first:
             self._answer(
                 document.sender,
                 wire.Status(

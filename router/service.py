@@ -72,7 +72,7 @@ class Router:
             asyncio.create_task(self._intake(), name="intake"),
             asyncio.create_task(self._publish_outbox(), name="outbox"),
         ]
-        self._consumer_tag = await self._queue.consume(self._inbox.put_nowait)
+        self._consumer_tag = await self._queue.consume(self._receive)
         self.ready.set()
         log.info(
             "router_started",
@@ -101,6 +101,9 @@ class Router:
         while not self._inbox.empty() or self.ledger.outbox_depth():
             self._outbox_wakeup.set()
             await asyncio.sleep(0.05)
+
+    async def _receive(self, message: AbstractIncomingMessage) -> None:
+        self._inbox.put_nowait(message)
 
     async def _intake(self) -> None:
         while True:

@@ -82,15 +82,19 @@ class UnitClient:
         self, command: wire.Submit | wire.Receipt | wire.StatusQuery, message_id: str
     ) -> None:
         """Publish with a given id: sending the same id again is harmless, so retry freely."""
-        assert self._inbound is not None
         tag = type(command).__struct_config__.tag
         assert isinstance(tag, str)
+        await self.publish_encoded(wire.encode(command), message_id, tag)
+
+    async def publish_encoded(self, body: bytes, message_id: str, type_: str) -> None:
+        """Forward a command already encoded elsewhere (a bridge, a hot folder) as it is."""
+        assert self._inbound is not None
         await self._inbound.publish(
             aio_pika.Message(
-                wire.encode(command),
+                body,
                 message_id=message_id,
                 user_id=self._user,
-                type=tag,
+                type=type_,
                 content_type=wire.CONTENT_TYPE,
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             ),

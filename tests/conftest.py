@@ -1,0 +1,216 @@
+"""Shared fixtures: a real broker, real seals, a real ledger file, and a clock tests can move.
+
+Every test session works under its own prefix (queues, exchanges, broker users), so runs on
+the same broker never see each other's messages; each test starts from empty queues.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aio_pika
+import pytest
+import pytest_asyncio
+
+from adapters.amqp.client import UnitClient
+from adapters.amqp.settings import UnitSettings
+from docex.config import Config, load_config
+from router import topology
+from router.provision import provision, unit_password
+from router.service import Router
+from seals.ca import init_ca
+from seals.kinds import SealKind
+from seals.seal import Seal, issue_seal
+
+BROKER = "127.0.0.1:5672"
+UNITS = {"gov-office": "市府办公厅", "finance": "市财政局", "education": "市教育局"}
+REVOKED_UNIT = "archive"
+SEAL_PASSWORD = "carrier-password"
+# A Thursday, 10:00 in Beijing: a workday morning.
+WORKDAY_MORNING = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    def __init__(self, now: datetime) -> None:
+        self.current = now
+
+    def now(self) -> datetime:
+        return self.current
+
+
+@dataclass(frozen=True)
+class Pki:
+    directory: Path
+    ca_certificate: Path
+    signing: dict[str, Seal]
+    verification: dict[str, Seal]
+    foreign_signing: Seal
+
+    def carrier(self, unit: str) -> Path:
+        return self.directory / f"{unit}-signing.carrier"
+
+
+@pytest.fixture(scope="session")
+def prefix() -> str:
+    return f"test{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    directory = tmp_path_factory.mktemp("pki")
+    ca = init_ca(directory / "ca", "测试交换CA", "ca-password", now=WORKDAY_MORNING)
+    foreign = init_ca(directory / "foreign", "另一个CA", "ca-password", now=WORKDAY_MORNING)
+    signing = {}
+    verification = {}
+    for unit, name in UNITS.items():
+        signing[unit] = issue_seal(
+            ca,
+            unit,
+            name,
+            SealKind.SIGNING,
+            directory / f"{unit}-signing.carrier",
+            SEAL_PASSWORD,
+            now=WORKDAY_MORNING,
+        )
+        verification[unit] = issue_seal(
+            ca,
+            unit,
+            name,
+            SealKind.VERIFICATION,
+            directory / f"{unit}-verification.carrier",
+            SEAL_PASSWORD,
+            now=WORKDAY_MORNING,
+        )
+    foreign_signing = issue_seal(
+        foreign,
+        "gov-office",
+        UNITS["gov-office"],
+        SealKind.SIGNING,
+        directory / "foreign-signing.carrier",
+        SEAL_PASSWORD,
+        now=WORKDAY_MORNING,
+    )
+    return Pki(directory, directory / "ca" / "ca.crt", signing, verification, foreign_signing)
+
+
+def amqp_user(prefix: str, unit: str) -> str:
+    return f"{prefix}-{unit}"
+
+
+def write_router_config(path: Path, prefix: str, pki: Pki, ledger: Path) -> Path:
+    units = "".join(
+        f'[[units]]\nid = "{unit}"\nname = "{name}"\namqp_user = "{amqp_user(prefix, unit)}"\n\n'
+        for unit, name in UNITS.items()
+    )
+    units += (
+        f'[[units]]\nid = "{REVOKED_UNIT}"\nname = "市档案局"\n'
+        f'amqp_user = "{amqp_user(prefix, REVOKED_UNIT)}"\nstatus = "revoked"\n'
+    )
+    path.write_text(
+        f"""
+[router]
+amqp_url = "amqp://guest:guest@{BROKER}/"
+prefix = "{prefix}"
+ledger = "{ledger}"
+max_document_bytes = 262144
+allowed_formats = ["pdf", "ofd"]
+office_unit = "gov-office"
+
+[exchange]
+timezone = "Asia/Shanghai"
+cutoff = 15:00:00
+holidays = [2026-10-01, 2026-10-02, 2026-10-05, 2026-10-06, 2026-10-07]
+workdays = [2026-10-10]
+
+[seals]
+ca_certificate = "{pki.ca_certificate}"
+
+{units}"""
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def broker_users(prefix: str, pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The units' broker accounts, made by the same code operators run; removed afterwards."""
+    directory = tmp_path_factory.mktemp("broker")
+    config = load_config(write_router_config(directory / "router.toml", prefix, pki, directory))
+    provision(config, directory / "passwords")
+    yield directory / "passwords"
+    for unit in config.units:
+        subprocess.run(
+            ["rabbitmqctl", "--quiet", "delete_user", unit.amqp_user], capture_output=True
+        )
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, prefix: str, pki: Pki, broker_users: Path) -> Path:
+    return write_router_config(tmp_path / "router.toml", prefix, pki, tmp_path / "ledger.sqlite")
+
+
+@pytest.fixture
+def config(config_file: Path) -> Config:
+    return load_config(config_file)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(WORKDAY_MORNING)
+
+
+@pytest_asyncio.fixture
+async def empty_queues(config: Config) -> None:
+    """Start every test from a declared topology with nothing left in it."""
+    names = topology.Names(config.router.prefix)
+    connection = await aio_pika.connect(config.router.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        await topology.declare(channel, names, [unit.id for unit in config.units])
+        for queue_name in [names.router_queue, names.dead_queue] + [
+            names.unit_queue(unit.id) for unit in config.units
+        ]:
+            queue = await channel.get_queue(queue_name, ensure=False)
+            await queue.purge()
+
+
+@pytest_asyncio.fixture
+async def router(config: Config, clock: FakeClock, empty_queues: None) -> AsyncIterator[Router]:
+    running = Router(config, clock)
+    await running.start()
+    yield running
+    await running.stop(flush_timeout=2.0)
+
+
+def unit_settings(
+    prefix: str, pki: Pki, passwords: Path, unit: str, mailboxes: Path
+) -> UnitSettings:
+    password = unit_password(passwords, unit)
+    return UnitSettings(
+        unit=unit,
+        amqp_url=f"amqp://{amqp_user(prefix, unit)}:{password}@{BROKER}/",
+        prefix=prefix,
+        seal_carrier=str(pki.carrier(unit)),
+        ca_certificate=str(pki.ca_certificate),
+        mailbox=str(mailboxes / f"{unit}.sqlite"),
+    )
+
+
+@pytest_asyncio.fixture
+async def units(
+    router: Router, prefix: str, pki: Pki, broker_users: Path, tmp_path: Path
+) -> AsyncIterator[dict[str, UnitClient]]:
+    """A connected client for each unit, with the router running."""
+    clients = {
+        unit: UnitClient(unit_settings(prefix, pki, broker_users, unit, tmp_path / "mailboxes"))
+        for unit in UNITS
+    }
+    for client in clients.values():
+        await client.__aenter__()
+    yield clients
+    for client in clients.values():
+        await client.__aexit__(None, None, None)

@@ -42,6 +42,7 @@ _INTAKE_BATCH = 256
 _OUTBOX_BATCH = 512
 _PUBLISH_TIMEOUT_S = 15.0
 _MAX_BACKOFF_S = 5.0
+_RECONNECT_INTERVAL_S = 1.0
 
 
 class Router:
@@ -61,13 +62,15 @@ class Router:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self._connection = await aio_pika.connect_robust(self.config.router.amqp_url)
+        self._connection = await aio_pika.connect_robust(
+            self.config.router.amqp_url, reconnect_interval=_RECONNECT_INTERVAL_S
+        )
         publish_channel = await self._connection.channel(publisher_confirms=True)
         unit_ids = [unit.id for unit in self.config.units]
         self._outbound = await topology.declare(publish_channel, self.names, unit_ids)
         consume_channel = await self._connection.channel()
         await consume_channel.set_qos(prefetch_count=self.config.router.prefetch)
-        self._queue = await consume_channel.get_queue(self.names.router_queue, ensure=False)
+        self._queue = await consume_channel.get_queue(self.names.router_queue)
         self._tasks = [
             asyncio.create_task(self._intake(), name="intake"),
             asyncio.create_task(self._publish_outbox(), name="outbox"),

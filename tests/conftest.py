@@ -6,9 +6,10 @@ the same broker never see each other's messages; each test starts from empty que
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -200,17 +201,21 @@ def unit_settings(
     )
 
 
+UnitClientFactory = Callable[[str], UnitClient]
+
+
+@pytest.fixture
+def unit_client_for(prefix: str, pki: Pki, broker_users: Path, tmp_path: Path) -> UnitClientFactory:
+    """Makes a unit's client (an async context manager), with its mailbox in this test's dir."""
+    return lambda unit: UnitClient(
+        unit_settings(prefix, pki, broker_users, unit, tmp_path / "mailboxes")
+    )
+
+
 @pytest_asyncio.fixture
 async def units(
-    router: Router, prefix: str, pki: Pki, broker_users: Path, tmp_path: Path
+    router: Router, unit_client_for: UnitClientFactory
 ) -> AsyncIterator[dict[str, UnitClient]]:
     """A connected client for each unit, with the router running."""
-    clients = {
-        unit: UnitClient(unit_settings(prefix, pki, broker_users, unit, tmp_path / "mailboxes"))
-        for unit in UNITS
-    }
-    for client in clients.values():
-        await client.__aenter__()
-    yield clients
-    for client in clients.values():
-        await client.__aexit__(None, None, None)
+    async with contextlib.AsyncExitStack() as stack:
+        yield {unit: await stack.enter_async_context(unit_client_for(unit)) for unit in UNITS}

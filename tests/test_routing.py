@@ -69,7 +69,7 @@ async def test_ofd_documents_are_routed(units: dict[str, UnitClient], pki: Pki) 
 async def test_send_time_is_commit_time_and_counts_by_the_cutoff(
     units: dict[str, UnitClient], pki: Pki, clock: FakeClock
 ) -> None:
-    """§30, §32: send time is when the router commits; after 15:00 it counts for the next workday."""
+    """§30, §32: sent = committed by the router; from 15:00 it counts for the next workday."""
     clock.current = datetime(2026, 11, 27, 6, 59, 59, tzinfo=UTC)  # Friday 14:59:59 in Beijing
     before = sealed_envelope(pki.signing["gov-office"])
     answer = await units["gov-office"].request(submit(before))

@@ -32,6 +32,8 @@ from seals.verify import SealVerifier
 log = structlog.get_logger("docex.unit")
 
 T = TypeVar("T")
+# Without it a publish made while the broker is away would wait for a confirm forever.
+PUBLISH_TIMEOUT_S = 10.0
 
 
 class ExchangeTimeout(Exception):
@@ -53,13 +55,15 @@ class UnitClient:
         self._arrived = asyncio.Event()
 
     async def __aenter__(self) -> UnitClient:
-        self._connection = await aio_pika.connect_robust(self.settings.amqp_url)
+        self._connection = await aio_pika.connect_robust(
+            self.settings.amqp_url, reconnect_interval=1.0
+        )
         self._channel = await self._connection.channel(publisher_confirms=True)
         await self._channel.set_qos(prefetch_count=64)
         self._inbound = await self._channel.get_exchange(self.names.inbound, ensure=False)
-        self._queue = await self._channel.get_queue(
-            self.names.unit_queue(self.unit_id), ensure=False
-        )
+        # Passive declares: a unit may not configure anything, and a robust channel restores
+        # consumers after a reconnect only on queues it declared.
+        self._queue = await self._channel.get_queue(self.names.unit_queue(self.unit_id))
         return self
 
     async def __aexit__(
@@ -100,6 +104,7 @@ class UnitClient:
             ),
             routing_key="",
             mandatory=True,
+            timeout=PUBLISH_TIMEOUT_S,
         )
 
     async def request(

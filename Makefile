@@ -1,0 +1,25 @@
+# The two commands a newcomer needs: `make demo` and `make test` (see README.md).
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast services
+
+$(STAMP): pyproject.toml
+	scripts/ensure-services
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+services:
+	scripts/ensure-services
+
+demo: $(STAMP) services
+	demo/run
+
+test: $(STAMP) services
+	$(VENV)/bin/pytest
+
+# Leaves out the slow fault tests (kill -9, broker restart); CI runs everything.
+test-fast: $(STAMP) services
+	$(VENV)/bin/pytest -m "not slow"

@@ -1,0 +1,155 @@
+"""Crashes and broker restarts in the middle of traffic: nothing is lost, nothing shows twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import aio_pika
+import pytest
+
+from adapters.amqp.client import UnitClient
+from docex import wire
+from docex.config import Config
+from docex.ids import uuid7
+from router.ledger import Ledger
+from router.topology import Names
+from tests.conftest import Pki, UnitClientFactory
+from tests.documents import sealed_envelope, submit
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+class Inbox:
+    """Counts every copy the broker hands a recipient, before any deduplication."""
+
+    def __init__(self, expected: int) -> None:
+        self.copies: dict[str, list[str]] = defaultdict(list)
+        self.milestones: dict[int, asyncio.Event] = {}
+        self.complete = self.reached(expected)
+
+    def reached(self, documents: int) -> asyncio.Event:
+        """Set once this many distinct documents have arrived."""
+        return self.milestones.setdefault(documents, asyncio.Event())
+
+    async def take(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        deliver = wire.decode_router_message(message.body)
+        assert isinstance(deliver, wire.Deliver)
+        self.copies[deliver.envelope.id].append(message.message_id or "")
+        await message.ack()
+        for documents, event in self.milestones.items():
+            if len(self.copies) >= documents:
+                event.set()
+
+
+async def watch_queue(config: Config, unit: str, inbox: Inbox) -> aio_pika.abc.AbstractConnection:
+    connection = await aio_pika.connect_robust(config.router.amqp_url, reconnect_interval=1.0)
+    channel = await connection.channel()
+    await channel.set_qos(prefetch_count=200)
+    queue = await channel.get_queue(Names(config.router.prefix).unit_queue(unit))
+    await queue.consume(inbox.take)
+    return connection
+
+
+def start_router(config_file: Path, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "docex.cli", "router", "run", "--config", str(config_file)],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def until(event: asyncio.Event, what: str, timeout: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except TimeoutError:
+        pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+async def test_kill_9_with_1000_documents_in_flight_loses_and_repeats_nothing(
+    empty_queues: None,
+    config: Config,
+    config_file: Path,
+    pki: Pki,
+    tmp_path: Path,
+    unit_client_for: UnitClientFactory,
+) -> None:
+    """A router killed mid-stream and restarted delivers every document, each once by id."""
+    count = 1000
+    documents = [sealed_envelope(pki.signing["gov-office"]) for _ in range(count)]
+    inbox = Inbox(count)
+    fifth = inbox.reached(count // 5)
+    watcher = await watch_queue(config, "finance", inbox)
+    router = start_router(config_file, tmp_path / "router.log")
+    try:
+        async with unit_client_for("gov-office") as sender:
+            await asyncio.gather(
+                *(sender.publish(submit(envelope), uuid7()) for envelope in documents)
+            )
+            await until(fifth, "the first fifth of the deliveries", 60)
+            os.kill(router.pid, signal.SIGKILL)
+            router.wait()
+            delivered_before_kill = len(inbox.copies)
+            router = start_router(config_file, tmp_path / "router.log")
+            await until(inbox.complete, f"all {count} deliveries", 120)
+    finally:
+        router.send_signal(signal.SIGTERM)
+        router.wait(timeout=30)
+        await watcher.close()
+
+    assert delivered_before_kill < count, "the kill came after everything was delivered"
+    assert set(inbox.copies) == {envelope.id for envelope in documents}
+    for doc_id, message_ids in inbox.copies.items():
+        assert len(set(message_ids)) == 1, f"{doc_id} was delivered as different messages"
+    ledger = Ledger(Path(config.router.ledger))
+    try:
+        assert ledger.outbox_depth() == 0
+        states = {ledger.delivery(envelope.id, "finance").state for envelope in documents}  # type: ignore[union-attr]
+        assert states == {"delivered"}
+    finally:
+        ledger.close()
+
+
+async def test_broker_restart_mid_stream_loses_nothing(
+    units: dict[str, UnitClient], pki: Pki, config: Config
+) -> None:
+    """The router reconnects by itself after RabbitMQ restarts, and every document arrives."""
+    count = 300
+    documents = [sealed_envelope(pki.signing["gov-office"]) for _ in range(count)]
+    inbox = Inbox(count)
+    watcher = await watch_queue(config, "finance", inbox)
+    sender = units["gov-office"]
+
+    async def send(envelope: wire.Envelope) -> None:
+        message_id = uuid7()
+        async with asyncio.timeout(120):
+            while True:
+                try:
+                    await sender.publish(submit(envelope), message_id)
+                    return
+                except Exception:
+                    await asyncio.sleep(0.5)  # the broker is away: retry with the same id
+
+    try:
+        await asyncio.gather(*(send(envelope) for envelope in documents[: count // 2]))
+        restart = await asyncio.create_subprocess_exec(
+            "sh",
+            "-c",
+            "rabbitmqctl stop_app && rabbitmqctl start_app",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        assert await restart.wait() == 0
+        await asyncio.gather(*(send(envelope) for envelope in documents[count // 2 :]))
+        print("all sent; received so far:", len(inbox.copies))
+        await until(inbox.complete, f"all {count} deliveries after the restart", 90)
+    finally:
+        await watcher.close()
+    assert set(inbox.copies) == {envelope.id for envelope in documents}
+    for message_ids in inbox.copies.values():
+        assert len(set(message_ids)) == 1

@@ -1,0 +1,125 @@
+"""`docex unit …` run as a unit's staff would run it, against a running router."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from router.service import Router
+from tests.conftest import SEAL_PASSWORD, Pki, unit_settings
+from tests.documents import PDF
+
+UnitConfigWriter = Callable[..., Path]
+
+
+@pytest.fixture
+def unit_config(prefix: str, pki: Pki, broker_users: Path, tmp_path: Path) -> UnitConfigWriter:
+    """Writes a unit's settings file; keyword arguments change its fields."""
+
+    def write(unit: str, **changes: str) -> Path:
+        settings = unit_settings(prefix, pki, broker_users, unit, tmp_path / "mailboxes")
+        settings = msgspec.structs.replace(settings, **changes)
+        path = tmp_path / f"{unit}.toml"
+        fields = msgspec.structs.asdict(settings)
+        path.write_text("".join(f'{key} = "{value}"\n' for key, value in fields.items()))
+        return path
+
+    return write
+
+
+async def docex(*args: str, password: str = SEAL_PASSWORD) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "docex.cli",
+        *args,
+        env={**os.environ, "DOCEX_SEAL_PASSWORD": password},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    return process.returncode or 0, output.decode()
+
+
+async def test_send_receive_and_follow_a_document(
+    router: Router,
+    unit_config: UnitConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """§29, §31, §37 through the command line: send, save with a read receipt, see the state."""
+    document = tmp_path / "notice.pdf"
+    document.write_bytes(PDF)
+    office, finance = unit_config("gov-office"), unit_config("finance")
+
+    code, out = await docex(
+        "unit",
+        "--config",
+        str(office),
+        "send",
+        str(document),
+        "--to",
+        "finance",
+        "--copies",
+        "finance=2",
+        "--title",
+        "关于年终工作的通知",
+        "--doc-no",
+        "穗府办〔2026〕3号",
+    )
+    assert code == 0, out
+    assert "accepted" in out and "counts as sent on 2026-11-26" in out
+    doc_id = out.split(" id ")[1].split()[0]
+
+    code, out = await docex(
+        "unit", "--config", str(finance), "inbox", "--save", str(tmp_path / "in")
+    )
+    assert code == 0, out
+    assert "seal verified" in out and "read receipt sent" in out
+    assert (tmp_path / "in" / f"{doc_id}.pdf").read_bytes() == PDF
+    metadata = json.loads((tmp_path / "in" / f"{doc_id}.json").read_text())
+    assert (metadata["doc_no"], metadata["print_quota"], metadata["role"]) == (
+        "穗府办〔2026〕3号",
+        2,
+        "main",
+    )
+
+    code, out = await docex("unit", "--config", str(office), "status", doc_id)
+    assert code == 0, out
+    row = next(line for line in out.splitlines() if line.startswith("finance"))
+    assert row.split()[:4] == ["finance", "main", "received", "0/2"]
+
+
+async def test_command_line_errors_are_one_clear_line(
+    router: Router,
+    unit_config: UnitConfigWriter,
+    tmp_path: Path,
+) -> None:
+    office = unit_config("gov-office")
+    text = tmp_path / "notes.txt"
+    text.write_text("not a pdf")
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(PDF)
+    send = ["unit", "--config", str(office), "send", "--title", "t", "--doc-no", "n"]
+
+    code, out = await docex(*send, str(text), "--to", "finance")
+    assert (code, out.strip()) == (
+        2,
+        f"error: {text} is neither PDF nor OFD; name its format with --format",
+    )
+
+    code, out = await docex(*send, str(pdf), "--to", "finance", password="wrong")
+    assert code == 2 and out.startswith("error: ") and "password" in out and "Traceback" not in out
+
+    code, out = await docex(*send, str(pdf), "--to", "nobody")
+    assert (code, out.strip()) == (1, "rejected: unknown_recipient: no unit 'nobody' is registered")
+
+    unreachable = unit_config("gov-office", amqp_url="amqp://guest:guest@127.0.0.1:1/")
+    code, out = await docex("unit", "--config", str(unreachable), "status", "x")
+    assert code == 3 and "cannot use the exchange" in out and "Traceback" not in out

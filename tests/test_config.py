@@ -1,0 +1,66 @@
+"""The router's configuration is validated whole, with every problem named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from docex.config import ConfigError, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+MINIMAL = '[seals]\nca_certificate = "ca.crt"\n'
+UNIT = '[[units]]\nid = "{id}"\nname = "n"\namqp_user = "{user}"\n{extra}\n'
+
+
+def unit(id: str, user: str | None = None, extra: str = "") -> str:
+    return UNIT.format(id=id, user=user or f"u-{id}", extra=extra)
+
+
+def load(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "router.toml"
+    path.write_text(text)
+    load_config(path)
+
+
+def test_the_shipped_example_is_valid() -> None:
+    config = load_config(REPO / "config" / "example.toml")
+    assert [u.id for u in config.units] == ["gov-office", "finance", "education"]
+    assert Path(config.seals.ca_certificate).is_absolute()
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[seals\n", "not valid TOML"),
+        ("", "missing required field `seals`"),
+        (MINIMAL + "[router]\nprefetch = 'many'\n", "$.router.prefetch"),
+        (MINIMAL + "[router]\nprefetchh = 5\n", "prefetchh"),
+        (MINIMAL + unit("a") + unit("a", "other"), "duplicate unit id 'a'"),
+        (MINIMAL + unit("a") + unit("b", "u-a"), "AMQP user 'u-a' is given to two units"),
+        (MINIMAL + unit("a", extra='successor = "zz"'), "no unit 'zz'"),
+        (MINIMAL + '[router]\noffice_unit = "zz"\n', "router.office_unit"),
+        (MINIMAL + '[router]\nallowed_formats = ["ceb"]\n', "neither pdf, ofd"),
+        (MINIMAL + '[formats]\nceb = "zz"\n', "not hex"),
+        (MINIMAL + '[exchange]\ntimezone = "Mars/Olympus"\n', "exchange.timezone"),
+        (MINIMAL + unit("a", extra='status = "sleeping"'), "status"),
+    ],
+)
+def test_bad_configs_are_refused_with_the_problem_named(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load(tmp_path, text)
+    assert problem in str(raised.value)
+
+
+def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
+    text = MINIMAL + '[router]\noffice_unit = "zz"\n' + unit("a") + unit("a", "x")
+    with pytest.raises(ConfigError) as raised:
+        load(tmp_path, text)
+    assert "duplicate unit id" in str(raised.value) and "office_unit" in str(raised.value)
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "absent.toml")

@@ -1,0 +1,92 @@
+"""The wire format: strict decoding, and a signing encoding every party recomputes the same."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from docex import wire
+from tests.conftest import Pki
+from tests.documents import sealed_envelope, submit
+
+
+def test_a_submit_survives_the_round_trip(pki: Pki) -> None:
+    envelope = sealed_envelope(pki.signing["gov-office"], cc=["education"])
+    decoded = wire.decode_command(wire.encode(submit(envelope)))
+    assert decoded == submit(envelope)
+
+
+def test_signing_bytes_cover_every_header_but_not_the_body_or_sender_person(pki: Pki) -> None:
+    """§18, §29: the seal binds all headers and the content hash; sending is a separate step."""
+    envelope = sealed_envelope(pki.signing["gov-office"])
+    base = wire.signing_bytes(envelope)
+    assert wire.signing_bytes(msgspec.structs.replace(envelope, sent_by="李四")) == base
+    assert wire.signing_bytes(msgspec.structs.replace(envelope, content=b"other")) == base
+    for change in (
+        {"title": "x"},
+        {"doc_no": "x"},
+        {"to": ["education"]},
+        {"cc": ["education"]},
+        {"print_quota": {"finance": 9}},
+        {"classification": "internal"},
+        {"sha256": bytes(32)},
+        {"paper_attachments": ["图纸一套"]},
+        {"sealed_by": "x"},
+    ):
+        assert wire.signing_bytes(msgspec.structs.replace(envelope, **change)) != base, change
+
+
+@given(st.dictionaries(st.text(max_size=8), st.integers(0, 99), max_size=6))
+def test_signing_bytes_do_not_depend_on_map_order(quota: dict[str, int]) -> None:
+    envelope = wire.Envelope(
+        id="1",
+        sender="a",
+        to=["b"],
+        print_quota=quota,
+        title="t",
+        doc_no="n",
+        format="pdf",
+        content=b"",
+        sha256=b"",
+        created_at="",
+        sealed_at="",
+        sealed_by="",
+    )
+    reordered = msgspec.structs.replace(envelope, print_quota=dict(reversed(quota.items())))
+    assert wire.signing_bytes(envelope) == wire.signing_bytes(reordered)
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"", "malformed_message"),
+        (b"\x81\xa1v", "malformed_message"),
+        (msgspec.msgpack.encode({"t": "submit"}), "invalid_message"),
+        (msgspec.msgpack.encode({"v": "1", "t": "submit"}), "invalid_message"),
+        (msgspec.msgpack.encode({"v": 0, "t": "submit"}), "unsupported_version"),
+        (msgspec.msgpack.encode({"v": 1, "t": "deliver"}), "unknown_type"),
+        (msgspec.msgpack.encode({"v": 1, "t": "receipt", "doc_id": "d"}), "invalid_message"),
+        (
+            msgspec.msgpack.encode({"v": 1, "t": "receipt", "doc_id": "d", "kind": "printed"}),
+            "invalid_message",
+        ),
+        (
+            msgspec.msgpack.encode({"v": 1, "t": "receipt", "doc_id": "d", "kind": "read", "x": 1}),
+            "invalid_message",
+        ),
+    ],
+)
+def test_bad_commands_get_specific_codes(body: bytes, code: str) -> None:
+    with pytest.raises(wire.WireError) as raised:
+        wire.decode_command(body)
+    assert raised.value.code == code
+
+
+@given(st.binary(max_size=64))
+def test_no_byte_string_escapes_as_anything_but_a_wire_error(body: bytes) -> None:
+    try:
+        wire.decode_command(body)
+    except wire.WireError:
+        pass

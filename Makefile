@@ -2,7 +2,7 @@
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast services
+.PHONY: demo test test-fast lint services
 
 $(STAMP): pyproject.toml
 	scripts/ensure-services
@@ -17,7 +17,11 @@ services:
 demo: $(STAMP) services
 	demo/run
 
-test: $(STAMP) services
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: $(STAMP) services lint
 	$(VENV)/bin/pytest
 
 # Leaves out the slow fault tests (kill -9, broker restart); CI runs everything.

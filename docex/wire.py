@@ -164,8 +164,10 @@ class DocumentStatus(
 RouterMessage = Deliver | Status | DocumentStatus
 
 _encoder = msgspec.msgpack.Encoder()
-_COMMAND_TYPES = {cls.__struct_config__.tag for cls in (Submit, Receipt, StatusQuery)}
-_ROUTER_MESSAGE_TYPES = {cls.__struct_config__.tag for cls in (Deliver, Status, DocumentStatus)}
+_COMMAND_TYPES = {str(cls.__struct_config__.tag) for cls in (Submit, Receipt, StatusQuery)}
+_ROUTER_MESSAGE_TYPES = {
+    str(cls.__struct_config__.tag) for cls in (Deliver, Status, DocumentStatus)
+}
 
 
 class _Header(msgspec.Struct):

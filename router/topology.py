@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange
+from aiormq.abc import FieldTable
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Names:
         return f"{self.prefix}.unit.{unit_id}"
 
 
-_QUORUM = {"x-queue-type": "quorum"}
+_QUORUM: FieldTable = {"x-queue-type": "quorum"}
 
 
 async def declare(channel: AbstractChannel, names: Names, unit_ids: list[str]) -> AbstractExchange:

@@ -8,9 +8,10 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiormq
 
@@ -76,7 +77,7 @@ def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
     events.set_defaults(func=_sync(_events))
 
 
-Action = Callable[[argparse.Namespace, UnitSettings], Awaitable[int]]
+Action = Callable[[argparse.Namespace, UnitSettings], Coroutine[Any, Any, int]]
 
 
 def _sync(action: Action) -> Callable[[argparse.Namespace], int]:
@@ -197,7 +198,9 @@ async def _status(args: argparse.Namespace, settings: UnitSettings) -> int:
             return 1
         print(f"{answer.doc_no} 《{answer.title}》 {answer.doc_id}")
         print(f"sent at {answer.sent_at}, exchange date {answer.sent_exchange_date}")
-        rows = [("recipient", "role", "state", "printed", "delivered at", "received at", "date")]
+        rows: list[tuple[str, ...]] = [
+            ("recipient", "role", "state", "printed", "delivered at", "received at", "date")
+        ]
         rows += [
             (
                 r.recipient,
@@ -229,7 +232,7 @@ async def _events(args: argparse.Namespace, settings: UnitSettings) -> int:
     return await _with_client(settings, events)
 
 
-def _print_table(rows: list[tuple[str, ...]]) -> None:
+def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))

@@ -30,6 +30,9 @@ class RouterSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     allowed_formats: list[str] = msgspec.field(default_factory=lambda: ["pdf", "ofd"])
     prefetch: int = 256
     office_unit: str = ""
+    # The exchange's own seal (kind "exchange"): it seals receipts and print grants.
+    seal_carrier: str
+    seal_password_file: str
 
 
 class ExchangeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -52,7 +55,7 @@ class Unit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    router: RouterSettings = msgspec.field(default_factory=RouterSettings)
+    router: RouterSettings
     exchange: ExchangeSettings = msgspec.field(default_factory=ExchangeSettings)
     seals: SealSettings
     # Magic bytes (hex) of formats beyond PDF and OFD, e.g. CEB, whose signature is not public.
@@ -128,6 +131,8 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"{path}: {exc}") from exc
     base = path.parent.resolve()
     config.router.ledger = str(base / config.router.ledger)
+    config.router.seal_carrier = str(base / config.router.seal_carrier)
+    config.router.seal_password_file = str(base / config.router.seal_password_file)
     config.seals.ca_certificate = str(base / config.seals.ca_certificate)
     problems = _problems(config)
     if problems:

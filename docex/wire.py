@@ -8,7 +8,7 @@ the router can send back to the unit that sent it.
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+from typing import Literal, get_args
 
 import msgspec
 
@@ -103,7 +103,104 @@ class StatusQuery(msgspec.Struct, tag_field="t", tag="status_query", forbid_unkn
     doc_id: str
 
 
-Command = Submit | Receipt | StatusQuery
+class PrintRequest(
+    msgspec.Struct, tag_field="t", tag="print_request", forbid_unknown_fields=True, kw_only=True
+):
+    """Asks to print copies (§35); only a holder of the unit's verification seal may ask."""
+
+    v: int
+    doc_id: str
+    copies: int
+    seal: SealStamp | None = None
+
+
+def print_request_bytes(request: PrintRequest, unit: str, message_id: str) -> bytes:
+    """What the verification seal signs: the request, who asks, and this command's id, so a
+    signed request cannot be replayed under another id or by another unit."""
+    return _canonical.encode(
+        {
+            "t": "print_request",
+            "doc_id": request.doc_id,
+            "copies": request.copies,
+            "unit": unit,
+            "message_id": message_id,
+        }
+    )
+
+
+class Return(msgspec.Struct, tag_field="t", tag="return", forbid_unknown_fields=True):
+    """The recipient found the document wrong and sends it back (退回, §34)."""
+
+    v: int
+    doc_id: str
+    reason: str
+
+
+class ResendRequest(
+    msgspec.Struct, tag_field="t", tag="resend_request", forbid_unknown_fields=True
+):
+    """Printing, downloading or reading failed; the recipient asks for it again (§38)."""
+
+    v: int
+    doc_id: str
+    reason: str
+
+
+class Resend(msgspec.Struct, tag_field="t", tag="resend", forbid_unknown_fields=True):
+    """The sender has the stored document delivered to a recipient again (§38)."""
+
+    v: int
+    doc_id: str
+    recipient: str
+
+
+class QuotaRequest(msgspec.Struct, tag_field="t", tag="quota_request", forbid_unknown_fields=True):
+    """The recipient asks the sender for extra print copies (追加打印份数, §38)."""
+
+    v: int
+    doc_id: str
+    copies: int
+    reason: str
+
+
+class QuotaGrant(msgspec.Struct, tag_field="t", tag="quota_grant", forbid_unknown_fields=True):
+    v: int
+    doc_id: str
+    recipient: str
+    copies: int
+
+
+class Withdraw(msgspec.Struct, tag_field="t", tag="withdraw", forbid_unknown_fields=True):
+    """The sender withdraws (撤回) a document from recipients who have not received it;
+    no recipients named means all of them."""
+
+    v: int
+    doc_id: str
+    recipients: list[str] = []
+
+
+class AttachmentsReceived(
+    msgspec.Struct, tag_field="t", tag="attachments_received", forbid_unknown_fields=True
+):
+    """The paper attachments (§28) arrived at the recipient."""
+
+    v: int
+    doc_id: str
+
+
+Command = (
+    Submit
+    | Receipt
+    | StatusQuery
+    | PrintRequest
+    | Return
+    | ResendRequest
+    | Resend
+    | QuotaRequest
+    | QuotaGrant
+    | Withdraw
+    | AttachmentsReceived
+)
 
 
 class Deliver(
@@ -135,6 +232,57 @@ class Status(msgspec.Struct, tag_field="t", tag="status", forbid_unknown_fields=
     recipient: str = ""
     at: str
     exchange_date: str = ""
+    # The exchange's seal on what it attests to a sender, such as a receipt (non-repudiation).
+    seal: SealStamp | None = None
+
+
+class PrintGrant(
+    msgspec.Struct, tag_field="t", tag="print_grant", forbid_unknown_fields=True, kw_only=True
+):
+    """Permission to print these numbered copies, under the exchange's seal."""
+
+    v: int = VERSION
+    ref: str
+    doc_id: str
+    recipient: str
+    copy_numbers: list[int]
+    remaining: int
+    at: str
+    seal: SealStamp | None = None
+
+
+class PrintDenied(
+    msgspec.Struct, tag_field="t", tag="print_denied", forbid_unknown_fields=True, kw_only=True
+):
+    v: int = VERSION
+    ref: str
+    doc_id: str
+    requested: int
+    remaining: int
+    message: str
+
+
+class Withdrawn(
+    msgspec.Struct, tag_field="t", tag="withdrawn", forbid_unknown_fields=True, kw_only=True
+):
+    """Tells a recipient a document it was sent is withdrawn: do not print or file it."""
+
+    v: int = VERSION
+    doc_id: str
+    at: str
+
+
+class WithdrawResult(
+    msgspec.Struct, tag_field="t", tag="withdraw_result", forbid_unknown_fields=True, kw_only=True
+):
+    """The answer to a withdraw: from whom it was withdrawn, and who had it already (refused)."""
+
+    v: int = VERSION
+    ref: str
+    doc_id: str
+    withdrawn: list[str]
+    refused: dict[str, str]
+    at: str
 
 
 class RecipientState(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -143,9 +291,11 @@ class RecipientState(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     state: str
     print_quota: int
     printed: int
+    attempt: int
     delivered_at: str | None
     received_at: str | None
     received_exchange_date: str | None
+    attachments_received_at: str | None
 
 
 class DocumentStatus(
@@ -158,16 +308,31 @@ class DocumentStatus(
     doc_no: str
     sent_at: str
     sent_exchange_date: str
+    paper_attachments: list[str]
     recipients: list[RecipientState]
 
 
-RouterMessage = Deliver | Status | DocumentStatus
+RouterMessage = (
+    Deliver | Status | DocumentStatus | PrintGrant | PrintDenied | Withdrawn | WithdrawResult
+)
+Answer = Status | DocumentStatus | PrintGrant | PrintDenied | WithdrawResult
+
+
+def signed_bytes(message: msgspec.Struct) -> bytes:
+    """What the exchange seal signs on a message it attests: every field but the seal."""
+    fields = msgspec.structs.asdict(message)
+    del fields["seal"]
+    fields["t"] = message.__struct_config__.tag
+    return _canonical.encode(fields)
+
+
+def type_name(message: msgspec.Struct) -> str:
+    return str(message.__struct_config__.tag)
+
 
 _encoder = msgspec.msgpack.Encoder()
-_COMMAND_TYPES = {str(cls.__struct_config__.tag) for cls in (Submit, Receipt, StatusQuery)}
-_ROUTER_MESSAGE_TYPES = {
-    str(cls.__struct_config__.tag) for cls in (Deliver, Status, DocumentStatus)
-}
+_COMMAND_TYPES = {str(cls.__struct_config__.tag) for cls in get_args(Command)}
+_ROUTER_MESSAGE_TYPES = {str(cls.__struct_config__.tag) for cls in get_args(RouterMessage)}
 
 
 class _Header(msgspec.Struct):
@@ -208,11 +373,11 @@ def _decode(body: bytes, decoder: msgspec.msgpack.Decoder, known_types: set[str]
 def decode_command(body: bytes) -> Command:
     """Decode what a unit sent; raises WireError with the reason code for its sender."""
     command = _decode(body, _command_decoder, _COMMAND_TYPES)
-    assert isinstance(command, Submit | Receipt | StatusQuery)
+    assert isinstance(command, get_args(Command))
     return command
 
 
 def decode_router_message(body: bytes) -> RouterMessage:
     message = _decode(body, _router_message_decoder, _ROUTER_MESSAGE_TYPES)
-    assert isinstance(message, Deliver | Status | DocumentStatus)
+    assert isinstance(message, get_args(RouterMessage))
     return message

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
 import msgspec
 import structlog
@@ -17,7 +18,9 @@ from docex import wire
 from docex.clock import Clock
 from docex.config import Config, Unit
 from router.checks import Rejection, check_submission
-from router.ledger import Delivery, Ledger, OutboxRow, StoredDocument
+from router.ledger import Delivery, Ledger, OutboxRow, StoredDocument, stored_envelope
+from router.lifecycle import Lifecycle
+from seals.seal import Seal
 from seals.verify import SealVerifier
 
 log = structlog.get_logger("docex.router")
@@ -25,6 +28,9 @@ log = structlog.get_logger("docex.router")
 # Room for the envelope's headers and seal on top of the body limit, so an oversized body is
 # refused before it is decoded.
 _HEADER_ALLOWANCE = 64 * 1024
+
+
+Attested = TypeVar("Attested", wire.Status, wire.PrintGrant)
 
 
 class Verdict(Enum):
@@ -41,13 +47,17 @@ class Inbound:
 
 class Exchange:
     def __init__(
-        self, ledger: Ledger, config: Config, verifier: SealVerifier, clock: Clock
+        self, ledger: Ledger, config: Config, verifier: SealVerifier, seal: Seal, clock: Clock
     ) -> None:
         self.ledger = ledger
         self.config = config
         self.verifier = verifier
+        self.seal = seal
         self.clock = clock
         self.calendar = config.calendar()
+        self.lifecycle = Lifecycle(
+            ledger, self.calendar, clock, verifier, self._answer, self._attest
+        )
 
     def handle(self, inbound: Inbound) -> Verdict:
         """Apply one command; the caller commits, then acks or dead-letters as returned."""
@@ -76,16 +86,40 @@ class Exchange:
         except wire.WireError as exc:
             return self._reject(unit, inbound.message_id, "", Rejection(exc.code, exc.message))
         doc_id = command.envelope.id if isinstance(command, wire.Submit) else command.doc_id
+        life = self.lifecycle
         try:
             match command:
                 case wire.Submit():
                     self._submit(unit, inbound.message_id, command.envelope)
-                case wire.Receipt():
-                    self._receipt(unit, inbound.message_id, command)
                 case wire.StatusQuery():
                     self._status_query(unit, inbound.message_id, command)
+                case wire.Receipt():
+                    life.receipt(unit.id, inbound.message_id, command)
+                case wire.PrintRequest():
+                    life.print_request(unit.id, inbound.message_id, command)
+                case wire.Return():
+                    life.return_document(unit.id, inbound.message_id, command)
+                case wire.ResendRequest():
+                    life.resend_request(unit.id, inbound.message_id, command)
+                case wire.QuotaRequest():
+                    life.quota_request(unit.id, inbound.message_id, command)
+                case wire.AttachmentsReceived():
+                    life.attachments_received(unit.id, inbound.message_id, command)
+                case wire.Resend():
+                    life.resend(unit.id, inbound.message_id, command)
+                case wire.QuotaGrant():
+                    life.quota_grant(unit.id, inbound.message_id, command)
+                case wire.Withdraw():
+                    life.withdraw(unit.id, inbound.message_id, command)
         except Rejection as rejection:
             return self._reject(unit, inbound.message_id, doc_id, rejection)
+        self.ledger.record_command(
+            inbound.message_id,
+            unit.id,
+            wire.type_name(command),
+            self.calendar.stamp(self.clock.now()),
+            "accepted",
+        )
         return Verdict.ACK
 
     def _submit(self, unit: Unit, message_id: str, envelope: wire.Envelope) -> None:
@@ -116,7 +150,6 @@ class Exchange:
                 doc_id=envelope.id,
                 recipient=recipient,
             )
-        self.ledger.record_command(message_id, unit.id, "submit", sent_at, "accepted")
         self._answer(
             unit.id,
             wire.Status(
@@ -136,45 +169,6 @@ class Exchange:
             exchange_date=exchange_date,
         )
 
-    def _receipt(self, unit: Unit, message_id: str, receipt: wire.Receipt) -> None:
-        document, delivery = self._own_delivery(unit, receipt.doc_id)
-        now = self.clock.now()
-        at = self.calendar.stamp(now)
-        exchange_date = self.calendar.exchange_date(now).isoformat()
-        if delivery.state not in ("queued", "delivered", "received"):
-            raise Rejection(
-                "not_receivable", f"document {receipt.doc_id!r} is {delivery.state} for you"
-            )
-        self.ledger.record_command(message_id, unit.id, "receipt", at, "accepted")
-        first = self.ledger.mark_received(receipt.doc_id, unit.id, at, exchange_date)
-        recorded = self.ledger.delivery(receipt.doc_id, unit.id)
-        assert recorded is not None and recorded.received_at is not None
-        self._answer(
-            unit.id,
-            wire.Status(
-                ref=message_id,
-                doc_id=receipt.doc_id,
-                state="received",
-                at=recorded.received_at,
-                exchange_date=recorded.received_exchange_date or "",
-            ),
-        )
-        if first:
-            self._answer(
-                document.sender,
-                wire.Status(
-                    doc_id=receipt.doc_id,
-                    state="received",
-                    recipient=unit.id,
-                    message=receipt.kind,
-                    at=at,
-                    exchange_date=exchange_date,
-                ),
-            )
-            log.info(
-                "document_received", doc_id=receipt.doc_id, recipient=unit.id, how=receipt.kind
-            )
-
     def _status_query(self, unit: Unit, message_id: str, query: wire.StatusQuery) -> None:
         document = self.ledger.document(query.doc_id)
         deliveries = self.ledger.deliveries(query.doc_id) if document else []
@@ -184,9 +178,6 @@ class Exchange:
             raise Rejection("unknown_document", f"no document {query.doc_id!r} of yours")
         if document.sender != unit.id:
             deliveries = [d for d in deliveries if d.recipient == unit.id]
-        self.ledger.record_command(
-            message_id, unit.id, "status_query", self.calendar.stamp(self.clock.now()), "answered"
-        )
         self._answer(
             unit.id,
             wire.DocumentStatus(
@@ -196,6 +187,7 @@ class Exchange:
                 doc_no=document.doc_no,
                 sent_at=document.sent_at,
                 sent_exchange_date=document.sent_exchange_date,
+                paper_attachments=stored_envelope(document).paper_attachments,
                 recipients=[_recipient_state(d) for d in deliveries],
             ),
         )
@@ -209,13 +201,6 @@ class Exchange:
             "internal_error", "the router could not process this command; it has been logged"
         )
         return self._reject(unit, inbound.message_id or "", "", rejection)
-
-    def _own_delivery(self, unit: Unit, doc_id: str) -> tuple[StoredDocument, Delivery]:
-        document = self.ledger.document(doc_id)
-        delivery = self.ledger.delivery(doc_id, unit.id) if document else None
-        if document is None or delivery is None:
-            raise Rejection("unknown_document", f"no document {doc_id!r} was sent to you")
-        return document, delivery
 
     def _reject(self, unit: Unit, message_id: str, doc_id: str, rejection: Rejection) -> Verdict:
         at = self.calendar.stamp(self.clock.now())
@@ -242,20 +227,36 @@ class Exchange:
         )
         return Verdict.DEAD
 
-    def _answer(self, unit_id: str, message: wire.Status | wire.DocumentStatus) -> None:
-        tag = type(message).__struct_config__.tag
-        assert isinstance(tag, str)
-        self.ledger.enqueue(unit_id, uuid.uuid4().hex, tag, body=wire.encode(message))
+    def _answer(self, unit_id: str, message: wire.Answer | wire.Withdrawn) -> None:
+        self.ledger.enqueue(
+            unit_id, uuid.uuid4().hex, wire.type_name(message), body=wire.encode(message)
+        )
 
-    def render(self, row: OutboxRow) -> bytes:
-        """The bytes to publish for an outbox row; deliveries are built from the stored document."""
+    def _attest(self, message: Attested) -> Attested:
+        """Put the exchange's seal on what it attests, so a sender can prove it later."""
+        unsealed = msgspec.structs.replace(message, seal=None)
+        return msgspec.structs.replace(
+            unsealed,
+            seal=wire.SealStamp(
+                serial=self.seal.serial,
+                alg="ed25519",
+                cert=self.seal.certificate_der,
+                sig=self.seal.sign(wire.signed_bytes(unsealed)),
+            ),
+        )
+
+    def render(self, row: OutboxRow) -> bytes | None:
+        """The bytes to publish for an outbox row; deliveries are built from the stored document.
+        None: the delivery was withdrawn or returned while waiting, and must not go out."""
         if row.body is not None:
             return row.body
         assert row.doc_id is not None and row.recipient is not None
         document = self.ledger.document(row.doc_id)
         delivery = self.ledger.delivery(row.doc_id, row.recipient)
         assert document is not None and delivery is not None
-        envelope = msgspec.msgpack.decode(document.envelope, type=wire.Envelope)
+        if delivery.state != "queued":
+            return None
+        envelope = stored_envelope(document)
         envelope = msgspec.structs.replace(envelope, content=self.ledger.content(document.sha256))
         return wire.encode(
             wire.Deliver(
@@ -293,7 +294,9 @@ def _recipient_state(delivery: Delivery) -> wire.RecipientState:
         state=delivery.state,
         print_quota=delivery.print_quota,
         printed=delivery.printed,
+        attempt=delivery.attempt,
         delivered_at=delivery.delivered_at,
         received_at=delivery.received_at,
         received_exchange_date=delivery.received_exchange_date,
+        attachments_received_at=delivery.attachments_received_at,
     )

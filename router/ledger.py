@@ -13,6 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
+
+from docex import wire
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS contents (
     sha256 BLOB PRIMARY KEY,
@@ -40,6 +44,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     delivered_at TEXT,
     received_at TEXT,
     received_exchange_date TEXT,
+    attachments_received_at TEXT,
     PRIMARY KEY (doc_id, recipient)
 );
 CREATE TABLE IF NOT EXISTS commands (
@@ -89,6 +94,11 @@ class StoredDocument:
     sent_exchange_date: str
 
 
+def stored_envelope(document: StoredDocument) -> wire.Envelope:
+    """The envelope as sealed, without its body (kept once, by hash, in `contents`)."""
+    return msgspec.msgpack.decode(document.envelope, type=wire.Envelope)
+
+
 @dataclass(frozen=True)
 class Delivery:
     doc_id: str
@@ -101,6 +111,7 @@ class Delivery:
     delivered_at: str | None
     received_at: str | None
     received_exchange_date: str | None
+    attachments_received_at: str | None
 
 
 class Ledger:
@@ -210,9 +221,10 @@ class Ledger:
         return [Delivery(*row) for row in rows]
 
     def mark_delivered(self, doc_id: str, recipient: str, at: str) -> bool:
-        """Returns False when the delivery was already past `queued` (a republish)."""
+        """Returns False when the delivery was not waiting to be delivered (a republish)."""
         cursor = self._db.execute(
-            "UPDATE deliveries SET state = 'delivered', delivered_at = ?"
+            "UPDATE deliveries SET delivered_at = ?,"
+            " state = CASE WHEN received_at IS NULL THEN 'delivered' ELSE 'received' END"
             " WHERE doc_id = ? AND recipient = ? AND state = 'queued'",
             (at, doc_id, recipient),
         )
@@ -223,10 +235,53 @@ class Ledger:
         cursor = self._db.execute(
             "UPDATE deliveries SET state = 'received', received_at = ?, received_exchange_date = ?"
             " WHERE doc_id = ? AND recipient = ? AND received_at IS NULL"
-            " AND state IN ('queued', 'delivered')",
+            " AND state IN ('queued', 'delivered', 'resend_requested')",
             (at, exchange_date, doc_id, recipient),
         )
         return cursor.rowcount == 1
+
+    def set_state(self, doc_id: str, recipient: str, state: str) -> None:
+        self._db.execute(
+            "UPDATE deliveries SET state = ? WHERE doc_id = ? AND recipient = ?",
+            (state, doc_id, recipient),
+        )
+
+    def add_printed(self, doc_id: str, recipient: str, copies: int) -> bool:
+        """Count printed copies; refused (False) if they would exceed the quota. One statement,
+        so two requests racing for the last copy cannot both win."""
+        cursor = self._db.execute(
+            "UPDATE deliveries SET printed = printed + ?"
+            " WHERE doc_id = ? AND recipient = ? AND printed + ? <= print_quota",
+            (copies, doc_id, recipient, copies),
+        )
+        return cursor.rowcount == 1
+
+    def add_quota(self, doc_id: str, recipient: str, copies: int) -> None:
+        self._db.execute(
+            "UPDATE deliveries SET print_quota = print_quota + ?"
+            " WHERE doc_id = ? AND recipient = ?",
+            (copies, doc_id, recipient),
+        )
+
+    def requeue(self, doc_id: str, recipient: str) -> int:
+        """Deliver again, as the next attempt; returns its number."""
+        self._db.execute(
+            "UPDATE deliveries SET state = 'queued', attempt = attempt + 1"
+            " WHERE doc_id = ? AND recipient = ?",
+            (doc_id, recipient),
+        )
+        (attempt,) = self._db.execute(
+            "SELECT attempt FROM deliveries WHERE doc_id = ? AND recipient = ?",
+            (doc_id, recipient),
+        ).fetchone()
+        return int(attempt)
+
+    def mark_attachments_received(self, doc_id: str, recipient: str, at: str) -> None:
+        self._db.execute(
+            "UPDATE deliveries SET attachments_received_at = ?"
+            " WHERE doc_id = ? AND recipient = ? AND attachments_received_at IS NULL",
+            (at, doc_id, recipient),
+        )
 
     def enqueue(
         self,
@@ -261,5 +316,5 @@ class Ledger:
 
 _DELIVERY_COLUMNS = (
     "doc_id, recipient, role, print_quota, printed, state, attempt,"
-    " delivered_at, received_at, received_exchange_date"
+    " delivered_at, received_at, received_exchange_date, attachments_received_at"
 )

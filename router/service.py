@@ -34,6 +34,7 @@ from router import topology
 from router.exchange import Exchange, Inbound, Verdict
 from router.ledger import Ledger, OutboxRow
 from seals.ca import load_ca_certificate
+from seals.seal import open_seal
 from seals.verify import SealVerifier
 
 log = structlog.get_logger("docex.router")
@@ -51,7 +52,11 @@ class Router:
         self.names = topology.Names(config.router.prefix)
         self.ledger = Ledger(Path(config.router.ledger))
         verifier = SealVerifier(load_ca_certificate(Path(config.seals.ca_certificate)))
-        self.exchange = Exchange(self.ledger, config, verifier, clock or SystemClock())
+        seal = open_seal(
+            Path(config.router.seal_carrier),
+            Path(config.router.seal_password_file).read_text().strip(),
+        )
+        self.exchange = Exchange(self.ledger, config, verifier, seal, clock or SystemClock())
         self.ready = asyncio.Event()
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._outbox_wakeup = asyncio.Event()
@@ -186,8 +191,11 @@ class Router:
 
     async def _publish(self, row: OutboxRow) -> None:
         assert self._outbound is not None
+        body = self.exchange.render(row)
+        if body is None:
+            return
         message = aio_pika.Message(
-            self.exchange.render(row),
+            body,
             message_id=row.message_id,
             type=row.type,
             content_type=wire.CONTENT_TYPE,

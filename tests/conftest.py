@@ -51,6 +51,7 @@ class Pki:
     signing: dict[str, Seal]
     verification: dict[str, Seal]
     foreign_signing: Seal
+    exchange: Seal
 
     def carrier(self, unit: str) -> Path:
         return self.directory / f"{unit}-signing.carrier"
@@ -96,7 +97,19 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
         SEAL_PASSWORD,
         now=WORKDAY_MORNING,
     )
-    return Pki(directory, directory / "ca" / "ca.crt", signing, verification, foreign_signing)
+    exchange = issue_seal(
+        ca,
+        "exchange",
+        "电子公文交换系统",
+        SealKind.EXCHANGE,
+        directory / "exchange.carrier",
+        SEAL_PASSWORD,
+        now=WORKDAY_MORNING,
+    )
+    (directory / "exchange.password").write_text(SEAL_PASSWORD)
+    return Pki(
+        directory, directory / "ca" / "ca.crt", signing, verification, foreign_signing, exchange
+    )
 
 
 def amqp_user(prefix: str, unit: str) -> str:
@@ -121,6 +134,8 @@ ledger = "{ledger}"
 max_document_bytes = 262144
 allowed_formats = ["pdf", "ofd"]
 office_unit = "gov-office"
+seal_carrier = "{pki.directory / "exchange.carrier"}"
+seal_password_file = "{pki.directory / "exchange.password"}"
 
 [exchange]
 timezone = "Asia/Shanghai"

@@ -9,7 +9,10 @@ import pytest
 from docex.config import ConfigError, load_config
 
 REPO = Path(__file__).resolve().parent.parent
-MINIMAL = '[seals]\nca_certificate = "ca.crt"\n'
+MINIMAL = (
+    '[seals]\nca_certificate = "ca.crt"\n'
+    '[router]\nseal_carrier = "x.carrier"\nseal_password_file = "x.password"\n'
+)
 UNIT = '[[units]]\nid = "{id}"\nname = "n"\namqp_user = "{user}"\n{extra}\n'
 
 
@@ -33,14 +36,14 @@ def test_the_shipped_example_is_valid() -> None:
     ("text", "problem"),
     [
         ("[seals\n", "not valid TOML"),
-        ("", "missing required field `seals`"),
-        (MINIMAL + "[router]\nprefetch = 'many'\n", "$.router.prefetch"),
-        (MINIMAL + "[router]\nprefetchh = 5\n", "prefetchh"),
+        ("", "missing required field `router`"),
+        (MINIMAL + "prefetch = 'many'\n", "$.router.prefetch"),
+        (MINIMAL + "prefetchh = 5\n", "prefetchh"),
         (MINIMAL + unit("a") + unit("a", "other"), "duplicate unit id 'a'"),
         (MINIMAL + unit("a") + unit("b", "u-a"), "AMQP user 'u-a' is given to two units"),
         (MINIMAL + unit("a", extra='successor = "zz"'), "no unit 'zz'"),
-        (MINIMAL + '[router]\noffice_unit = "zz"\n', "router.office_unit"),
-        (MINIMAL + '[router]\nallowed_formats = ["ceb"]\n', "neither pdf, ofd"),
+        (MINIMAL + 'office_unit = "zz"\n', "router.office_unit"),
+        (MINIMAL + 'allowed_formats = ["ceb"]\n', "neither pdf, ofd"),
         (MINIMAL + '[formats]\nceb = "zz"\n', "not hex"),
         (MINIMAL + '[exchange]\ntimezone = "Mars/Olympus"\n', "exchange.timezone"),
         (MINIMAL + unit("a", extra='status = "sleeping"'), "status"),
@@ -55,7 +58,7 @@ def test_bad_configs_are_refused_with_the_problem_named(
 
 
 def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
-    text = MINIMAL + '[router]\noffice_unit = "zz"\n' + unit("a") + unit("a", "x")
+    text = MINIMAL + 'office_unit = "zz"\n' + unit("a") + unit("a", "x")
     with pytest.raises(ConfigError) as raised:
         load(tmp_path, text)
     assert "duplicate unit id" in str(raised.value) and "office_unit" in str(raised.value)

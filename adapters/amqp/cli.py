@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import json
-import os
-import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import aiormq
-
-from adapters.amqp.client import ExchangeTimeout, UnitClient
+from adapters.amqp import cli_lifecycle
+from adapters.amqp.cli_support import (
+    SEAL_PASSWORD_ENV,
+    CommandError,
+    print_answer,
+    seal_password,
+    sync,
+    with_client,
+)
+from adapters.amqp.client import UnitClient
 from adapters.amqp.compose import apply_seal, compose
-from adapters.amqp.settings import UnitSettings, UnitSettingsError, load_unit_settings
+from adapters.amqp.settings import UnitSettings
 from docex import formats, wire
-from seals.errors import SealError
 from seals.seal import open_seal
-
-SEAL_PASSWORD_ENV = "DOCEX_SEAL_PASSWORD"
-
-
-class CommandError(Exception):
-    pass
 
 
 def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -57,7 +53,7 @@ def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
         help=f"the seal carrier's password (else ${SEAL_PASSWORD_ENV}, else prompt)",
     )
     send.add_argument("--timeout", type=float, default=30.0)
-    send.set_defaults(func=_sync(_send))
+    send.set_defaults(func=sync(_send))
 
     inbox = commands.add_parser("inbox", help="fetch delivered documents, verify their seals")
     inbox.add_argument(
@@ -65,42 +61,18 @@ def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         help="save verified documents here and tell the router they were read (§37)",
     )
-    inbox.set_defaults(func=_sync(_inbox))
+    inbox.set_defaults(func=sync(_inbox))
 
     status = commands.add_parser("status", help="where a document is, recipient by recipient")
     status.add_argument("doc_id")
     status.add_argument("--timeout", type=float, default=30.0)
-    status.set_defaults(func=_sync(_status))
+    status.set_defaults(func=sync(_status))
 
     events = commands.add_parser("events", help="news from the router about documents you sent")
     events.add_argument("doc_id", nargs="?")
-    events.set_defaults(func=_sync(_events))
+    events.set_defaults(func=sync(_events))
 
-
-Action = Callable[[argparse.Namespace, UnitSettings], Coroutine[Any, Any, int]]
-
-
-def _sync(action: Action) -> Callable[[argparse.Namespace], int]:
-    return lambda args: _run(action, args)
-
-
-def _run(action: Action, args: argparse.Namespace) -> int:
-    try:
-        settings = load_unit_settings(args.config)
-        return asyncio.run(action(args, settings))
-    except (UnitSettingsError, CommandError, SealError, ExchangeTimeout) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (OSError, aiormq.exceptions.AMQPError) as exc:
-        print(f"error: cannot use the exchange: {exc!r}", file=sys.stderr)
-        return 3
-
-
-async def _with_client(
-    settings: UnitSettings, action: Callable[[UnitClient], Awaitable[int]]
-) -> int:
-    async with UnitClient(settings) as client:
-        return await action(client)
+    cli_lifecycle.add_commands(commands)
 
 
 async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
@@ -108,7 +80,7 @@ async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
     format_name = args.format or formats.detect(content)
     if format_name is None:
         raise CommandError(f"{args.file} is neither PDF nor OFD; name its format with --format")
-    seal = open_seal(Path(settings.seal_carrier), _seal_password(args.seal_password_file))
+    seal = open_seal(Path(settings.seal_carrier), seal_password(args.seal_password_file))
     now = datetime.now(UTC)
     envelope = compose(
         content,
@@ -126,17 +98,15 @@ async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
 
     async def send(client: UnitClient) -> int:
         answer = await client.request(wire.Submit(v=wire.VERSION, envelope=envelope), args.timeout)
-        assert isinstance(answer, wire.Status)
-        if answer.state != "accepted":
-            print(f"rejected: {answer.reason}: {answer.message}")
-            return 1
+        if not isinstance(answer, wire.Status) or answer.state != "accepted":
+            return print_answer(answer)
         print(
             f"accepted: {envelope.doc_no} 《{envelope.title}》 id {envelope.id}\n"
             f"  sent at {answer.at}, counts as sent on {answer.exchange_date} (§30, §32)"
         )
         return 0
 
-    return await _with_client(settings, send)
+    return await with_client(settings, send)
 
 
 async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
@@ -151,6 +121,9 @@ async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
             if stored.seal_error:
                 print(f"REFUSED {line}\n  seal does not verify: {stored.seal_error}")
                 continue
+            if stored.withdrawn_at:
+                print(f"WITHDRAWN {line}\n  withdrawn by the sender at {stored.withdrawn_at}")
+                continue
             if args.save is not None and stored.saved_path is None:
                 path = _save(args.save, stored.deliver)
                 client.mailbox.mark_saved(envelope.id, str(path))
@@ -162,7 +135,7 @@ async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
             print(line)
         return 0
 
-    return await _with_client(settings, inbox)
+    return await with_client(settings, inbox)
 
 
 def _save(directory: Path, deliver: wire.Deliver) -> Path:
@@ -193,21 +166,22 @@ async def _status(args: argparse.Namespace, settings: UnitSettings) -> int:
         answer = await client.request(
             wire.StatusQuery(v=wire.VERSION, doc_id=args.doc_id), args.timeout
         )
-        if isinstance(answer, wire.Status):
-            print(f"rejected: {answer.reason}: {answer.message}")
-            return 1
+        if not isinstance(answer, wire.DocumentStatus):
+            return print_answer(answer)
         print(f"{answer.doc_no} 《{answer.title}》 {answer.doc_id}")
         print(f"sent at {answer.sent_at}, exchange date {answer.sent_exchange_date}")
+        if answer.paper_attachments:
+            print(f"paper attachments (§28): {'; '.join(answer.paper_attachments)}")
         rows: list[tuple[str, ...]] = [
-            ("recipient", "role", "state", "printed", "delivered at", "received at", "date")
+            ("recipient", "role", "state", "printed", "attempt", "received at", "exchange date")
         ]
         rows += [
             (
                 r.recipient,
-                r.role,
+                "main" if r.role == "main" else "copy",
                 r.state,
                 f"{r.printed}/{r.print_quota}",
-                r.delivered_at or "-",
+                str(r.attempt),
                 r.received_at or "-",
                 r.received_exchange_date or "-",
             )
@@ -216,7 +190,7 @@ async def _status(args: argparse.Namespace, settings: UnitSettings) -> int:
         _print_table(rows)
         return 0
 
-    return await _with_client(settings, status)
+    return await with_client(settings, status)
 
 
 async def _events(args: argparse.Namespace, settings: UnitSettings) -> int:
@@ -229,21 +203,13 @@ async def _events(args: argparse.Namespace, settings: UnitSettings) -> int:
             print(f"{status.at}  {status.doc_id}  {status.state}{who}{date}{reason}")
         return 0
 
-    return await _with_client(settings, events)
+    return await with_client(settings, events)
 
 
 def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-
-
-def _seal_password(file: Path | None) -> str:
-    if file is not None:
-        return file.read_text().rstrip("\n")
-    if SEAL_PASSWORD_ENV in os.environ:
-        return os.environ[SEAL_PASSWORD_ENV]
-    return getpass.getpass("seal carrier password: ")
 
 
 def _unit_list(value: str) -> list[str]:

@@ -76,15 +76,13 @@ class UnitClient:
             await self._connection.close()
         self.mailbox.close()
 
-    async def send(self, command: wire.Submit | wire.Receipt | wire.StatusQuery) -> str:
+    async def send(self, command: wire.Command) -> str:
         """Publish a command with a fresh message id (the router's idempotency key)."""
         message_id = uuid7()
         await self.publish(command, message_id)
         return message_id
 
-    async def publish(
-        self, command: wire.Submit | wire.Receipt | wire.StatusQuery, message_id: str
-    ) -> None:
+    async def publish(self, command: wire.Command, message_id: str) -> None:
         """Publish with a given id: sending the same id again is harmless, so retry freely."""
         tag = type(command).__struct_config__.tag
         assert isinstance(tag, str)
@@ -108,10 +106,12 @@ class UnitClient:
         )
 
     async def request(
-        self, command: wire.Submit | wire.Receipt | wire.StatusQuery, timeout: float = 30.0
-    ) -> wire.Status | wire.DocumentStatus:
-        """Send a command and wait for the router's answer to it."""
-        message_id = await self.send(command)
+        self, command: wire.Command, timeout: float = 30.0, message_id: str | None = None
+    ) -> wire.Answer:
+        """Send a command and wait for the router's answer to it. Pass `message_id` when the
+        command signs its own id (a print request)."""
+        message_id = message_id or uuid7()
+        await self.publish(command, message_id)
         return await self.wait_for(lambda: self.mailbox.answer_to(message_id), timeout)
 
     async def wait_for(self, found: Callable[[], T | None], timeout: float) -> T:

@@ -31,6 +31,10 @@ CREATE TABLE IF NOT EXISTS messages (
     body BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_ref ON messages (ref);
+CREATE TABLE IF NOT EXISTS withdrawn (
+    doc_id TEXT PRIMARY KEY,
+    at TEXT NOT NULL
+);
 """
 
 
@@ -40,6 +44,7 @@ class StoredDelivery:
     seal_error: str
     saved_path: str | None
     receipt_sent: bool
+    withdrawn_at: str | None
 
 
 class Mailbox:
@@ -64,22 +69,25 @@ class Mailbox:
         )
         return cursor.rowcount == 1
 
-    def add_message(
-        self, message_id: str, message: wire.Status | wire.DocumentStatus, body: bytes
-    ) -> None:
+    def add_message(self, message_id: str, message: wire.RouterMessage, body: bytes) -> None:
+        if isinstance(message, wire.Withdrawn):
+            self._db.execute(
+                "INSERT OR IGNORE INTO withdrawn (doc_id, at) VALUES (?, ?)",
+                (message.doc_id, message.at),
+            )
         self._db.execute(
             "INSERT OR IGNORE INTO messages (message_id, type, ref, body) VALUES (?, ?, ?, ?)",
-            (message_id, type(message).__struct_config__.tag, message.ref, body),
+            (message_id, wire.type_name(message), getattr(message, "ref", ""), body),
         )
 
-    def answer_to(self, ref: str) -> wire.Status | wire.DocumentStatus | None:
+    def answer_to(self, ref: str) -> wire.Answer | None:
         row = self._db.execute(
             "SELECT body FROM messages WHERE ref = ? ORDER BY rowid LIMIT 1", (ref,)
         ).fetchone()
         if row is None:
             return None
         message = wire.decode_router_message(row[0])
-        assert isinstance(message, wire.Status | wire.DocumentStatus)
+        assert not isinstance(message, wire.Deliver | wire.Withdrawn)
         return message
 
     def statuses(self, doc_id: str | None = None) -> list[wire.Status]:
@@ -90,16 +98,27 @@ class Mailbox:
         return [status for status in found if doc_id is None or status.doc_id == doc_id]
 
     def deliveries(self) -> list[StoredDelivery]:
-        rows = self._db.execute(
-            "SELECT deliver, seal_error, saved_path, receipt_sent FROM deliveries ORDER BY rowid"
-        ).fetchall()
-        return [
-            StoredDelivery(msgspec.msgpack.decode(body, type=wire.Deliver), error, path, bool(sent))
-            for body, error, path, sent in rows
-        ]
+        rows = self._db.execute(f"{_DELIVERIES} ORDER BY deliveries.rowid").fetchall()
+        return [_stored_delivery(row) for row in rows]
+
+    def delivery(self, doc_id: str) -> StoredDelivery | None:
+        row = self._db.execute(f"{_DELIVERIES} WHERE doc_id = ?", (doc_id,)).fetchone()
+        return _stored_delivery(row) if row else None
 
     def mark_saved(self, doc_id: str, path: str) -> None:
         self._db.execute("UPDATE deliveries SET saved_path = ? WHERE doc_id = ?", (path, doc_id))
 
     def mark_receipt_sent(self, doc_id: str) -> None:
         self._db.execute("UPDATE deliveries SET receipt_sent = 1 WHERE doc_id = ?", (doc_id,))
+
+
+_DELIVERIES = (
+    "SELECT deliver, seal_error, saved_path, receipt_sent, withdrawn.at"
+    " FROM deliveries LEFT JOIN withdrawn USING (doc_id)"
+)
+
+
+def _stored_delivery(row: tuple[bytes, str, str | None, int, str | None]) -> StoredDelivery:
+    body, seal_error, saved_path, receipt_sent, withdrawn_at = row
+    deliver = msgspec.msgpack.decode(body, type=wire.Deliver)
+    return StoredDelivery(deliver, seal_error, saved_path, bool(receipt_sent), withdrawn_at)

@@ -17,6 +17,8 @@ class UnitSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     amqp_url: str
     prefix: str = "docex"
     seal_carrier: str
+    # The unit's verification seal (验证印章), needed only to print (§35).
+    verification_carrier: str = ""
     ca_certificate: str
     mailbox: str
 
@@ -31,6 +33,7 @@ def load_unit_settings(path: Path) -> UnitSettings:
     except (tomllib.TOMLDecodeError, msgspec.ValidationError) as exc:
         raise UnitSettingsError(f"{path}: {exc}") from exc
     base = path.parent.resolve()
-    for field in ("seal_carrier", "ca_certificate", "mailbox"):
-        setattr(settings, field, str(base / getattr(settings, field)))
+    for field in ("seal_carrier", "verification_carrier", "ca_certificate", "mailbox"):
+        if getattr(settings, field):
+            setattr(settings, field, str(base / getattr(settings, field)))
     return settings

@@ -1,0 +1,81 @@
+"""What every `docex unit …` command shares: settings, the client, and one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import aiormq
+
+from adapters.amqp.client import ExchangeTimeout, UnitClient
+from adapters.amqp.settings import UnitSettings, UnitSettingsError, load_unit_settings
+from docex import wire
+from seals.errors import SealError
+
+SEAL_PASSWORD_ENV = "DOCEX_SEAL_PASSWORD"
+
+
+class CommandError(Exception):
+    pass
+
+
+Action = Callable[[argparse.Namespace, UnitSettings], Coroutine[Any, Any, int]]
+
+
+def sync(action: Action) -> Callable[[argparse.Namespace], int]:
+    return lambda args: _run(action, args)
+
+
+def _run(action: Action, args: argparse.Namespace) -> int:
+    try:
+        settings = load_unit_settings(args.config)
+        return asyncio.run(action(args, settings))
+    except (UnitSettingsError, CommandError, SealError, ExchangeTimeout) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, aiormq.exceptions.AMQPError) as exc:
+        print(f"error: cannot use the exchange: {exc!r}", file=sys.stderr)
+        return 3
+
+
+async def with_client(
+    settings: UnitSettings, action: Callable[[UnitClient], Awaitable[int]]
+) -> int:
+    async with UnitClient(settings) as client:
+        return await action(client)
+
+
+def seal_password(file: Path | None) -> str:
+    if file is not None:
+        return file.read_text().rstrip("\n")
+    if SEAL_PASSWORD_ENV in os.environ:
+        return os.environ[SEAL_PASSWORD_ENV]
+    return getpass.getpass("seal carrier password: ")
+
+
+def print_answer(answer: wire.Answer) -> int:
+    """One line for the router's answer; exit status 1 when it refused the command."""
+    if isinstance(answer, wire.Status) and answer.state == "rejected":
+        print(f"rejected: {answer.reason}: {answer.message}")
+        return 1
+    if isinstance(answer, wire.PrintDenied):
+        print(f"denied: {answer.message}")
+        return 1
+    if isinstance(answer, wire.WithdrawResult):
+        refused = ", ".join(f"{unit} ({state})" for unit, state in answer.refused.items())
+        print(f"withdrawn from {', '.join(answer.withdrawn)} at {answer.at}")
+        if refused:
+            print(f"refused for {refused}: already received")
+        return 0
+    if isinstance(answer, wire.Status):
+        detail = f" ({answer.message})" if answer.message else ""
+        date = f", exchange date {answer.exchange_date}" if answer.exchange_date else ""
+        print(f"{answer.state}: {answer.doc_id} at {answer.at}{date}{detail}")
+        return 0
+    raise CommandError(f"unexpected answer {wire.type_name(answer)}")

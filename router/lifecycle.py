@@ -1,0 +1,402 @@
+"""What happens to a document after it is sent (§33–§38): receipt, printing, return, resend,
+extra copies, withdrawal and paper attachments, one delivery (document × recipient) at a time.
+
+Delivery states:
+    queued → delivered → received
+    queued | delivered | resend_requested → returned | withdrawn   (only before receipt)
+    delivered | received → resend_requested → queued (next attempt) → delivered | received
+    returned | resend_requested → queued                           (the sender resends)
+Receipt time is a column, not a state: set once by the first print, download or read (§37)
+and kept through any later resend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import structlog
+
+from docex import wire
+from docex.clock import Clock
+from docex.exchange_date import ExchangeCalendar
+from router.checks import Rejection
+from router.ledger import Delivery, Ledger, StoredDocument, stored_envelope
+from seals.errors import SealError
+from seals.kinds import SealKind
+from seals.verify import SealVerifier
+
+log = structlog.get_logger("docex.router")
+
+BEFORE_RECEIPT = ("queued", "delivered", "resend_requested")
+TAKEN_IN = ("queued", "delivered", "resend_requested", "received")
+RESENDABLE = ("returned", "resend_requested")
+
+Answer = Callable[[str, wire.Answer | wire.Withdrawn], None]
+Sealable = TypeVar("Sealable", wire.Status, wire.PrintGrant)
+
+
+class Attest(Protocol):
+    def __call__(self, message: Sealable) -> Sealable: ...
+
+
+@dataclass(frozen=True)
+class Moment:
+    at: str
+    exchange_date: str
+
+
+class Lifecycle:
+    def __init__(
+        self,
+        ledger: Ledger,
+        calendar: ExchangeCalendar,
+        clock: Clock,
+        verifier: SealVerifier,
+        answer: Answer,
+        attest: Attest,
+    ) -> None:
+        self.ledger = ledger
+        self.calendar = calendar
+        self.clock = clock
+        self.verifier = verifier
+        self.answer = answer
+        self.attest = attest
+
+    def now(self) -> Moment:
+        now = self.clock.now()
+        return Moment(self.calendar.stamp(now), self.calendar.exchange_date(now).isoformat())
+
+    # Recipient's side.
+
+    def receipt(self, unit: str, message_id: str, receipt: wire.Receipt) -> None:
+        """§36, §37: a declassified download or a read into the office system."""
+        document, delivery = self._addressed_to(unit, receipt.doc_id)
+        self._require(delivery, TAKEN_IN, "read or download")
+        moment = self._receive(document, unit, receipt.kind)
+        self.answer(
+            unit,
+            wire.Status(
+                ref=message_id,
+                doc_id=document.id,
+                state="received",
+                at=moment.at,
+                exchange_date=moment.exchange_date,
+            ),
+        )
+
+    def print_request(self, unit: str, message_id: str, request: wire.PrintRequest) -> None:
+        """§35: printing needs the verification seal; copies are numbered within the quota."""
+        document, delivery = self._addressed_to(unit, request.doc_id)
+        if request.copies < 1:
+            raise Rejection(
+                "invalid_copies", f"asked for {request.copies} copies; ask for 1 or more"
+            )
+        self._require(delivery, TAKEN_IN, "print")
+        self._check_print_seal(unit, message_id, request)
+        remaining = delivery.print_quota - delivery.printed
+        if not self.ledger.add_printed(document.id, unit, request.copies):
+            self.answer(
+                unit,
+                wire.PrintDenied(
+                    ref=message_id,
+                    doc_id=document.id,
+                    requested=request.copies,
+                    remaining=remaining,
+                    message=f"asked for {request.copies}, {remaining} of"
+                    f" {delivery.print_quota} copies left",
+                ),
+            )
+            log.info("print_denied", doc_id=document.id, unit=unit, remaining=remaining)
+            return
+        moment = self._receive(document, unit, "printed")
+        numbers = list(range(delivery.printed + 1, delivery.printed + request.copies + 1))
+        self.answer(
+            unit,
+            self.attest(
+                wire.PrintGrant(
+                    ref=message_id,
+                    doc_id=document.id,
+                    recipient=unit,
+                    copy_numbers=numbers,
+                    remaining=remaining - request.copies,
+                    at=moment.at,
+                )
+            ),
+        )
+        self.answer(
+            document.sender,
+            wire.Status(
+                doc_id=document.id,
+                state="printed",
+                recipient=unit,
+                at=moment.at,
+                message=f"copies {numbers[0]}–{numbers[-1]} of {delivery.print_quota}",
+            ),
+        )
+        log.info("print_granted", doc_id=document.id, unit=unit, copies=numbers)
+
+    def return_document(self, unit: str, message_id: str, command: wire.Return) -> None:
+        """§34: a recipient who finds the document wrong returns it, before taking it in."""
+        document, delivery = self._addressed_to(unit, command.doc_id)
+        if not command.reason.strip():
+            raise Rejection("reason_required", "say why the document is returned")
+        self._require_unreceived(delivery, "returned")
+        self.ledger.set_state(document.id, unit, "returned")
+        moment = self.now()
+        self.answer(
+            unit, wire.Status(ref=message_id, doc_id=document.id, state="returned", at=moment.at)
+        )
+        self.answer(
+            document.sender,
+            wire.Status(
+                doc_id=document.id,
+                state="returned",
+                recipient=unit,
+                at=moment.at,
+                reason="returned_by_recipient",
+                message=command.reason,
+            ),
+        )
+        log.info("document_returned", doc_id=document.id, unit=unit, reason=command.reason)
+
+    def resend_request(self, unit: str, message_id: str, command: wire.ResendRequest) -> None:
+        """§38: printing, downloading or reading failed; the sender is asked to send again."""
+        document, delivery = self._addressed_to(unit, command.doc_id)
+        self._require(delivery, ("delivered", "received"), "ask for a resend of")
+        self.ledger.set_state(document.id, unit, "resend_requested")
+        moment = self.now()
+        self.answer(
+            unit,
+            wire.Status(ref=message_id, doc_id=document.id, state="resend_requested", at=moment.at),
+        )
+        self.answer(
+            document.sender,
+            wire.Status(
+                doc_id=document.id,
+                state="resend_requested",
+                recipient=unit,
+                at=moment.at,
+                message=command.reason,
+            ),
+        )
+
+    def quota_request(self, unit: str, message_id: str, command: wire.QuotaRequest) -> None:
+        """§38: the recipient asks the sender for extra copies."""
+        document, delivery = self._addressed_to(unit, command.doc_id)
+        if command.copies < 1:
+            raise Rejection(
+                "invalid_copies", f"asked for {command.copies} copies; ask for 1 or more"
+            )
+        self._require(delivery, TAKEN_IN, "ask for copies of")
+        moment = self.now()
+        self.answer(
+            unit,
+            wire.Status(ref=message_id, doc_id=document.id, state="quota_requested", at=moment.at),
+        )
+        self.answer(
+            document.sender,
+            wire.Status(
+                doc_id=document.id,
+                state="quota_requested",
+                recipient=unit,
+                at=moment.at,
+                message=f"{command.copies} more copies: {command.reason}",
+            ),
+        )
+
+    def attachments_received(
+        self, unit: str, message_id: str, command: wire.AttachmentsReceived
+    ) -> None:
+        """§28: the paper attachments reached the recipient."""
+        document, _ = self._addressed_to(unit, command.doc_id)
+        if not stored_envelope(document).paper_attachments:
+            raise Rejection("no_paper_attachments", "this document has no paper attachments")
+        moment = self.now()
+        self.ledger.mark_attachments_received(document.id, unit, moment.at)
+        self.answer(
+            unit,
+            wire.Status(
+                ref=message_id, doc_id=document.id, state="attachments_received", at=moment.at
+            ),
+        )
+        self.answer(
+            document.sender,
+            wire.Status(
+                doc_id=document.id,
+                state="attachments_received",
+                recipient=unit,
+                at=moment.at,
+            ),
+        )
+
+    # Sender's side.
+
+    def resend(self, unit: str, message_id: str, command: wire.Resend) -> None:
+        """§38: the stored document goes again, as the next attempt; nothing is uploaded."""
+        document, delivery = self._sent_by(unit, command.doc_id, command.recipient)
+        self._require(delivery, RESENDABLE, "resend")
+        attempt = self.ledger.requeue(document.id, delivery.recipient)
+        self.ledger.enqueue(
+            delivery.recipient,
+            f"{document.id}/{delivery.recipient}/{attempt}",
+            "deliver",
+            doc_id=document.id,
+            recipient=delivery.recipient,
+        )
+        self.answer(
+            unit,
+            wire.Status(
+                ref=message_id,
+                doc_id=document.id,
+                state="queued",
+                recipient=delivery.recipient,
+                at=self.now().at,
+                message=f"attempt {attempt}",
+            ),
+        )
+
+    def quota_grant(self, unit: str, message_id: str, command: wire.QuotaGrant) -> None:
+        document, delivery = self._sent_by(unit, command.doc_id, command.recipient)
+        if command.copies < 1:
+            raise Rejection("invalid_copies", f"granted {command.copies} copies; grant 1 or more")
+        self._require(delivery, TAKEN_IN, "grant copies of")
+        self.ledger.add_quota(document.id, delivery.recipient, command.copies)
+        moment = self.now()
+        quota = delivery.print_quota + command.copies
+        self.answer(
+            unit,
+            wire.Status(
+                ref=message_id,
+                doc_id=document.id,
+                state="quota_granted",
+                recipient=delivery.recipient,
+                at=moment.at,
+                message=f"quota now {quota}",
+            ),
+        )
+        self.answer(
+            delivery.recipient,
+            wire.Status(
+                doc_id=document.id,
+                state="quota_granted",
+                at=moment.at,
+                message=f"{command.copies} more copies; quota now {quota}",
+            ),
+        )
+
+    def withdraw(self, unit: str, message_id: str, command: wire.Withdraw) -> None:
+        """Withdraw (撤回) from each named recipient who has not received the document yet."""
+        document = self.ledger.document(command.doc_id)
+        if document is None or document.sender != unit:
+            raise Rejection("unknown_document", f"you sent no document {command.doc_id!r}")
+        deliveries = {d.recipient: d for d in self.ledger.deliveries(document.id)}
+        named = command.recipients or list(deliveries)
+        strangers = [r for r in named if r not in deliveries]
+        if strangers:
+            raise Rejection("not_a_recipient", f"not sent to {', '.join(strangers)}")
+        moment = self.now()
+        withdrawn, refused = [], {}
+        for recipient in named:
+            delivery = deliveries[recipient]
+            if delivery.received_at is not None or delivery.state not in BEFORE_RECEIPT:
+                refused[recipient] = delivery.state
+                continue
+            self.ledger.set_state(document.id, recipient, "withdrawn")
+            self.answer(recipient, wire.Withdrawn(doc_id=document.id, at=moment.at))
+            withdrawn.append(recipient)
+        if not withdrawn:
+            raise Rejection(
+                "already_received",
+                "nothing withdrawn: "
+                + ", ".join(f"{who} is {state}" for who, state in refused.items()),
+            )
+        self.answer(
+            unit,
+            wire.WithdrawResult(
+                ref=message_id,
+                doc_id=document.id,
+                withdrawn=withdrawn,
+                refused=refused,
+                at=moment.at,
+            ),
+        )
+        log.info("document_withdrawn", doc_id=document.id, withdrawn=withdrawn, refused=refused)
+
+    # Shared checks.
+
+    def _receive(self, document: StoredDocument, unit: str, how: str) -> Moment:
+        """The first print, download or read is the receipt (§37); the sender gets it sealed."""
+        moment = self.now()
+        if self.ledger.mark_received(document.id, unit, moment.at, moment.exchange_date):
+            self.answer(
+                document.sender,
+                self.attest(
+                    wire.Status(
+                        doc_id=document.id,
+                        state="received",
+                        recipient=unit,
+                        message=how,
+                        at=moment.at,
+                        exchange_date=moment.exchange_date,
+                    )
+                ),
+            )
+            log.info("document_received", doc_id=document.id, recipient=unit, how=how)
+            return moment
+        delivery = self.ledger.delivery(document.id, unit)
+        assert delivery is not None and delivery.received_at is not None
+        return Moment(delivery.received_at, delivery.received_exchange_date or "")
+
+    def _check_print_seal(self, unit: str, message_id: str, request: wire.PrintRequest) -> None:
+        if request.seal is None:
+            raise Rejection("unsealed", "a print request must carry the verification seal (§35)")
+        try:
+            self.verifier.verify(
+                request.seal.cert,
+                wire.print_request_bytes(request, unit, message_id),
+                request.seal.sig,
+                unit_id=unit,
+                kind=SealKind.VERIFICATION,
+                at=self.clock.now(),
+            )
+        except SealError as exc:
+            raise Rejection(exc.code, exc.message) from exc
+
+    def _addressed_to(self, unit: str, doc_id: str) -> tuple[StoredDocument, Delivery]:
+        document = self.ledger.document(doc_id)
+        delivery = self.ledger.delivery(doc_id, unit) if document else None
+        if document is None or delivery is None:
+            raise Rejection("unknown_document", f"no document {doc_id!r} was sent to you")
+        return document, delivery
+
+    def _sent_by(self, unit: str, doc_id: str, recipient: str) -> tuple[StoredDocument, Delivery]:
+        document = self.ledger.document(doc_id)
+        if document is None or document.sender != unit:
+            raise Rejection("unknown_document", f"you sent no document {doc_id!r}")
+        delivery = self.ledger.delivery(doc_id, recipient)
+        if delivery is None:
+            raise Rejection("not_a_recipient", f"{doc_id} was not sent to {recipient!r}")
+        return document, delivery
+
+    @staticmethod
+    def _require(delivery: Delivery, states: tuple[str, ...], action: str) -> None:
+        if delivery.state not in states:
+            specific = delivery.state in ("withdrawn", "returned")
+            raise Rejection(
+                f"document_{delivery.state}" if specific else "wrong_state",
+                f"cannot {action} document {delivery.doc_id} for {delivery.recipient}:"
+                f" it is {delivery.state}",
+            )
+
+    @staticmethod
+    def _require_unreceived(delivery: Delivery, becoming: str) -> None:
+        if delivery.received_at is not None:
+            raise Rejection(
+                "already_received",
+                f"document {delivery.doc_id} was received at {delivery.received_at};"
+                f" it can no longer be {becoming}",
+            )
+        if delivery.state not in BEFORE_RECEIPT:
+            raise Rejection("wrong_state", f"document {delivery.doc_id} is {delivery.state}")

@@ -42,7 +42,8 @@ def unit_password(password_dir: Path, unit_id: str) -> str:
         password_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as file:
-            file.write(secrets.token_urlsafe(24))
+            # Hex: rabbitmqctl would read a password starting with "-" as an option.
+            file.write(secrets.token_hex(24))
     return path.read_text().strip()
 
 

@@ -90,6 +90,12 @@ class Mailbox:
         assert not isinstance(message, wire.Deliver | wire.Withdrawn)
         return message
 
+    def answer_count(self, ref: str) -> int:
+        (count,) = self._db.execute(
+            "SELECT count(*) FROM messages WHERE ref = ?", (ref,)
+        ).fetchone()
+        return int(count)
+
     def statuses(self, doc_id: str | None = None) -> list[wire.Status]:
         rows = self._db.execute(
             "SELECT body FROM messages WHERE type = 'status' ORDER BY rowid"

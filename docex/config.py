@@ -38,8 +38,12 @@ class RouterSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class ExchangeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timezone: str = "Asia/Shanghai"
     cutoff: time = time(15, 0)
+    # Days that differ from the national calendar (or fill a year it does not know yet).
     holidays: list[date] = []
     workdays: list[date] = []
+    # Years whose holidays and make-up workdays are all listed above, for years the
+    # chinesecalendar package does not cover yet.
+    configured_years: list[int] = []
 
 
 class SealSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -74,7 +78,19 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             self.exchange.cutoff,
             self.exchange.holidays,
             self.exchange.workdays,
+            self.exchange.configured_years,
+            strict=False,
         )
+
+    def calendar_warnings(self, today: date) -> list[str]:
+        """Years about to be needed that nobody has holiday data for."""
+        calendar = self.calendar()
+        return [
+            f"exchange calendar: no holiday data for {year}; exchange dates in {year} will"
+            f" count weekends only until its holidays are configured"
+            for year in (today.year, today.year + 1)
+            if not calendar.covers(year)
+        ]
 
 
 def _problems(config: Config) -> list[str]:

@@ -1,14 +1,17 @@
 """Exchange dates: what day a send or a receipt counts for (§30, §33).
 
 A document sent or received before the cutoff (15:00) on a workday counts for that day;
-otherwise it counts for the next workday. Weekends are rest days unless listed as make-up
-workdays; public holidays come from configuration.
+otherwise it counts for the next workday. Workdays come from the maintained calendar of
+China's public holidays and make-up workdays (调休) in `chinesecalendar`; configuration can
+override single days, and declare whole years the library does not know yet.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+import chinese_calendar
 
 _SEARCH_LIMIT_DAYS = 366
 
@@ -17,12 +20,24 @@ class CalendarError(Exception):
     pass
 
 
+def library_covers(year: int) -> bool:
+    try:
+        chinese_calendar.is_workday(date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class ExchangeCalendar:
     timezone: ZoneInfo
     cutoff: time
     holidays: frozenset[date]
     workdays: frozenset[date]
+    configured_years: frozenset[int]
+    # Not strict: a year nobody has data for counts weekends only, rather than stopping the
+    # exchange on New Year's Day; the router warns about it ahead of time.
+    strict: bool = True
 
     @classmethod
     def build(
@@ -31,13 +46,37 @@ class ExchangeCalendar:
         cutoff: time,
         holidays: Iterable[date] = (),
         workdays: Iterable[date] = (),
+        configured_years: Iterable[int] = (),
+        *,
+        strict: bool = True,
     ) -> "ExchangeCalendar":
-        return cls(ZoneInfo(timezone), cutoff, frozenset(holidays), frozenset(workdays))
+        return cls(
+            ZoneInfo(timezone),
+            cutoff,
+            frozenset(holidays),
+            frozenset(workdays),
+            frozenset(configured_years),
+            strict,
+        )
+
+    def covers(self, year: int) -> bool:
+        return year in self.configured_years or library_covers(year)
 
     def is_workday(self, day: date) -> bool:
         if day in self.workdays:
             return True
-        return day.weekday() < 5 and day not in self.holidays
+        if day in self.holidays:
+            return False
+        if day.year not in self.configured_years:
+            try:
+                return bool(chinese_calendar.is_workday(day))
+            except NotImplementedError:
+                if self.strict:
+                    raise CalendarError(
+                        f"no holiday data for {day.year}: list that year's holidays and make-up"
+                        f" workdays under [exchange] and add {day.year} to configured_years"
+                    ) from None
+        return day.weekday() < 5
 
     def exchange_date(self, at: datetime) -> date:
         local = at.astimezone(self.timezone)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from datetime import date
 from pathlib import Path
 
 from docex.config import ConfigError, load_config
@@ -66,5 +67,7 @@ def _check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for warning in config.calendar_warnings(date.today()):
+        print(f"warning: {warning}")
     print(f"{args.file}: ok, {len(config.units)} units")
     return 0

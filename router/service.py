@@ -82,6 +82,8 @@ class Router:
         ]
         self._consumer_tag = await self._queue.consume(self._receive)
         self.ready.set()
+        for warning in self.config.calendar_warnings(self.exchange.clock.now().date()):
+            log.warning("calendar_not_covered", detail=warning)
         log.info(
             "router_started",
             prefix=self.names.prefix,

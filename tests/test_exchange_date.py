@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from docex.exchange_date import ExchangeCalendar
+from docex.config import load_config
+from docex.exchange_date import CalendarError, ExchangeCalendar
 
 BEIJING = ZoneInfo("Asia/Shanghai")
-CALENDAR = ExchangeCalendar.build(
-    "Asia/Shanghai",
-    time(15, 0),
-    holidays=[date(2026, 10, day) for day in (1, 2, 5, 6, 7)] + [date(2027, 1, 1)],
-    workdays=[date(2026, 10, 10)],
-)
+CALENDAR = ExchangeCalendar.build("Asia/Shanghai", time(15, 0))
 
 
 @pytest.mark.parametrize(
@@ -25,11 +22,12 @@ CALENDAR = ExchangeCalendar.build(
         (datetime(2026, 11, 26, 15, 0, 0), date(2026, 11, 27)),  # at the cutoff: next workday
         (datetime(2026, 11, 27, 16, 0), date(2026, 11, 30)),  # Friday afternoon: Monday
         (datetime(2026, 11, 28, 9, 0), date(2026, 11, 30)),  # Saturday: Monday
-        (datetime(2026, 9, 30, 15, 30), date(2026, 10, 8)),  # last day before the holiday
+        (datetime(2026, 9, 30, 15, 30), date(2026, 10, 8)),  # last day before National Day
         (datetime(2026, 10, 3, 10, 0), date(2026, 10, 8)),  # inside the holiday
         (datetime(2026, 10, 10, 10, 0), date(2026, 10, 10)),  # make-up Saturday is a workday
         (datetime(2026, 10, 9, 16, 0), date(2026, 10, 10)),  # Friday late: make-up Saturday
-        (datetime(2026, 12, 31, 16, 0), date(2027, 1, 4)),  # New Year's Eve afternoon
+        (datetime(2026, 2, 13, 15, 0), date(2026, 2, 14)),  # before Spring Festival: make-up
+        (datetime(2025, 12, 31, 16, 0), date(2026, 1, 4)),  # New Year's Eve: make-up Sunday
     ],
 )
 def test_exchange_date(local: datetime, expected: date) -> None:
@@ -38,7 +36,41 @@ def test_exchange_date(local: datetime, expected: date) -> None:
 
 
 def test_the_cutoff_is_judged_in_the_exchange_time_zone() -> None:
-    """06:59 UTC is 14:59 in Beijing: still the same day there."""
+    """§30: 06:59 UTC is 14:59 in Beijing: still the same day there."""
     utc = datetime(2026, 11, 26, 6, 59, tzinfo=ZoneInfo("UTC"))
     assert CALENDAR.exchange_date(utc) == date(2026, 11, 26)
     assert CALENDAR.stamp(utc) == "2026-11-26T14:59:00.000+08:00"
+
+
+def test_configured_days_override_the_national_calendar() -> None:
+    local = ExchangeCalendar.build(
+        "Asia/Shanghai", time(15, 0), holidays=[date(2026, 11, 27)], workdays=[date(2026, 11, 28)]
+    )
+    thursday_late = datetime(2026, 11, 26, 16, 0, tzinfo=BEIJING)
+    assert local.exchange_date(thursday_late) == date(2026, 11, 28)
+
+
+def test_a_year_without_holiday_data_is_a_clear_error() -> None:
+    with pytest.raises(CalendarError, match="no holiday data for 2027"):
+        CALENDAR.exchange_date(datetime(2027, 3, 1, 10, 0, tzinfo=BEIJING))
+
+
+def test_a_configured_year_uses_the_listed_days() -> None:
+    next_year = ExchangeCalendar.build(
+        "Asia/Shanghai", time(15, 0), holidays=[date(2027, 1, 1)], configured_years=[2027]
+    )
+    new_years_eve = datetime(2026, 12, 31, 16, 0, tzinfo=BEIJING)
+    assert next_year.exchange_date(new_years_eve) == date(2027, 1, 4)
+
+
+def test_the_router_warns_ahead_of_an_uncovered_year_and_keeps_routing(tmp_path: Path) -> None:
+    path = tmp_path / "router.toml"
+    path.write_text(
+        '[router]\nseal_carrier = "x"\nseal_password_file = "y"\n[seals]\nca_certificate = "c"\n'
+    )
+    config = load_config(path)
+    assert [w.split(";")[0] for w in config.calendar_warnings(date(2026, 11, 26))] == [
+        "exchange calendar: no holiday data for 2027"
+    ]
+    lenient = config.calendar()
+    assert lenient.exchange_date(datetime(2027, 1, 1, 16, 0, tzinfo=BEIJING)) == date(2027, 1, 4)

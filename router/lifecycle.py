@@ -142,7 +142,7 @@ class Lifecycle:
         document, delivery = self._addressed_to(unit, command.doc_id)
         if not command.reason.strip():
             raise Rejection("reason_required", "say why the document is returned")
-        self._require_unreceived(delivery, "returned")
+        self._require_unreceived(delivery, "return")
         self.ledger.set_state(document.id, unit, "returned")
         moment = self.now()
         self.answer(
@@ -390,13 +390,12 @@ class Lifecycle:
                 f" it is {delivery.state}",
             )
 
-    @staticmethod
-    def _require_unreceived(delivery: Delivery, becoming: str) -> None:
+    @classmethod
+    def _require_unreceived(cls, delivery: Delivery, action: str) -> None:
         if delivery.received_at is not None:
             raise Rejection(
                 "already_received",
                 f"document {delivery.doc_id} was received at {delivery.received_at};"
-                f" it can no longer be {becoming}",
+                f" too late to {action} it",
             )
-        if delivery.state not in BEFORE_RECEIPT:
-            raise Rejection("wrong_state", f"document {delivery.doc_id} is {delivery.state}")
+        cls._require(delivery, BEFORE_RECEIPT, action)

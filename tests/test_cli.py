@@ -123,3 +123,49 @@ async def test_command_line_errors_are_one_clear_line(
     unreachable = unit_config("gov-office", amqp_url="amqp://guest:guest@127.0.0.1:1/")
     code, out = await docex("unit", "--config", str(unreachable), "status", "x")
     assert code == 3 and "cannot use the exchange" in out and "Traceback" not in out
+
+
+async def test_print_return_and_withdraw_from_the_command_line(
+    router: Router, unit_config: UnitConfigWriter, pki: Pki, tmp_path: Path
+) -> None:
+    """§34, §35: print with the verification seal; return; withdraw what was not received."""
+    document = tmp_path / "notice.pdf"
+    document.write_bytes(PDF)
+    office = unit_config("gov-office")
+    finance = unit_config(
+        "finance", verification_carrier=str(pki.directory / "finance-verification.carrier")
+    )
+    education = unit_config("education")
+    code, out = await docex(
+        "unit",
+        "--config",
+        str(office),
+        "send",
+        str(document),
+        "--to",
+        "finance",
+        "--cc",
+        "education",
+        "--copies",
+        "finance=2",
+        "--title",
+        "t",
+        "--doc-no",
+        "n",
+    )
+    assert code == 0, out
+    doc_id = out.split(" id ")[1].split()[0]
+
+    code, out = await docex("unit", "--config", str(finance), "print", doc_id, "--copies", "2")
+    assert code == 0, out
+    assert out.startswith(f"granted: copies 1–2 of {doc_id}") and "0 left" in out
+    code, out = await docex("unit", "--config", str(finance), "print", doc_id, "--copies", "1")
+    assert (code, out.strip()) == (1, "denied: asked for 1, 0 of 2 copies left")
+    code, out = await docex("unit", "--config", str(education), "print", doc_id, "--copies", "1")
+    assert code == 2 and "verification_carrier" in out
+
+    code, out = await docex("unit", "--config", str(office), "withdraw", doc_id)
+    assert code == 0, out
+    assert "withdrawn from education" in out and "refused for finance (received)" in out
+    code, out = await docex("unit", "--config", str(education), "return", doc_id, "--reason", "x")
+    assert code == 1 and "rejected: document_withdrawn" in out

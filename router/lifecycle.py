@@ -110,7 +110,8 @@ class Lifecycle:
             )
             log.info("print_denied", doc_id=document.id, unit=unit, remaining=remaining)
             return
-        moment = self._receive(document, unit, "printed")
+        self._receive(document, unit, "printed")
+        moment = self.now()
         numbers = list(range(delivery.printed + 1, delivery.printed + request.copies + 1))
         self.answer(
             unit,

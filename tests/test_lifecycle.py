@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
@@ -16,7 +16,7 @@ from seals.ca import load_ca_certificate
 from seals.kinds import SealKind
 from seals.seal import Seal
 from seals.verify import SealVerifier
-from tests.conftest import Pki
+from tests.conftest import FakeClock, Pki
 from tests.documents import sealed_envelope, submit
 
 V = wire.VERSION
@@ -59,7 +59,7 @@ async def ask_to_print(
 
 
 async def test_printing_is_numbered_within_the_quota_and_sealed_by_the_exchange(
-    units: dict[str, UnitClient], pki: Pki
+    units: dict[str, UnitClient], pki: Pki, clock: FakeClock
 ) -> None:
     """§31, §35, §37: numbered copies within the sender's quota; the first print is the receipt."""
     envelope = await sent(units, pki)
@@ -80,8 +80,10 @@ async def test_printing_is_numbered_within_the_quota_and_sealed_by_the_exchange(
     denied = await ask_to_print(units, pki, "finance", envelope.id, 2)
     assert isinstance(denied, wire.PrintDenied)
     assert (denied.requested, denied.remaining) == (2, 1)
+    clock.current += timedelta(minutes=5)
     last = await ask_to_print(units, pki, "finance", envelope.id, 1)
     assert isinstance(last, wire.PrintGrant) and last.copy_numbers == [3]
+    assert last.at > first.at, "each grant carries its own time; the receipt keeps the first"
 
     status = await units["finance"].request(wire.StatusQuery(v=V, doc_id=envelope.id))
     assert isinstance(status, wire.DocumentStatus)

@@ -30,6 +30,9 @@ class RouterSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     allowed_formats: list[str] = msgspec.field(default_factory=lambda: ["pdf", "ofd"])
     prefetch: int = 256
     office_unit: str = ""
+    # Prometheus metrics, /healthz and /readyz; port 0 turns the endpoint off.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
     # The exchange's own seal (kind "exchange"): it seals receipts and print grants.
     seal_carrier: str
     seal_password_file: str
@@ -104,9 +107,17 @@ def _problems(config: Config) -> list[str]:
             problems.append(f"units: AMQP user {unit.amqp_user!r} is given to two units")
         seen.add(unit.id)
         users.add(unit.amqp_user)
+    active = {unit.id for unit in config.units if unit.status == "active"}
     for unit in config.units:
-        if unit.successor and unit.successor not in seen:
+        if not unit.successor:
+            continue
+        if unit.successor not in seen:
             problems.append(f"units.{unit.id}.successor: no unit {unit.successor!r}")
+        elif unit.successor not in active:
+            problems.append(
+                f"units.{unit.id}.successor: {unit.successor!r} is revoked itself;"
+                " name the unit that survives"
+            )
     if config.router.office_unit and config.router.office_unit not in seen:
         problems.append(f"router.office_unit: no unit {config.router.office_unit!r}")
     for name in config.router.allowed_formats:
@@ -122,6 +133,8 @@ def _problems(config: Config) -> list[str]:
             problems.append(f"formats.{name}: {magic!r} is not hex")
     if config.router.max_document_bytes < 1:
         problems.append("router.max_document_bytes: must be at least 1")
+    if not 0 <= config.router.metrics_port <= 65535:
+        problems.append("router.metrics_port: must be between 0 and 65535")
     if not 1 <= config.router.prefetch <= 65535:
         problems.append("router.prefetch: must be between 1 and 65535")
     try:

@@ -92,3 +92,8 @@ class ExchangeCalendar:
     def stamp(self, at: datetime) -> str:
         """The timestamp as people at the exchange read it: local time with its offset."""
         return at.astimezone(self.timezone).isoformat(timespec="milliseconds")
+
+
+def seconds_between(start: str, end: str) -> float:
+    """The time between two stamps made by `ExchangeCalendar.stamp`."""
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()

@@ -47,7 +47,7 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(run(config))
+    asyncio.run(run(config, args.config))
     return 0
 
 

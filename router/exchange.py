@@ -17,9 +17,12 @@ import structlog
 from docex import wire
 from docex.clock import Clock
 from docex.config import Config, Unit
+from docex.exchange_date import seconds_between
 from router.checks import Rejection, check_submission
 from router.ledger import Delivery, Ledger, OutboxRow, StoredDocument, stored_envelope
 from router.lifecycle import Lifecycle
+from router.metrics import Metrics
+from router.reload import Change
 from seals.seal import Seal
 from seals.verify import SealVerifier
 
@@ -47,16 +50,23 @@ class Inbound:
 
 class Exchange:
     def __init__(
-        self, ledger: Ledger, config: Config, verifier: SealVerifier, seal: Seal, clock: Clock
+        self,
+        ledger: Ledger,
+        config: Config,
+        verifier: SealVerifier,
+        seal: Seal,
+        clock: Clock,
+        metrics: Metrics,
     ) -> None:
         self.ledger = ledger
         self.config = config
         self.verifier = verifier
         self.seal = seal
         self.clock = clock
+        self.metrics = metrics
         self.calendar = config.calendar()
         self.lifecycle = Lifecycle(
-            ledger, self.calendar, clock, verifier, self._answer, self._attest
+            ledger, self.calendar, clock, verifier, self._answer, self._attest, metrics
         )
 
     def handle(self, inbound: Inbound) -> Verdict:
@@ -160,6 +170,7 @@ class Exchange:
                 exchange_date=exchange_date,
             ),
         )
+        self.metrics.accepted.inc()
         log.info(
             "document_accepted",
             doc_id=envelope.id,
@@ -192,6 +203,17 @@ class Exchange:
             ),
         )
 
+    def reconfigure(self, config: Config, change: Change) -> None:
+        """Take a reloaded configuration between two commands (§9): record renames, and move
+        the pending documents of units that left the exchange."""
+        at = self.calendar.stamp(self.clock.now())
+        for old, new in change.renamed:
+            self.ledger.record_unit_name(new.id, old.name, new.name, at)
+        self.config = config
+        self.calendar = self.lifecycle.calendar = config.calendar()
+        for unit in change.gone:
+            self.lifecycle.recipient_gone(unit.id, unit.successor)
+
     def fail(self, inbound: Inbound) -> Verdict:
         """A command the router could not process (a bug): its sender still gets an answer."""
         unit = self.config.unit_by_user(inbound.user_id or "")
@@ -217,6 +239,7 @@ class Exchange:
                 at=at,
             ),
         )
+        self.metrics.rejected.labels(rejection.code).inc()
         log.warning(
             "command_rejected",
             unit=unit.id,
@@ -281,6 +304,7 @@ class Exchange:
                 continue
             document = self.ledger.document(row.doc_id)
             assert document is not None
+            self.metrics.send_to_deliver.observe(seconds_between(document.sent_at, at))
             self._answer(
                 document.sender,
                 wire.Status(doc_id=row.doc_id, state="delivered", recipient=row.recipient, at=at),

@@ -56,6 +56,12 @@ CREATE TABLE IF NOT EXISTS commands (
     reason TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (unit, id)
 );
+CREATE TABLE IF NOT EXISTS unit_names (
+    unit_id TEXT NOT NULL,
+    old_name TEXT NOT NULL,
+    new_name TEXT NOT NULL,
+    changed_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     routing_key TEXT NOT NULL,
@@ -148,6 +154,11 @@ class Ledger:
             self._db.execute("RELEASE command")
             raise
         self._db.execute("RELEASE command")
+
+    def check_writable(self) -> None:
+        """Raises sqlite3.Error when the ledger cannot take a write lock (disk, permissions)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        self._db.execute("ROLLBACK")
 
     def command_seen(self, unit: str, command_id: str) -> bool:
         row = self._db.execute(
@@ -309,6 +320,42 @@ class Ledger:
     def outbox_depth(self) -> int:
         (count,) = self._db.execute("SELECT count(*) FROM outbox").fetchone()
         return int(count)
+
+    def pending_for(self, recipient: str) -> list[Delivery]:
+        """Deliveries to this unit that it has not received yet."""
+        rows = self._db.execute(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE recipient = ?"
+            " AND received_at IS NULL AND state IN ('queued', 'delivered', 'resend_requested')"
+            " ORDER BY rowid",
+            (recipient,),
+        ).fetchall()
+        return [Delivery(*row) for row in rows]
+
+    def record_unit_name(self, unit_id: str, old_name: str, new_name: str, at: str) -> None:
+        """§9(一): a renamed unit keeps its id; its former names stay on record."""
+        self._db.execute(
+            "INSERT INTO unit_names (unit_id, old_name, new_name, changed_at) VALUES (?, ?, ?, ?)",
+            (unit_id, old_name, new_name, at),
+        )
+
+    def unit_names(self, unit_id: str) -> list[tuple[str, str, str]]:
+        return self._db.execute(
+            "SELECT old_name, new_name, changed_at FROM unit_names WHERE unit_id = ?"
+            " ORDER BY rowid",
+            (unit_id,),
+        ).fetchall()
+
+    def deliveries_by_state(self) -> list[tuple[str, int]]:
+        return self._db.execute(
+            "SELECT state, count(*) FROM deliveries GROUP BY state ORDER BY state"
+        ).fetchall()
+
+    def pending_receipts(self) -> list[tuple[str, int]]:
+        return self._db.execute(
+            "SELECT recipient, count(*) FROM deliveries WHERE received_at IS NULL"
+            " AND state IN ('queued', 'delivered', 'resend_requested')"
+            " GROUP BY recipient ORDER BY recipient"
+        ).fetchall()
 
     def remove_from_outbox(self, seqs: list[int]) -> None:
         self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(seq,) for seq in seqs])

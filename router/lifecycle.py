@@ -20,9 +20,10 @@ import structlog
 
 from docex import wire
 from docex.clock import Clock
-from docex.exchange_date import ExchangeCalendar
+from docex.exchange_date import ExchangeCalendar, seconds_between
 from router.checks import Rejection
 from router.ledger import Delivery, Ledger, StoredDocument, stored_envelope
+from router.metrics import Metrics
 from seals.errors import SealError
 from seals.kinds import SealKind
 from seals.verify import SealVerifier
@@ -56,6 +57,7 @@ class Lifecycle:
         verifier: SealVerifier,
         answer: Answer,
         attest: Attest,
+        metrics: Metrics,
     ) -> None:
         self.ledger = ledger
         self.calendar = calendar
@@ -63,6 +65,7 @@ class Lifecycle:
         self.verifier = verifier
         self.answer = answer
         self.attest = attest
+        self.metrics = metrics
 
     def now(self) -> Moment:
         now = self.clock.now()
@@ -325,6 +328,50 @@ class Lifecycle:
         )
         log.info("document_withdrawn", doc_id=document.id, withdrawn=withdrawn, refused=refused)
 
+    # The exchange's side.
+
+    def recipient_gone(self, recipient: str, successor: str) -> int:
+        """§9(二)(三): a revoked or merged unit's pending documents go to its successor, or
+        back to their senders. Returns how many deliveries were moved."""
+        moment = self.now()
+        pending = self.ledger.pending_for(recipient)
+        for delivery in pending:
+            document = self.ledger.document(delivery.doc_id)
+            assert document is not None
+            if successor:
+                self.ledger.set_state(delivery.doc_id, recipient, "forwarded")
+                if self.ledger.delivery(delivery.doc_id, successor) is None:
+                    self.ledger.insert_delivery(
+                        delivery.doc_id, successor, delivery.role, delivery.print_quota
+                    )
+                    self.ledger.enqueue(
+                        successor,
+                        f"{delivery.doc_id}/{successor}/1",
+                        "deliver",
+                        doc_id=delivery.doc_id,
+                        recipient=successor,
+                    )
+                news = wire.Status(
+                    doc_id=delivery.doc_id,
+                    state="forwarded",
+                    recipient=recipient,
+                    at=moment.at,
+                    message=f"{recipient} was merged into {successor}",
+                )
+            else:
+                self.ledger.set_state(delivery.doc_id, recipient, "recipient_revoked")
+                news = wire.Status(
+                    doc_id=delivery.doc_id,
+                    state="recipient_revoked",
+                    recipient=recipient,
+                    reason="recipient_revoked",
+                    at=moment.at,
+                    message=f"{recipient} left the exchange before receiving it",
+                )
+            self.answer(document.sender, news)
+        log.info("recipient_gone", unit=recipient, successor=successor, moved=len(pending))
+        return len(pending)
+
     # Shared checks.
 
     def _receive(self, document: StoredDocument, unit: str, how: str) -> Moment:
@@ -345,6 +392,11 @@ class Lifecycle:
                 ),
             )
             log.info("document_received", doc_id=document.id, recipient=unit, how=how)
+            delivery = self.ledger.delivery(document.id, unit)
+            if delivery is not None and delivery.delivered_at is not None:
+                self.metrics.deliver_to_receipt.observe(
+                    seconds_between(delivery.delivered_at, moment.at)
+                )
             return moment
         delivery = self.ledger.delivery(document.id, unit)
         assert delivery is not None and delivery.received_at is not None

@@ -21,6 +21,7 @@ from pathlib import Path
 import aio_pika
 import structlog
 from aio_pika.abc import (
+    AbstractChannel,
     AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
@@ -29,10 +30,12 @@ from aio_pika.abc import (
 
 from docex import wire
 from docex.clock import Clock, SystemClock
-from docex.config import Config
-from router import topology
+from docex.config import Config, ConfigError, load_config
+from router import health, systemd, topology
 from router.exchange import Exchange, Inbound, Verdict
 from router.ledger import Ledger, OutboxRow
+from router.metrics import Metrics
+from router.reload import compare
 from seals.ca import load_ca_certificate
 from seals.seal import open_seal
 from seals.verify import SealVerifier
@@ -47,16 +50,22 @@ _RECONNECT_INTERVAL_S = 1.0
 
 
 class Router:
-    def __init__(self, config: Config, clock: Clock | None = None) -> None:
+    def __init__(
+        self, config: Config, clock: Clock | None = None, config_path: Path | None = None
+    ) -> None:
         self.config = config
+        self.config_path = config_path
         self.names = topology.Names(config.router.prefix)
         self.ledger = Ledger(Path(config.router.ledger))
+        self.metrics = Metrics(self.ledger)
         verifier = SealVerifier(load_ca_certificate(Path(config.seals.ca_certificate)))
         seal = open_seal(
             Path(config.router.seal_carrier),
             Path(config.router.seal_password_file).read_text().strip(),
         )
-        self.exchange = Exchange(self.ledger, config, verifier, seal, clock or SystemClock())
+        self.exchange = Exchange(
+            self.ledger, config, verifier, seal, clock or SystemClock(), self.metrics
+        )
         self.ready = asyncio.Event()
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._outbox_wakeup = asyncio.Event()
@@ -64,15 +73,19 @@ class Router:
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
         self._outbound: AbstractExchange | None = None
+        self._publish_channel: AbstractChannel | None = None
+        self._health: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._connection = await aio_pika.connect_robust(
             self.config.router.amqp_url, reconnect_interval=_RECONNECT_INTERVAL_S
         )
-        publish_channel = await self._connection.channel(publisher_confirms=True)
+        connection = self._connection
+        self.metrics.broker_up.set_function(lambda: 0 if connection.is_closed else 1)
+        self._publish_channel = await self._connection.channel(publisher_confirms=True)
         unit_ids = [unit.id for unit in self.config.units]
-        self._outbound = await topology.declare(publish_channel, self.names, unit_ids)
+        self._outbound = await topology.declare(self._publish_channel, self.names, unit_ids)
         consume_channel = await self._connection.channel()
         await consume_channel.set_qos(prefetch_count=self.config.router.prefetch)
         self._queue = await consume_channel.get_queue(self.names.router_queue)
@@ -80,8 +93,18 @@ class Router:
             asyncio.create_task(self._intake(), name="intake"),
             asyncio.create_task(self._publish_outbox(), name="outbox"),
         ]
+        if (interval := systemd.watchdog_interval()) is not None:
+            self._tasks.append(asyncio.create_task(self._watchdog(interval), name="watchdog"))
+        if self.config.router.metrics_port:
+            self._health = await health.serve(
+                self.config.router.metrics_host,
+                self.config.router.metrics_port,
+                self.metrics.registry,
+                self.not_ready,
+            )
         self._consumer_tag = await self._queue.consume(self._receive)
         self.ready.set()
+        systemd.notify("READY=1", f"STATUS=routing for {len(unit_ids)} units")
         for warning in self.config.calendar_warnings(self.exchange.clock.now().date()):
             log.warning("calendar_not_covered", detail=warning)
         log.info(
@@ -94,6 +117,9 @@ class Router:
     async def stop(self, flush_timeout: float = 10.0) -> None:
         """Stop taking commands, finish those taken, and give the outbox a bounded time to empty."""
         self.ready.clear()
+        systemd.notify("STOPPING=1")
+        if self._health is not None:
+            self._health.close()
         if self._queue is not None and self._consumer_tag is not None:
             with contextlib.suppress(Exception):
                 await self._queue.cancel(self._consumer_tag)
@@ -106,6 +132,54 @@ class Router:
             await self._connection.close()
         self.ledger.close()
         log.info("router_stopped")
+
+    def not_ready(self) -> list[str]:
+        """Why the router cannot route right now; empty when it can."""
+        problems = []
+        if not self.ready.is_set():
+            problems.append("not started, or stopping")
+        if self._connection is None or self._connection.is_closed:
+            problems.append("broker: not connected")
+        try:
+            self.ledger.check_writable()
+        except sqlite3.Error as exc:
+            problems.append(f"ledger: not writable: {exc}")
+        return problems
+
+    async def reload(self) -> bool:
+        """Apply the configuration file as it is now (SIGHUP); a bad file changes nothing."""
+        assert self.config_path is not None and self._publish_channel is not None
+        systemd.reloading()
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            self.metrics.reloads.labels("failure").inc()
+            log.error("config_reload_failed", problems=str(exc))
+            systemd.notify("READY=1", "STATUS=reload failed; running on the previous config")
+            return False
+        change = compare(self.config, new)
+        await topology.declare(self._publish_channel, self.names, [u.id for u in new.units])
+        with self.ledger.transaction():
+            self.exchange.reconfigure(new, change)
+        self.config = new
+        self.metrics.reloads.labels("success").inc()
+        log.info(
+            "config_reloaded",
+            added=[u.id for u in change.added],
+            renamed=[u.id for _, u in change.renamed],
+            gone=[u.id for u in change.gone],
+        )
+        if change.restart_needed:
+            log.warning("restart_required", settings=change.restart_needed)
+        systemd.notify("READY=1", f"STATUS=routing for {len(new.units)} units")
+        self._outbox_wakeup.set()
+        return True
+
+    async def _watchdog(self, interval: float) -> None:
+        """Pinged from the event loop itself, so a stuck loop gets the daemon restarted."""
+        while True:
+            systemd.notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
 
     async def _drained(self) -> None:
         while not self._inbox.empty() or self.ledger.outbox_depth():
@@ -208,13 +282,21 @@ class Router:
         )
 
 
-async def run(config: Config) -> None:
-    """Run until SIGTERM or SIGINT, then shut down cleanly."""
-    router = Router(config)
+async def run(config: Config, config_path: Path) -> None:
+    """Run until SIGTERM or SIGINT, then shut down cleanly; SIGHUP reloads the config."""
+    router = Router(config, config_path=config_path)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def reload() -> None:
+        task = asyncio.create_task(router.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
     await router.start()
     await stop.wait()
     await router.stop()

@@ -134,6 +134,7 @@ ledger = "{ledger}"
 max_document_bytes = 262144
 allowed_formats = ["pdf", "ofd"]
 office_unit = "gov-office"
+metrics_port = 0
 seal_carrier = "{pki.directory / "exchange.carrier"}"
 seal_password_file = "{pki.directory / "exchange.password"}"
 

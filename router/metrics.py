@@ -1,0 +1,87 @@
+"""What the router tells Prometheus (DESIGN.md §9).
+
+Counters and histograms are updated as things happen; the gauges that describe the ledger
+(deliveries by state, receipts pending per unit, outbox depth) are read from it at scrape
+time, so they are exact after a restart and cannot drift from the truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib.metadata import version
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from router.ledger import Ledger
+
+# Seconds: from the broker's confirm of a delivery, and from delivery to receipt, which is
+# people's time (minutes to days: §38's resend requests and the 24-hour rules).
+_DELIVERY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_RECEIPT_BUCKETS = (60, 300, 900, 3600, 4 * 3600, 8 * 3600, 24 * 3600, 48 * 3600, 7 * 86400)
+
+
+class _LedgerCollector(Collector):
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        states = GaugeMetricFamily(
+            "docex_deliveries", "Deliveries (document x recipient) by state", labels=["state"]
+        )
+        for state, count in self.ledger.deliveries_by_state():
+            states.add_metric([state], count)
+        yield states
+        pending = GaugeMetricFamily(
+            "docex_pending_receipts", "Deliveries not yet received, per recipient", labels=["unit"]
+        )
+        for unit, count in self.ledger.pending_receipts():
+            pending.add_metric([unit], count)
+        yield pending
+        yield GaugeMetricFamily(
+            "docex_outbox_depth",
+            "Messages committed but not yet confirmed by the broker",
+            value=self.ledger.outbox_depth(),
+        )
+
+
+class Metrics:
+    def __init__(self, ledger: Ledger) -> None:
+        self.registry = CollectorRegistry()
+        self.accepted = Counter(
+            "docex_documents_accepted", "Documents accepted for exchange", registry=self.registry
+        )
+        self.rejected = Counter(
+            "docex_commands_rejected",
+            "Commands refused, by reason code",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.send_to_deliver = Histogram(
+            "docex_send_to_deliver_seconds",
+            "From acceptance to the broker's confirm of delivery",
+            buckets=_DELIVERY_BUCKETS,
+            registry=self.registry,
+        )
+        self.deliver_to_receipt = Histogram(
+            "docex_deliver_to_receipt_seconds",
+            "From delivery to the first print, download or read",
+            buckets=_RECEIPT_BUCKETS,
+            registry=self.registry,
+        )
+        self.reloads = Counter(
+            "docex_config_reload",
+            "Configuration reloads (SIGHUP), by result",
+            ["result"],
+            registry=self.registry,
+        )
+        self.broker_up = Gauge(
+            "docex_broker_up",
+            "1 while the router's broker connection is open",
+            registry=self.registry,
+        )
+        Info("docex_build", "The running docex", registry=self.registry).info(
+            {"version": version("docex")}
+        )
+        self.registry.register(_LedgerCollector(ledger))

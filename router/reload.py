@@ -1,0 +1,56 @@
+"""What changed between the running configuration and a new one (SIGHUP, DESIGN.md §6).
+
+Units are compared by id: a new id is a new unit; the same id with a new name is a rename
+(§9(一)); an active unit that becomes revoked, or disappears, has left the exchange
+(§9(二)); a merge (§9(三)) is the merged units revoked with the surviving one as successor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from docex.config import Config, Unit
+
+# Settings read once at start: a change is reported, and takes effect on the next restart.
+_RESTART_SETTINGS = (
+    "amqp_url",
+    "prefix",
+    "ledger",
+    "prefetch",
+    "seal_carrier",
+    "seal_password_file",
+    "metrics_host",
+    "metrics_port",
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    added: list[Unit]
+    renamed: list[tuple[Unit, Unit]]
+    gone: list[Unit]
+    restart_needed: list[str]
+
+
+def compare(old: Config, new: Config) -> Change:
+    before = {unit.id: unit for unit in old.units}
+    after = {unit.id: unit for unit in new.units}
+    added = [unit for unit_id, unit in after.items() if unit_id not in before]
+    renamed = [
+        (before[unit_id], unit)
+        for unit_id, unit in after.items()
+        if unit_id in before and before[unit_id].name != unit.name
+    ]
+    gone = [
+        after.get(unit_id, unit)
+        for unit_id, unit in before.items()
+        if unit.status == "active" and (unit_id not in after or after[unit_id].status != "active")
+    ]
+    restart_needed = [
+        f"router.{name}"
+        for name in _RESTART_SETTINGS
+        if getattr(old.router, name) != getattr(new.router, name)
+    ]
+    if old.seals.ca_certificate != new.seals.ca_certificate:
+        restart_needed.append("seals.ca_certificate")
+    return Change(added, renamed, gone, restart_needed)

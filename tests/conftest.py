@@ -6,6 +6,7 @@ the same broker never see each other's messages; each test starts from empty que
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import subprocess
 import uuid
@@ -163,6 +164,28 @@ def broker_users(prefix: str, pki: Pki, tmp_path_factory: pytest.TempPathFactory
         subprocess.run(
             ["rabbitmqctl", "--quiet", "delete_user", unit.amqp_user], capture_output=True
         )
+    asyncio.run(delete_broker_objects(prefix))
+
+
+async def delete_broker_objects(prefix: str) -> None:
+    """Leave the broker as the run found it: no queue or exchange of this run survives it."""
+
+    def names(kind: str) -> list[str]:
+        listed = subprocess.run(
+            ["rabbitmqctl", "--quiet", "--no-table-headers", f"list_{kind}", "name"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        return [name for name in listed if name.startswith(f"{prefix}.")]
+
+    connection = await aio_pika.connect(f"amqp://guest:guest@{BROKER}/")
+    async with connection:
+        channel = await connection.channel()
+        for queue in names("queues"):
+            await channel.queue_delete(queue)
+        for exchange in names("exchanges"):
+            await channel.exchange_delete(exchange)
 
 
 @pytest.fixture
@@ -196,8 +219,10 @@ async def empty_queues(config: Config) -> None:
 
 
 @pytest_asyncio.fixture
-async def router(config: Config, clock: FakeClock, empty_queues: None) -> AsyncIterator[Router]:
-    running = Router(config, clock)
+async def router(
+    config: Config, config_file: Path, clock: FakeClock, empty_queues: None
+) -> AsyncIterator[Router]:
+    running = Router(config, clock, config_path=config_file)
     await running.start()
     yield running
     await running.stop(flush_timeout=2.0)

@@ -1,0 +1,294 @@
+"""What operators rely on: reload by SIGHUP (§8, §9), metrics, probes, systemd."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aio_pika
+import pytest
+import pytest_asyncio
+
+from adapters.amqp.client import UnitClient
+from docex import wire
+from docex.config import Config, load_config
+from router.reload import compare
+from router.service import Router
+from router.topology import Names
+from tests.conftest import FakeClock, Pki, UnitClientFactory
+from tests.documents import sealed_envelope, submit
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def edit(config_file: Path, old: str, new: str) -> None:
+    text = config_file.read_text()
+    assert old in text, old
+    config_file.write_text(text.replace(old, new, 1))
+
+
+def unit_block(unit: str) -> str:
+    return f'[[units]]\nid = "{unit}"\n'
+
+
+async def sender_news(client: UnitClient, doc_id: str, state: str) -> wire.Status:
+    return await client.wait_for(
+        lambda: next((s for s in client.mailbox.statuses(doc_id) if s.state == state), None),
+        timeout=10,
+    )
+
+
+async def send(units: dict[str, UnitClient], pki: Pki, **headers: object) -> wire.Envelope:
+    envelope = sealed_envelope(pki.signing["gov-office"], **headers)  # type: ignore[arg-type]
+    answer = await units["gov-office"].request(submit(envelope))
+    assert isinstance(answer, wire.Status) and answer.state == "accepted", answer
+    return envelope
+
+
+async def test_revoking_a_unit_returns_its_pending_documents_to_senders(
+    units: dict[str, UnitClient], pki: Pki, router: Router, config_file: Path
+) -> None:
+    """§9(二): a revoked unit's documents go back to their senders; it gets nothing more."""
+    pending = await send(units, pki, to=["education"])
+    edit(config_file, unit_block("education"), unit_block("education") + 'status = "revoked"\n')
+    assert await router.reload()
+
+    news = await sender_news(units["gov-office"], pending.id, "recipient_revoked")
+    assert news.recipient == "education"
+    assert router.ledger.delivery(pending.id, "education").state == "recipient_revoked"  # type: ignore[union-attr]
+    late = await units["gov-office"].request(
+        submit(sealed_envelope(pki.signing["gov-office"], to=["education"]))
+    )
+    assert isinstance(late, wire.Status) and late.reason == "recipient_revoked"
+    still = await send(units, pki, to=["finance"])
+    assert still.id
+
+
+async def test_merging_moves_pending_documents_to_the_successor(
+    units: dict[str, UnitClient], pki: Pki, router: Router, config_file: Path
+) -> None:
+    """§9(三): units merged away name the survivor; their pending documents go there."""
+    pending = await send(units, pki, to=["education"], print_quota={"education": 2})
+    edit(
+        config_file,
+        unit_block("education"),
+        unit_block("education") + 'status = "revoked"\nsuccessor = "finance"\n',
+    )
+    assert await router.reload()
+    moved = await units["finance"].wait_for(
+        lambda: units["finance"].mailbox.delivery(pending.id), timeout=10
+    )
+    assert (moved.deliver.role, moved.deliver.print_quota) == ("main", 2)
+    news = await sender_news(units["gov-office"], pending.id, "forwarded")
+    assert news.recipient == "education" and "finance" in news.message
+
+
+async def test_rename_keeps_the_id_and_the_old_name_on_record(
+    units: dict[str, UnitClient], pki: Pki, router: Router, config_file: Path
+) -> None:
+    """§9(一): a renamed unit keeps its id and its documents keep flowing."""
+    edit(config_file, 'name = "市财政局"', 'name = "市财政和国资局"')
+    assert await router.reload()
+    assert [row[:2] for row in router.ledger.unit_names("finance")] == [
+        ("市财政局", "市财政和国资局")
+    ]
+    await send(units, pki, to=["finance"])
+
+
+async def test_a_new_unit_gets_its_queue_and_its_documents(
+    units: dict[str, UnitClient], pki: Pki, router: Router, config: Config, config_file: Path
+) -> None:
+    """§8: a newly registered unit can be sent documents at once."""
+    config_file.write_text(
+        config_file.read_text()
+        + '\n[[units]]\nid = "health"\nname = "市卫生健康委"\namqp_user = "nobody-yet"\n'
+    )
+    assert await router.reload()
+    envelope = await send(units, pki, to=["health"])
+    connection = await aio_pika.connect(config.router.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(Names(config.router.prefix).unit_queue("health"))
+        message = await _first_message(queue)
+    deliver = wire.decode_router_message(message.body)
+    assert isinstance(deliver, wire.Deliver) and deliver.envelope.id == envelope.id
+
+
+async def _first_message(queue: aio_pika.abc.AbstractQueue) -> aio_pika.abc.AbstractIncomingMessage:
+    arrived: asyncio.Future[aio_pika.abc.AbstractIncomingMessage] = (
+        asyncio.get_running_loop().create_future()
+    )
+
+    async def take(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        await message.ack()
+        if not arrived.done():
+            arrived.set_result(message)
+
+    tag = await queue.consume(take)
+    try:
+        return await asyncio.wait_for(arrived, timeout=10)
+    finally:
+        await queue.cancel(tag)
+
+
+async def test_a_bad_config_changes_nothing_and_says_everything(
+    units: dict[str, UnitClient], pki: Pki, router: Router, config_file: Path
+) -> None:
+    """Every problem listed at once; the old config keeps running; messages keep flowing."""
+    good = config_file.read_text()
+    config_file.write_text(
+        good.replace(unit_block("finance"), unit_block("gov-office"), 1).replace(
+            'status = "revoked"', 'status = "revoked"\nsuccessor = "nowhere"', 1
+        )
+        + "\n[router2]\n"
+    )
+    before = router.config
+    assert not await router.reload()
+    assert router.config is before
+    failures = router.metrics.registry.get_sample_value(
+        "docex_config_reload_total", {"result": "failure"}
+    )
+    assert failures == 1
+    await send(units, pki, to=["finance"])
+
+    config_file.write_text(good.replace(unit_block("finance"), unit_block("gov-office"), 1))
+    with pytest.raises(Exception) as raised:
+        load_config(config_file)
+    assert "duplicate unit id 'gov-office'" in str(raised.value)
+
+
+def test_settings_that_need_a_restart_are_named(config_file: Path) -> None:
+    old = load_config(config_file)
+    edit(config_file, "max_document_bytes = 262144", "max_document_bytes = 262144\nprefetch = 10")
+    change = compare(old, load_config(config_file))
+    assert change.restart_needed == ["router.prefetch"]
+    assert (change.added, change.renamed, change.gone) == ([], [], [])
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest_asyncio.fixture
+async def observed(
+    config_file: Path,
+    clock: FakeClock,
+    empty_queues: None,
+    free_port: int,
+    unit_client_for: UnitClientFactory,
+) -> AsyncIterator[tuple[Router, UnitClient]]:
+    edit(config_file, "metrics_port = 0", f"metrics_port = {free_port}")
+    router = Router(load_config(config_file), clock, config_path=config_file)
+    await router.start()
+    async with unit_client_for("gov-office") as client:
+        yield router, client
+    await router.stop(flush_timeout=2)
+
+
+async def get(port: int, path: str) -> tuple[int, str]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    response = await asyncio.wait_for(reader.read(), timeout=10)
+    writer.close()
+    head, _, body = response.decode().partition("\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+async def test_metrics_and_probes(
+    observed: tuple[Router, UnitClient], pki: Pki, free_port: int
+) -> None:
+    _, office = observed
+    assert await get(free_port, "/healthz") == (200, "ok\n")
+    assert await get(free_port, "/readyz") == (200, "ready\n")
+    envelope = sealed_envelope(pki.signing["gov-office"], to=["finance"])
+    await office.request(submit(envelope))
+    await office.request(submit(sealed_envelope(pki.signing["gov-office"], to=["gov-office"])))
+    await office.wait_for(
+        lambda: next(
+            (s for s in office.mailbox.statuses(envelope.id) if s.state == "delivered"), None
+        ),
+        timeout=10,
+    )
+    status, metrics = await get(free_port, "/metrics")
+    assert status == 200
+    assert "docex_documents_accepted_total 1.0" in metrics
+    assert 'docex_commands_rejected_total{reason="self_send"} 1.0' in metrics
+    assert 'docex_deliveries{state="delivered"} 1.0' in metrics
+    assert 'docex_pending_receipts{unit="finance"} 1.0' in metrics
+    assert "docex_send_to_deliver_seconds_count 1.0" in metrics
+    assert "docex_broker_up 1.0" in metrics
+    assert re.search(r'docex_build_info\{version="[^"]+"\} 1.0', metrics)
+
+
+def test_the_systemd_unit_verifies() -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    unit = Path("/tmp") / f"docex-router-{os.getpid()}.service"
+    text = (REPO / "systemd" / "docex-router.service").read_text()
+    unit.write_text(
+        text.replace("/opt/docex/.venv/bin/docex", str(Path(sys.executable).parent / "docex"))
+    )
+    try:
+        done = subprocess.run(
+            ["systemd-analyze", "verify", "--man=no", "--recursive-errors=no", str(unit)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        unit.unlink()
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+async def test_readiness_watchdog_and_reload_reach_systemd(
+    config_file: Path, empty_queues: None, tmp_path: Path
+) -> None:
+    """READY after the topology is declared, WATCHDOG from the loop, RELOADING/READY on SIGHUP."""
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.setblocking(False)
+    loop = asyncio.get_running_loop()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "docex.cli",
+        "router",
+        "run",
+        "--config",
+        str(config_file),
+        env={**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "400000"},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    seen: list[str] = []
+
+    async def until(state: str) -> None:
+        while state not in seen:
+            datagram = await asyncio.wait_for(loop.sock_recv(notify, 4096), timeout=30)
+            seen.extend(datagram.decode().splitlines())
+
+    try:
+        await until("READY=1")
+        await until("WATCHDOG=1")
+        process.send_signal(signal.SIGHUP)
+        await until("RELOADING=1")
+        seen.clear()
+        await until("READY=1")
+        process.send_signal(signal.SIGTERM)
+        await until("STOPPING=1")
+        assert await asyncio.wait_for(process.wait(), timeout=30) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+        notify.close()

@@ -292,3 +292,16 @@ async def test_readiness_watchdog_and_reload_reach_systemd(
         if process.returncode is None:
             process.kill()
         notify.close()
+
+
+def test_the_alert_rules_are_valid() -> None:
+    if shutil.which("promtool") is None:
+        pytest.skip("promtool is not installed (Debian package prometheus)")
+    done = subprocess.run(
+        ["promtool", "check", "rules", str(REPO / "config" / "prometheus" / "alerts.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS: 6 rules found" in done.stdout

@@ -6,6 +6,7 @@ moved or checked out anywhere.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import date, time
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Literal
 
 import msgspec
 
+from docex.config_lines import line_of, parse_path
 from docex.exchange_date import ExchangeCalendar
 
 BUILTIN_FORMATS = ("pdf", "ofd")
@@ -96,52 +98,67 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         ]
 
 
-def _problems(config: Config) -> list[str]:
-    problems = []
+Problem = tuple[tuple[str | int, ...], str]
+
+
+def _problems(config: Config) -> list[Problem]:
+    """Each problem with where it is: the path of the setting it concerns."""
+    problems: list[Problem] = []
     seen: set[str] = set()
     users: set[str] = set()
-    for unit in config.units:
+    for index, unit in enumerate(config.units):
         if unit.id in seen:
-            problems.append(f"units: duplicate unit id {unit.id!r}")
+            problems.append((("units", index, "id"), f"duplicate unit id {unit.id!r}"))
         if unit.amqp_user in users:
-            problems.append(f"units: AMQP user {unit.amqp_user!r} is given to two units")
+            problems.append(
+                (("units", index, "amqp_user"), f"{unit.amqp_user!r} is given to two units")
+            )
         seen.add(unit.id)
         users.add(unit.amqp_user)
     active = {unit.id for unit in config.units if unit.status == "active"}
-    for unit in config.units:
+    for index, unit in enumerate(config.units):
+        where = ("units", index, "successor")
         if not unit.successor:
             continue
         if unit.successor not in seen:
-            problems.append(f"units.{unit.id}.successor: no unit {unit.successor!r}")
+            problems.append((where, f"no unit {unit.successor!r}"))
         elif unit.successor not in active:
             problems.append(
-                f"units.{unit.id}.successor: {unit.successor!r} is revoked itself;"
-                " name the unit that survives"
+                (where, f"{unit.successor!r} is revoked itself; name the unit that survives")
             )
     if config.router.office_unit and config.router.office_unit not in seen:
-        problems.append(f"router.office_unit: no unit {config.router.office_unit!r}")
+        problems.append((("router", "office_unit"), f"no unit {config.router.office_unit!r}"))
     for name in config.router.allowed_formats:
         if name not in BUILTIN_FORMATS and name not in config.formats:
             problems.append(
-                f"router.allowed_formats: {name!r} is neither pdf, ofd nor listed in [formats]"
+                (("router", "allowed_formats"), f"{name!r} is neither pdf, ofd nor in [formats]")
             )
     for name, magic in config.formats.items():
         try:
             if not bytes.fromhex(magic):
-                problems.append(f"formats.{name}: magic bytes are empty")
+                problems.append((("formats", name), "magic bytes are empty"))
         except ValueError:
-            problems.append(f"formats.{name}: {magic!r} is not hex")
+            problems.append((("formats", name), f"{magic!r} is not hex"))
     if config.router.max_document_bytes < 1:
-        problems.append("router.max_document_bytes: must be at least 1")
+        problems.append((("router", "max_document_bytes"), "must be at least 1"))
     if not 0 <= config.router.metrics_port <= 65535:
-        problems.append("router.metrics_port: must be between 0 and 65535")
+        problems.append((("router", "metrics_port"), "must be between 0 and 65535"))
     if not 1 <= config.router.prefetch <= 65535:
-        problems.append("router.prefetch: must be between 1 and 65535")
+        problems.append((("router", "prefetch"), "must be between 1 and 65535"))
     try:
         config.calendar()
     except (KeyError, ValueError) as exc:
-        problems.append(f"exchange.timezone: {exc}")
+        problems.append((("exchange", "timezone"), f"unknown time zone {exc}"))
     return problems
+
+
+def _describe(text: str, where: tuple[str | int, ...], message: str) -> str:
+    if not where:
+        return message
+    dotted = ".".join(f"[{part}]" if isinstance(part, int) else part for part in where)
+    dotted = dotted.replace(".[", "[")
+    line = line_of(text, where)
+    return f"line {line}: {dotted}: {message}" if line else f"{dotted}: {message}"
 
 
 def load_config(path: Path) -> Config:
@@ -151,13 +168,19 @@ def load_config(path: Path) -> Config:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     try:
-        data = tomllib.loads(raw.decode())
+        text = raw.decode()
+        data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     try:
         config = msgspec.convert(data, Config)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+        message, _, at = str(exc).partition(" - at `")
+        where = parse_path(at.rstrip("`")) if at else ()
+        unknown = re.search(r"unknown field `([^`]+)`", message)
+        if unknown:
+            where = (*where, unknown.group(1))
+        raise ConfigError(f"{path}:\n  " + _describe(text, where, message)) from exc
     base = path.parent.resolve()
     config.router.ledger = str(base / config.router.ledger)
     config.router.seal_carrier = str(base / config.router.seal_carrier)
@@ -165,5 +188,6 @@ def load_config(path: Path) -> Config:
     config.seals.ca_certificate = str(base / config.seals.ca_certificate)
     problems = _problems(config)
     if problems:
-        raise ConfigError(f"{path}:\n  " + "\n  ".join(problems))
+        described = [_describe(text, where, message) for where, message in problems]
+        raise ConfigError(f"{path}:\n  " + "\n  ".join(described))
     return config

@@ -51,6 +51,21 @@ class ExchangeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     configured_years: list[int] = []
 
 
+class LinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Link watch and paper fallback (§46, §47); see router/linkwatch.py for the rules."""
+
+    # A unit that has sent a heartbeat is down after this long without hearing from it.
+    heartbeat_timeout_s: float = 120.0
+    # A unit without heartbeats is down when a document delivered this long ago is still
+    # untaken and nothing has been heard from it since.
+    queue_timeout_s: float = 4 * 3600.0
+    check_interval_s: float = 15.0
+    # §47: a fault not cleared within this time switches its documents to paper.
+    paper_fallback_hours: float = 24.0
+    # Where the printable paper notices (PDF) are written.
+    spool_dir: str = "paper"
+
+
 class SealSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     ca_certificate: str
 
@@ -67,6 +82,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     router: RouterSettings
     exchange: ExchangeSettings = msgspec.field(default_factory=ExchangeSettings)
     seals: SealSettings
+    links: LinkSettings = msgspec.field(default_factory=LinkSettings)
     # Magic bytes (hex) of formats beyond PDF and OFD, e.g. CEB, whose signature is not public.
     formats: dict[str, str] = {}
     units: list[Unit] = []
@@ -145,6 +161,11 @@ def _problems(config: Config) -> list[Problem]:
         problems.append((("router", "metrics_port"), "must be between 0 and 65535"))
     if not 1 <= config.router.prefetch <= 65535:
         problems.append((("router", "prefetch"), "must be between 1 and 65535"))
+    for name in ("heartbeat_timeout_s", "queue_timeout_s", "check_interval_s"):
+        if getattr(config.links, name) <= 0:
+            problems.append((("links", name), "must be more than 0 seconds"))
+    if config.links.paper_fallback_hours <= 0:
+        problems.append((("links", "paper_fallback_hours"), "must be more than 0 hours"))
     try:
         config.calendar()
     except (KeyError, ValueError) as exc:
@@ -186,6 +207,7 @@ def load_config(path: Path) -> Config:
     config.router.seal_carrier = str(base / config.router.seal_carrier)
     config.router.seal_password_file = str(base / config.router.seal_password_file)
     config.seals.ca_certificate = str(base / config.seals.ca_certificate)
+    config.links.spool_dir = str(base / config.links.spool_dir)
     problems = _problems(config)
     if problems:
         described = [_describe(text, where, message) for where, message in problems]

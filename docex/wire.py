@@ -188,6 +188,14 @@ class AttachmentsReceived(
     doc_id: str
 
 
+class Heartbeat(msgspec.Struct, tag_field="t", tag="heartbeat", forbid_unknown_fields=True):
+    """A unit's system is alive (§46). The one command the router does not answer: an answer
+    every few seconds would fill the unit's queue, and silence is what the router listens for.
+    It is not recorded as a command either, only as the unit's last sign of life."""
+
+    v: int
+
+
 Command = (
     Submit
     | Receipt
@@ -200,6 +208,7 @@ Command = (
     | QuotaGrant
     | Withdraw
     | AttachmentsReceived
+    | Heartbeat
 )
 
 
@@ -312,8 +321,39 @@ class DocumentStatus(
     recipients: list[RecipientState]
 
 
+# fault: the exchange or a unit's link is down (§46); paper: the fault outlasted the fallback
+# time and the listed documents go on paper (§47); recovered: the link is back.
+NoticeKind = Literal["fault", "paper", "recovered"]
+
+
+class Notice(msgspec.Struct, tag_field="t", tag="notice", forbid_unknown_fields=True, kw_only=True):
+    """News about the exchange itself rather than a document: outages and the paper fallback."""
+
+    v: int = VERSION
+    kind: NoticeKind
+    fault_id: int
+    # The unit whose link is down, or "*" when the exchange itself is down.
+    scope: str
+    # What was found: heartbeat_lost, queue_untaken or broker_unreachable.
+    fault: str
+    started_at: str
+    at: str
+    text: str
+    # For kind "paper": the documents that now go to `recipient` on paper, no longer
+    # electronically. The office gets a copy of every unit's paper notice.
+    documents: list[str] = []
+    recipient: str = ""
+
+
 RouterMessage = (
-    Deliver | Status | DocumentStatus | PrintGrant | PrintDenied | Withdrawn | WithdrawResult
+    Deliver
+    | Status
+    | DocumentStatus
+    | PrintGrant
+    | PrintDenied
+    | Withdrawn
+    | WithdrawResult
+    | Notice
 )
 Answer = Status | DocumentStatus | PrintGrant | PrintDenied | WithdrawResult
 
@@ -375,6 +415,19 @@ def decode_command(body: bytes) -> Command:
     command = _decode(body, _command_decoder, _COMMAND_TYPES)
     assert isinstance(command, get_args(Command))
     return command
+
+
+_heartbeat_decoder = msgspec.msgpack.Decoder(Heartbeat)
+
+
+def decode_heartbeat(body: bytes) -> Heartbeat | None:
+    """The heartbeat in `body`, or None for anything else. Cheap on large bodies: decoding stops
+    at the first field that does not belong to a heartbeat."""
+    try:
+        heartbeat = _heartbeat_decoder.decode(body)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    return heartbeat if heartbeat.v == VERSION else None
 
 
 def decode_router_message(body: bytes) -> RouterMessage:

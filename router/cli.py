@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from docex.config import ConfigError, load_config
+from router.notices_cli import add_notice_commands
 from router.provision import ProvisionError, provision
 from router.service import run
 
@@ -39,6 +40,8 @@ def add_router_commands(subparsers: argparse._SubParsersAction) -> None:
     check = config_commands.add_parser("check", help="validate a router config without running")
     check.add_argument("file", type=Path)
     check.set_defaults(func=_check)
+
+    add_notice_commands(subparsers)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -77,6 +77,13 @@ class Exchange:
                 "command_from_unknown_user", user_id=inbound.user_id, message_id=inbound.message_id
             )
             return Verdict.DEAD
+        # Anything a unit sends shows its link works (§46); a heartbeat shows nothing else, so
+        # it gets no answer and no row in `commands`, from any unit, revoked or not.
+        heard_at = self.calendar.stamp(self.clock.now())
+        if wire.decode_heartbeat(inbound.body) is not None:
+            self.ledger.heard_from(unit.id, heard_at, heartbeat=True)
+            return Verdict.ACK
+        self.ledger.heard_from(unit.id, heard_at, heartbeat=False)
         if not inbound.message_id:
             return self._reject(unit, "", "", Rejection("missing_message_id", "set message_id"))
         if self.ledger.command_seen(unit.id, inbound.message_id):
@@ -95,6 +102,7 @@ class Exchange:
             command = wire.decode_command(inbound.body)
         except wire.WireError as exc:
             return self._reject(unit, inbound.message_id, "", Rejection(exc.code, exc.message))
+        assert not isinstance(command, wire.Heartbeat), "heartbeats are taken above"
         doc_id = command.envelope.id if isinstance(command, wire.Submit) else command.doc_id
         life = self.lifecycle
         try:
@@ -251,6 +259,10 @@ class Exchange:
         return Verdict.DEAD
 
     def _answer(self, unit_id: str, message: wire.Answer | wire.Withdrawn) -> None:
+        self.tell(unit_id, message)
+
+    def tell(self, unit_id: str, message: wire.RouterMessage) -> None:
+        """Queue a message for a unit; it leaves when the caller's transaction commits."""
         self.ledger.enqueue(
             unit_id, uuid.uuid4().hex, wire.type_name(message), body=wire.encode(message)
         )

@@ -71,6 +71,38 @@ CREATE TABLE IF NOT EXISTS outbox (
     doc_id TEXT,
     recipient TEXT
 );
+-- The last time each unit was heard from (a heartbeat or any command), and whether it has
+-- ever sent a heartbeat: only units that have are watched by heartbeat (router/linkwatch.py).
+CREATE TABLE IF NOT EXISTS links (
+    unit TEXT PRIMARY KEY,
+    last_seen_at TEXT NOT NULL,
+    heartbeats INTEGER NOT NULL DEFAULT 0
+);
+-- Link faults (§46): scope is a unit id, or '*' when the exchange itself is down. Kept here so
+-- a restart does not reset the 24-hour clock of §47.
+CREATE TABLE IF NOT EXISTS faults (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    scope TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    office_notified_at TEXT,
+    paper_issued_at TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS faults_one_open ON faults (scope) WHERE ended_at IS NULL;
+-- Paper notices (§47): one printable PDF for one unit, and the deliveries it lists.
+CREATE TABLE IF NOT EXISTS notices (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    fault_id INTEGER NOT NULL REFERENCES faults(id),
+    unit TEXT NOT NULL,
+    path TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notice_documents (
+    notice_id INTEGER NOT NULL REFERENCES notices(id),
+    doc_id TEXT NOT NULL,
+    PRIMARY KEY (notice_id, doc_id)
+);
 """
 
 
@@ -120,8 +152,41 @@ class Delivery:
     attachments_received_at: str | None
 
 
+@dataclass(frozen=True)
+class Link:
+    unit: str
+    last_seen_at: str
+    heartbeats: bool
+
+
+@dataclass(frozen=True)
+class Fault:
+    id: int
+    scope: str
+    kind: str
+    started_at: str
+    ended_at: str | None
+    office_notified_at: str | None
+    paper_issued_at: str | None
+
+
+@dataclass(frozen=True)
+class NoticeRecord:
+    id: int
+    fault_id: int
+    unit: str
+    path: str
+    created_at: str
+
+
 class Ledger:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        if read_only:
+            # For operators' tools beside a running router: no writes, and nothing created.
+            if not path.is_file():
+                raise sqlite3.OperationalError(f"no ledger at {path}")
+            self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -360,7 +425,112 @@ class Ledger:
     def remove_from_outbox(self, seqs: list[int]) -> None:
         self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(seq,) for seq in seqs])
 
+    # Link watch (§46, §47).
 
+    def heard_from(self, unit: str, at: str, heartbeat: bool) -> None:
+        self._db.execute(
+            "INSERT INTO links (unit, last_seen_at, heartbeats) VALUES (?, ?, ?)"
+            " ON CONFLICT (unit) DO UPDATE SET last_seen_at = excluded.last_seen_at,"
+            " heartbeats = max(heartbeats, excluded.heartbeats)",
+            (unit, at, int(heartbeat)),
+        )
+
+    def link(self, unit: str) -> Link | None:
+        row = self._db.execute(
+            "SELECT unit, last_seen_at, heartbeats FROM links WHERE unit = ?", (unit,)
+        ).fetchone()
+        return Link(row[0], row[1], bool(row[2])) if row else None
+
+    def oldest_untaken(self, unit: str, since: str | None) -> str | None:
+        """When the oldest delivery still untaken by this unit, and delivered after `since`,
+        was delivered. Compared as instants: stamps carry their UTC offset."""
+        (oldest,) = self._db.execute(
+            "SELECT delivered_at FROM deliveries WHERE recipient = ? AND state = 'delivered'"
+            " AND (? IS NULL OR julianday(delivered_at) > julianday(?))"
+            " ORDER BY julianday(delivered_at) LIMIT 1",
+            (unit, since, since),
+        ).fetchone() or (None,)
+        return oldest
+
+    def start_fault(self, scope: str, kind: str, at: str, office_notified: bool) -> Fault:
+        cursor = self._db.execute(
+            "INSERT INTO faults (scope, kind, started_at, office_notified_at) VALUES (?, ?, ?, ?)",
+            (scope, kind, at, at if office_notified else None),
+        )
+        fault = self.fault(int(cursor.lastrowid or 0))
+        assert fault is not None
+        return fault
+
+    def end_fault(self, fault_id: int, at: str) -> None:
+        self._db.execute("UPDATE faults SET ended_at = ? WHERE id = ?", (at, fault_id))
+
+    def mark_paper_issued(self, fault_id: int, at: str) -> None:
+        self._db.execute("UPDATE faults SET paper_issued_at = ? WHERE id = ?", (at, fault_id))
+
+    def fault(self, fault_id: int) -> Fault | None:
+        row = self._db.execute(f"SELECT {_FAULT_COLUMNS} FROM faults WHERE id = ?", (fault_id,))
+        found = row.fetchone()
+        return Fault(*found) if found else None
+
+    def open_fault(self, scope: str) -> Fault | None:
+        row = self._db.execute(
+            f"SELECT {_FAULT_COLUMNS} FROM faults WHERE scope = ? AND ended_at IS NULL", (scope,)
+        ).fetchone()
+        return Fault(*row) if row else None
+
+    def open_faults(self) -> list[Fault]:
+        rows = self._db.execute(
+            f"SELECT {_FAULT_COLUMNS} FROM faults WHERE ended_at IS NULL ORDER BY id"
+        ).fetchall()
+        return [Fault(*row) for row in rows]
+
+    def faults(self) -> list[Fault]:
+        rows = self._db.execute(f"SELECT {_FAULT_COLUMNS} FROM faults ORDER BY id").fetchall()
+        return [Fault(*row) for row in rows]
+
+    def last_ended(self, scope: str) -> str | None:
+        (ended,) = self._db.execute(
+            "SELECT ended_at FROM faults WHERE scope = ? AND ended_at IS NOT NULL"
+            " ORDER BY id DESC LIMIT 1",
+            (scope,),
+        ).fetchone() or (None,)
+        return ended
+
+    def add_notice(self, fault_id: int, unit: str, path: str, at: str, doc_ids: list[str]) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO notices (fault_id, unit, path, created_at) VALUES (?, ?, ?, ?)",
+            (fault_id, unit, path, at),
+        )
+        notice_id = int(cursor.lastrowid or 0)
+        self._db.executemany(
+            "INSERT INTO notice_documents (notice_id, doc_id) VALUES (?, ?)",
+            [(notice_id, doc_id) for doc_id in doc_ids],
+        )
+        return notice_id
+
+    def notices(self, fault_id: int | None = None, unit: str | None = None) -> list[NoticeRecord]:
+        rows = self._db.execute(
+            "SELECT id, fault_id, unit, path, created_at FROM notices"
+            " WHERE (? IS NULL OR fault_id = ?) AND (? IS NULL OR unit = ?) ORDER BY id",
+            (fault_id, fault_id, unit, unit),
+        ).fetchall()
+        return [NoticeRecord(*row) for row in rows]
+
+    def notice(self, notice_id: int) -> NoticeRecord | None:
+        row = self._db.execute(
+            "SELECT id, fault_id, unit, path, created_at FROM notices WHERE id = ?", (notice_id,)
+        ).fetchone()
+        return NoticeRecord(*row) if row else None
+
+    def notice_documents(self, notice_id: int) -> list[str]:
+        rows = self._db.execute(
+            "SELECT doc_id FROM notice_documents WHERE notice_id = ? ORDER BY rowid",
+            (notice_id,),
+        ).fetchall()
+        return [doc_id for (doc_id,) in rows]
+
+
+_FAULT_COLUMNS = "id, scope, kind, started_at, ended_at, office_notified_at, paper_issued_at"
 _DELIVERY_COLUMNS = (
     "doc_id, recipient, role, print_quota, printed, state, attempt,"
     " delivered_at, received_at, received_exchange_date, attachments_received_at"

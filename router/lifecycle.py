@@ -6,6 +6,8 @@ Delivery states:
     queued | delivered | resend_requested → returned | withdrawn   (only before receipt)
     delivered | received → resend_requested → queued (next attempt) → delivered | received
     returned | resend_requested → queued                           (the sender resends)
+    queued | delivered | resend_requested → paper   (§47: a link fault outlasted the fallback
+                                                     time; final, never delivered electronically)
 Receipt time is a column, not a state: set once by the first print, download or read (§37)
 and kept through any later resend.
 """
@@ -372,6 +374,33 @@ class Lifecycle:
         log.info("recipient_gone", unit=recipient, successor=successor, moved=len(pending))
         return len(pending)
 
+    def to_paper(
+        self, recipient: str, reason: str, message: str
+    ) -> list[tuple[StoredDocument, Delivery]]:
+        """§47: the link to this recipient has been down past the fallback time, so what it has
+        not received goes on paper. Senders are told, since they hand over the printed copies.
+        Returns the deliveries moved, as they were before the move."""
+        moment = self.now()
+        moved = []
+        for delivery in self.ledger.pending_for(recipient):
+            document = self.ledger.document(delivery.doc_id)
+            assert document is not None
+            self.ledger.set_state(delivery.doc_id, recipient, "paper")
+            self.answer(
+                document.sender,
+                wire.Status(
+                    doc_id=delivery.doc_id,
+                    state="paper",
+                    recipient=recipient,
+                    reason=reason,
+                    at=moment.at,
+                    message=message,
+                ),
+            )
+            moved.append((document, delivery))
+        log.info("switched_to_paper", unit=recipient, documents=[d.id for d, _ in moved])
+        return moved
+
     # Shared checks.
 
     def _receive(self, document: StoredDocument, unit: str, how: str) -> Moment:
@@ -436,7 +465,7 @@ class Lifecycle:
     @staticmethod
     def _require(delivery: Delivery, states: tuple[str, ...], action: str) -> None:
         if delivery.state not in states:
-            specific = delivery.state in ("withdrawn", "returned")
+            specific = delivery.state in ("withdrawn", "returned", "paper")
             raise Rejection(
                 f"document_{delivery.state}" if specific else "wrong_state",
                 f"cannot {action} document {delivery.doc_id} for {delivery.recipient}:"

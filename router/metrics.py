@@ -81,6 +81,28 @@ class Metrics:
             "1 while the router's broker connection is open",
             registry=self.registry,
         )
+        # Link watch (§46, §47): set at each check of router/linkwatch.py.
+        self.link_up = Gauge(
+            "docex_link_up",
+            "1 while a unit's link is up, 0 while it has an open fault",
+            ["unit"],
+            registry=self.registry,
+        )
+        self.fault_age = Gauge(
+            "docex_fault_age_seconds",
+            "Age of each open fault, by scope (a unit id, or * for the exchange itself);"
+            " paper notices follow at paper_fallback_hours",
+            ["scope"],
+            registry=self.registry,
+        )
+        self.paper_notices = Counter(
+            "docex_paper_notices", "Paper notices written (§47)", registry=self.registry
+        )
+        self.paper_notice_failures = Counter(
+            "docex_paper_notice_failures",
+            "Paper notices that could not be written; each is retried at the next check",
+            registry=self.registry,
+        )
         Info("docex_build", "The running docex", registry=self.registry).info(
             {"version": version("docex")}
         )

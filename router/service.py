@@ -34,6 +34,7 @@ from docex.config import Config, ConfigError, load_config
 from router import health, systemd, topology
 from router.exchange import Exchange, Inbound, Verdict
 from router.ledger import Ledger, OutboxRow
+from router.linkwatch import LinkWatch
 from router.metrics import Metrics
 from router.reload import compare
 from seals.ca import load_ca_certificate
@@ -69,6 +70,7 @@ class Router:
         self.ready = asyncio.Event()
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._outbox_wakeup = asyncio.Event()
+        self.linkwatch = LinkWatch(self.exchange, self.broker_connected, self._outbox_wakeup.set)
         self._connection: AbstractRobustConnection | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
@@ -81,8 +83,7 @@ class Router:
         self._connection = await aio_pika.connect_robust(
             self.config.router.amqp_url, reconnect_interval=_RECONNECT_INTERVAL_S
         )
-        connection = self._connection
-        self.metrics.broker_up.set_function(lambda: 0 if connection.is_closed else 1)
+        self.metrics.broker_up.set_function(lambda: 1 if self.broker_connected() else 0)
         self._publish_channel = await self._connection.channel(publisher_confirms=True)
         unit_ids = [unit.id for unit in self.config.units]
         self._outbound = await topology.declare(self._publish_channel, self.names, unit_ids)
@@ -92,6 +93,7 @@ class Router:
         self._tasks = [
             asyncio.create_task(self._intake(), name="intake"),
             asyncio.create_task(self._publish_outbox(), name="outbox"),
+            asyncio.create_task(self.linkwatch.run(), name="linkwatch"),
         ]
         if (interval := systemd.watchdog_interval()) is not None:
             self._tasks.append(asyncio.create_task(self._watchdog(interval), name="watchdog"))
@@ -138,13 +140,18 @@ class Router:
         problems = []
         if not self.ready.is_set():
             problems.append("not started, or stopping")
-        if self._connection is None or self._connection.is_closed:
+        if not self.broker_connected():
             problems.append("broker: not connected")
         try:
             self.ledger.check_writable()
         except sqlite3.Error as exc:
             problems.append(f"ledger: not writable: {exc}")
         return problems
+
+    def broker_connected(self) -> bool:
+        """A robust connection is not `is_closed` while it reconnects; `connected` tells."""
+        connection = self._connection
+        return connection is not None and not connection.is_closed and connection.connected.is_set()
 
     async def reload(self) -> bool:
         """Apply the configuration file as it is now (SIGHUP); a bad file changes nothing."""

@@ -148,6 +148,10 @@ workdays = [2026-10-10]
 [seals]
 ca_certificate = "{pki.ca_certificate}"
 
+[links]
+# Tests call router.linkwatch.check() themselves after moving the clock.
+check_interval_s = 3600
+
 {units}"""
     )
     return path

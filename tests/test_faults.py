@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import aio_pika
@@ -15,11 +16,12 @@ import pytest
 
 from adapters.amqp.client import UnitClient
 from docex import wire
-from docex.config import Config
+from docex.config import Config, load_config
 from docex.ids import uuid7
 from router.ledger import Ledger
+from router.service import Router
 from router.topology import Names
-from tests.conftest import Pki, UnitClientFactory
+from tests.conftest import FakeClock, Pki, UnitClientFactory
 from tests.documents import sealed_envelope, submit
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -153,3 +155,84 @@ async def test_broker_restart_mid_stream_loses_nothing(
     assert set(inbox.copies) == {envelope.id for envelope in documents}
     for message_ids in inbox.copies.values():
         assert len(set(message_ids)) == 1
+
+
+async def test_broker_stopped_is_an_exchange_fault_that_clears_itself(
+    empty_queues: None,
+    config_file: Path,
+    clock: FakeClock,
+    pki: Pki,
+    unit_client_for: UnitClientFactory,
+) -> None:
+    """§46: RabbitMQ stopped for a while is a fault of the exchange itself: the router stays up,
+    says it is not ready, records the fault and tells the General Office; when RabbitMQ is back
+    the fault ends by itself, and every document arrives exactly once."""
+    config_file.write_text(
+        config_file.read_text().replace("check_interval_s = 3600", "check_interval_s = 0.2")
+    )
+    config = load_config(config_file)
+    count = 100
+    documents = [sealed_envelope(pki.signing["gov-office"]) for _ in range(count)]
+    inbox = Inbox(count)
+    router = Router(config, clock, config_file)
+    await router.start()
+    watcher = await watch_queue(config, "finance", inbox)
+    try:
+        async with unit_client_for("gov-office") as office:
+            await asyncio.gather(*(publish(office, e) for e in documents[: count // 2]))
+            await until(inbox.reached(count // 2), "the first half", 30)
+            await rabbitmqctl("stop_app")
+            try:
+                # Sent while the broker is away: the client retries until it is back.
+                sending = asyncio.gather(*(publish(office, e) for e in documents[count // 2 :]))
+                await poll(lambda: router.ledger.open_fault("*") is not None, "an exchange fault")
+                assert "broker: not connected" in router.not_ready()
+                await asyncio.sleep(3)
+                assert [task for task in router._tasks if task.done()] == []
+                assert [f.scope for f in router.ledger.faults()] == ["*"]
+            finally:
+                await rabbitmqctl("start_app")
+            await poll(lambda: router.ledger.open_faults() == [], "the fault to end", 60)
+            await poll(lambda: router.not_ready() == [], "the router to be ready", 60)
+            await sending
+            await until(inbox.complete, f"all {count} deliveries", 60)
+            notices = await office.wait_for(
+                lambda: office.mailbox.notices() if len(office.mailbox.notices()) >= 2 else None,
+                timeout=30,
+            )
+    finally:
+        await watcher.close()
+        await router.stop(flush_timeout=2)
+    assert [(n.kind, n.scope, n.fault) for n in notices] == [
+        ("fault", "*", "broker_unreachable"),
+        ("recovered", "*", "broker_unreachable"),
+    ]
+    assert set(inbox.copies) == {envelope.id for envelope in documents}
+    assert all(len(set(message_ids)) == 1 for message_ids in inbox.copies.values())
+
+
+async def publish(sender: UnitClient, envelope: wire.Envelope) -> None:
+    """Publish, retrying with the same id while the broker is away or the client reconnects."""
+    message_id = uuid7()
+    async with asyncio.timeout(120):
+        while True:
+            try:
+                await sender.publish(submit(envelope), message_id)
+                return
+            except Exception:
+                await asyncio.sleep(0.5)
+
+
+async def rabbitmqctl(command: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        "rabbitmqctl", command, stdout=asyncio.subprocess.DEVNULL
+    )
+    assert await process.wait() == 0
+
+
+async def poll(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    for _ in range(int(timeout / 0.1)):
+        if condition():
+            return
+        await asyncio.sleep(0.1)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")

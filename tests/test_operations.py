@@ -304,4 +304,4 @@ def test_the_alert_rules_are_valid() -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 6 rules found" in done.stdout
+    assert "SUCCESS: 8 rules found" in done.stdout

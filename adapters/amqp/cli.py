@@ -68,7 +68,9 @@ def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument("--timeout", type=float, default=30.0)
     status.set_defaults(func=sync(_status))
 
-    events = commands.add_parser("events", help="news from the router about documents you sent")
+    events = commands.add_parser(
+        "events", help="news from the router: documents you sent, outages and paper notices"
+    )
     events.add_argument("doc_id", nargs="?")
     events.set_defaults(func=sync(_events))
 
@@ -123,6 +125,9 @@ async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
                 continue
             if stored.withdrawn_at:
                 print(f"WITHDRAWN {line}\n  withdrawn by the sender at {stored.withdrawn_at}")
+                continue
+            if stored.paper_at:
+                print(f"ON PAPER {line}\n  exchanged on paper since {stored.paper_at} (§47)")
                 continue
             if args.save is not None and stored.saved_path is None:
                 path = _save(args.save, stored.deliver)
@@ -201,6 +206,9 @@ async def _events(args: argparse.Namespace, settings: UnitSettings) -> int:
             date = f" (exchange date {status.exchange_date})" if status.exchange_date else ""
             reason = f" {status.reason}: {status.message}" if status.reason else ""
             print(f"{status.at}  {status.doc_id}  {status.state}{who}{date}{reason}")
+        if args.doc_id is None:
+            for notice in client.mailbox.notices():
+                print(f"{notice.at}  notice {notice.kind} (fault {notice.fault_id}): {notice.text}")
         return 0
 
     return await with_client(settings, events)

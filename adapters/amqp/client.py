@@ -34,6 +34,9 @@ log = structlog.get_logger("docex.unit")
 T = TypeVar("T")
 # Without it a publish made while the broker is away would wait for a confirm forever.
 PUBLISH_TIMEOUT_S = 10.0
+# Keep it well under the router's [links] heartbeat_timeout_s (120 s by default), so one lost
+# beat does not make the unit look down.
+HEARTBEAT_INTERVAL_S = 30.0
 
 
 class ExchangeTimeout(Exception):
@@ -53,6 +56,7 @@ class UnitClient:
         self._inbound: AbstractExchange | None = None
         self._queue: AbstractQueue | None = None
         self._arrived = asyncio.Event()
+        self._heartbeats: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> UnitClient:
         self._connection = await aio_pika.connect_robust(
@@ -72,6 +76,7 @@ class UnitClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.stop_heartbeats()
         if self._connection is not None:
             await self._connection.close()
         self.mailbox.close()
@@ -104,6 +109,33 @@ class UnitClient:
             mandatory=True,
             timeout=PUBLISH_TIMEOUT_S,
         )
+
+    async def heartbeat(self) -> None:
+        """Tell the router this unit's system is alive (§46). Never answered: silence is what
+        the router listens for, and an answer to each beat would only fill the unit's queue."""
+        await self.send(wire.Heartbeat(v=wire.VERSION))
+
+    def start_heartbeats(self, interval_s: float = HEARTBEAT_INTERVAL_S) -> asyncio.Task[None]:
+        """Beat in the background until `stop_heartbeats` or the client closes. An adapter that
+        runs for good (a bridge, a hot folder) starts this once; once a unit has sent a
+        heartbeat, the router expects them to keep coming."""
+        self.stop_heartbeats()
+        self._heartbeats = asyncio.create_task(self._beat(interval_s), name="heartbeats")
+        return self._heartbeats
+
+    def stop_heartbeats(self) -> None:
+        if self._heartbeats is not None:
+            self._heartbeats.cancel()
+            self._heartbeats = None
+
+    async def _beat(self, interval_s: float) -> None:
+        while True:
+            try:
+                await self.heartbeat()
+            except Exception as exc:
+                # The broker is away: the robust connection comes back by itself; so do we.
+                log.warning("heartbeat_failed", unit=self.unit_id, error=repr(exc))
+            await asyncio.sleep(interval_s)
 
     async def request(
         self, command: wire.Command, timeout: float = 30.0, message_id: str | None = None
@@ -154,6 +186,12 @@ class UnitClient:
                 log.error("delivered_seal_invalid", doc_id=decoded.envelope.id, error=error)
         else:
             self.mailbox.add_message(message_id, decoded, message.body)
+            if (
+                isinstance(decoded, wire.Notice)
+                and decoded.kind == "paper"
+                and decoded.recipient == self.unit_id
+            ):
+                self.mailbox.mark_paper(decoded.documents, decoded.at)
         await message.ack()
         self._arrived.set()
 

@@ -35,6 +35,11 @@ CREATE TABLE IF NOT EXISTS withdrawn (
     doc_id TEXT PRIMARY KEY,
     at TEXT NOT NULL
 );
+-- Documents a paper notice (§47) switched to paper: not to be taken in electronically.
+CREATE TABLE IF NOT EXISTS paper (
+    doc_id TEXT PRIMARY KEY,
+    at TEXT NOT NULL
+);
 """
 
 
@@ -45,6 +50,7 @@ class StoredDelivery:
     saved_path: str | None
     receipt_sent: bool
     withdrawn_at: str | None
+    paper_at: str | None
 
 
 class Mailbox:
@@ -87,7 +93,7 @@ class Mailbox:
         if row is None:
             return None
         message = wire.decode_router_message(row[0])
-        assert not isinstance(message, wire.Deliver | wire.Withdrawn)
+        assert not isinstance(message, wire.Deliver | wire.Withdrawn | wire.Notice)
         return message
 
     def answer_count(self, ref: str) -> int:
@@ -102,6 +108,20 @@ class Mailbox:
         ).fetchall()
         found = [msgspec.msgpack.decode(body, type=wire.Status) for (body,) in rows]
         return [status for status in found if doc_id is None or status.doc_id == doc_id]
+
+    def mark_paper(self, doc_ids: list[str], at: str) -> None:
+        """These documents now come on paper (§47): not to be taken in electronically."""
+        self._db.executemany(
+            "INSERT OR IGNORE INTO paper (doc_id, at) VALUES (?, ?)",
+            [(doc_id, at) for doc_id in doc_ids],
+        )
+
+    def notices(self) -> list[wire.Notice]:
+        """Outages, recoveries and paper notices (§46, §47), oldest first."""
+        rows = self._db.execute(
+            "SELECT body FROM messages WHERE type = 'notice' ORDER BY rowid"
+        ).fetchall()
+        return [msgspec.msgpack.decode(body, type=wire.Notice) for (body,) in rows]
 
     def deliveries(self) -> list[StoredDelivery]:
         rows = self._db.execute(f"{_DELIVERIES} ORDER BY deliveries.rowid").fetchall()
@@ -119,12 +139,16 @@ class Mailbox:
 
 
 _DELIVERIES = (
-    "SELECT deliver, seal_error, saved_path, receipt_sent, withdrawn.at"
-    " FROM deliveries LEFT JOIN withdrawn USING (doc_id)"
+    "SELECT deliver, seal_error, saved_path, receipt_sent, withdrawn.at, paper.at"
+    " FROM deliveries LEFT JOIN withdrawn USING (doc_id) LEFT JOIN paper USING (doc_id)"
 )
 
 
-def _stored_delivery(row: tuple[bytes, str, str | None, int, str | None]) -> StoredDelivery:
-    body, seal_error, saved_path, receipt_sent, withdrawn_at = row
+def _stored_delivery(
+    row: tuple[bytes, str, str | None, int, str | None, str | None],
+) -> StoredDelivery:
+    body, seal_error, saved_path, receipt_sent, withdrawn_at, paper_at = row
     deliver = msgspec.msgpack.decode(body, type=wire.Deliver)
-    return StoredDelivery(deliver, seal_error, saved_path, bool(receipt_sent), withdrawn_at)
+    return StoredDelivery(
+        deliver, seal_error, saved_path, bool(receipt_sent), withdrawn_at, paper_at
+    )

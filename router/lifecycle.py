@@ -94,10 +94,7 @@ class Lifecycle:
     def print_request(self, unit: str, message_id: str, request: wire.PrintRequest) -> None:
         """§35: printing needs the verification seal; copies are numbered within the quota."""
         document, delivery = self._addressed_to(unit, request.doc_id)
-        if request.copies < 1:
-            raise Rejection(
-                "invalid_copies", f"asked for {request.copies} copies; ask for 1 or more"
-            )
+        _require_copies(request.copies, "asked for")
         self._require(delivery, TAKEN_IN, "print")
         self._check_print_seal(unit, message_id, request)
         remaining = delivery.print_quota - delivery.printed
@@ -150,20 +147,13 @@ class Lifecycle:
             raise Rejection("reason_required", "say why the document is returned")
         self._require_unreceived(delivery, "return")
         self.ledger.set_state(document.id, unit, "returned")
-        moment = self.now()
-        self.answer(
-            unit, wire.Status(ref=message_id, doc_id=document.id, state="returned", at=moment.at)
-        )
-        self.answer(
-            document.sender,
-            wire.Status(
-                doc_id=document.id,
-                state="returned",
-                recipient=unit,
-                at=moment.at,
-                reason="returned_by_recipient",
-                message=command.reason,
-            ),
+        self._tell_both(
+            unit,
+            message_id,
+            document,
+            "returned",
+            message=command.reason,
+            reason="returned_by_recipient",
         )
         log.info("document_returned", doc_id=document.id, unit=unit, reason=command.reason)
 
@@ -172,44 +162,19 @@ class Lifecycle:
         document, delivery = self._addressed_to(unit, command.doc_id)
         self._require(delivery, ("delivered", "received"), "ask for a resend of")
         self.ledger.set_state(document.id, unit, "resend_requested")
-        moment = self.now()
-        self.answer(
-            unit,
-            wire.Status(ref=message_id, doc_id=document.id, state="resend_requested", at=moment.at),
-        )
-        self.answer(
-            document.sender,
-            wire.Status(
-                doc_id=document.id,
-                state="resend_requested",
-                recipient=unit,
-                at=moment.at,
-                message=command.reason,
-            ),
-        )
+        self._tell_both(unit, message_id, document, "resend_requested", message=command.reason)
 
     def quota_request(self, unit: str, message_id: str, command: wire.QuotaRequest) -> None:
         """§38: the recipient asks the sender for extra copies."""
         document, delivery = self._addressed_to(unit, command.doc_id)
-        if command.copies < 1:
-            raise Rejection(
-                "invalid_copies", f"asked for {command.copies} copies; ask for 1 or more"
-            )
+        _require_copies(command.copies, "asked for")
         self._require(delivery, TAKEN_IN, "ask for copies of")
-        moment = self.now()
-        self.answer(
+        self._tell_both(
             unit,
-            wire.Status(ref=message_id, doc_id=document.id, state="quota_requested", at=moment.at),
-        )
-        self.answer(
-            document.sender,
-            wire.Status(
-                doc_id=document.id,
-                state="quota_requested",
-                recipient=unit,
-                at=moment.at,
-                message=f"{command.copies} more copies: {command.reason}",
-            ),
+            message_id,
+            document,
+            "quota_requested",
+            message=f"{command.copies} more copies: {command.reason}",
         )
 
     def attachments_received(
@@ -219,23 +184,34 @@ class Lifecycle:
         document, _ = self._addressed_to(unit, command.doc_id)
         if not stored_envelope(document).paper_attachments:
             raise Rejection("no_paper_attachments", "this document has no paper attachments")
-        moment = self.now()
-        self.ledger.mark_attachments_received(document.id, unit, moment.at)
-        self.answer(
-            unit,
-            wire.Status(
-                ref=message_id, doc_id=document.id, state="attachments_received", at=moment.at
-            ),
-        )
+        at = self._tell_both(unit, message_id, document, "attachments_received")
+        self.ledger.mark_attachments_received(document.id, unit, at)
+
+    def _tell_both(
+        self,
+        unit: str,
+        message_id: str,
+        document: StoredDocument,
+        state: str,
+        *,
+        message: str = "",
+        reason: str = "",
+    ) -> str:
+        """Answer the recipient's command and tell the sender what it did; returns the time."""
+        at = self.now().at
+        self.answer(unit, wire.Status(ref=message_id, doc_id=document.id, state=state, at=at))
         self.answer(
             document.sender,
             wire.Status(
                 doc_id=document.id,
-                state="attachments_received",
+                state=state,
                 recipient=unit,
-                at=moment.at,
+                at=at,
+                message=message,
+                reason=reason,
             ),
         )
+        return at
 
     # Sender's side.
 
@@ -265,8 +241,7 @@ class Lifecycle:
 
     def quota_grant(self, unit: str, message_id: str, command: wire.QuotaGrant) -> None:
         document, delivery = self._sent_by(unit, command.doc_id, command.recipient)
-        if command.copies < 1:
-            raise Rejection("invalid_copies", f"granted {command.copies} copies; grant 1 or more")
+        _require_copies(command.copies, "granted")
         self._require(delivery, TAKEN_IN, "grant copies of")
         self.ledger.add_quota(document.id, delivery.recipient, command.copies)
         moment = self.now()
@@ -481,3 +456,8 @@ class Lifecycle:
                 f" too late to {action} it",
             )
         cls._require(delivery, BEFORE_RECEIPT, action)
+
+
+def _require_copies(copies: int, verb: str) -> None:
+    if copies < 1:
+        raise Rejection("invalid_copies", f"{verb} {copies} copies; it takes 1 or more")

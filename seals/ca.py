@@ -1,12 +1,15 @@
 """The exchange CA: the General Office (市府办公厅) vouching for every seal.
 
-Today its key sits in one password-protected carrier (ca.key) beside its certificate (ca.crt).
-Split custody and ceremonies will replace how the key is opened, not what a
-CertificateAuthority is, which is why it is built from a certificate and a key.
+Only the CA's certificate (ca.crt) is kept whole. Its private key is split among custodians
+(seals/custody.py) and exists in memory only while a ceremony (seals/ceremony.py) holds a
+CertificateAuthority open; closing it drops the key.
 """
+
+from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import TracebackType
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -16,22 +19,37 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.x509.oid import NameOID
 
-from seals.carrier import read_carrier, write_carrier
-from seals.certificate import seal_subject
+from seals.certificate import seal_image_extension, seal_subject
 from seals.errors import SealError
+from seals.files import write_public
 from seals.kinds import SealKind
 
 CERTIFICATE_FILE = "ca.crt"
-KEY_FILE = "ca.key"
 CA_VALIDITY = timedelta(days=20 * 365 + 5)  # twenty years, leap days included
 
 
 class CertificateAuthority:
-    """An opened CA: able to issue seal certificates until it is dropped."""
+    """An opened CA: able to issue and sign until it is closed."""
 
     def __init__(self, certificate: x509.Certificate, private_key: Ed25519PrivateKey) -> None:
         self.certificate = certificate
-        self._private_key = private_key
+        self._private_key: Ed25519PrivateKey | None = private_key
+
+    def __enter__(self) -> CertificateAuthority:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Drop the key. OpenSSL clears an Ed25519 key's memory when it frees it; whether that
+        happens now depends on no other reference to the key object being left in Python."""
+        self._private_key = None
 
     def issue(
         self,
@@ -42,9 +60,10 @@ class CertificateAuthority:
         *,
         not_before: datetime,
         valid_days: int = 3650,
+        image: bytes | None = None,
     ) -> x509.Certificate:
         """Bind a key to one unit and one kind; the certificate can sign nothing else."""
-        return (
+        builder = (
             x509.CertificateBuilder()
             .subject_name(seal_subject(unit_id, unit_name, kind))
             .issuer_name(self.certificate.subject)
@@ -54,16 +73,41 @@ class CertificateAuthority:
             .not_valid_after(not_before + timedelta(days=valid_days))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(_key_usage(digital_signature=True), critical=True)
-            .sign(self._private_key, algorithm=None)
+        )
+        if image is not None:
+            builder = builder.add_extension(seal_image_extension(image), critical=False)
+        return builder.sign(self._key(), algorithm=None)
+
+    def sign(self, data: bytes) -> bytes:
+        """For the CA's own records (the ceremony log), verified with ca.crt's public key."""
+        return self._key().sign(data)
+
+    def sign_revocation_list(
+        self, builder: x509.CertificateRevocationListBuilder
+    ) -> x509.CertificateRevocationList:
+        return builder.issuer_name(self.certificate.subject).sign(self._key(), algorithm=None)
+
+    def private_key_bytes(self) -> bytearray:
+        """The raw key, for splitting it into custodians' shares only; the caller zeroes it.
+
+        Best effort: cryptography hands the key out as immutable bytes, which Python cannot
+        zero; that copy is dropped at once and lives until the memory is reused."""
+        return bytearray(
+            self._key().private_bytes(
+                serialization.Encoding.Raw,
+                serialization.PrivateFormat.Raw,
+                serialization.NoEncryption(),
+            )
         )
 
+    def _key(self) -> Ed25519PrivateKey:
+        if self._private_key is None:
+            raise SealError("ca_closed", "the CA key was put away at the end of the ceremony")
+        return self._private_key
 
-def init_ca(directory: Path, name: str, password: str, *, now: datetime) -> CertificateAuthority:
-    """Refuse to overwrite: a new CA key would orphan every seal the old one issued."""
-    key_path = directory / KEY_FILE
-    if key_path.exists():
-        raise SealError("ca_exists", f"a CA already exists at {directory} ({key_path})")
-    directory.mkdir(parents=True, exist_ok=True)
+
+def create_ca(name: str, *, now: datetime) -> CertificateAuthority:
+    """A new self-signed CA with a fresh key; nothing is written."""
     private_key = Ed25519PrivateKey.generate()
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     certificate = (
@@ -78,28 +122,28 @@ def init_ca(directory: Path, name: str, password: str, *, now: datetime) -> Cert
         .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
         .sign(private_key, algorithm=None)
     )
-    (directory / CERTIFICATE_FILE).write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    # The key goes last: its presence is what marks the CA as made.
-    write_carrier(key_path, private_key, None, password)
     return CertificateAuthority(certificate, private_key)
 
 
-def open_ca(directory: Path, password: str) -> CertificateAuthority:
-    """Check the key matches ca.crt, or every seal issued from here would fail to verify."""
-    key_path = directory / KEY_FILE
-    if not key_path.exists():
-        raise SealError("ca_missing", f"no CA key at {key_path}; run `seal ca-init` first")
-    certificate = load_ca_certificate(directory / CERTIFICATE_FILE)
-    private_key, _ = read_carrier(key_path, password)
-    if private_key.public_key() != certificate.public_key():
-        raise SealError(
-            "ca_missing", f"{key_path} does not hold the key of {directory / CERTIFICATE_FILE}"
-        )
-    return CertificateAuthority(certificate, private_key)
+def init_ca(
+    directory: Path, name: str, legacy_password: str | None = None, *, now: datetime
+) -> CertificateAuthority:
+    """Write ca.crt for a new CA whose key stays in the returned object only.
+
+    `docex seal ca-init` (seals.ceremony.establish) calls this, then splits the key among the
+    custodians. `legacy_password` is ignored: the CA key is no longer kept under a password.
+    It is accepted only while tests/conftest.py still passes one; remove it with that call.
+    """
+    certificate_path = directory / CERTIFICATE_FILE
+    if certificate_path.exists():
+        raise SealError("ca_exists", f"a CA already exists at {directory} ({certificate_path})")
+    ca = create_ca(name, now=now)
+    write_public(certificate_path, ca.certificate.public_bytes(serialization.Encoding.PEM))
+    return ca
 
 
 def load_ca_certificate(path: Path) -> x509.Certificate:
-    """What the router and the seal holders trust; no key or password needed."""
+    """What the router and the seal holders trust; no key or share needed."""
     try:
         return x509.load_pem_x509_certificate(path.read_bytes())
     except OSError as e:

@@ -6,13 +6,12 @@ certificate travels in clear beside it and is bound as associated data, so swapp
 another certificate fails exactly like a wrong password would.
 
 File format (JSON, `format` = "docex-carrier/1"): scrypt parameters and salt, GCM nonce,
-ciphertext of the raw 32-byte Ed25519 private key, and the certificate PEM (null for the CA's
-own key, whose certificate lives next to it as ca.crt).
+ciphertext of the raw 32-byte Ed25519 private key, and the certificate PEM. (Carriers of the
+CA's own key, before it was split among custodians, had a null certificate; they are refused.)
 """
 
 import base64
 import json
-import os
 import secrets
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from seals.errors import SealError
+from seals.files import write_private
 
 FORMAT = "docex-carrier/1"
 
@@ -39,11 +39,11 @@ KDF = {"name": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P}
 def write_carrier(
     path: Path,
     private_key: Ed25519PrivateKey,
-    certificate: x509.Certificate | None,
+    certificate: x509.Certificate,
     password: str,
 ) -> None:
     """Write atomically so a crash never leaves half a carrier where a good one was."""
-    certificate_pem = _certificate_pem(certificate)
+    certificate_pem = certificate.public_bytes(serialization.Encoding.PEM)
     salt = secrets.token_bytes(16)
     nonce = secrets.token_bytes(12)
     raw_key = private_key.private_bytes(
@@ -58,12 +58,12 @@ def write_carrier(
         "cipher": "aes-256-gcm",
         "nonce": _b64(nonce),
         "ciphertext": _b64(AESGCM(key).encrypt(nonce, raw_key, certificate_pem)),
-        "certificate": certificate_pem.decode("ascii") if certificate else None,
+        "certificate": certificate_pem.decode("ascii"),
     }
-    _write_private(path, json.dumps(document, indent=2).encode("ascii") + b"\n")
+    write_private(path, json.dumps(document, indent=2).encode("ascii") + b"\n")
 
 
-def read_carrier(path: Path, password: str) -> tuple[Ed25519PrivateKey, x509.Certificate | None]:
+def read_carrier(path: Path, password: str) -> tuple[Ed25519PrivateKey, x509.Certificate]:
     """Tell a wrong password apart from a damaged file: custodians act differently on each."""
     try:
         content = path.read_bytes()
@@ -75,9 +75,11 @@ def read_carrier(path: Path, password: str) -> tuple[Ed25519PrivateKey, x509.Cer
             raise SealError(
                 "carrier_corrupt", f"{path} is not a {FORMAT} carrier: {document['format']!r}"
             )
+        if document["certificate"] is None:
+            raise SealError("carrier_corrupt", f"{path} holds no seal certificate")
         # Parsed before decrypting so a garbled certificate reads as damage, not a bad password.
-        certificate_pem = (document["certificate"] or "").encode("ascii")
-        certificate = x509.load_pem_x509_certificate(certificate_pem) if certificate_pem else None
+        certificate_pem = document["certificate"].encode("ascii")
+        certificate = x509.load_pem_x509_certificate(certificate_pem)
         kdf = document["kdf"]
         if {name: kdf[name] for name in KDF} != KDF:
             raise SealError("carrier_corrupt", f"{path} uses unsupported key derivation {kdf}")
@@ -98,29 +100,6 @@ def read_carrier(path: Path, password: str) -> tuple[Ed25519PrivateKey, x509.Cer
 def _derive(password: str, salt: bytes) -> bytes:
     scrypt = Scrypt(salt=salt, length=32, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
     return scrypt.derive(password.encode("utf-8"))
-
-
-def _certificate_pem(certificate: x509.Certificate | None) -> bytes:
-    """Also the AEAD associated data, so it must be byte-identical when written and read."""
-    if certificate is None:
-        return b""
-    return certificate.public_bytes(serialization.Encoding.PEM)
-
-
-def _write_private(path: Path, content: bytes) -> None:
-    """Mode 0600 from the first byte: a chmod after writing would leave a window."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def _b64(data: bytes) -> str:

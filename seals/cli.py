@@ -1,121 +1,302 @@
-"""`docex seal …`: the operator commands that make the CA and issue seals.
+"""`docex seal …`: the General Office's commands for the exchange CA and the seal ceremonies.
 
-Passwords never go on the command line (shell history, `ps`): they come from a file, an
-environment variable, or a prompt. Validation of names happens at parse time so a bad value
-is a usage message, not a traceback from deep inside certificate building.
+Secrets never go on the command line (shell history, `ps`): shares come from files or are
+typed at a prompt, carrier passwords from a file, an environment variable or a prompt.
+Names are validated at parse time, so a bad value is a usage message, not a traceback from
+deep inside certificate building. Every refusal is one line, `error: <code>: <message>`,
+exit status 2.
 """
+
+from __future__ import annotations
 
 import argparse
 import getpass
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from seals.ca import init_ca, open_ca
+from seals import ceremony
+from seals.ceremony import CHANGE_REASONS
+from seals.certificate import serial_hex
+from seals.cli_presence import add_presence_arguments, assignment, collect_presence
+from seals.custody import DEFAULT_CUSTODY, Custodian, Custody, share_path
 from seals.errors import SealError
 from seals.kinds import SealKind
-from seals.seal import issue_seal
+from seals.revocation import REVOCATION_LIST_FILE, Reason
+from seals.seal import Seal
 
-CA_PASSWORD_ENV = "DOCEX_CA_PASSWORD"
 SEAL_PASSWORD_ENV = "DOCEX_SEAL_PASSWORD"
 MAX_COMMON_NAME_BYTES = 64  # X.509 upper bound, counted in UTF-8 bytes: ~21 Chinese characters
 
-
-class _UsageError(Exception):
-    """An operator mistake found after parsing, reported without a traceback."""
+_CEREMONY_EPILOG = (
+    "§23: the custodians custody.toml marks required must bring their shares, and a person of "
+    "the unit whose seal it is must attend (--attendee UNIT=NAME). Each ceremony is appended "
+    "to the CA-signed log ceremonies.jsonl."
+)
 
 
 def add_seal_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register under the main CLI's subcommands, so `seal` sits beside `router`, `units`…"""
-    seal = subparsers.add_parser("seal", help="exchange CA and electronic seals")
+    seal = subparsers.add_parser("seal", help="exchange CA and seal ceremonies")
     commands = seal.add_subparsers(dest="seal_command", required=True, metavar="COMMAND")
+    _add_ca_init(commands)
+    _add_make(commands)
+    _add_change(commands)
+    _add_destroy(commands)
 
-    ca_init = commands.add_parser("ca-init", help="create the exchange CA (key and certificate)")
-    ca_init.add_argument("--dir", type=Path, required=True, help="directory for ca.crt, ca.key")
+    listing = commands.add_parser("list", help="every seal ever issued, with its status")
+    listing.add_argument("--ca-dir", type=Path, required=True, help="directory made by ca-init")
+    listing.set_defaults(func=_handler(_list))
+
+    log = commands.add_parser("log", help="the ceremony log")
+    log_commands = log.add_subparsers(dest="log_command", required=True, metavar="COMMAND")
+    verify = log_commands.add_parser(
+        "verify", help="check the log's signatures and chain; name the first bad record"
+    )
+    verify.add_argument("--ca-dir", type=Path, required=True, help="directory made by ca-init")
+    verify.set_defaults(func=_handler(_log_verify))
+
+
+def _add_ca_init(commands: argparse._SubParsersAction) -> None:
+    default_roles = ", ".join(f"{c.role}={c.title}" for c in DEFAULT_CUSTODY.custodians)
+    ca_init = commands.add_parser(
+        "ca-init",
+        help="create the exchange CA and split its key among custodians",
+        description="Create the CA certificate (ca.crt), split the CA key into SLIP-39 shares, "
+        "one file per custodian in --shares-dir (mode 0600; hand each to its custodian and "
+        "delete it there), and write custody.toml, the empty revocation list "
+        "(revocations.crl), the register (issued.jsonl) and the ceremony log "
+        f"(ceremonies.jsonl). Without --custodian: {default_roles} (§23), both required.",
+    )
+    ca_init.add_argument("--dir", type=Path, required=True, help="new, empty CA directory")
     ca_init.add_argument("--name", type=_common_name, required=True, help="CA display name")
     ca_init.add_argument(
-        "--password-file", type=Path, help=f"CA key password (else ${CA_PASSWORD_ENV}, else prompt)"
+        "--shares-dir", type=Path, required=True, help="where the share files go (not --dir)"
     )
-    ca_init.set_defaults(func=_ca_init)
+    ca_init.add_argument(
+        "--custodian",
+        type=assignment,
+        action="append",
+        default=[],
+        metavar="ROLE=TITLE",
+        help="a custodian who holds a share and must attend every ceremony (repeat)",
+    )
+    ca_init.add_argument(
+        "--backup-custodian",
+        type=assignment,
+        action="append",
+        default=[],
+        metavar="ROLE=TITLE",
+        help="a custodian who holds a share counting toward the threshold, "
+        "but need not attend (repeat)",
+    )
+    ca_init.add_argument(
+        "--threshold",
+        type=int,
+        help="shares needed to rebuild the key (default: the number of --custodian roles)",
+    )
+    ca_init.set_defaults(func=_handler(_ca_init))
 
-    issue = commands.add_parser("issue", help="issue a seal into a new carrier file")
-    issue.add_argument("--ca-dir", type=Path, required=True, help="directory made by ca-init")
-    issue.add_argument("--unit", type=_unit_id, required=True, help="unit id")
-    issue.add_argument("--unit-name", type=_common_name, required=True, help="unit display name")
-    issue.add_argument("--kind", type=SealKind, choices=list(SealKind), required=True)
-    issue.add_argument("--out", type=Path, required=True, help="carrier file to write")
-    issue.add_argument(
-        "--password-file", type=Path, help=f"CA key password (else ${CA_PASSWORD_ENV}, else prompt)"
+
+def _add_make(commands: argparse._SubParsersAction) -> None:
+    make = commands.add_parser(
+        "make", help="ceremony: issue a unit a new seal into a carrier", epilog=_CEREMONY_EPILOG
     )
-    issue.add_argument(
+    make.add_argument("--ca-dir", type=Path, required=True, help="directory made by ca-init")
+    make.add_argument("--unit", type=_unit_id, required=True, help="unit id")
+    make.add_argument("--unit-name", type=_common_name, required=True, help="unit display name")
+    make.add_argument(
+        "--kind",
+        type=SealKind,
+        choices=list(SealKind),
+        required=True,
+        help="exchange: the exchange's own seal, for unit id 'exchange' only",
+    )
+    _add_carrier_arguments(make)
+    add_presence_arguments(make)
+    make.set_defaults(func=_handler(_make))
+
+
+def _add_change(commands: argparse._SubParsersAction) -> None:
+    change = commands.add_parser(
+        "change",
+        help="ceremony: replace a seal (new carrier) and revoke the old one",
+        epilog=_CEREMONY_EPILOG,
+    )
+    change.add_argument("--ca-dir", type=Path, required=True, help="directory made by ca-init")
+    change.add_argument("--serial", required=True, help="serial of the seal to replace")
+    change.add_argument("--reason", type=Reason, choices=CHANGE_REASONS, required=True)
+    change.add_argument(
+        "--unit-name", type=_common_name, help="the unit's new name (required when renamed)"
+    )
+    _add_carrier_arguments(change)
+    add_presence_arguments(change)
+    change.set_defaults(func=_handler(_change))
+
+
+def _add_destroy(commands: argparse._SubParsersAction) -> None:
+    destroy = commands.add_parser(
+        "destroy", help="ceremony: revoke a seal from now on", epilog=_CEREMONY_EPILOG
+    )
+    destroy.add_argument("--ca-dir", type=Path, required=True, help="directory made by ca-init")
+    destroy.add_argument("--serial", required=True, help="serial of the seal to revoke")
+    destroy.add_argument("--reason", type=Reason, choices=list(Reason), required=True)
+    add_presence_arguments(destroy)
+    destroy.set_defaults(func=_handler(_destroy))
+
+
+def _add_carrier_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True, help="new carrier file to write")
+    parser.add_argument(
         "--carrier-password-file",
         type=Path,
-        help=f"carrier password (else ${SEAL_PASSWORD_ENV}, else prompt)",
+        help=f"carrier password (else ${SEAL_PASSWORD_ENV}, else prompt); §24: give the "
+        "carrier and its password to different people",
     )
-    issue.set_defaults(func=_issue)
+    parser.add_argument(
+        "--image", type=Path, help="the seal's registered image (PNG, at most 64 KiB)"
+    )
 
 
-def _ca_init(args: argparse.Namespace) -> int:
-    try:
-        password = _password(args.password_file, CA_PASSWORD_ENV, "new CA password", confirm=True)
-        ca = init_ca(args.dir, args.name, password, now=datetime.now(UTC))
-    except (SealError, _UsageError) as e:
-        return _fail(e)
-    print(f"CA {args.name} created in {args.dir}; valid until {ca.certificate.not_valid_after_utc}")
-    return 0
+def _ca_init(args: argparse.Namespace) -> None:
+    custodians = [Custodian(role=r, title=t) for r, t in args.custodian]
+    custodians += [Custodian(role=r, title=t, required=False) for r, t in args.backup_custodian]
+    if not args.custodian:
+        custodians = [*DEFAULT_CUSTODY.custodians, *custodians]
+    threshold = args.threshold or sum(c.required for c in custodians)
+    custody = Custody(threshold=threshold, custodians=tuple(custodians))
+    custody = ceremony.establish(
+        args.dir, args.name, args.shares_dir, custody, now=datetime.now(UTC)
+    )
+    print(f"CA {args.name} created in {args.dir}")
+    print(f"any {custody.threshold} of these shares rebuild its key; give each to its custodian:")
+    for c in custody.custodians:
+        required = "must attend ceremonies" if c.required else "backup"
+        print(f"  {share_path(args.shares_dir, c.role)}  {c.title} ({required})")
 
 
-def _issue(args: argparse.Namespace) -> int:
-    try:
-        if args.out.exists():
-            # Replacing a carrier destroys a seal, which is a ceremony, not an issue.
-            raise _UsageError(f"refusing to overwrite existing carrier {args.out}")
-        ca_password = _password(args.password_file, CA_PASSWORD_ENV, "CA password", confirm=False)
-        ca = open_ca(args.ca_dir, ca_password)
-        carrier_password = _password(
-            args.carrier_password_file, SEAL_PASSWORD_ENV, "new carrier password", confirm=True
+def _make(args: argparse.Namespace) -> None:
+    presence = collect_presence(args, ceremony.custody_of(args.ca_dir), args.unit)
+    seal = ceremony.make(
+        args.ca_dir,
+        presence,
+        args.unit,
+        args.unit_name,
+        args.kind,
+        args.out,
+        _carrier_password(args),
+        now=datetime.now(UTC),
+        image=_image(args.image),
+    )
+    _print_seal("made", seal, args.out)
+
+
+def _change(args: argparse.Namespace) -> None:
+    owner = ceremony.seal_owner(args.ca_dir, args.serial)
+    presence = collect_presence(args, ceremony.custody_of(args.ca_dir), owner)
+    seal, revocation = ceremony.change(
+        args.ca_dir,
+        presence,
+        args.serial,
+        args.reason,
+        args.out,
+        _carrier_password(args),
+        now=datetime.now(UTC),
+        unit_name=args.unit_name,
+        image=_image(args.image),
+    )
+    print(f"seal {args.serial} {revocation.describe()}")
+    _print_seal("made", seal, args.out)
+
+
+def _destroy(args: argparse.Namespace) -> None:
+    owner = ceremony.seal_owner(args.ca_dir, args.serial)
+    presence = collect_presence(args, ceremony.custody_of(args.ca_dir), owner)
+    revocation = ceremony.destroy(
+        args.ca_dir, presence, args.serial, args.reason, now=datetime.now(UTC)
+    )
+    print(f"seal {args.serial} of unit {owner} {revocation.describe()}")
+    print(f"revocation list: {args.ca_dir / REVOCATION_LIST_FILE}; reload the router to apply it")
+
+
+def _list(args: argparse.Namespace) -> None:
+    rows = [
+        (
+            seal.unit_id,
+            seal.kind.value,
+            seal.serial,
+            f"{seal.certificate.not_valid_before_utc:%Y-%m-%d}"
+            f"..{seal.certificate.not_valid_after_utc:%Y-%m-%d}",
+            status,
         )
-        seal = issue_seal(
-            ca,
-            args.unit,
-            args.unit_name,
-            args.kind,
-            args.out,
-            carrier_password,
-            now=datetime.now(UTC),
-        )
-    except (SealError, _UsageError) as e:
-        return _fail(e)
-    print(f"issued {seal.kind} seal for unit {seal.unit_id}: serial {seal.serial}")
-    print(f"carrier: {args.out}")
-    return 0
+        for seal, status in ceremony.list_seals(args.ca_dir, datetime.now(UTC))
+    ]
+    header = ("UNIT", "KIND", "SERIAL", "VALID", "STATUS")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+    for row in [header, *rows]:
+        cells = [row[i].ljust(widths[i]) for i in range(4)] + [row[4]]
+        print("  ".join(cells))
 
 
-def _password(file: Path | None, env: str, prompt: str, *, confirm: bool) -> str:
-    """A new password is typed twice; one that opens an existing key is checked by opening it."""
-    if file is not None:
+def _log_verify(args: argparse.Namespace) -> None:
+    records = ceremony.verify_records(args.ca_dir)
+    print(f"{len(records)} ceremony records verified; the register and revocation list agree")
+
+
+def _print_seal(verb: str, seal: Seal, carrier: Path) -> None:
+    certificate = seal.certificate
+    print(f"{verb} {seal.kind} seal for unit {seal.unit_id}: serial {serial_hex(certificate)}")
+    print(
+        f"valid {certificate.not_valid_before_utc.isoformat()} "
+        f"to {certificate.not_valid_after_utc.isoformat()}"
+    )
+    print(f"carrier: {carrier} (§24: the carrier and its password go to different people)")
+
+
+def _handler(action: Callable[[argparse.Namespace], None]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
         try:
-            password = file.read_text(encoding="utf-8").rstrip("\r\n")
+            action(args)
+        except SealError as e:
+            print(f"error: {e.code}: {e.message}", file=sys.stderr)
+            return 2
+        return 0
+
+    return run
+
+
+def _carrier_password(args: argparse.Namespace) -> str:
+    """A new password is typed twice."""
+    if args.carrier_password_file is not None:
+        try:
+            password = args.carrier_password_file.read_text(encoding="utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as e:
-            raise _UsageError(f"cannot read password file {file}: {e}") from None
-    elif os.environ.get(env):
-        password = os.environ[env]
+            raise SealError(
+                "password_unreadable",
+                f"cannot read password file {args.carrier_password_file}: {e}",
+            ) from None
+    elif os.environ.get(SEAL_PASSWORD_ENV):
+        password = os.environ[SEAL_PASSWORD_ENV]
     else:
-        password = getpass.getpass(f"{prompt}: ")
-        if confirm and getpass.getpass(f"repeat {prompt}: ") != password:
-            raise _UsageError("the two passwords differ")
+        password = getpass.getpass("new carrier password: ")
+        if getpass.getpass("repeat new carrier password: ") != password:
+            raise SealError("password_mismatch", "the two passwords differ")
     if not password:
-        raise _UsageError(f"empty {prompt}")
+        raise SealError("password_empty", "the carrier password is empty")
     return password
 
 
-def _fail(error: SealError | _UsageError) -> int:
-    if isinstance(error, SealError):
-        print(f"error: {error.code}: {error.message}", file=sys.stderr)
-    else:
-        print(f"error: {error}", file=sys.stderr)
-    return 2
+def _image(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise SealError(
+            "seal_image_invalid", f"cannot read seal image {path}: {e.strerror}"
+        ) from None
 
 
 def _unit_id(value: str) -> str:

@@ -10,3 +10,7 @@ class SealKind(enum.StrEnum):
     SIGNING = "signing"  # 签名印章
     VERIFICATION = "verification"  # 验证印章
     EXCHANGE = "exchange"  # 交换系统印章
+
+
+# The exchange's own seal belongs to this unit id, and it may hold no other kind.
+EXCHANGE_UNIT_ID = "exchange"

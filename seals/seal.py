@@ -10,7 +10,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from seals.ca import CertificateAuthority
 from seals.carrier import read_carrier, write_carrier
 from seals.certificate import seal_identity, serial_hex
-from seals.errors import SealError
 from seals.kinds import SealKind
 
 
@@ -36,10 +35,8 @@ class Seal:
 
 
 def open_seal(path: Path, password: str) -> Seal:
-    """Open a seal carrier; the CA's own key file is refused, it is no seal."""
+    """Open a seal carrier with its password (held by another custodian than the file, §24)."""
     private_key, certificate = read_carrier(path, password)
-    if certificate is None:
-        raise SealError("carrier_corrupt", f"{path} holds no seal certificate")
     return Seal(private_key, certificate)
 
 
@@ -55,6 +52,7 @@ def issue_seal(
     password: str,
     *,
     now: datetime,
+    image: bytes | None = None,
 ) -> Seal:
     """The key is born here and leaves only encrypted, inside the carrier.
 
@@ -63,7 +61,12 @@ def issue_seal(
     """
     private_key = Ed25519PrivateKey.generate()
     certificate = ca.issue(
-        unit_id, unit_name, kind, private_key.public_key(), not_before=now - CLOCK_SKEW
+        unit_id,
+        unit_name,
+        kind,
+        private_key.public_key(),
+        not_before=now - CLOCK_SKEW,
+        image=image,
     )
     write_carrier(carrier_path, private_key, certificate, password)
     return Seal(private_key, certificate)

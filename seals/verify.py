@@ -2,19 +2,29 @@
 
 The router verifies thousands of seals a second but sees few distinct certificates, so the
 CA-chain check and identity parsing are remembered per certificate; what depends on the
-moment (validity) or the document (unit, kind, signature) is checked every time.
+moment (validity, revocation) or the document (unit, kind, signature) is checked every time.
+
+A seal is judged at the `at` the caller passes, never at a time the sealer claims: the router
+passes its own clock at acceptance, a recipient the router's acceptance time (`sent_at`). So a
+document accepted before its seal was revoked stays valid, and one accepted after is refused,
+whatever sealing time it states.
 """
+
+from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from seals.ca import load_ca_certificate
 from seals.certificate import seal_identity, serial_hex
 from seals.errors import SealError
 from seals.kinds import SealKind
+from seals.revocation import RevocationList, load_revocation_list
 
 CACHE_SIZE = 4096
 
@@ -28,11 +38,34 @@ class _Trusted:
 
 
 class SealVerifier:
-    """Trusts seal certificates issued directly by one exchange CA."""
+    """Trusts seal certificates issued directly by one exchange CA, and not revoked by it."""
 
-    def __init__(self, ca_certificate: x509.Certificate) -> None:
+    def __init__(
+        self, ca_certificate: x509.Certificate, revocations: RevocationList | None = None
+    ) -> None:
         self._ca_certificate = ca_certificate
         self._trusted: dict[bytes, _Trusted] = {}
+        self._revocations = revocations if revocations is not None else RevocationList(0, [])
+
+    @classmethod
+    def from_files(cls, ca_certificate: Path, revocation_list: Path | None = None) -> SealVerifier:
+        """How the router and units build theirs from their configured paths."""
+        certificate = load_ca_certificate(ca_certificate)
+        if revocation_list is None:
+            return cls(certificate)
+        return cls(certificate, load_revocation_list(revocation_list, certificate))
+
+    def replace_revocations(self, path: Path) -> None:
+        """Take the list now at `path` (a reload after a ceremony); on any error keep the one in
+        use. An older list is refused: it would forget the revocations made since."""
+        revocations = load_revocation_list(path, self._ca_certificate)
+        if revocations.number < self._revocations.number:
+            raise SealError(
+                "revocation_list_stale",
+                f"revocation list number {revocations.number} is older than the one in use "
+                f"({self._revocations.number})",
+            )
+        self._revocations = revocations
 
     def verify(
         self,
@@ -60,6 +93,13 @@ class SealVerifier:
                 "seal_expired",
                 f"seal {serial_hex(cert)} expired at {cert.not_valid_after_utc.isoformat()}, "
                 f"before {at.isoformat()}",
+            )
+        revocation = self._revocations.get(cert.serial_number)
+        if revocation is not None and at >= revocation.revoked_at:
+            raise SealError(
+                "seal_revoked",
+                f"seal {serial_hex(cert)} was {revocation.describe()}; "
+                f"it seals nothing from then on (judged at {at.isoformat()})",
             )
         if trusted.unit_id != unit_id:
             raise SealError(

@@ -20,6 +20,8 @@ class UnitSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # The unit's verification seal (验证印章), needed only to print (§35).
     verification_carrier: str = ""
     ca_certificate: str
+    # The CA's revocation list (revocations.crl), kept current by the General Office; "" = none.
+    revocation_list: str = ""
     mailbox: str
 
 
@@ -33,7 +35,13 @@ def load_unit_settings(path: Path) -> UnitSettings:
     except (tomllib.TOMLDecodeError, msgspec.ValidationError) as exc:
         raise UnitSettingsError(f"{path}: {exc}") from exc
     base = path.parent.resolve()
-    for field in ("seal_carrier", "verification_carrier", "ca_certificate", "mailbox"):
+    for field in (
+        "seal_carrier",
+        "verification_carrier",
+        "ca_certificate",
+        "revocation_list",
+        "mailbox",
+    ):
         if getattr(settings, field):
             setattr(settings, field, str(base / getattr(settings, field)))
     return settings

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from adapters.amqp.cli import add_unit_commands
+from adapters.hotfolder.cli import add_adapter_commands
 from docex import logs
 from router.cli import add_router_commands
 from seals.cli import add_seal_commands
@@ -20,6 +21,7 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_router_commands(commands)
     add_unit_commands(commands)
+    add_adapter_commands(commands)
     add_seal_commands(commands)
     return root
 

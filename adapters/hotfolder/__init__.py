@@ -1,0 +1,23 @@
+"""The hot folder: a unit's office system joins the exchange by writing files into one directory
+and picking up what arrives in another, as most office systems integrate.
+
+The folder's layout is the contract with the office system:
+
+    outbox/           the office system drops documents here to send them
+    sent/             … and finds them here once the exchange accepted them, with
+                      `x.pdf.sent.json` (document id, send time, exchange date)
+    rejected/         … or here, with `x.pdf.rejected.txt`: the reason code and message
+    inbox/            documents delivered to the unit, `<doc id>.pdf` and `<doc id>.json`
+    inbox/done/       the office system moves a document here once it has taken it in: that is
+                      the read receipt (§37)
+    inbox/refused/    deliveries not to be taken in electronically: a seal that does not
+                      verify, a withdrawn document, one switched to paper (§47); the `.json`
+                      says which
+
+Sending `x.pdf` takes two files: the document, then its sidecar `x.pdf.toml` (recipients `to`,
+`cc`, print `copies`, `title`, `doc_no` (文号), `classification`). Each must appear whole, so the
+office system writes it under another name on the same filesystem (`x.pdf.part`, or a dot
+file) and renames it into place; the sidecar comes last, and its appearance is the signal
+that the document is complete. A document without a sidecar is never touched. Files this
+adapter writes for the office system appear the same way: the `.json` of a delivery last.
+"""

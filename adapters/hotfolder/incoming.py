@@ -1,0 +1,40 @@
+"""The receiving side of a hot folder: delivered documents are written to inbox/, and the read
+receipt (§37) goes out once the office system has moved one to inbox/done/.
+
+The unit's mailbox is the record of both steps (`saved_path`, `receipt_sent`), as it is for
+`docex unit inbox --save`. A crash after writing a file but before recording it writes the
+same file again; a crash after a receipt but before recording it sends another receipt, and
+the router keeps the first one's time.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from adapters.amqp.client import UnitClient
+from adapters.hotfolder.folder import Folder
+from docex import wire
+
+log = structlog.get_logger("docex.hotfolder")
+
+
+class Incoming:
+    def __init__(self, folder: Folder, client: UnitClient) -> None:
+        self._folder = folder
+        self._client = client
+
+    async def step(self) -> None:
+        """Expects the unit's queue drained into the mailbox just before."""
+        mailbox = self._client.mailbox
+        for stored in mailbox.unsaved():
+            path = self._folder.file_delivery(stored)
+            mailbox.mark_saved(stored.deliver.envelope.id, str(path))
+            if path.parent == self._folder.refused:
+                log.warning("delivery_refused", doc_id=stored.deliver.envelope.id, path=str(path))
+            else:
+                log.info("delivered", doc_id=stored.deliver.envelope.id, path=str(path))
+        for doc_id, saved_path in mailbox.awaiting_receipt():
+            if self._folder.taken_in(saved_path):
+                await self._client.send(wire.Receipt(v=wire.VERSION, doc_id=doc_id, kind="read"))
+                mailbox.mark_receipt_sent(doc_id)
+                log.info("read_receipt_sent", doc_id=doc_id)

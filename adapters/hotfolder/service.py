@@ -1,0 +1,64 @@
+"""The hot folder's loop: every poll interval, read the unit's queue into its mailbox, then act
+on the outbox and the inbox.
+
+Polling is the whole watching mechanism: it sees files on any filesystem (including network
+shares, where inotify sees nothing), and a round that finds nothing costs a directory listing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import aio_pika
+import structlog
+
+from adapters.amqp.client import UnitClient
+from adapters.hotfolder.folder import Folder
+from adapters.hotfolder.incoming import Incoming
+from adapters.hotfolder.journal import Journal
+from adapters.hotfolder.outgoing import Outgoing
+from adapters.hotfolder.settings import HotFolderSettings
+from docex.clock import SystemClock
+from seals.seal import Seal
+
+log = structlog.get_logger("docex.hotfolder")
+
+# What a round may meet that is no fault of a file: RabbitMQ away (the robust connection
+# returns by itself), a full disk. The next round picks up where this one stopped.
+_TRANSIENT = (
+    aio_pika.exceptions.AMQPError,
+    aio_pika.exceptions.ChannelInvalidStateError,
+    OSError,
+    TimeoutError,
+)
+
+
+async def serve(settings: HotFolderSettings, seal: Seal, stop: asyncio.Event) -> None:
+    """Run rounds until `stop` is set. A round cut short by a crash is redone next start."""
+    folder = Folder(settings.folder)
+    journal = Journal(settings.journal)
+    try:
+        async with UnitClient(settings.unit) as client:
+            outgoing = Outgoing(
+                folder,
+                journal,
+                client,
+                seal,
+                sealed_by=settings.sealed_by,
+                max_document_bytes=settings.max_document_bytes,
+                clock=SystemClock(),
+            )
+            incoming = Incoming(folder, client)
+            log.info("hotfolder_started", unit=client.unit_id, folder=str(settings.folder))
+            while not stop.is_set():
+                try:
+                    await client.drain()
+                    await outgoing.step()
+                    await incoming.step()
+                except _TRANSIENT as exc:
+                    log.warning("round_interrupted", error=repr(exc))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), settings.poll_interval_s)
+    finally:
+        journal.close()

@@ -1,0 +1,67 @@
+"""The sidecar: what the office system says about a document it drops (§31, §29).
+
+    to = ["finance"]                 # main recipients (主送)
+    cc = ["education"]               # copy recipients (抄送), optional
+    copies = { finance = 3 }         # print copies per recipient (§31), optional
+    title = "关于做好年终工作的通知"
+    doc_no = "穗府办〔2026〕12号"      # document number (文号)
+    classification = "public"        # required: public or internal
+    format = "ceb"                   # optional; PDF and OFD are recognised by their bytes
+    paper_attachments = ["附件2 图纸"] # optional: attachments that go on paper (§28)
+    sealed_by = "张三"                # optional: who applies the seal, if not the default
+
+The classification is required rather than defaulted: a document whose sidecar forgets it
+must not go out as public.
+"""
+
+from __future__ import annotations
+
+import tomllib
+
+import msgspec
+
+from docex import wire
+
+# §4: secret and above never go through the exchange. The router refuses them too; refusing
+# here keeps such a document's bytes out of the exchange's queues altogether.
+_EXCHANGEABLE = {"public", "internal"}
+
+
+class DropError(Exception):
+    """A drop the adapter refuses itself; `code` and `message` go into the rejection note."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Sidecar(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    to: list[str]
+    cc: list[str] = []
+    copies: dict[str, int] = {}
+    title: str
+    doc_no: str
+    classification: wire.Classification
+    format: str | None = None
+    paper_attachments: list[str] = []
+    sealed_by: str | None = None
+
+    def check_exchangeable(self) -> None:
+        if self.classification not in _EXCHANGEABLE:
+            raise DropError(
+                "excluded_classification",
+                f"{self.classification} documents are not exchanged electronically (§4);"
+                " send it on paper",
+            )
+
+
+def parse_sidecar(text: str) -> Sidecar:
+    try:
+        sidecar = msgspec.convert(tomllib.loads(text), Sidecar)
+    except tomllib.TOMLDecodeError as exc:
+        raise DropError("invalid_sidecar", f"not TOML: {exc}") from exc
+    except msgspec.ValidationError as exc:
+        raise DropError("invalid_sidecar", str(exc)) from exc
+    sidecar.check_exchangeable()
+    return sidecar

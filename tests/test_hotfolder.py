@@ -1,0 +1,517 @@
+"""The hot folder against a real router, real RabbitMQ and real files: what an office system
+drops is sealed, sent once and filed; what is delivered lands in inbox/, and moving it to
+inbox/done/ is the read receipt."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aio_pika
+import msgspec
+import pytest
+import pytest_asyncio
+
+from adapters.amqp.client import UnitClient
+from adapters.amqp.settings import UnitSettings
+from adapters.hotfolder.folder import Folder
+from adapters.hotfolder.journal import Journal
+from adapters.hotfolder.service import serve
+from adapters.hotfolder.settings import HotFolderSettings, load_hotfolder_settings
+from docex import wire
+from docex.config import Config
+from docex.ids import uuid7
+from router.service import Router
+from router.topology import Names
+from tests.conftest import SEAL_PASSWORD, Pki, unit_settings
+from tests.documents import PDF, ofd, sealed_envelope, submit
+
+REPO = Path(__file__).resolve().parent.parent
+OFFICE = "gov-office"
+
+
+def write_unit_settings(path: Path, settings: UnitSettings) -> Path:
+    """The unit's settings file, as `docex unit --config` and the adapters read it."""
+    fields = msgspec.structs.asdict(settings)
+    path.write_text("".join(f"{key} = {json.dumps(value)}\n" for key, value in fields.items()))
+    return path
+
+
+def sidecar(title: str, **fields: object) -> str:
+    """A sidecar in TOML; `None` leaves a field out."""
+    values: dict[str, object] = {
+        "to": ["finance"],
+        "title": title,
+        "doc_no": "穗府办〔2026〕12号",
+        "classification": "public",
+    }
+    values.update(fields)
+    lines = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            table = ", ".join(f'"{unit}" = {copies}' for unit, copies in value.items())
+            lines.append(f"{key} = {{ {table} }}")
+        elif value is not None:
+            lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+    return "\n".join(lines) + "\n"
+
+
+def drop(outbox: Path, name: str, sidecar_text: str, content: bytes = PDF) -> None:
+    """As the folder's contract asks: the document written under another name and renamed into
+    place, then the sidecar the same way, last."""
+    part = outbox / f"{name}.part"
+    part.write_bytes(content)
+    part.rename(outbox / name)
+    hidden = outbox / f".{name}.toml"
+    hidden.write_text(sidecar_text)
+    hidden.rename(outbox / f"{name}.toml")
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
+    """The adapter reports through files, so the test looks at the files."""
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def documents_by_title(config: Config, sender: str = OFFICE) -> dict[str, int]:
+    """How many documents the router's ledger holds under each title (read-only)."""
+    ledger = sqlite3.connect(f"file:{config.router.ledger}?mode=ro", uri=True)
+    try:
+        rows = ledger.execute(
+            "SELECT title, count(*) FROM documents WHERE sender = ? GROUP BY title", (sender,)
+        ).fetchall()
+    finally:
+        ledger.close()
+    return dict(rows)
+
+
+@pytest.fixture
+def settings(prefix: str, pki: Pki, broker_users: Path, tmp_path: Path) -> HotFolderSettings:
+    return HotFolderSettings(
+        unit=unit_settings(prefix, pki, broker_users, OFFICE, tmp_path / "hotfolder-state"),
+        folder=tmp_path / "folder",
+        journal=tmp_path / "hotfolder-state" / "journal.sqlite",
+        seal_password=SEAL_PASSWORD,
+        sealed_by="收发室",
+        poll_interval_s=0.05,
+        max_document_bytes=1024 * 1024,
+    )
+
+
+@dataclass
+class Running:
+    folder: Folder
+    task: asyncio.Task[None]
+
+    async def until(self, condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
+        def met() -> bool:
+            if self.task.done():
+                pytest.fail(f"the hot folder stopped: {self.task.exception()!r}")
+            return condition()
+
+        await until(met, what, timeout)
+
+
+@pytest_asyncio.fixture
+async def start(
+    router: Router, settings: HotFolderSettings, pki: Pki
+) -> AsyncIterator[Callable[[], Running]]:
+    """Starts the hot folder of the General Office in this process, once per call."""
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+
+    def run() -> Running:
+        tasks.append(asyncio.create_task(serve(settings, pki.signing[OFFICE], stop)))
+        return Running(Folder(settings.folder), tasks[-1])
+
+    yield run
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), 10)
+
+
+async def test_a_dropped_document_is_sealed_sent_and_filed(
+    start: Callable[[], Running], units: dict[str, UnitClient]
+) -> None:
+    """§29, §31: the sidecar's main and copy recipients and print copies go into the sealed
+    envelope; the result is filed in sent/ with the send time and exchange date."""
+    running = start()
+    folder = running.folder
+    drop(
+        folder.outbox,
+        "通知.pdf",
+        sidecar(
+            "关于年终工作的通知",
+            cc=["education"],
+            copies={"finance": 3, "education": 1},
+            paper_attachments=["附件2 图纸"],
+        ),
+    )
+    note = folder.sent / "通知.pdf.sent.json"
+    await running.until(note.exists, "the sent note")
+
+    sent = json.loads(note.read_text())
+    assert (folder.sent / "通知.pdf").read_bytes() == PDF
+    assert (folder.sent / "通知.pdf.toml").exists()
+    assert list(folder.outbox.iterdir()) == []
+    assert sent["exchange_date"] == "2026-11-26"
+    finance = units["finance"]
+    deliver = await finance.wait_for(
+        lambda: next((d.deliver for d in finance.mailbox.deliveries()), None), timeout=10
+    )
+    envelope = deliver.envelope
+    assert envelope.id == sent["id"]
+    assert (envelope.title, envelope.sender, envelope.sealed_by) == (
+        "关于年终工作的通知",
+        OFFICE,
+        "收发室",
+    )
+    assert (deliver.role, deliver.print_quota, envelope.paper_attachments) == (
+        "main",
+        3,
+        ["附件2 图纸"],
+    )
+    assert [d.seal_error for d in finance.mailbox.deliveries()] == [""]
+
+
+async def test_ofd_and_a_reused_name_are_filed_apart(
+    start: Callable[[], Running], config: Config
+) -> None:
+    """§27: OFD is recognised by its bytes. A name dropped again later keeps the earlier
+    result: the second is filed under the journal's id."""
+    running = start()
+    folder = running.folder
+    drop(folder.outbox, "x.ofd", sidecar("first"), content=ofd())
+    await running.until((folder.sent / "x.ofd.sent.json").exists, "the first result")
+    drop(folder.outbox, "x.ofd", sidecar("second"), content=ofd())
+    await running.until(lambda: len(list(folder.sent.glob("x.*.ofd.sent.json"))) == 1, "second")
+
+    [second] = folder.sent.glob("x.*.ofd.sent.json")
+    assert json.loads(second.read_text())["title"] == "second"
+    assert json.loads((folder.sent / "x.ofd.sent.json").read_text())["title"] == "first"
+    assert documents_by_title(config) == {"first": 1, "second": 1}
+
+
+async def test_bad_drops_are_rejected_with_a_readable_reason(
+    start: Callable[[], Running], config: Config
+) -> None:
+    """§4: a secret document never leaves the unit. A sidecar missing a field, one that is not
+    TOML, an unknown recipient (the router's reason) and an unrecognised format all end in
+    rejected/ with the reason beside them, and the adapter goes on with the next drop."""
+    running = start()
+    folder = running.folder
+    drop(folder.outbox, "secret.pdf", sidecar("密件", classification="secret"))
+    drop(folder.outbox, "typo.pdf", sidecar("拼错", classification="pubilc"))
+    drop(folder.outbox, "no-number.pdf", sidecar("无文号", doc_no=None))
+    drop(folder.outbox, "broken.pdf", 'title = "unclosed\n')
+    drop(folder.outbox, "nobody.pdf", sidecar("无此单位", to=["nobody"]))
+    drop(folder.outbox, "notes.txt", sidecar("纯文本"), content=b"plain text")
+    (folder.outbox / "orphan.pdf.toml").write_text(sidecar("无正文"))
+    drop(folder.outbox, "fine.pdf", sidecar("正常"))
+
+    def reason(name: str) -> str:
+        return (folder.rejected / f"{name}.rejected.txt").read_text().strip()
+
+    await running.until((folder.sent / "fine.pdf.sent.json").exists, "the good drop")
+    await running.until((folder.rejected / "nobody.pdf.rejected.txt").exists, "the router")
+    assert reason("secret.pdf").startswith("excluded_classification: secret documents")
+    assert reason("typo.pdf") == (
+        "invalid_sidecar: Invalid enum value 'pubilc' - at `$.classification`"
+    )
+    assert reason("no-number.pdf") == ("invalid_sidecar: Object missing required field `doc_no`")
+    assert reason("broken.pdf").startswith("invalid_sidecar: not TOML:")
+    assert reason("nobody.pdf") == "unknown_recipient: no unit 'nobody' is registered"
+    assert reason("notes.txt").startswith("unknown_format: notes.txt is neither PDF nor OFD")
+    assert reason("orphan.pdf").startswith("missing_document: no orphan.pdf")
+    assert (folder.rejected / "secret.pdf").read_bytes() == PDF
+    assert (folder.rejected / "secret.pdf.toml").exists()
+    assert list(folder.outbox.iterdir()) == []
+    # Refused locally, the secret document never reached the exchange at all.
+    assert documents_by_title(config) == {"正常": 1}
+
+
+async def test_a_half_written_document_is_never_sent(
+    start: Callable[[], Running], config: Config
+) -> None:
+    """A document still being written (`.part`, a dot file) or without its sidecar is left
+    alone; it goes once its sidecar appears."""
+    running = start()
+    folder = running.folder
+    (folder.outbox / "half.pdf.part").write_bytes(PDF[:10])
+    (folder.outbox / "half.pdf.part.toml").write_text(sidecar("半成品"))
+    (folder.outbox / ".hidden.pdf").write_bytes(PDF)
+    (folder.outbox / ".hidden.pdf.toml").write_text(sidecar("隐藏"))
+    (folder.outbox / "waiting.pdf").write_bytes(PDF)
+    drop(folder.outbox, "marker.pdf", sidecar("标记"))
+    await running.until((folder.sent / "marker.pdf.sent.json").exists, "the marker")
+    # Every round after the marker's also left them alone; one more to be sure.
+    drop(folder.outbox, "marker2.pdf", sidecar("标记2"))
+    await running.until((folder.sent / "marker2.pdf.sent.json").exists, "the second marker")
+
+    assert sorted(path.name for path in folder.outbox.iterdir()) == [
+        ".hidden.pdf",
+        ".hidden.pdf.toml",
+        "half.pdf.part",
+        "half.pdf.part.toml",
+        "waiting.pdf",
+    ]
+    assert list(folder.rejected.iterdir()) == []
+    (folder.outbox / "waiting.pdf.toml").write_text(sidecar("等待"))
+    await running.until((folder.sent / "waiting.pdf.sent.json").exists, "the completed drop")
+    assert documents_by_title(config) == {"标记": 1, "标记2": 1, "等待": 1}
+
+
+async def test_delivered_documents_land_in_inbox_and_done_sends_the_read_receipt(
+    start: Callable[[], Running], units: dict[str, UnitClient], pki: Pki, router: Router
+) -> None:
+    """§37: the receipt time is set when the office system takes the document in, which it
+    says by moving it to inbox/done/ — not when the file merely arrived."""
+    running = start()
+    folder = running.folder
+    finance = units["finance"]
+    envelope = sealed_envelope(pki.signing["finance"], sender="finance", to=[OFFICE])
+    answer = await finance.request(submit(envelope))
+    assert isinstance(answer, wire.Status) and answer.state == "accepted", answer
+    document = folder.inbox / f"{envelope.id}.pdf"
+    metadata = folder.inbox / f"{envelope.id}.json"
+    await running.until(metadata.exists, "the delivery in inbox/")
+
+    assert document.read_bytes() == PDF
+    fields = json.loads(metadata.read_text())
+    assert (fields["id"], fields["sender"], fields["role"]) == (envelope.id, "finance", "main")
+    assert fields["sent_exchange_date"] == "2026-11-26"
+    delivery = router.ledger.delivery(envelope.id, OFFICE)
+    assert delivery is not None and delivery.received_at is None
+
+    document.rename(folder.done / document.name)
+    [received] = await finance.wait_for(
+        lambda: [s for s in finance.mailbox.statuses(envelope.id) if s.state == "received"] or None,
+        timeout=10,
+    )
+    assert received.recipient == OFFICE
+    delivery = router.ledger.delivery(envelope.id, OFFICE)
+    assert delivery is not None and delivery.received_at == received.at
+
+
+async def test_a_delivery_whose_seal_fails_goes_to_refused(
+    start: Callable[[], Running], units: dict[str, UnitClient], pki: Pki, config: Config
+) -> None:
+    """§18: a document is valid only under its sender's seal. One that does not verify at the
+    recipient is not put where the office system takes documents in, and gets no receipt."""
+    running = start()
+    folder = running.folder
+    # The router checks seals too, so the broken one is handed straight to the unit's queue.
+    envelope = sealed_envelope(pki.signing["finance"], sender="finance", to=[OFFICE])
+    forged = msgspec.structs.replace(envelope, title="篡改的标题")
+    deliver = wire.Deliver(
+        envelope=forged,
+        role="main",
+        print_quota=1,
+        attempt=1,
+        sent_at="2026-11-26T10:00:00.000+08:00",
+        sent_exchange_date="2026-11-26",
+    )
+    await publish_to_unit(config, OFFICE, wire.encode(deliver))
+    metadata = folder.refused / f"{envelope.id}.json"
+    await running.until(metadata.exists, "the refused delivery")
+    assert json.loads(metadata.read_text())["refused"].startswith("the seal does not verify")
+    assert not (folder.inbox / f"{envelope.id}.pdf").exists()
+
+
+async def publish_to_unit(config: Config, unit: str, body: bytes) -> None:
+    """Straight into the unit's queue, as only the router may."""
+    connection = await aio_pika.connect(config.router.amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(Names(config.router.prefix).outbound)
+        await exchange.publish(
+            aio_pika.Message(body, message_id=uuid7(), type="deliver"), routing_key=unit
+        )
+
+
+async def test_a_restart_sends_the_journaled_envelope_not_a_new_one(
+    start: Callable[[], Running],
+    settings: HotFolderSettings,
+    pki: Pki,
+    units: dict[str, UnitClient],
+    config: Config,
+) -> None:
+    """The crash points one by one, as a kill -9 leaves them: a drop journaled but never
+    published, one published whose answer was never read, and one whose files were half
+    moved. The next start sends the first two with their journaled envelope and message id,
+    and finishes filing the third; each document reaches the exchange once."""
+    folder = Folder(settings.folder)
+    journal = Journal(settings.journal)
+    journaled = {}
+    for name, title in (("unpublished.pdf", "未发出"), ("unanswered.pdf", "未回复")):
+        drop(folder.outbox, name, sidecar(title))
+        envelope = sealed_envelope(pki.signing[OFFICE], title=title)
+        body = wire.encode(submit(envelope))
+        journaled[name] = journal.add_sending(name, envelope.id, uuid7(), body)
+    unanswered = journaled["unanswered.pdf"]
+    assert unanswered.body is not None and unanswered.message_id is not None
+    await units[OFFICE].publish_encoded(unanswered.body, unanswered.message_id, "submit")
+    drop(folder.outbox, "half-filed.pdf", sidecar("半归档", to=["nobody"]))
+    journal.add_rejected("half-filed.pdf", "unknown_recipient: nobody\n", False)
+    (folder.outbox / "half-filed.pdf").rename(folder.rejected / "half-filed.pdf")
+    journal.close()
+
+    running = start()
+    for name in journaled:
+        await running.until((folder.sent / f"{name}.sent.json").exists, f"{name} filed")
+        note = json.loads((folder.sent / f"{name}.sent.json").read_text())
+        assert (note["id"], note["message_id"]) == (
+            journaled[name].envelope_id,
+            journaled[name].message_id,
+        )
+    await running.until((folder.rejected / "half-filed.pdf.rejected.txt").exists, "filing")
+    assert (folder.rejected / "half-filed.pdf.toml").exists()
+    assert list(folder.outbox.iterdir()) == []
+    assert documents_by_title(config) == {"未发出": 1, "未回复": 1}
+
+
+def test_the_example_settings_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The examples an operator copies are valid as shipped (less the password files)."""
+    for name in ("unit-example.toml", "hotfolder-example.toml"):
+        text = (REPO / "config" / name).read_text()
+        (tmp_path / name).write_text(text.replace("seal_password_file =", "# "))
+    monkeypatch.setenv("DOCEX_SEAL_PASSWORD", "x")
+    settings = load_hotfolder_settings(tmp_path / "hotfolder-example.toml")
+    assert (settings.unit.unit, settings.poll_interval_s) == ("finance", 0.5)
+    assert settings.folder == Path("/srv/docex/finance")
+
+
+async def docex(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "docex.cli",
+        *args,
+        env={**os.environ, **(env or {})},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    return process.returncode or 0, output.decode()
+
+
+def write_settings(tmp_path: Path, settings: HotFolderSettings, poll_interval_ms: int) -> Path:
+    unit_file = write_unit_settings(tmp_path / "unit.toml", settings.unit)
+    path = tmp_path / "hotfolder.toml"
+    path.write_text(
+        f"unit_settings = {json.dumps(str(unit_file))}\n"
+        f"folder = {json.dumps(str(settings.folder))}\n"
+        f"journal = {json.dumps(str(settings.journal))}\n"
+        f"poll_interval_ms = {poll_interval_ms}\n"
+    )
+    return path
+
+
+async def test_the_command_refuses_a_wrong_password_in_one_line(
+    settings: HotFolderSettings, tmp_path: Path
+) -> None:
+    config = write_settings(tmp_path, settings, 50)
+    code, output = await docex(
+        "adapter", "hotfolder", "--config", str(config), env={"DOCEX_SEAL_PASSWORD": "wrong"}
+    )
+    assert code == 2
+    assert output.startswith("error: ") and output.count("\n") == 1, output
+
+
+def test_the_systemd_units_verify(tmp_path: Path) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    docex_bin = str(Path(sys.executable).parent / "docex")
+    for template in ("docex-hotfolder@.service", "docex-mqtt@.service"):
+        text = (REPO / "systemd" / template).read_text()
+        unit = tmp_path / template.replace("@", "@finance")
+        unit.write_text(text.replace("/opt/docex/.venv/bin/docex", docex_bin))
+        done = subprocess.run(
+            ["systemd-analyze", "verify", "--man=no", "--recursive-errors=no", str(unit)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert (done.returncode, done.stderr) == (0, ""), template
+
+
+def open_drops(journal: Path) -> int:
+    """Drops sealed and journaled but not yet filed: the work a kill interrupts."""
+    connection = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+    try:
+        (count,) = connection.execute("SELECT count(*) FROM drops WHERE filed = 0").fetchone()
+    finally:
+        connection.close()
+    return int(count)
+
+
+def start_adapter(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "docex.cli", "adapter", "hotfolder", "--config", str(config)],
+        env={**os.environ, "DOCEX_SEAL_PASSWORD": SEAL_PASSWORD},
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+async def test_200_drops_through_repeated_kill_9_are_each_sent_exactly_once(
+    router: Router, settings: HotFolderSettings, config: Config, tmp_path: Path
+) -> None:
+    """Half the drops are there at the start, half arrive while the adapter is killed and
+    restarted; every kill -9 lands mid-stream. Each document reaches the exchange once: the
+    journal resends a sealed envelope under its message id instead of sealing a new one."""
+    count = 200
+    folder = Folder(settings.folder)
+    adapter_config = write_settings(tmp_path, settings, 20)
+    titles = [f"第{i:03d}号" for i in range(count)]
+
+    def sent() -> int:
+        return len(list(folder.sent.glob("*.sent.json")))
+
+    for i in range(count // 2):
+        drop(folder.outbox, f"{i:03d}.pdf", sidecar(titles[i]))
+    adapter = start_adapter(adapter_config, tmp_path / "adapter.log")
+    kills = []
+    try:
+        for kill_at, batch in ((20, range(100, 150)), (80, range(150, 200)), (160, range(0))):
+            await until(lambda at=kill_at: sent() >= at, f"{kill_at} sent", timeout=60)
+            adapter.send_signal(signal.SIGKILL)
+            adapter.wait()
+            kills.append(open_drops(settings.journal))
+            for i in batch:
+                drop(folder.outbox, f"{i:03d}.pdf", sidecar(titles[i]))
+            adapter = start_adapter(adapter_config, tmp_path / "adapter.log")
+        await until(lambda: sent() == count, f"all {count} sent", timeout=120)
+    finally:
+        adapter.send_signal(signal.SIGTERM)
+        stopped = adapter.wait(timeout=30)
+    assert stopped == 0, "SIGTERM is a clean stop"
+
+    assert all(kills), f"a kill found nothing in flight: {kills} drops open"
+    assert documents_by_title(config) == dict.fromkeys(titles, 1)
+    assert list(folder.outbox.iterdir()) == []
+    assert list(folder.rejected.iterdir()) == []
+    for i in range(count):
+        note = json.loads((folder.sent / f"{i:03d}.pdf.sent.json").read_text())
+        assert note["title"] == titles[i]
+    ledger = sqlite3.connect(f"file:{config.router.ledger}?mode=ro", uri=True)
+    try:
+        (deliveries,) = ledger.execute(
+            "SELECT count(*) FROM deliveries WHERE recipient = 'finance'"
+        ).fetchone()
+    finally:
+        ledger.close()
+    assert deliveries == count

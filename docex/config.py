@@ -66,8 +66,32 @@ class LinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     spool_dir: str = "paper"
 
 
+class InformationSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Information exchange (§39–§45); see router/information.py and router/info_watch.py.
+
+    Work updates (§41) are due on a calendar date: the annual filing (last year's summary,
+    this year's plan) on `annual_due_month`/`annual_due_day` (day 0: the last day of that
+    month, so February's end is the 28th or, in a leap year, the 29th); the monthly filing
+    (last month's results, this month's plan) on `monthly_due_day` of each month. A due date
+    on a holiday or weekend stays where it is: filing is electronic and needs no office
+    open, and the rule says "before the 10th", not "before the 10th workday".
+    """
+
+    annual_due_month: int = 2
+    annual_due_day: int = 0
+    monthly_due_day: int = 10
+    # Units that have not filed are reminded this many days before the due date, and again
+    # on the due date itself.
+    remind_days_before: int = 3
+    check_interval_s: float = 3600.0
+    # Named reader scopes a periodical (§45) may be published to: group -> unit ids.
+    reader_groups: dict[str, list[str]] = {}
+
+
 class SealSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     ca_certificate: str
+    # The CA-signed revocation list the seal ceremonies write (revocations.crl); "" = none.
+    revocation_list: str = ""
 
 
 class Unit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -83,6 +107,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     exchange: ExchangeSettings = msgspec.field(default_factory=ExchangeSettings)
     seals: SealSettings
     links: LinkSettings = msgspec.field(default_factory=LinkSettings)
+    information: InformationSettings = msgspec.field(default_factory=InformationSettings)
     # Magic bytes (hex) of formats beyond PDF and OFD, e.g. CEB, whose signature is not public.
     formats: dict[str, str] = {}
     units: list[Unit] = []
@@ -166,10 +191,31 @@ def _problems(config: Config) -> list[Problem]:
             problems.append((("links", name), "must be more than 0 seconds"))
     if config.links.paper_fallback_hours <= 0:
         problems.append((("links", "paper_fallback_hours"), "must be more than 0 hours"))
+    problems += _information_problems(config, seen)
     try:
         config.calendar()
     except (KeyError, ValueError) as exc:
         problems.append((("exchange", "timezone"), f"unknown time zone {exc}"))
+    return problems
+
+
+def _information_problems(config: Config, units: set[str]) -> list[Problem]:
+    info = config.information
+    problems: list[Problem] = []
+    if not 1 <= info.annual_due_month <= 12:
+        problems.append((("information", "annual_due_month"), "must be between 1 and 12"))
+    if not 0 <= info.annual_due_day <= 28:
+        problems.append((("information", "annual_due_day"), "must be 0 (month end) to 28"))
+    if not 1 <= info.monthly_due_day <= 28:
+        problems.append((("information", "monthly_due_day"), "must be between 1 and 28"))
+    if info.remind_days_before < 0:
+        problems.append((("information", "remind_days_before"), "must be 0 or more"))
+    if info.check_interval_s <= 0:
+        problems.append((("information", "check_interval_s"), "must be more than 0 seconds"))
+    for group, members in info.reader_groups.items():
+        for member in members:
+            if member not in units:
+                problems.append((("information", "reader_groups", group), f"no unit {member!r}"))
     return problems
 
 
@@ -207,6 +253,8 @@ def load_config(path: Path) -> Config:
     config.router.seal_carrier = str(base / config.router.seal_carrier)
     config.router.seal_password_file = str(base / config.router.seal_password_file)
     config.seals.ca_certificate = str(base / config.seals.ca_certificate)
+    if config.seals.revocation_list:
+        config.seals.revocation_list = str(base / config.seals.revocation_list)
     config.links.spool_dir = str(base / config.links.spool_dir)
     problems = _problems(config)
     if problems:

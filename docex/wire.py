@@ -196,6 +196,57 @@ class Heartbeat(msgspec.Struct, tag_field="t", tag="heartbeat", forbid_unknown_f
     v: int
 
 
+# 工作动态 (§41), 请求办理事项 (§42), 专题报告 (§43), 政务信息 (§44), 刊物 (§45).
+INFO_KINDS = ("update", "request", "report", "gov_info", "periodical")
+# §41: last period's summary (总结, 完成情况) and this period's plan (计划, 安排), filed separately.
+UPDATE_PARTS = ("summary", "plan")
+
+
+class Info(msgspec.Struct, tag_field="t", tag="info", forbid_unknown_fields=True, kw_only=True):
+    """An information item (§39): no seal, "who sends it answers for it" (§40).
+
+    `kind` is a plain string so an unknown one gets its own reason code (`unknown_info_kind`)
+    rather than a generic decoding error; each kind reads only the fields it needs:
+    update: period ("2026" for the annual filing, "2026-03" for March's) and part;
+    request: to, deadline (optional, ISO 8601 with offset); report: to;
+    gov_info: co_units, authors, revision (修改稿), solicited (约稿); periodical: readers
+    and/or reader_group, issue.
+    """
+
+    v: int
+    kind: str
+    title: str
+    content: str = ""
+    to: list[str] = []
+    deadline: str = ""
+    period: str = ""
+    part: str = ""
+    co_units: list[str] = []
+    authors: list[str] = []
+    revision: bool = False
+    solicited: bool = False
+    readers: list[str] = []
+    reader_group: str = ""
+    issue: str = ""
+
+
+class Reply(msgspec.Struct, tag_field="t", tag="reply", forbid_unknown_fields=True, kw_only=True):
+    """The handling unit answers a request (§42), or, with `delay`, explains before the
+    deadline why it cannot finish in time."""
+
+    v: int
+    info_id: str
+    content: str
+    delay: bool = False
+
+
+class Adopt(msgspec.Struct, tag_field="t", tag="adopt", forbid_unknown_fields=True):
+    """The General Office adopted (采用) a piece of government information (§44)."""
+
+    v: int
+    info_id: str
+
+
 Command = (
     Submit
     | Receipt
@@ -209,6 +260,9 @@ Command = (
     | Withdraw
     | AttachmentsReceived
     | Heartbeat
+    | Info
+    | Reply
+    | Adopt
 )
 
 
@@ -345,6 +399,49 @@ class Notice(msgspec.Struct, tag_field="t", tag="notice", forbid_unknown_fields=
     recipient: str = ""
 
 
+class InfoItem(
+    msgspec.Struct, tag_field="t", tag="info_item", forbid_unknown_fields=True, kw_only=True
+):
+    """An information item handed to a recipient; a reply to a request comes back to the
+    requester as kind "reply" with `in_reply_to` set."""
+
+    v: int = VERSION
+    id: str
+    kind: str
+    sender: str
+    title: str
+    content: str
+    at: str
+    deadline: str = ""
+    period: str = ""
+    part: str = ""
+    co_units: list[str] = []
+    authors: list[str] = []
+    issue: str = ""
+    in_reply_to: str = ""
+    delay: bool = False
+
+
+# reminder: a work update is due soon or today (§41); late: its due date passed unfiled;
+# overdue: a request's deadline passed with neither a reply nor an explained delay (§42).
+InfoNoticeKind = Literal["reminder", "late", "overdue"]
+
+
+class InfoNotice(
+    msgspec.Struct, tag_field="t", tag="info_notice", forbid_unknown_fields=True, kw_only=True
+):
+    """A reminder or a flag about information owed. Not `Notice`: that one describes link
+    faults and requires their fields."""
+
+    v: int = VERSION
+    kind: InfoNoticeKind
+    # The request's id, or the work-update period ("2026", "2026-03").
+    subject: str
+    due: str
+    at: str
+    text: str
+
+
 RouterMessage = (
     Deliver
     | Status
@@ -354,6 +451,8 @@ RouterMessage = (
     | Withdrawn
     | WithdrawResult
     | Notice
+    | InfoItem
+    | InfoNotice
 )
 Answer = Status | DocumentStatus | PrintGrant | PrintDenied | WithdrawResult
 
@@ -414,6 +513,11 @@ def decode_command(body: bytes) -> Command:
     """Decode what a unit sent; raises WireError with the reason code for its sender."""
     command = _decode(body, _command_decoder, _COMMAND_TYPES)
     assert isinstance(command, get_args(Command))
+    if isinstance(command, Info) and command.kind not in INFO_KINDS:
+        raise WireError(
+            "unknown_info_kind",
+            f"unknown info kind {command.kind!r}; known: {', '.join(INFO_KINDS)}",
+        )
     return command
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from docex.config import ConfigError, load_config
 from router.notices_cli import add_notice_commands
 from router.provision import ProvisionError, provision
+from router.report_cli import add_report_commands
 from router.service import run
 
 
@@ -42,6 +43,7 @@ def add_router_commands(subparsers: argparse._SubParsersAction) -> None:
     check.set_defaults(func=_check)
 
     add_notice_commands(subparsers)
+    add_report_commands(subparsers)
 
 
 def _run(args: argparse.Namespace) -> int:

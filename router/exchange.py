@@ -19,6 +19,7 @@ from docex.clock import Clock
 from docex.config import Config, Unit
 from docex.exchange_date import seconds_between
 from router.checks import Rejection, check_submission
+from router.information import Information
 from router.ledger import Delivery, Ledger, OutboxRow, StoredDocument, stored_envelope
 from router.lifecycle import Lifecycle
 from router.metrics import Metrics
@@ -68,6 +69,7 @@ class Exchange:
         self.lifecycle = Lifecycle(
             ledger, self.calendar, clock, verifier, self._answer, self._attest, metrics
         )
+        self.information = Information(ledger, config, self.calendar, clock, self.tell, metrics)
 
     def handle(self, inbound: Inbound) -> Verdict:
         """Apply one command; the caller commits, then acks or dead-letters as returned."""
@@ -103,7 +105,7 @@ class Exchange:
         except wire.WireError as exc:
             return self._reject(unit, inbound.message_id, "", Rejection(exc.code, exc.message))
         assert not isinstance(command, wire.Heartbeat), "heartbeats are taken above"
-        doc_id = command.envelope.id if isinstance(command, wire.Submit) else command.doc_id
+        doc_id = _subject(command)
         life = self.lifecycle
         try:
             match command:
@@ -129,6 +131,12 @@ class Exchange:
                     life.quota_grant(unit.id, inbound.message_id, command)
                 case wire.Withdraw():
                     life.withdraw(unit.id, inbound.message_id, command)
+                case wire.Info():
+                    self.information.info(unit.id, inbound.message_id, command)
+                case wire.Reply():
+                    self.information.reply(unit.id, inbound.message_id, command)
+                case wire.Adopt():
+                    self.information.adopt(unit.id, inbound.message_id, command)
         except Rejection as rejection:
             return self._reject(unit, inbound.message_id, doc_id, rejection)
         self.ledger.record_command(
@@ -217,8 +225,8 @@ class Exchange:
         at = self.calendar.stamp(self.clock.now())
         for old, new in change.renamed:
             self.ledger.record_unit_name(new.id, old.name, new.name, at)
-        self.config = config
-        self.calendar = self.lifecycle.calendar = config.calendar()
+        self.config = self.information.config = config
+        self.calendar = self.lifecycle.calendar = self.information.calendar = config.calendar()
         for unit in change.gone:
             self.lifecycle.recipient_gone(unit.id, unit.successor)
 
@@ -321,6 +329,19 @@ class Exchange:
                 document.sender,
                 wire.Status(doc_id=row.doc_id, state="delivered", recipient=row.recipient, at=at),
             )
+
+
+def _subject(command: wire.Command) -> str:
+    """The document or information item a command is about, for its rejection."""
+    match command:
+        case wire.Submit():
+            return command.envelope.id
+        case wire.Info() | wire.Heartbeat():
+            return ""
+        case wire.Reply() | wire.Adopt():
+            return command.info_id
+        case _:
+            return command.doc_id
 
 
 def _recipient_state(delivery: Delivery) -> wire.RecipientState:

@@ -103,6 +103,36 @@ CREATE TABLE IF NOT EXISTS notice_documents (
     doc_id TEXT NOT NULL,
     PRIMARY KEY (notice_id, doc_id)
 );
+-- Information items (§39-§45), kept as delivered (`item`: an encoded wire.InfoItem). Work
+-- updates carry period and part; requests their deadline (a stamp in exchange local time, so
+-- stamps compare as strings) and what became of them.
+CREATE TABLE IF NOT EXISTS info_items (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    item BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    period TEXT NOT NULL DEFAULT '',
+    part TEXT NOT NULL DEFAULT '',
+    deadline TEXT NOT NULL DEFAULT '',
+    replied_at TEXT,
+    delay_explained_at TEXT,
+    overdue_at TEXT,
+    adopted_at TEXT
+);
+CREATE TABLE IF NOT EXISTS info_recipients (
+    info_id TEXT NOT NULL REFERENCES info_items(id),
+    recipient TEXT NOT NULL,
+    PRIMARY KEY (info_id, recipient)
+);
+-- Reminders and late flags already sent (router/info_watch.py), so each goes out once.
+CREATE TABLE IF NOT EXISTS info_flags (
+    unit TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    what TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (unit, subject, what)
+);
 """
 
 
@@ -177,6 +207,26 @@ class NoticeRecord:
     unit: str
     path: str
     created_at: str
+
+
+@dataclass(frozen=True)
+class StoredInfo:
+    id: str
+    kind: str
+    sender: str
+    item: bytes
+    created_at: str
+    deadline: str
+    replied_at: str | None
+    delay_explained_at: str | None
+    overdue_at: str | None
+    adopted_at: str | None
+
+
+_INFO_COLUMNS = (
+    "id, kind, sender, item, created_at, deadline, replied_at, delay_explained_at,"
+    " overdue_at, adopted_at"
+)
 
 
 class Ledger:
@@ -528,6 +578,124 @@ class Ledger:
             (notice_id,),
         ).fetchall()
         return [doc_id for (doc_id,) in rows]
+
+    def insert_info(
+        self, info: StoredInfo, recipients: list[str], period: str = "", part: str = ""
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO info_items (id, kind, sender, item, created_at, period, part, deadline)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                info.id,
+                info.kind,
+                info.sender,
+                info.item,
+                info.created_at,
+                period,
+                part,
+                info.deadline,
+            ),
+        )
+        self._db.executemany(
+            "INSERT INTO info_recipients (info_id, recipient) VALUES (?, ?)",
+            [(info.id, recipient) for recipient in recipients],
+        )
+
+    def info(self, info_id: str) -> StoredInfo | None:
+        row = self._db.execute(
+            f"SELECT {_INFO_COLUMNS} FROM info_items WHERE id = ?", (info_id,)
+        ).fetchone()
+        return StoredInfo(*row) if row else None
+
+    def info_recipients(self, info_id: str) -> list[str]:
+        rows = self._db.execute(
+            "SELECT recipient FROM info_recipients WHERE info_id = ? ORDER BY rowid", (info_id,)
+        ).fetchall()
+        return [str(recipient) for (recipient,) in rows]
+
+    def mark_info(self, info_id: str, column: str, at: str) -> None:
+        """Set one of the item's once-only times: replied_at, delay_explained_at, overdue_at
+        or adopted_at."""
+        assert column in ("replied_at", "delay_explained_at", "overdue_at", "adopted_at")
+        self._db.execute(f"UPDATE info_items SET {column} = ? WHERE id = ?", (at, info_id))
+
+    def filed_parts(self, unit: str, period: str) -> dict[str, str]:
+        """The work-update parts a unit filed for a period, each with when it was first filed."""
+        rows = self._db.execute(
+            "SELECT part, min(created_at) FROM info_items"
+            " WHERE kind = 'update' AND sender = ? AND period = ? GROUP BY part",
+            (unit, period),
+        ).fetchall()
+        return {str(part): str(at) for part, at in rows}
+
+    def requests_past_deadline(self, now: str) -> list[StoredInfo]:
+        """Requests whose deadline passed with no reply in time, no explained delay, and no flag
+        yet. A reply after the deadline does not undo the lateness, however soon it came."""
+        rows = self._db.execute(
+            f"SELECT {_INFO_COLUMNS} FROM info_items WHERE kind = 'request' AND deadline != ''"
+            " AND deadline < ? AND (replied_at IS NULL OR replied_at > deadline)"
+            " AND delay_explained_at IS NULL"
+            " AND overdue_at IS NULL ORDER BY created_at",
+            (now,),
+        ).fetchall()
+        return [StoredInfo(*row) for row in rows]
+
+    def flag_once(self, unit: str, subject: str, what: str, at: str) -> bool:
+        """Record a reminder or flag; False when it was already sent."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO info_flags (unit, subject, what, at) VALUES (?, ?, ?, ?)",
+            (unit, subject, what, at),
+        )
+        return cursor.rowcount == 1
+
+    # The statistics of `docex report` (router/report.py). `period` is a date prefix of local
+    # stamps and exchange dates: "2026" or "2026-03".
+
+    def deliveries_sent_in(self, period: str) -> list[tuple[str, str, str, str, str, str | None]]:
+        """(doc_id, sender, recipient, state, sent_exchange_date, received_exchange_date) of
+        every delivery of the documents sent in the period."""
+        rows = self._db.execute(
+            "SELECT doc_id, sender, recipient, state, sent_exchange_date, received_exchange_date"
+            " FROM deliveries JOIN documents ON documents.id = deliveries.doc_id"
+            " WHERE sent_exchange_date LIKE ? ORDER BY deliveries.rowid",
+            (f"{period}%",),
+        ).fetchall()
+        return [tuple(row) for row in rows]
+
+    def received_in(self, period: str) -> dict[str, int]:
+        """Deliveries received in the period, by recipient."""
+        rows = self._db.execute(
+            "SELECT recipient, count(*) FROM deliveries WHERE received_exchange_date LIKE ?"
+            " GROUP BY recipient",
+            (f"{period}%",),
+        ).fetchall()
+        return {str(unit): int(count) for unit, count in rows}
+
+    def commands_accepted_in(self, type_: str, period: str) -> dict[str, int]:
+        rows = self._db.execute(
+            "SELECT unit, count(*) FROM commands WHERE type = ? AND outcome = 'accepted'"
+            " AND received_at LIKE ? GROUP BY unit",
+            (type_, f"{period}%"),
+        ).fetchall()
+        return {str(unit): int(count) for unit, count in rows}
+
+    def info_sent_in(self, period: str) -> list[tuple[str, str, str | None]]:
+        """(sender, kind, adopted_at) of the information items sent in the period."""
+        rows = self._db.execute(
+            "SELECT sender, kind, adopted_at FROM info_items WHERE created_at LIKE ?",
+            (f"{period}%",),
+        ).fetchall()
+        return [tuple(row) for row in rows]
+
+    def requests_overdue_in(self, period: str) -> dict[str, int]:
+        """Requests that went overdue in the period, by the unit that was to handle them."""
+        rows = self._db.execute(
+            "SELECT recipient, count(*) FROM info_items"
+            " JOIN info_recipients ON info_recipients.info_id = info_items.id"
+            " WHERE overdue_at LIKE ? GROUP BY recipient",
+            (f"{period}%",),
+        ).fetchall()
+        return {str(unit): int(count) for unit, count in rows}
 
 
 _FAULT_COLUMNS = "id, scope, kind, started_at, ended_at, office_notified_at, paper_issued_at"

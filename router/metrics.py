@@ -103,6 +103,26 @@ class Metrics:
             "Paper notices that could not be written; each is retried at the next check",
             registry=self.registry,
         )
+        # Information exchange (§41, §42): router/information.py and router/info_watch.py.
+        self.info_items = Counter(
+            "docex_info_items",
+            "Information items accepted, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.requests_overdue = Counter(
+            "docex_requests_overdue",
+            "Requests (§42) whose deadline passed with neither a reply nor an explained delay",
+            registry=self.registry,
+        )
+        self.work_updates_late = Counter(
+            "docex_work_updates_late",
+            "Work updates (§41) not filed by their due date, counted once per unit and period",
+            registry=self.registry,
+        )
+        self.info_reminders = Counter(
+            "docex_info_reminders", "Work-update reminders sent (§41)", registry=self.registry
+        )
         Info("docex_build", "The running docex", registry=self.registry).info(
             {"version": version("docex")}
         )

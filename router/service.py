@@ -33,11 +33,11 @@ from docex.clock import Clock, SystemClock
 from docex.config import Config, ConfigError, load_config
 from router import health, systemd, topology
 from router.exchange import Exchange, Inbound, Verdict
+from router.info_watch import InfoWatch
 from router.ledger import Ledger, OutboxRow
 from router.linkwatch import LinkWatch
 from router.metrics import Metrics
 from router.reload import compare
-from seals.ca import load_ca_certificate
 from seals.seal import open_seal
 from seals.verify import SealVerifier
 
@@ -59,7 +59,10 @@ class Router:
         self.names = topology.Names(config.router.prefix)
         self.ledger = Ledger(Path(config.router.ledger))
         self.metrics = Metrics(self.ledger)
-        verifier = SealVerifier(load_ca_certificate(Path(config.seals.ca_certificate)))
+        revocation_list = config.seals.revocation_list
+        verifier = SealVerifier.from_files(
+            Path(config.seals.ca_certificate), Path(revocation_list) if revocation_list else None
+        )
         seal = open_seal(
             Path(config.router.seal_carrier),
             Path(config.router.seal_password_file).read_text().strip(),
@@ -71,6 +74,7 @@ class Router:
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._outbox_wakeup = asyncio.Event()
         self.linkwatch = LinkWatch(self.exchange, self.broker_connected, self._outbox_wakeup.set)
+        self.infowatch = InfoWatch(self.exchange, self._outbox_wakeup.set)
         self._connection: AbstractRobustConnection | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
@@ -94,6 +98,7 @@ class Router:
             asyncio.create_task(self._intake(), name="intake"),
             asyncio.create_task(self._publish_outbox(), name="outbox"),
             asyncio.create_task(self.linkwatch.run(), name="linkwatch"),
+            asyncio.create_task(self.infowatch.run(), name="infowatch"),
         ]
         if (interval := systemd.watchdog_interval()) is not None:
             self._tasks.append(asyncio.create_task(self._watchdog(interval), name="watchdog"))

@@ -152,6 +152,11 @@ ca_certificate = "{pki.ca_certificate}"
 # Tests call router.linkwatch.check() themselves after moving the clock.
 check_interval_s = 3600
 
+[information]
+# Tests call router.infowatch.check() themselves after moving the clock.
+check_interval_s = 3600
+reader_groups = {{ all = ["gov-office", "finance", "education", "archive"] }}
+
 {units}"""
     )
     return path

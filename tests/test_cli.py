@@ -169,3 +169,40 @@ async def test_print_return_and_withdraw_from_the_command_line(
     assert "withdrawn from education" in out and "refused for finance (received)" in out
     code, out = await docex("unit", "--config", str(education), "return", doc_id, "--reason", "x")
     assert code == 1 and "rejected: document_withdrawn" in out
+
+
+async def test_information_from_the_command_line(
+    router: Router, unit_config: UnitConfigWriter
+) -> None:
+    """§42, §44: a request and its reply, government information adopted, read in the inbox."""
+    office, finance = unit_config("gov-office"), unit_config("finance")
+    code, out = await docex(
+        "unit", "--config", str(finance), "info", "request", "--to", "gov-office",
+        "--title", "请协调会议室", "--content", "周五上午",
+        "--deadline", "2026-11-27T12:00:00+08:00",
+    )  # fmt: skip
+    assert code == 0, out
+    request_id = out.split()[1]
+    code, out = await docex(
+        "unit", "--config", str(office), "info", "reply", request_id, "--content", "已安排"
+    )
+    assert code == 0, out
+    code, out = await docex(
+        "unit", "--config", str(finance), "info", "submit", "--title", "财政信息",
+        "--content", "……", "--with", "education", "--authors", "张三", "--revision",
+    )  # fmt: skip
+    assert code == 0, out
+    piece_id = out.split()[1]
+    code, out = await docex("unit", "--config", str(office), "info", "adopt", piece_id)
+    assert code == 0, out
+    code, out = await docex("unit", "--config", str(office), "info", "inbox")
+    assert code == 0, out
+    assert f"request {request_id} from finance: 《请协调会议室》" in out
+    assert "《【修改稿】财政信息》" in out and "jointly with: education" in out
+    code, out = await docex("unit", "--config", str(finance), "info", "inbox")
+    assert f"in reply to: {request_id}" in out and "已安排" in out
+    code, out = await docex(
+        "unit", "--config", str(finance), "info", "update", "--title", "t",
+        "--period", "March", "--part", "plan",
+    )  # fmt: skip
+    assert code == 1 and out.startswith("rejected: invalid_period:"), out

@@ -47,6 +47,11 @@ def test_the_shipped_example_is_valid() -> None:
         (MINIMAL + '[formats]\nceb = "zz"\n', "not hex"),
         (MINIMAL + '[exchange]\ntimezone = "Mars/Olympus"\n', "exchange.timezone"),
         (MINIMAL + unit("a", extra='status = "sleeping"'), "status"),
+        (MINIMAL + "[information]\nmonthly_due_day = 31\n", "information.monthly_due_day"),
+        (
+            MINIMAL + '[information]\nreader_groups = { all = ["zz"] }\n',
+            "information.reader_groups.all: no unit 'zz'",
+        ),
     ],
 )
 def test_bad_configs_are_refused_with_the_problem_named(

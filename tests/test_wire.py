@@ -90,3 +90,11 @@ def test_no_byte_string_escapes_as_anything_but_a_wire_error(body: bytes) -> Non
         wire.decode_command(body)
     except wire.WireError:
         pass
+
+
+def test_an_unknown_info_kind_has_its_own_reason_code() -> None:
+    """§39 lists the kinds of information; another kind is named as such, not as a bad message."""
+    body = msgspec.msgpack.encode({"v": wire.VERSION, "t": "info", "kind": "gossip", "title": "t"})
+    with pytest.raises(wire.WireError) as raised:
+        wire.decode_command(body)
+    assert raised.value.code == "unknown_info_kind"

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.amqp import cli_lifecycle
+from adapters.amqp import cli_info, cli_lifecycle
 from adapters.amqp.cli_support import (
     SEAL_PASSWORD_ENV,
     CommandError,
@@ -75,6 +75,7 @@ def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
     events.set_defaults(func=sync(_events))
 
     cli_lifecycle.add_commands(commands)
+    cli_info.add_commands(commands)
 
 
 async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:

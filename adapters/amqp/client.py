@@ -8,7 +8,8 @@ document delivered twice shows up once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -24,7 +25,6 @@ from adapters.amqp.settings import UnitSettings
 from docex import wire
 from docex.ids import uuid7
 from router.topology import Names
-from seals.ca import load_ca_certificate
 from seals.errors import SealError
 from seals.kinds import SealKind
 from seals.verify import SealVerifier
@@ -48,8 +48,13 @@ class UnitClient:
         self.settings = settings
         self.unit_id = settings.unit
         self.names = Names(settings.prefix)
+        # Seals are judged at the router's acceptance time (see _check_seal), so a document
+        # accepted before its seal was revoked stays valid here too.
+        self.verifier = SealVerifier.from_files(
+            Path(settings.ca_certificate),
+            Path(settings.revocation_list) if settings.revocation_list else None,
+        )
         self.mailbox = Mailbox(Path(settings.mailbox))
-        self.verifier = SealVerifier(load_ca_certificate(Path(settings.ca_certificate)))
         self._user = yarl.URL(settings.amqp_url).user or "guest"
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
@@ -171,6 +176,19 @@ class UnitClient:
             await self._take(message)
             count += 1
         return count
+
+    @contextlib.asynccontextmanager
+    async def consuming(
+        self, take: Callable[[aio_pika.abc.AbstractIncomingMessage], Awaitable[None]]
+    ) -> AsyncIterator[None]:
+        """Hand every message of the unit's queue to `take` as it came, past the mailbox: for
+        a bridge that passes messages on and acks each only once it is passed on."""
+        assert self._queue is not None
+        tag = await self._queue.consume(take)
+        try:
+            yield
+        finally:
+            await self._queue.cancel(tag)
 
     async def _take(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
         try:

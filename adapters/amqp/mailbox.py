@@ -93,7 +93,9 @@ class Mailbox:
         if row is None:
             return None
         message = wire.decode_router_message(row[0])
-        assert not isinstance(message, wire.Deliver | wire.Withdrawn | wire.Notice)
+        assert not isinstance(
+            message, wire.Deliver | wire.Withdrawn | wire.Notice | wire.InfoItem | wire.InfoNotice
+        )
         return message
 
     def answer_count(self, ref: str) -> int:
@@ -131,12 +133,37 @@ class Mailbox:
         row = self._db.execute(f"{_DELIVERIES} WHERE doc_id = ?", (doc_id,)).fetchone()
         return _stored_delivery(row) if row else None
 
+    def unsaved(self) -> list[StoredDelivery]:
+        """Deliveries not yet saved anywhere. An adapter that runs for good asks this on every
+        round; `deliveries()` would decode every document ever delivered each time."""
+        rows = self._db.execute(
+            f"{_DELIVERIES} WHERE saved_path IS NULL ORDER BY deliveries.rowid"
+        ).fetchall()
+        return [_stored_delivery(row) for row in rows]
+
+    def awaiting_receipt(self) -> list[tuple[str, str]]:
+        """(doc_id, saved_path) of the documents saved but not yet receipted (§37)."""
+        rows = self._db.execute(
+            "SELECT doc_id, saved_path FROM deliveries"
+            " WHERE saved_path IS NOT NULL AND receipt_sent = 0 ORDER BY rowid"
+        ).fetchall()
+        return [(str(doc_id), str(path)) for doc_id, path in rows]
+
     def mark_saved(self, doc_id: str, path: str) -> None:
         self._db.execute("UPDATE deliveries SET saved_path = ? WHERE doc_id = ?", (path, doc_id))
 
     def mark_receipt_sent(self, doc_id: str) -> None:
         self._db.execute("UPDATE deliveries SET receipt_sent = 1 WHERE doc_id = ?", (doc_id,))
 
+    def information(self) -> list[wire.InfoItem | wire.InfoNotice]:
+        """Information items received (§39–§45) and reminders about information owed."""
+        rows = self._db.execute(
+            "SELECT body FROM messages WHERE type IN ('info_item', 'info_notice') ORDER BY rowid"
+        ).fetchall()
+        return [_information.decode(body) for (body,) in rows]
+
+
+_information = msgspec.msgpack.Decoder(wire.InfoItem | wire.InfoNotice)
 
 _DELIVERIES = (
     "SELECT deliver, seal_error, saved_path, receipt_sent, withdrawn.at, paper.at"

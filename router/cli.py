@@ -13,6 +13,7 @@ from router.notices_cli import add_notice_commands
 from router.provision import ProvisionError, provision
 from router.report_cli import add_report_commands
 from router.service import run
+from seals.errors import SealError
 
 
 def add_router_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -52,7 +53,11 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(run(config, args.config))
+    try:
+        asyncio.run(run(config, args.config))
+    except (SealError, OSError) as exc:
+        print(f"error: cannot start the router: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

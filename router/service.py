@@ -88,7 +88,9 @@ class Router:
             self.config.router.amqp_url, reconnect_interval=_RECONNECT_INTERVAL_S
         )
         self.metrics.broker_up.set_function(lambda: 1 if self.broker_connected() else 0)
-        self._publish_channel = await self._connection.channel(publisher_confirms=True)
+        self._publish_channel = await self._connection.channel(
+            publisher_confirms=True, on_return_raises=True
+        )
         unit_ids = [unit.id for unit in self.config.units]
         self._outbound = await topology.declare(self._publish_channel, self.names, unit_ids)
         consume_channel = await self._connection.channel()

@@ -125,14 +125,11 @@ def create_ca(name: str, *, now: datetime) -> CertificateAuthority:
     return CertificateAuthority(certificate, private_key)
 
 
-def init_ca(
-    directory: Path, name: str, legacy_password: str | None = None, *, now: datetime
-) -> CertificateAuthority:
+def init_ca(directory: Path, name: str, *, now: datetime) -> CertificateAuthority:
     """Write ca.crt for a new CA whose key stays in the returned object only.
 
     `docex seal ca-init` (seals.ceremony.establish) calls this, then splits the key among the
-    custodians. `legacy_password` is ignored: the CA key is no longer kept under a password.
-    It is accepted only while tests/conftest.py still passes one; remove it with that call.
+    custodians: the key itself is never written to disk.
     """
     certificate_path = directory / CERTIFICATE_FILE
     if certificate_path.exists():

@@ -66,8 +66,8 @@ def prefix() -> str:
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     directory = tmp_path_factory.mktemp("pki")
-    ca = init_ca(directory / "ca", "测试交换CA", "ca-password", now=WORKDAY_MORNING)
-    foreign = init_ca(directory / "foreign", "另一个CA", "ca-password", now=WORKDAY_MORNING)
+    ca = init_ca(directory / "ca", "测试交换CA", now=WORKDAY_MORNING)
+    foreign = init_ca(directory / "foreign", "另一个CA", now=WORKDAY_MORNING)
     signing = {}
     verification = {}
     for unit, name in UNITS.items():

@@ -67,7 +67,9 @@ class UnitClient:
         self._connection = await aio_pika.connect_robust(
             self.settings.amqp_url, reconnect_interval=1.0
         )
-        self._channel = await self._connection.channel(publisher_confirms=True)
+        self._channel = await self._connection.channel(
+            publisher_confirms=True, on_return_raises=True
+        )
         await self._channel.set_qos(prefetch_count=64)
         self._inbound = await self._channel.get_exchange(self.names.inbound, ensure=False)
         # Passive declares: a unit may not configure anything, and a robust channel restores

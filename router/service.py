@@ -38,6 +38,7 @@ from router.ledger import Ledger, OutboxRow
 from router.linkwatch import LinkWatch
 from router.metrics import Metrics
 from router.reload import compare
+from seals.errors import SealError
 from seals.seal import open_seal
 from seals.verify import SealVerifier
 
@@ -171,6 +172,14 @@ class Router:
             log.error("config_reload_failed", problems=str(exc))
             systemd.notify("READY=1", "STATUS=reload failed; running on the previous config")
             return False
+        if new.seals.revocation_list:
+            try:
+                self.exchange.verifier.replace_revocations(Path(new.seals.revocation_list))
+            except SealError as exc:
+                self.metrics.reloads.labels("failure").inc()
+                log.error("config_reload_failed", problems=f"{exc.code}: {exc.message}")
+                systemd.notify("READY=1", "STATUS=reload failed; running on the previous config")
+                return False
         change = compare(self.config, new)
         await topology.declare(self._publish_channel, self.names, [u.id for u in new.units])
         with self.ledger.transaction():

@@ -20,6 +20,7 @@ from adapters.amqp.cli_support import (
 )
 from adapters.amqp.client import UnitClient
 from adapters.amqp.compose import apply_seal, compose
+from adapters.amqp.mailbox import delivery_metadata
 from adapters.amqp.settings import UnitSettings
 from docex import formats, wire
 from seals.seal import open_seal
@@ -149,20 +150,7 @@ def _save(directory: Path, deliver: wire.Deliver) -> Path:
     envelope = deliver.envelope
     path = directory / f"{envelope.id}.{envelope.format}"
     path.write_bytes(envelope.content)
-    metadata = {
-        "id": envelope.id,
-        "doc_no": envelope.doc_no,
-        "title": envelope.title,
-        "sender": envelope.sender,
-        "role": deliver.role,
-        "print_quota": deliver.print_quota,
-        "sent_at": deliver.sent_at,
-        "sent_exchange_date": deliver.sent_exchange_date,
-        "paper_attachments": envelope.paper_attachments,
-        "sha256": envelope.sha256.hex(),
-        "seal_serial": envelope.seal.serial if envelope.seal else None,
-        "sealed_by": envelope.sealed_by,
-    }
+    metadata = delivery_metadata(deliver)
     path.with_suffix(".json").write_text(json.dumps(metadata, ensure_ascii=False, indent=2))
     return path
 

@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from adapters.amqp.mailbox import StoredDelivery
+from adapters.amqp.mailbox import StoredDelivery, delivery_metadata
 from adapters.hotfolder.journal import Drop
 from adapters.hotfolder.sidecar import DropError
 
@@ -91,7 +91,7 @@ class Folder:
         path = (self.refused if refusal else self.inbox) / f"{stem}.{suffix}"
         if (self.done / path.name).exists():
             return path  # written and taken in before a crash kept it from the mailbox
-        metadata = _metadata(stored) | ({"refused": refusal} if refusal else {})
+        metadata = delivery_metadata(stored.deliver) | ({"refused": refusal} if refusal else {})
         write_atomically(path, envelope.content)
         text = json.dumps(metadata, ensure_ascii=False, indent=2)
         write_atomically(path.with_suffix(".json"), text.encode())
@@ -125,24 +125,3 @@ def _refusal(stored: StoredDelivery) -> str:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def _metadata(stored: StoredDelivery) -> dict[str, object]:
-    deliver = stored.deliver
-    envelope = deliver.envelope
-    return {
-        "id": envelope.id,
-        "doc_no": envelope.doc_no,
-        "title": envelope.title,
-        "sender": envelope.sender,
-        "classification": envelope.classification,
-        "format": envelope.format,
-        "role": deliver.role,
-        "print_quota": deliver.print_quota,
-        "sent_at": deliver.sent_at,
-        "sent_exchange_date": deliver.sent_exchange_date,
-        "paper_attachments": envelope.paper_attachments,
-        "sha256": envelope.sha256.hex(),
-        "seal_serial": envelope.seal.serial if envelope.seal else None,
-        "sealed_by": envelope.sealed_by,
-    }

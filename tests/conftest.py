@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import aio_pika
 import pytest
@@ -269,3 +270,15 @@ async def units(
     """A connected client for each unit, with the router running."""
     async with contextlib.AsyncExitStack() as stack:
         yield {unit: await stack.enter_async_context(unit_client_for(unit)) for unit in UNITS}
+
+
+T = TypeVar("T")
+
+
+async def eventually(found: Callable[[], T | None], what: str, timeout: float = 10) -> T:
+    """Poll: ledger rows and broker counts have no event to wait on."""
+    for _ in range(int(timeout / 0.02)):
+        if result := found():
+            return result
+        await asyncio.sleep(0.02)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")

@@ -185,6 +185,19 @@ async def test_a_dropped_document_is_sealed_sent_and_filed(
     assert [d.seal_error for d in finance.mailbox.deliveries()] == [""]
 
 
+async def test_the_hot_folder_beats_for_its_unit(
+    start: Callable[[], Running], router: Router
+) -> None:
+    """§46: a running hot folder keeps its unit's link alive in the router's link watch."""
+    running = start()
+
+    def beating() -> bool:
+        link = router.ledger.link(OFFICE)
+        return link is not None and link.heartbeats
+
+    await running.until(beating, "a heartbeat from the hot folder")
+
+
 async def test_ofd_and_a_reused_name_are_filed_apart(
     start: Callable[[], Running], config: Config
 ) -> None:

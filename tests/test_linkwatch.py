@@ -5,15 +5,13 @@ The clock is a FakeClock: tests jump hours and call `linkwatch.check()` instead 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 import pytest_asyncio
@@ -25,23 +23,21 @@ from router import paper
 from router.exchange import Inbound, Verdict
 from router.linkwatch import LinkWatch
 from router.service import Router
-from tests.conftest import REVOKED_UNIT, UNITS, FakeClock, Pki, UnitClientFactory, amqp_user
+from tests.conftest import (
+    REVOKED_UNIT,
+    UNITS,
+    FakeClock,
+    Pki,
+    UnitClientFactory,
+    amqp_user,
+    eventually,
+)
 from tests.documents import sealed_envelope, submit
 
-T = TypeVar("T")
 # The defaults of [links].
 HEARTBEAT_TIMEOUT = timedelta(seconds=120)
 QUEUE_TIMEOUT = timedelta(hours=4)
 SECOND = timedelta(seconds=1)
-
-
-async def eventually(found: Callable[[], T | None], what: str, timeout: float = 10) -> T:
-    """Poll: ledger rows and broker counts have no event to wait on."""
-    for _ in range(int(timeout / 0.02)):
-        if result := found():
-            return result
-        await asyncio.sleep(0.02)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @dataclass

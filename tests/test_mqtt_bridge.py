@@ -33,7 +33,7 @@ from adapters.mqtt.settings import BridgeSettings, MqttSettings, load_bridge_set
 from docex import wire
 from docex.ids import uuid7
 from router.service import Router
-from tests.conftest import Pki, unit_settings
+from tests.conftest import Pki, eventually, unit_settings
 from tests.documents import sealed_envelope, submit
 from tests.test_hotfolder import REPO, docex, write_unit_settings
 
@@ -243,6 +243,20 @@ async def test_a_submit_published_on_mqtt_reaches_an_amqp_unit(
     assert answer.message_id, "the router's own message id rides along"
     stored = router.ledger.document(envelope.id)
     assert stored is not None and stored.sender == OFFICE
+
+
+async def test_the_bridge_beats_for_its_unit_while_connected(
+    bridge_for: BridgeFor, router: Router
+) -> None:
+    """§46: a connected bridge keeps its unit's link alive in the router's link watch."""
+    async with bridge_for(OFFICE) as bridge:
+        assert bridge.connected.is_set()
+
+        def beating() -> bool:
+            link = router.ledger.link(OFFICE)
+            return link is not None and link.heartbeats
+
+        assert await eventually(beating, "a heartbeat from the bridge")
 
 
 async def test_a_command_without_a_message_id_gets_a_uuid7_from_the_bridge(

@@ -50,6 +50,8 @@ async def serve(settings: HotFolderSettings, seal: Seal, stop: asyncio.Event) ->
                 clock=SystemClock(),
             )
             incoming = Incoming(folder, client)
+            # The router watches the unit's link by these (§46): the folder is served.
+            client.start_heartbeats()
             log.info("hotfolder_started", unit=client.unit_id, folder=str(settings.folder))
             while not stop.is_set():
                 try:

@@ -65,9 +65,15 @@ class Bridge:
             async with self._client.consuming(functools.partial(self._to_office, mqtt)):
                 backoff.reset()
                 self.connected.set()
+                # Beat only while the office system's Mosquitto is reachable: with it away
+                # the unit cannot take anything in, and the router should see it down (§46).
+                self._client.start_heartbeats()
                 log.info("bridge_connected", unit=self._topics.unit, client_id=mqtt.identifier)
-                async for message in mqtt.messages:
-                    await self._to_router(mqtt, message)
+                try:
+                    async for message in mqtt.messages:
+                        await self._to_router(mqtt, message)
+                finally:
+                    self._client.stop_heartbeats()
 
     async def _to_router(self, mqtt: aiomqtt.Client, message: aiomqtt.Message) -> None:
         """A command from the office system: PUBACK only once RabbitMQ has confirmed it."""

@@ -94,12 +94,39 @@ class SealSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     revocation_list: str = ""
 
 
+class SmsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """SMS reminders (§16) leave through an MQTT broker that an SMS gateway listens on, one
+    topic per unit (`<topic_prefix>/<unit>`); see router/sms.py. Read once at start; the
+    units' contacts are read as they change."""
+
+    # "" turns SMS reminders off.
+    mqtt_host: str = ""
+    mqtt_port: int = 1883
+    mqtt_username: str = ""
+    # Read once at start; a password never sits in this file.
+    mqtt_password_file: str = ""
+    topic_prefix: str = "docex/sms"
+    # Put before every text: gateways send only under the signature registered with them.
+    signature: str = "【公文交换】"
+    # At most this many texts to one number in any hour; reminders beyond that wait, and go
+    # out together in the next text the number may have.
+    per_number_per_hour: int = 6
+
+
+class Contact(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A user who registered a mobile number for SMS reminders (§16)."""
+
+    name: str
+    mobile: str
+
+
 class Unit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     id: str
     name: str
     amqp_user: str
     status: Literal["active", "revoked"] = "active"
     successor: str = ""
+    contacts: list[Contact] = []
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -108,6 +135,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     seals: SealSettings
     links: LinkSettings = msgspec.field(default_factory=LinkSettings)
     information: InformationSettings = msgspec.field(default_factory=InformationSettings)
+    sms: SmsSettings = msgspec.field(default_factory=SmsSettings)
     # Magic bytes (hex) of formats beyond PDF and OFD, e.g. CEB, whose signature is not public.
     formats: dict[str, str] = {}
     units: list[Unit] = []
@@ -192,6 +220,7 @@ def _problems(config: Config) -> list[Problem]:
     if config.links.paper_fallback_hours <= 0:
         problems.append((("links", "paper_fallback_hours"), "must be more than 0 hours"))
     problems += _information_problems(config, seen)
+    problems += _sms_problems(config)
     try:
         config.calendar()
     except (KeyError, ValueError) as exc:
@@ -216,6 +245,27 @@ def _information_problems(config: Config, units: set[str]) -> list[Problem]:
         for member in members:
             if member not in units:
                 problems.append((("information", "reader_groups", group), f"no unit {member!r}"))
+    return problems
+
+
+# Digits, optionally after a +: 11 for a mainland mobile, more with a country code.
+_MOBILE = re.compile(r"\+?[0-9]{5,15}")
+
+
+def _sms_problems(config: Config) -> list[Problem]:
+    sms = config.sms
+    problems: list[Problem] = []
+    if not 1 <= sms.mqtt_port <= 65535:
+        problems.append((("sms", "mqtt_port"), "must be between 1 and 65535"))
+    if sms.per_number_per_hour < 1:
+        problems.append((("sms", "per_number_per_hour"), "must be at least 1"))
+    if not sms.topic_prefix or any(c in sms.topic_prefix for c in "#+"):
+        problems.append((("sms", "topic_prefix"), "must be a topic without # or +"))
+    for index, unit in enumerate(config.units):
+        for number, contact in enumerate(unit.contacts):
+            if not _MOBILE.fullmatch(contact.mobile):
+                where = ("units", index, "contacts", number, "mobile")
+                problems.append((where, f"{contact.mobile!r} is not a phone number"))
     return problems
 
 
@@ -256,6 +306,8 @@ def load_config(path: Path) -> Config:
     if config.seals.revocation_list:
         config.seals.revocation_list = str(base / config.seals.revocation_list)
     config.links.spool_dir = str(base / config.links.spool_dir)
+    if config.sms.mqtt_password_file:
+        config.sms.mqtt_password_file = str(base / config.sms.mqtt_password_file)
     problems = _problems(config)
     if problems:
         described = [_describe(text, where, message) for where, message in problems]

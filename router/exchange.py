@@ -24,6 +24,7 @@ from router.ledger import Delivery, Ledger, OutboxRow, StoredDocument, stored_en
 from router.lifecycle import Lifecycle
 from router.metrics import Metrics
 from router.reload import Change
+from router.sms import Reminders
 from seals.seal import Seal
 from seals.verify import SealVerifier
 
@@ -70,6 +71,7 @@ class Exchange:
             ledger, self.calendar, clock, verifier, self._answer, self._attest, metrics
         )
         self.information = Information(ledger, config, self.calendar, clock, self.tell, metrics)
+        self.reminders = Reminders(ledger)
 
     def handle(self, inbound: Inbound) -> Verdict:
         """Apply one command; the caller commits, then acks or dead-letters as returned."""
@@ -313,15 +315,18 @@ class Exchange:
         )
 
     def published(self, rows: list[OutboxRow]) -> None:
-        """The broker confirmed these rows: drop them, and tell senders what reached recipients."""
+        """The broker confirmed these rows: drop them, tell senders what reached recipients,
+        and queue the SMS reminders (§16) about what reached a unit."""
         self.ledger.remove_from_outbox([row.seq for row in rows])
         at = self.calendar.stamp(self.clock.now())
         for row in rows:
             if row.type != "deliver":
+                self.reminders.reached(self.config, row, at)
                 continue
             assert row.doc_id is not None and row.recipient is not None
             if not self.ledger.mark_delivered(row.doc_id, row.recipient, at):
                 continue
+            self.reminders.reached(self.config, row, at)
             document = self.ledger.document(row.doc_id)
             assert document is not None
             self.metrics.send_to_deliver.observe(seconds_between(document.sent_at, at))

@@ -133,7 +133,35 @@ CREATE TABLE IF NOT EXISTS info_flags (
     at TEXT NOT NULL,
     PRIMARY KEY (unit, subject, what)
 );
+-- SMS reminders (§16) waiting for the gateway or for their number's hourly allowance
+-- (router/sms.py), one row per text and number; and what went out, for that allowance.
+CREATE TABLE IF NOT EXISTS sms_outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    unit TEXT NOT NULL,
+    name TEXT NOT NULL,
+    mobile TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sms_sent (
+    id TEXT PRIMARY KEY,
+    mobile TEXT NOT NULL,
+    -- Unix time: the allowance counts the last hour whatever the time zone.
+    sent_at REAL NOT NULL,
+    reminders INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sms_sent_by_mobile ON sms_sent (mobile, sent_at);
 """
+
+
+@dataclass(frozen=True)
+class SmsRow:
+    seq: int
+    unit: str
+    name: str
+    mobile: str
+    text: str
+    created_at: str
 
 
 @dataclass(frozen=True)
@@ -474,6 +502,41 @@ class Ledger:
 
     def remove_from_outbox(self, seqs: list[int]) -> None:
         self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(seq,) for seq in seqs])
+
+    # SMS reminders (§16).
+
+    def queue_sms(self, unit: str, name: str, mobile: str, text: str, at: str) -> None:
+        self._db.execute(
+            "INSERT INTO sms_outbox (unit, name, mobile, text, created_at) VALUES (?, ?, ?, ?, ?)",
+            (unit, name, mobile, text, at),
+        )
+
+    def sms_waiting(self, limit: int = 1000) -> list[SmsRow]:
+        rows = self._db.execute(
+            "SELECT seq, unit, name, mobile, text, created_at FROM sms_outbox ORDER BY seq LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [SmsRow(*row) for row in rows]
+
+    def sms_depth(self) -> int:
+        (count,) = self._db.execute("SELECT count(*) FROM sms_outbox").fetchone()
+        return int(count)
+
+    def sms_sent_since(self, mobile: str, since: float) -> int:
+        (count,) = self._db.execute(
+            "SELECT count(*) FROM sms_sent WHERE mobile = ? AND sent_at > ?", (mobile, since)
+        ).fetchone()
+        return int(count)
+
+    def sms_gone(self, text_id: str, mobile: str, at: float, seqs: list[int]) -> None:
+        """The gateway's broker has the text: its reminders leave the outbox, and it counts
+        against the number's allowance. A day of history is kept, for operators to look at."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO sms_sent (id, mobile, sent_at, reminders) VALUES (?, ?, ?, ?)",
+            (text_id, mobile, at, len(seqs)),
+        )
+        self._db.executemany("DELETE FROM sms_outbox WHERE seq = ?", [(seq,) for seq in seqs])
+        self._db.execute("DELETE FROM sms_sent WHERE sent_at < ?", (at - 86400,))
 
     # Link watch (§46, §47).
 

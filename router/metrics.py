@@ -44,6 +44,11 @@ class _LedgerCollector(Collector):
             "Messages committed but not yet confirmed by the broker",
             value=self.ledger.outbox_depth(),
         )
+        yield GaugeMetricFamily(
+            "docex_sms_waiting",
+            "SMS reminders waiting for the gateway or for their number's hourly allowance",
+            value=self.ledger.sms_depth(),
+        )
 
 
 class Metrics:
@@ -122,6 +127,20 @@ class Metrics:
         )
         self.info_reminders = Counter(
             "docex_info_reminders", "Work-update reminders sent (§41)", registry=self.registry
+        )
+        # SMS reminders (§16): router/sms.py and router/sms_sender.py.
+        self.sms_sent = Counter(
+            "docex_sms_sent", "Texts handed to the SMS gateway's broker", registry=self.registry
+        )
+        self.sms_reminders = Counter(
+            "docex_sms_reminders",
+            "Reminders those texts carried (more than texts when a number's allowance ran out)",
+            registry=self.registry,
+        )
+        self.sms_gateway_up = Gauge(
+            "docex_sms_gateway_up",
+            "1 while the router is connected to the SMS gateway's MQTT broker",
+            registry=self.registry,
         )
         Info("docex_build", "The running docex", registry=self.registry).info(
             {"version": version("docex")}

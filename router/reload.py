@@ -53,4 +53,6 @@ def compare(old: Config, new: Config) -> Change:
     ]
     if old.seals.ca_certificate != new.seals.ca_certificate:
         restart_needed.append("seals.ca_certificate")
+    if old.sms != new.sms:
+        restart_needed.append("sms")
     return Change(added, renamed, gone, restart_needed)

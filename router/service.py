@@ -38,6 +38,7 @@ from router.ledger import Ledger, OutboxRow
 from router.linkwatch import LinkWatch
 from router.metrics import Metrics
 from router.reload import compare
+from router.sms_sender import SmsSender
 from seals.errors import SealError
 from seals.seal import open_seal
 from seals.verify import SealVerifier
@@ -76,6 +77,7 @@ class Router:
         self._outbox_wakeup = asyncio.Event()
         self.linkwatch = LinkWatch(self.exchange, self.broker_connected, self._outbox_wakeup.set)
         self.infowatch = InfoWatch(self.exchange, self._outbox_wakeup.set)
+        self.sms = _sms_sender(config, self.exchange, self.metrics)
         self._connection: AbstractRobustConnection | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
@@ -103,6 +105,8 @@ class Router:
             asyncio.create_task(self.linkwatch.run(), name="linkwatch"),
             asyncio.create_task(self.infowatch.run(), name="infowatch"),
         ]
+        if self.sms is not None:
+            self._tasks.append(asyncio.create_task(self.sms.run(), name="sms"))
         if (interval := systemd.watchdog_interval()) is not None:
             self._tasks.append(asyncio.create_task(self._watchdog(interval), name="watchdog"))
         if self.config.router.metrics_port:
@@ -275,6 +279,8 @@ class Router:
             if confirmed:
                 with self.ledger.transaction():
                     self.exchange.published(confirmed)
+                if self.sms is not None:
+                    self.sms.wake()
             failures = [result for result in results if isinstance(result, BaseException)]
             if failures:
                 log.warning(
@@ -303,6 +309,25 @@ class Router:
         await self._outbound.publish(
             message, routing_key=row.routing_key, mandatory=True, timeout=_PUBLISH_TIMEOUT_S
         )
+
+
+def _sms_sender(config: Config, exchange: Exchange, metrics: Metrics) -> SmsSender | None:
+    settings = config.sms
+    if not settings.mqtt_host:
+        return None
+    password = None
+    if settings.mqtt_password_file:
+        password = Path(settings.mqtt_password_file).read_text().strip()
+    sender = SmsSender(
+        exchange.ledger,
+        settings,
+        password,
+        exchange.clock,
+        metrics,
+        lambda: exchange.calendar.stamp(exchange.clock.now()),
+    )
+    metrics.sms_gateway_up.set_function(lambda: 1 if sender.connected.is_set() else 0)
+    return sender
 
 
 async def run(config: Config, config_path: Path) -> None:

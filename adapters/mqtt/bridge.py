@@ -16,10 +16,10 @@ from aio_pika.abc import AbstractIncomingMessage
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from adapters.amqp.client import UnitClient
-from adapters.mqtt.backoff import Backoff
 from adapters.mqtt.session import ack, connect, message_id, with_message_id
 from adapters.mqtt.settings import BridgeSettings
 from adapters.mqtt.topics import Topics
+from docex.backoff import Backoff
 from docex.ids import uuid7
 
 log = structlog.get_logger("docex.mqtt")

@@ -1,7 +1,8 @@
 """Jittered exponential backoff between reconnects.
 
-aiomqtt 2.x does not reconnect by itself. The jitter keeps bridges that lost the same broker
-from all knocking on it in the same instant when it comes back.
+aiomqtt 2.x does not reconnect by itself (the MQTT bridge, the router's SMS sender). The
+jitter keeps clients that lost the same broker from all knocking on it in the same instant
+when it comes back.
 """
 
 from __future__ import annotations

@@ -1,0 +1,85 @@
+"""SMS reminders (§16): what a unit's registered users hear about by text, and in what words.
+
+A reminder is queued when the message it is about has reached the unit's queue (the broker
+confirmed it), in the same transaction that records that: a crash neither loses a reminder
+nor sends one for a message still waiting. Users hear about what asks something of them: a
+document to sign for, one withdrawn before they took it in, link faults and the paper
+fallback, information requests and the reminders about information owed. Answers to their
+own commands they are already looking at, and get no text. router/sms_sender.py sends them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from docex import wire
+from docex.config import Config
+from router.ledger import Ledger, OutboxRow
+
+_MESSAGES = msgspec.msgpack.Decoder(wire.Withdrawn | wire.Notice | wire.InfoItem | wire.InfoNotice)
+_REMINDED = ("deliver", "withdrawn", "notice", "info_item", "info_notice")
+
+
+class Reminders:
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def reached(self, config: Config, row: OutboxRow, at: str) -> None:
+        """The message of `row` is in its unit's queue; queue texts for the unit's contacts."""
+        if not config.sms.mqtt_host or row.type not in _REMINDED:
+            return
+        unit = config.unit(row.routing_key)
+        if unit is None or not unit.contacts:
+            return
+        text = self._text(config, row)
+        if text is None:
+            return
+        for contact in unit.contacts:
+            self.ledger.queue_sms(
+                unit.id, contact.name, contact.mobile, config.sms.signature + text, at
+            )
+
+    def _text(self, config: Config, row: OutboxRow) -> str | None:
+        if row.type == "deliver":
+            assert row.doc_id is not None and row.recipient is not None
+            return self._deliver_text(config, row.doc_id, row.recipient)
+        assert row.body is not None
+        message = _MESSAGES.decode(row.body)
+        match message:
+            case wire.Withdrawn():
+                document = self.ledger.document(message.doc_id)
+                if document is None:
+                    return None
+                sender = _name(config, document.sender)
+                return f"{sender}已撤回公文《{document.title}》（{document.doc_no}），请勿签收。"
+            case wire.Notice() | wire.InfoNotice():
+                return message.text
+            case wire.InfoItem(kind="request"):
+                deadline = f"，办理时限 {_minutes(message.deadline)}" if message.deadline else ""
+                return f"{_name(config, message.sender)}请求办理《{message.title}》{deadline}。"
+            case _:
+                return None
+
+    def _deliver_text(self, config: Config, doc_id: str, recipient: str) -> str | None:
+        document = self.ledger.document(doc_id)
+        delivery = self.ledger.delivery(doc_id, recipient)
+        if document is None or delivery is None:
+            return None
+        role = "主送" if delivery.role == "main" else "抄送"
+        again = "重发" if delivery.attempt > 1 else ""
+        return (
+            f"{_name(config, recipient)}：{_name(config, document.sender)}{again}{role}公文"
+            f"《{document.title}》（{document.doc_no}），请及时签收。"
+        )
+
+
+def _name(config: Config, unit_id: str) -> str:
+    unit = config.unit(unit_id)
+    return unit.name if unit else unit_id
+
+
+def _minutes(stamp: str) -> str:
+    """An exchange stamp as people write it: 2026-12-01 17:00 (a text is short)."""
+    return datetime.fromisoformat(stamp).strftime("%Y-%m-%d %H:%M")

@@ -35,6 +35,7 @@ SECOND = timedelta(seconds=1)
 class RevokedSeal:
     office: Office
     seal: Seal  # gov-office's signing seal, reported lost at REVOKED_AT
+    list_before: Path  # the CA's revocation list as it was before that
 
 
 @pytest.fixture
@@ -43,10 +44,11 @@ def revoked(tmp_path: Path) -> RevokedSeal:
     seal = make_seal(office, tmp_path / "gov-office.carrier", unit="gov-office")
     make_seal(office, tmp_path / "exchange.carrier", unit="exchange", kind=SealKind.EXCHANGE)
     (tmp_path / "exchange.password").write_text(PASSWORD)
+    list_before = shutil.copy(office.ca_dir / REVOCATION_LIST_FILE, tmp_path / "before.crl")
     ceremony.destroy(
         office.ca_dir, office.presence("gov-office"), seal.serial, Reason.LOST, now=REVOKED_AT
     )
-    return RevokedSeal(office, seal)
+    return RevokedSeal(office, seal, list_before)
 
 
 @pytest.fixture
@@ -144,3 +146,46 @@ def test_the_router_and_units_refuse_a_revocation_list_the_ca_did_not_sign(
     with pytest.raises(SealError) as e:
         UnitClient(recipient.settings)
     assert e.value.code == "revocation_list_untrusted"
+
+
+async def test_a_reload_takes_a_newer_revocation_list_and_refuses_an_older_one(
+    config_file: Path,
+    empty_queues: None,
+    clock: FakeClock,
+    unit_client_for: UnitClientFactory,
+    revoked: RevokedSeal,
+    tmp_path: Path,
+) -> None:
+    """§25: the list a destroy ceremony writes takes effect at the next reload (SIGHUP),
+    without a restart; a list older than the one in use is refused and changes nothing, so a
+    revocation cannot be undone by putting back an old file."""
+    in_use = revoked.office.ca_dir / REVOCATION_LIST_FILE
+    after_ceremony = shutil.copy(in_use, tmp_path / "after.crl")
+    shutil.copy(revoked.list_before, in_use)
+    router = Router(load_config(config_file), clock, config_path=config_file)
+    await router.start()
+    clock.current = REVOKED_AT + SECOND
+
+    async def outcome(sender: UnitClient) -> tuple[str, str]:
+        answer = await sender.request(submit(sealed_envelope(revoked.seal, now=clock.current)))
+        assert isinstance(answer, wire.Status)
+        return answer.state, answer.reason
+
+    def reload_failures() -> float | None:
+        labels = {"result": "failure"}
+        return router.metrics.registry.get_sample_value("docex_config_reload_total", labels)
+
+    try:
+        async with unit_client_for("gov-office") as sender:
+            assert await outcome(sender) == ("accepted", "")
+
+            shutil.copy(after_ceremony, in_use)
+            assert await router.reload()
+            assert await outcome(sender) == ("rejected", "seal_revoked")
+
+            shutil.copy(revoked.list_before, in_use)
+            assert not await router.reload()
+            assert reload_failures() == 1
+            assert await outcome(sender) == ("rejected", "seal_revoked")
+    finally:
+        await router.stop(flush_timeout=2.0)

@@ -15,6 +15,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import msgspec
@@ -114,6 +115,12 @@ def settings(prefix: str, pki: Pki, broker_users: Path, tmp_path: Path) -> HotFo
 class Running:
     folder: Folder
     task: asyncio.Task[None]
+    stopping: asyncio.Event
+
+    async def stop(self) -> None:
+        """A clean stop, as SIGTERM makes one."""
+        self.stopping.set()
+        await asyncio.wait_for(self.task, 10)
 
     async def until(self, condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
         def met() -> bool:
@@ -129,16 +136,18 @@ async def start(
     router: Router, settings: HotFolderSettings, pki: Pki
 ) -> AsyncIterator[Callable[[], Running]]:
     """Starts the hot folder of the General Office in this process, once per call."""
-    stop = asyncio.Event()
-    tasks: list[asyncio.Task[None]] = []
+    runs: list[Running] = []
 
     def run() -> Running:
-        tasks.append(asyncio.create_task(serve(settings, pki.signing[OFFICE], stop)))
-        return Running(Folder(settings.folder), tasks[-1])
+        stopping = asyncio.Event()
+        task = asyncio.create_task(serve(settings, pki.signing[OFFICE], stopping))
+        runs.append(Running(Folder(settings.folder), task, stopping))
+        return runs[-1]
 
     yield run
-    stop.set()
-    await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    for running in runs:
+        running.stopping.set()
+    await asyncio.wait_for(asyncio.gather(*(running.task for running in runs)), 10)
 
 
 async def test_a_dropped_document_is_sealed_sent_and_filed(
@@ -351,6 +360,193 @@ async def publish_to_unit(config: Config, unit: str, body: bytes) -> None:
         await exchange.publish(
             aio_pika.Message(body, message_id=uuid7(), type="deliver"), routing_key=unit
         )
+
+
+def news(folder: Folder) -> list[tuple[str, dict[str, Any]]]:
+    """news/ as the office system reads it: by name, which is arrival order. Dot files are
+    still being written."""
+    return [
+        (path.name, json.loads(path.read_text(encoding="utf-8")))
+        for path in sorted(folder.news.glob("[0-9]*.json"))
+    ]
+
+
+def news_of_type(folder: Folder, type_: str) -> list[dict[str, Any]]:
+    return [fields for name, fields in news(folder) if name.endswith(f"-{type_}.json")]
+
+
+def receipt_sent(settings: HotFolderSettings, doc_id: str) -> bool:
+    """What the hot folder's mailbox records about a delivery's read receipt (read-only)."""
+    mailbox = sqlite3.connect(f"file:{settings.unit.mailbox}?mode=ro", uri=True)
+    try:
+        (sent,) = mailbox.execute(
+            "SELECT receipt_sent FROM deliveries WHERE doc_id = ?", (doc_id,)
+        ).fetchone()
+    finally:
+        mailbox.close()
+    return bool(sent)
+
+
+async def test_news_tells_the_office_system_what_became_of_a_document_it_sent(
+    start: Callable[[], Running], units: dict[str, UnitClient], router: Router
+) -> None:
+    """§32, §37: what the router tells the sender lands in news/ in the order it came: the
+    document accepted (its send time), delivered to the recipient, and received at the receipt
+    time of §37, when the recipient read it into its office system."""
+    running = start()
+    folder = running.folder
+    drop(folder.outbox, "通知.pdf", sidecar("关于年终工作的通知"))
+    note = folder.sent / "通知.pdf.sent.json"
+    await running.until(note.exists, "the sent note")
+    sent = json.loads(note.read_text())
+    finance = units["finance"]
+    await finance.wait_for(lambda: finance.mailbox.delivery(sent["id"]), timeout=10)
+    await finance.send(wire.Receipt(v=wire.VERSION, doc_id=sent["id"], kind="read"))
+    await running.until(
+        lambda: any(fields["state"] == "received" for fields in news_of_type(folder, "status")),
+        "the news of the receipt",
+    )
+
+    written = news(folder)
+    assert [(fields["t"], fields["state"], fields["doc_id"]) for _, fields in written] == [
+        ("status", "accepted", sent["id"]),
+        ("status", "delivered", sent["id"]),
+        ("status", "received", sent["id"]),
+    ]
+    assert all(name[:10].isdigit() and name[10:] == "-status.json" for name, _ in written)
+    accepted, delivered, received = (fields for _, fields in written)
+    assert accepted["at"] == sent["sent_at"]
+    assert (delivered["recipient"], received["recipient"]) == ("finance", "finance")
+    delivery = router.ledger.delivery(sent["id"], "finance")
+    assert delivery is not None and received["at"] == delivery.received_at
+
+
+async def test_a_document_withdrawn_while_in_inbox_is_moved_to_refused_and_never_receipted(
+    start: Callable[[], Running],
+    units: dict[str, UnitClient],
+    pki: Pki,
+    router: Router,
+    settings: HotFolderSettings,
+) -> None:
+    """DESIGN.md §2 (the rulebook has no article for it): the sender may withdraw (撤回) what
+    has not been received (§37). Withdrawn while it waits in inbox/, the document is taken out
+    of the office system's way into inbox/refused/, its `.json` says why, the news says
+    withdrawn, and no read receipt ever goes for it."""
+    running = start()
+    folder = running.folder
+    finance = units["finance"]
+    envelope = sealed_envelope(pki.signing["finance"], sender="finance", to=[OFFICE])
+    answer = await finance.request(submit(envelope))
+    assert isinstance(answer, wire.Status) and answer.state == "accepted", answer
+    await running.until((folder.inbox / f"{envelope.id}.json").exists, "the delivery in inbox/")
+
+    withdrawn = await finance.request(wire.Withdraw(v=wire.VERSION, doc_id=envelope.id))
+    assert isinstance(withdrawn, wire.WithdrawResult) and withdrawn.withdrawn == [OFFICE]
+    await running.until(lambda: bool(news_of_type(folder, "withdrawn")), "the withdrawn news")
+
+    [news_fields] = news_of_type(folder, "withdrawn")
+    assert (news_fields["doc_id"], news_fields["at"]) == (envelope.id, withdrawn.at)
+    assert [path for path in folder.inbox.iterdir() if path.is_file()] == []
+    assert (folder.refused / f"{envelope.id}.pdf").read_bytes() == PDF
+    metadata = json.loads((folder.refused / f"{envelope.id}.json").read_text())
+    assert (metadata["id"], metadata["refused"]) == (
+        envelope.id,
+        f"withdrawn by the sender at {withdrawn.at}",
+    )
+    # Rounds go by, each looking for documents moved to inbox/done/.
+    drop(folder.outbox, "marker.pdf", sidecar("标记"))
+    await running.until((folder.sent / "marker.pdf.sent.json").exists, "the marker")
+    assert not receipt_sent(settings, envelope.id)
+    delivery = router.ledger.delivery(envelope.id, OFFICE)
+    assert delivery is not None
+    assert (delivery.state, delivery.received_at) == ("withdrawn", None)
+
+
+async def test_a_paper_notice_takes_back_what_waits_in_inbox_not_what_was_taken_in(
+    start: Callable[[], Running],
+    units: dict[str, UnitClient],
+    pki: Pki,
+    config: Config,
+    settings: HotFolderSettings,
+) -> None:
+    """§47: deliveries switched to paper are not taken in electronically. One still waiting in
+    inbox/ is moved to refused/; one the office system took in already stays in inbox/done/,
+    its read receipt (§37) sent."""
+    running = start()
+    folder = running.folder
+    taken, waiting = (
+        sealed_envelope(pki.signing["finance"], sender="finance", to=[OFFICE], title=title)
+        for title in ("已收", "待收")
+    )
+    for envelope in (taken, waiting):
+        await units["finance"].request(submit(envelope))
+        await running.until((folder.inbox / f"{envelope.id}.json").exists, envelope.title)
+    for suffix in (".pdf", ".json"):
+        (folder.inbox / f"{taken.id}{suffix}").rename(folder.done / f"{taken.id}{suffix}")
+    await running.until(lambda: receipt_sent(settings, taken.id), "the read receipt")
+    # The router's link watch sends this after 24 hours of silence; here it comes at once.
+    notice = wire.Notice(
+        kind="paper",
+        fault_id=1,
+        scope=OFFICE,
+        fault="heartbeat_lost",
+        started_at="2026-11-26T10:30:00.000+08:00",
+        at="2026-11-27T10:30:00.000+08:00",
+        text="以下公文改为纸质交换",
+        documents=[taken.id, waiting.id],
+        recipient=OFFICE,
+    )
+    await publish_to_unit(config, OFFICE, wire.encode(notice))
+    await running.until(lambda: bool(news_of_type(folder, "notice")), "the paper notice")
+
+    [news_fields] = news_of_type(folder, "notice")
+    assert (news_fields["documents"], news_fields["text"]) == (
+        [taken.id, waiting.id],
+        "以下公文改为纸质交换",
+    )
+    assert [path for path in folder.inbox.iterdir() if path.is_file()] == []
+    assert (folder.done / f"{taken.id}.pdf").exists()
+    assert (folder.refused / f"{waiting.id}.pdf").exists()
+    metadata = json.loads((folder.refused / f"{waiting.id}.json").read_text())
+    assert metadata["refused"] == "exchanged on paper since 2026-11-27T10:30:00.000+08:00 (§47)"
+    assert not receipt_sent(settings, waiting.id)
+
+
+async def test_news_is_written_once_across_a_restart(
+    start: Callable[[], Running], settings: HotFolderSettings
+) -> None:
+    """A restart writes on from the journal's news cursor. A crash between writing a file and
+    advancing the cursor (made here by setting the cursor back) writes that file again under
+    its own name with the same bytes; no other file is written again, none is missing."""
+    running = start()
+    folder = running.folder
+    drop(folder.outbox, "一.pdf", sidecar("第一份"))
+    await running.until(lambda: len(news(folder)) == 2, "accepted and delivered")
+    await running.stop()
+    before = {path.name: (path.stat().st_ino, path.read_bytes()) for path in folder.news.iterdir()}
+    first, second = sorted(before)
+    journal = Journal(settings.journal)
+    journal.mark_news_written(int(first[:10]))
+    journal.close()
+
+    running = start()
+    drop(folder.outbox, "二.pdf", sidecar("第二份"))
+    await running.until(lambda: len(news(folder)) == 4, "the second document's news")
+
+    after = {path.name: (path.stat().st_ino, path.read_bytes()) for path in folder.news.iterdir()}
+    assert len(after) == 4 and set(before) < set(after)
+    assert after[first] == before[first]
+    assert after[second][1] == before[second][1] and after[second][0] != before[second][0]
+    one, two = (
+        json.loads((folder.sent / f"{name}.sent.json").read_text())["id"]
+        for name in ("一.pdf", "二.pdf")
+    )
+    assert [(fields["doc_id"], fields["state"]) for _, fields in news(folder)] == [
+        (one, "accepted"),
+        (one, "delivered"),
+        (two, "accepted"),
+        (two, "delivered"),
+    ]
 
 
 async def test_a_restart_sends_the_journaled_envelope_not_a_new_one(

@@ -111,6 +111,16 @@ class Mailbox:
         found = [msgspec.msgpack.decode(body, type=wire.Status) for (body,) in rows]
         return [status for status in found if doc_id is None or status.doc_id == doc_id]
 
+    def messages_after(self, rowid: int, limit: int = 500) -> list[tuple[int, str, bytes]]:
+        """(rowid, type, body) of the next messages after `rowid`, in arrival order. Rows are
+        only ever added, so a rowid is a reader's lasting place in the stream (as long as
+        nobody VACUUMs the file: that may renumber a table without an INTEGER PRIMARY KEY)."""
+        rows = self._db.execute(
+            "SELECT rowid, type, body FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (rowid, limit),
+        ).fetchall()
+        return [(int(row), str(type_), bytes(body)) for row, type_, body in rows]
+
     def mark_paper(self, doc_ids: list[str], at: str) -> None:
         """These documents now come on paper (§47): not to be taken in electronically."""
         self._db.executemany(

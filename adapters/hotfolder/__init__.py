@@ -12,7 +12,15 @@ The folder's layout is the contract with the office system:
                       the read receipt (§37)
     inbox/refused/    deliveries not to be taken in electronically: a seal that does not
                       verify, a withdrawn document, one switched to paper (§47); the `.json`
-                      says which
+                      says which. A document withdrawn or switched to paper while it waits in
+                      inbox/ is moved here with its `.json`; one already in inbox/done/ stays
+    news/             everything else the router tells the unit, one file per message in the
+                      order it arrived: `<sequence, 10 digits>-<type>.json` (status,
+                      document_status, print_grant, print_denied, withdrawn, withdraw_result,
+                      notice, info_item, info_notice), the message as JSON; sorting the names
+                      is reading in order, and a name met again (rewritten after a crash) is
+                      the same message. A withdrawal or paper notice is written once the
+                      document it concerns is out of inbox/
 
 Sending `x.pdf` takes two files: the document, then its sidecar `x.pdf.toml` (recipients `to`,
 `cc`, print `copies`, `title`, `doc_no` (文号), `classification`). Each must appear whole, so the

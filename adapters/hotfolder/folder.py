@@ -29,7 +29,15 @@ class Folder:
         self.inbox = root / "inbox"
         self.done = self.inbox / "done"
         self.refused = self.inbox / "refused"
-        for directory in (self.outbox, self.sent, self.rejected, self.done, self.refused):
+        self.news = root / "news"
+        for directory in (
+            self.outbox,
+            self.sent,
+            self.rejected,
+            self.done,
+            self.refused,
+            self.news,
+        ):
             directory.mkdir(parents=True, exist_ok=True)
 
     def complete_drops(self) -> list[str]:
@@ -91,10 +99,37 @@ class Folder:
         path = (self.refused if refusal else self.inbox) / f"{stem}.{suffix}"
         if (self.done / path.name).exists():
             return path  # written and taken in before a crash kept it from the mailbox
-        metadata = delivery_metadata(stored.deliver) | ({"refused": refusal} if refusal else {})
         write_atomically(path, envelope.content)
-        text = json.dumps(metadata, ensure_ascii=False, indent=2)
-        write_atomically(path.with_suffix(".json"), text.encode())
+        _write_metadata(path, stored, refusal)
+        return path
+
+    def refuse(self, stored: StoredDelivery) -> Path | None:
+        """Move a delivery withdrawn or switched to paper since it was written out of inbox/
+        into refused/; returns where it went, or None if there is nothing to move. One the
+        office system has taken in already stays in inbox/done/: the news tells it."""
+        refusal = _refusal(stored)
+        if not refusal or stored.saved_path is None:
+            return None
+        path = Path(stored.saved_path)
+        if path.parent != self.inbox:
+            return None  # written to refused/ in the first place
+        target = self.refused / path.name
+        # This rename decides it if the office system is taking the document in at this moment.
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:
+            if not target.exists():
+                return None  # taken in, or taken away, by the office system
+            # Else moved before a crash: finish the move.
+        _write_metadata(target, stored, refusal)
+        path.with_suffix(".json").unlink(missing_ok=True)
+        return target
+
+    def write_news(self, rowid: int, type_: str, text: bytes) -> Path:
+        """News is named by its place in the mailbox, so the names sort in arrival order and a
+        message written again after a crash lands on its own file."""
+        path = self.news / f"{rowid:010d}-{type_}.json"
+        write_atomically(path, text)
         return path
 
     def taken_in(self, saved_path: str) -> bool:
@@ -111,6 +146,12 @@ def write_atomically(path: Path, data: bytes) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_bytes(data)
     os.replace(temporary, path)
+
+
+def _write_metadata(document: Path, stored: StoredDelivery, refusal: str) -> None:
+    metadata = delivery_metadata(stored.deliver) | ({"refused": refusal} if refusal else {})
+    text = json.dumps(metadata, ensure_ascii=False, indent=2)
+    write_atomically(document.with_suffix(".json"), text.encode())
 
 
 def _refusal(stored: StoredDelivery) -> str:

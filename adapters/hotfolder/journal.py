@@ -1,10 +1,14 @@
-"""The hot folder's journal: one row per drop, in its own SQLite file.
+"""The hot folder's journal, in its own SQLite file: one row per drop, and how far the news has
+been written to news/.
 
 A drop is sealed once. Its envelope id, message id and encoded submit are committed here
 before the first publish, so after a crash the same bytes go out again under the same message
 id, and the router (which keeps every message id it has applied) takes the document once. The
 router's answer and the name the files get in sent/ or rejected/ are committed before any file
 moves, so filing the result can be redone after a crash without choosing differently.
+
+The news cursor is the mailbox rowid of the last message written to news/. It advances only
+after the file is in place, so a crash in between writes that file again under its own name.
 """
 
 from __future__ import annotations
@@ -31,6 +35,11 @@ CREATE TABLE IF NOT EXISTS drops (
 );
 -- A name is one drop until its result is filed; then the name is free for the next.
 CREATE UNIQUE INDEX IF NOT EXISTS drops_open ON drops (name) WHERE filed = 0;
+CREATE TABLE IF NOT EXISTS news_cursor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    last_written INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO news_cursor (id, last_written) VALUES (1, 0);
 """
 
 
@@ -94,6 +103,15 @@ class Journal:
     def mark_filed(self, drop: Drop) -> None:
         with self._db:
             self._db.execute("UPDATE drops SET filed = 1 WHERE id = ?", (drop.id,))
+
+    def news_written(self) -> int:
+        """The mailbox rowid of the last message written to news/; 0 before the first."""
+        (rowid,) = self._db.execute("SELECT last_written FROM news_cursor").fetchone()
+        return int(rowid)
+
+    def mark_news_written(self, rowid: int) -> None:
+        with self._db:
+            self._db.execute("UPDATE news_cursor SET last_written = ?", (rowid,))
 
     def _drop(self, drop_id: int) -> Drop:
         return Drop(*self._db.execute(f"{_SELECT} WHERE id = ?", (drop_id,)).fetchone())

@@ -1,5 +1,5 @@
 """The hot folder's loop: every poll interval, read the unit's queue into its mailbox, then act
-on the outbox and the inbox.
+on the outbox and the inbox, and write the news.
 
 Polling is the whole watching mechanism: it sees files on any filesystem (including network
 shares, where inotify sees nothing), and a round that finds nothing costs a directory listing.
@@ -17,6 +17,7 @@ from adapters.amqp.client import UnitClient
 from adapters.hotfolder.folder import Folder
 from adapters.hotfolder.incoming import Incoming
 from adapters.hotfolder.journal import Journal
+from adapters.hotfolder.news import News
 from adapters.hotfolder.outgoing import Outgoing
 from adapters.hotfolder.settings import HotFolderSettings
 from docex.clock import SystemClock
@@ -50,6 +51,7 @@ async def serve(settings: HotFolderSettings, seal: Seal, stop: asyncio.Event) ->
                 clock=SystemClock(),
             )
             incoming = Incoming(folder, client)
+            news = News(folder, journal, client.mailbox)
             # The router watches the unit's link by these (§46): the folder is served.
             client.start_heartbeats()
             log.info("hotfolder_started", unit=client.unit_id, folder=str(settings.folder))
@@ -58,6 +60,7 @@ async def serve(settings: HotFolderSettings, seal: Seal, stop: asyncio.Event) ->
                     await client.drain()
                     await outgoing.step()
                     await incoming.step()
+                    news.step()
                 except _TRANSIENT as exc:
                     log.warning("round_interrupted", error=repr(exc))
                 with contextlib.suppress(TimeoutError):

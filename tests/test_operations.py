@@ -297,11 +297,10 @@ async def test_readiness_watchdog_and_reload_reach_systemd(
 def test_the_alert_rules_are_valid() -> None:
     if shutil.which("promtool") is None:
         pytest.skip("promtool is not installed (Debian package prometheus)")
+    rules = REPO / "config" / "prometheus" / "alerts.yml"
     done = subprocess.run(
-        ["promtool", "check", "rules", str(REPO / "config" / "prometheus" / "alerts.yml")],
-        capture_output=True,
-        text=True,
-        timeout=60,
+        ["promtool", "check", "rules", str(rules)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 8 rules found" in done.stdout
+    # Every rule in the file was read, none skipped.
+    assert f"SUCCESS: {rules.read_text().count('- alert:')} rules found" in done.stdout

@@ -6,6 +6,7 @@ China's public holidays and make-up workdays (调休) in `chinesecalendar`; conf
 override single days, and declare whole years the library does not know yet.
 """
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -68,14 +69,14 @@ class ExchangeCalendar:
         if day in self.holidays:
             return False
         if day.year not in self.configured_years:
-            try:
-                return bool(chinese_calendar.is_workday(day))
-            except NotImplementedError:
-                if self.strict:
-                    raise CalendarError(
-                        f"no holiday data for {day.year}: list that year's holidays and make-up"
-                        f" workdays under [exchange] and add {day.year} to configured_years"
-                    ) from None
+            national = _national_workday(day)
+            if national is not None:
+                return national
+            if self.strict:
+                raise CalendarError(
+                    f"no holiday data for {day.year}: list that year's holidays and make-up"
+                    f" workdays under [exchange] and add {day.year} to configured_years"
+                )
         return day.weekday() < 5
 
     def exchange_date(self, at: datetime) -> date:
@@ -92,6 +93,16 @@ class ExchangeCalendar:
     def stamp(self, at: datetime) -> str:
         """The timestamp as people at the exchange read it: local time with its offset."""
         return at.astimezone(self.timezone).isoformat(timespec="milliseconds")
+
+
+@functools.lru_cache(maxsize=1024)
+def _national_workday(day: date) -> bool | None:
+    """None for a year the library has no data for. Cached: its data never changes while we
+    run, and the router asks about the same few days for every document it stamps."""
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        return None
 
 
 def seconds_between(start: str, end: str) -> float:

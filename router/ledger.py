@@ -258,7 +258,7 @@ _INFO_COLUMNS = (
 
 
 class Ledger:
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False, checkpoints: bool = True) -> None:
         if read_only:
             # For operators' tools beside a running router: no writes, and nothing created.
             if not path.is_file():
@@ -271,20 +271,32 @@ class Ledger:
         # FULL: a commit the router has acked a message for must survive power loss.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
+        if not checkpoints:
+            # router/checkpoint.py does them, off the event loop.
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
         self._db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
+    def transaction(self, durable: bool = True) -> Iterator[None]:
+        """`durable=False` commits without waiting for the disk, for bookkeeping that is
+        redone if lost: a power cut may undo such a commit (and only together with whatever
+        came after it and before the next durable commit, which makes them all durable)."""
+        if not durable:
+            self._db.execute("PRAGMA synchronous=NORMAL")
         try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        finally:
+            if not durable:
+                self._db.execute("PRAGMA synchronous=FULL")
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

@@ -32,6 +32,7 @@ from docex import wire
 from docex.clock import Clock, SystemClock
 from docex.config import Config, ConfigError, load_config
 from router import health, systemd, topology
+from router.checkpoint import Checkpointer
 from router.exchange import Exchange, Inbound, Verdict
 from router.info_watch import InfoWatch
 from router.ledger import Ledger, OutboxRow
@@ -59,7 +60,8 @@ class Router:
         self.config = config
         self.config_path = config_path
         self.names = topology.Names(config.router.prefix)
-        self.ledger = Ledger(Path(config.router.ledger))
+        self.ledger = Ledger(Path(config.router.ledger), checkpoints=False)
+        self.checkpointer = Checkpointer(Path(config.router.ledger))
         self.metrics = Metrics(self.ledger)
         revocation_list = config.seals.revocation_list
         verifier = SealVerifier.from_files(
@@ -104,6 +106,7 @@ class Router:
             asyncio.create_task(self._publish_outbox(), name="outbox"),
             asyncio.create_task(self.linkwatch.run(), name="linkwatch"),
             asyncio.create_task(self.infowatch.run(), name="infowatch"),
+            asyncio.create_task(self.checkpointer.run(), name="checkpoint"),
         ]
         if self.sms is not None:
             self._tasks.append(asyncio.create_task(self.sms.run(), name="sms"))
@@ -277,7 +280,9 @@ class Router:
             )
             confirmed = [row for row, result in zip(rows, results, strict=True) if result is None]
             if confirmed:
-                with self.ledger.transaction():
+                # Lost in a power cut, this is redone: the rows are still in the outbox, go
+                # out again under their message ids, and recipients keep each once.
+                with self.ledger.transaction(durable=False):
                     self.exchange.published(confirmed)
                 if self.sms is not None:
                     self.sms.wake()

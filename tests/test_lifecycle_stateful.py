@@ -7,6 +7,7 @@ event loop in a background thread, and each step waits for the answer to its com
 from __future__ import annotations
 
 import asyncio
+import collections
 import sqlite3
 import threading
 from collections.abc import Coroutine, Iterator
@@ -172,6 +173,15 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(doc=documents, recipients=st.lists(st.sampled_from(RECIPIENTS), unique=True))
     def withdraw(self, doc: str, recipients: list[str]) -> None:
         self.harness.command("gov-office", wire.Withdraw(v=V, doc_id=doc, recipients=recipients))
+
+    @invariant()
+    def the_state_counts_match_the_deliveries(self) -> None:
+        """The metrics' counts per state, kept by triggers, never drift from the rows."""
+        if not hasattr(self, "harness"):
+            return
+        counted = dict(self.harness.ledger.execute("SELECT state, count FROM delivery_states"))
+        actual = collections.Counter(state for state, *_ in self.harness.rows().values())
+        assert {state: n for state, n in counted.items() if n} == dict(actual)
 
     @invariant()
     def deliveries_obey_the_rules(self) -> None:

@@ -1,0 +1,84 @@
+"""How the ledger stays quick as it grows: checkpoints off the event loop, indexes and counts
+that spare the periodic checks and the metrics scrape from reading every delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+from pathlib import Path
+
+from router.checkpoint import Checkpointer
+from router.ledger import Ledger
+from tests.conftest import eventually
+
+PAGES = 1500  # past SQLite's own checkpoint threshold of 1,000 pages
+
+
+def fill(ledger: Ledger) -> None:
+    with ledger.transaction():
+        for number in range(PAGES):
+            ledger.enqueue("finance", f"m{number}", "status", body=os.urandom(4000))
+
+
+async def test_commits_leave_the_log_to_the_checkpointer(tmp_path: Path) -> None:
+    """The write-ahead log is copied into the ledger off the event loop (router/checkpoint.py)
+    and only there: a commit never pays for a checkpoint."""
+    path = tmp_path / "ledger.sqlite"
+    ledger = Ledger(path, checkpoints=False)
+    fill(ledger)
+    fill(ledger)
+    # Without the checkpointer the data stays in the log, however long it grows.
+    assert path.stat().st_size < 1024 * 1024
+    assert Path(f"{path}-wal").stat().st_size > 2 * PAGES * 4000
+
+    checkpointer = asyncio.create_task(Checkpointer(path, interval_s=0.01).run())
+    try:
+        await eventually(
+            lambda: path.stat().st_size > 2 * PAGES * 4000, "the log copied into the ledger"
+        )
+    finally:
+        checkpointer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await checkpointer
+    assert ledger.outbox_depth() == 2 * PAGES
+    ledger.close()
+
+
+def test_a_ledger_from_before_the_state_counts_is_counted_once(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    Ledger(path).close()
+    old = sqlite3.connect(path, isolation_level=None)
+    old.execute("DROP TRIGGER delivery_state_added")
+    old.execute("DROP TRIGGER delivery_state_changed")
+    old.execute("DROP TABLE delivery_states")
+    old.execute("PRAGMA foreign_keys=OFF")
+    old.executemany(
+        "INSERT INTO deliveries (doc_id, recipient, role, print_quota, state)"
+        " VALUES (?, 'finance', 'main', 1, ?)",
+        [("a", "received"), ("b", "delivered"), ("c", "received")],
+    )
+    old.close()
+
+    ledger = Ledger(path)
+    assert ledger.deliveries_by_state() == [("delivered", 1), ("received", 2)]
+    ledger.close()
+    assert Ledger(path).deliveries_by_state() == [("delivered", 1), ("received", 2)]
+
+
+def test_the_periodic_queries_read_only_what_is_untaken(tmp_path: Path) -> None:
+    """The link watch asks after each unit every 15 s: it must not scan every delivery."""
+    path = tmp_path / "ledger.sqlite"
+    Ledger(path).close()
+    db = sqlite3.connect(path)
+    queries = {
+        "oldest_untaken": "SELECT delivered_at FROM deliveries WHERE recipient = 'x'"
+        " AND state = 'delivered' AND received_at IS NULL",
+        "pending_receipts": "SELECT recipient, count(*) FROM deliveries WHERE received_at IS NULL"
+        " AND state IN ('queued', 'delivered', 'resend_requested') GROUP BY recipient",
+    }
+    for name, query in queries.items():
+        plan = " ".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {query}"))
+        assert "deliveries_untaken" in plan, (name, plan)
+    db.close()

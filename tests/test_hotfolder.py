@@ -696,7 +696,11 @@ async def test_200_drops_through_repeated_kill_9_are_each_sent_exactly_once(
     kills = []
     try:
         for kill_at, batch in ((20, range(100, 150)), (80, range(150, 200)), (160, range(0))):
-            await until(lambda at=kill_at: sent() >= at, f"{kill_at} sent", timeout=60)
+            await until(
+                lambda at=kill_at: sent() >= at and open_drops(settings.journal) > 0,
+                f"{kill_at} sent and more in flight",
+                timeout=60,
+            )
             adapter.send_signal(signal.SIGKILL)
             adapter.wait()
             kills.append(open_drops(settings.journal))

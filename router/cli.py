@@ -8,6 +8,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import aio_pika
+
 from docex.config import ConfigError, load_config
 from router.notices_cli import add_notice_commands
 from router.provision import ProvisionError, provision
@@ -55,6 +57,9 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     try:
         asyncio.run(run(config, args.config))
+    except aio_pika.exceptions.ProbableAuthenticationError as exc:
+        print(f"error: the broker refused the router's login: {exc}", file=sys.stderr)
+        return 2
     except (SealError, OSError) as exc:
         print(f"error: cannot start the router: {exc}", file=sys.stderr)
         return 2

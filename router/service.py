@@ -29,6 +29,7 @@ from aio_pika.abc import (
 )
 
 from docex import wire
+from docex.backoff import Backoff
 from docex.clock import Clock, SystemClock
 from docex.config import Config, ConfigError, load_config
 from router import health, systemd, topology
@@ -51,6 +52,7 @@ _OUTBOX_BATCH = 512
 _PUBLISH_TIMEOUT_S = 15.0
 _MAX_BACKOFF_S = 5.0
 _RECONNECT_INTERVAL_S = 1.0
+_MAX_CONNECT_BACKOFF_S = 30.0
 
 
 class Router:
@@ -89,9 +91,7 @@ class Router:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self._connection = await aio_pika.connect_robust(
-            self.config.router.amqp_url, reconnect_interval=_RECONNECT_INTERVAL_S
-        )
+        self._connection = await self._connect()
         self.metrics.broker_up.set_function(lambda: 1 if self.broker_connected() else 0)
         self._publish_channel = await self._connection.channel(
             publisher_confirms=True, on_return_raises=True
@@ -101,9 +101,51 @@ class Router:
         consume_channel = await self._connection.channel()
         await consume_channel.set_qos(prefetch_count=self.config.router.prefetch)
         self._queue = await consume_channel.get_queue(self.names.router_queue)
-        self._tasks = [
+        if not self._tasks:
+            await self._start_watching()
+        self._tasks += [
             asyncio.create_task(self._intake(), name="intake"),
             asyncio.create_task(self._publish_outbox(), name="outbox"),
+        ]
+        self._consumer_tag = await self._queue.consume(self._receive)
+        self.ready.set()
+        systemd.notify("READY=1", f"STATUS=routing for {len(unit_ids)} units")
+        for warning in self.config.calendar_warnings(self.exchange.clock.now().date()):
+            log.warning("calendar_not_covered", detail=warning)
+        log.info(
+            "router_started",
+            prefix=self.names.prefix,
+            units=len(unit_ids),
+            outbox_depth=self.ledger.outbox_depth(),
+        )
+
+    async def _connect(self) -> AbstractRobustConnection:
+        """RabbitMQ away when the router starts is an exchange-wide outage like any other
+        (§46): the link watch runs meanwhile, so the fault and its 24-hour clock (§47) start,
+        and the router keeps trying. A refused login is a mistake to fix, not to wait out."""
+        url = self.config.router.amqp_url
+        backoff = Backoff(initial_s=0.5, cap_s=_MAX_CONNECT_BACKOFF_S)
+        while True:
+            try:
+                return await aio_pika.connect_robust(url, reconnect_interval=_RECONNECT_INTERVAL_S)
+            except aio_pika.exceptions.ProbableAuthenticationError:
+                raise
+            except (aio_pika.exceptions.AMQPConnectionError, OSError) as exc:
+                if not self._tasks:
+                    await self._start_watching()
+                delay = backoff.next_delay()
+                log.warning("broker_unreachable", error=str(exc), retry_in=round(delay, 1))
+                # Waiting for the broker is part of starting; systemd is told not to give up.
+                systemd.notify(
+                    f"EXTEND_TIMEOUT_USEC={int((delay + _MAX_CONNECT_BACKOFF_S) * 1e6)}",
+                    "STATUS=waiting for the broker (RabbitMQ)",
+                )
+                await asyncio.sleep(delay)
+
+    async def _start_watching(self) -> None:
+        """What needs the ledger but not the broker: the link and information watches,
+        checkpoints, SMS, the watchdog and the health endpoints."""
+        self._tasks = [
             asyncio.create_task(self.linkwatch.run(), name="linkwatch"),
             asyncio.create_task(self.infowatch.run(), name="infowatch"),
             asyncio.create_task(self.checkpointer.run(), name="checkpoint"),
@@ -119,17 +161,6 @@ class Router:
                 self.metrics.registry,
                 self.not_ready,
             )
-        self._consumer_tag = await self._queue.consume(self._receive)
-        self.ready.set()
-        systemd.notify("READY=1", f"STATUS=routing for {len(unit_ids)} units")
-        for warning in self.config.calendar_warnings(self.exchange.clock.now().date()):
-            log.warning("calendar_not_covered", detail=warning)
-        log.info(
-            "router_started",
-            prefix=self.names.prefix,
-            units=len(unit_ids),
-            outbox_depth=self.ledger.outbox_depth(),
-        )
 
     async def stop(self, flush_timeout: float = 10.0) -> None:
         """Stop taking commands, finish those taken, and give the outbox a bounded time to empty."""
@@ -140,8 +171,9 @@ class Router:
         if self._queue is not None and self._consumer_tag is not None:
             with contextlib.suppress(Exception):
                 await self._queue.cancel(self._consumer_tag)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._drained(), flush_timeout)
+        if self.broker_connected():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained(), flush_timeout)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -170,7 +202,10 @@ class Router:
 
     async def reload(self) -> bool:
         """Apply the configuration file as it is now (SIGHUP); a bad file changes nothing."""
-        assert self.config_path is not None and self._publish_channel is not None
+        assert self.config_path is not None
+        if self._publish_channel is None:
+            log.warning("config_reload_deferred", reason="still waiting for the broker")
+            return False
         systemd.reloading()
         try:
             new = load_config(self.config_path)
@@ -350,6 +385,17 @@ async def run(config: Config, config_path: Path) -> None:
         task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, reload)
-    await router.start()
-    await stop.wait()
-    await router.stop()
+    starting = asyncio.create_task(router.start())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    try:
+        if not starting.done():
+            # Stopped while still waiting for the broker.
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+        else:
+            starting.result()
+            await stopping
+    finally:
+        await router.stop()

@@ -206,3 +206,12 @@ async def test_information_from_the_command_line(
         "--period", "March", "--part", "plan",
     )  # fmt: skip
     assert code == 1 and out.startswith("rejected: invalid_period:"), out
+
+
+async def test_a_router_the_broker_refuses_says_so_in_one_line(config_file: Path) -> None:
+    """A wrong broker password is a mistake to fix, unlike a broker not up yet: the router
+    does not wait for it."""
+    config_file.write_text(config_file.read_text().replace("guest:guest@", "guest:wrong@"))
+    code, out = await docex("router", "run", "--config", str(config_file))
+    assert code == 2, out
+    assert "error: the broker refused the router's login" in out and "Traceback" not in out

@@ -5,7 +5,9 @@ The clock is a FakeClock: tests jump hours and call `linkwatch.check()` instead 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -24,6 +26,7 @@ from router.exchange import Inbound, Verdict
 from router.linkwatch import LinkWatch
 from router.service import Router
 from tests.conftest import (
+    BROKER,
     REVOKED_UNIT,
     UNITS,
     FakeClock,
@@ -491,3 +494,76 @@ async def test_a_unit_revoked_during_its_fault_leaves_no_fault_open(site: Site) 
     site.check()
     assert site.router.ledger.open_faults() == []
     assert site.metric("docex_link_up", unit="finance") is None
+
+
+class LateBroker:
+    """A TCP relay to the real RabbitMQ that starts listening only when told: a broker that
+    is not up yet when the router starts."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._server: asyncio.Server | None = None
+
+    async def open(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host, port = BROKER.split(":")
+        upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
+
+        async def copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            finally:
+                sink.close()
+
+        await asyncio.gather(
+            copy(reader, upstream_writer), copy(upstream_reader, writer), return_exceptions=True
+        )
+
+
+async def test_a_router_started_while_the_broker_is_away_waits_and_counts_the_outage(
+    config_file: Path,
+    empty_queues: None,
+    clock: FakeClock,
+    unit_client_for: UnitClientFactory,
+    pki: Pki,
+) -> None:
+    """§46, §47: RabbitMQ down at the router's start is an exchange-wide outage like one that
+    begins later: the fault and its 24-hour clock start at once, the router keeps trying, and
+    once the broker is there it routes and the fault closes."""
+    broker = LateBroker()
+    config_file.write_text(
+        config_file.read_text().replace(f"@{BROKER}/", f"@127.0.0.1:{broker.port}/")
+    )
+    router = Router(load_config(config_file), clock, config_path=config_file)
+    starting = asyncio.create_task(router.start())
+    try:
+        fault = await eventually(lambda: router.ledger.open_fault("*"), "the exchange's fault")
+        assert fault.kind == "broker_unreachable"
+        assert "broker: not connected" in router.not_ready()
+        assert not starting.done()
+
+        await broker.open()
+        await asyncio.wait_for(starting, 60)
+        async with unit_client_for("gov-office") as office, unit_client_for("finance") as finance:
+            envelope = sealed_envelope(pki.signing["gov-office"])
+            answer = await office.request(submit(envelope))
+            assert isinstance(answer, wire.Status) and answer.state == "accepted"
+            await finance.wait_for(lambda: finance.mailbox.delivery(envelope.id), timeout=10)
+        router.linkwatch.check()
+        assert router.ledger.open_fault("*") is None
+    finally:
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        await router.stop(flush_timeout=2.0)
+        await broker.close()

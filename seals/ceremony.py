@@ -82,25 +82,9 @@ def establish(
     check_policy(custody)
     if ca_dir.exists() and any(ca_dir.iterdir()):
         raise SealError("ca_exists", f"{ca_dir} is not empty; a CA is made in a new directory")
-    if shares_dir.resolve() == ca_dir.resolve() or ca_dir.resolve() in shares_dir.resolve().parents:
-        raise SealError("custody_invalid", "the shares must not be written into the CA directory")
-    existing = [
-        str(path)
-        for path in (share_path(shares_dir, c.role) for c in custody.custodians)
-        if path.exists()
-    ]
-    if existing:
-        raise SealError("share_exists", f"refusing to overwrite shares: {', '.join(existing)}")
+    _check_shares_dir(ca_dir, shares_dir, custody)
     with init_ca(ca_dir, name, now=now) as ca:
-        custody, shares = split_key(ca, custody)
-        for custodian in custody.custodians:
-            write_share_file(
-                share_path(shares_dir, custodian.role),
-                custodian,
-                custody,
-                ca.certificate,
-                shares[custodian.role],
-            )
+        custody = _split(ca, custody, shares_dir)
         custody_sha256 = save_custody(ca_dir, custody)
         empty = build_revocation_list(ca, [], number=0, now=now)
         write_revocation_list(ca_dir / REVOCATION_LIST_FILE, empty)
@@ -218,10 +202,40 @@ def destroy(
     return revocation
 
 
+def reshare(
+    ca_dir: Path, presence: Presence, custody: Custody, shares_dir: Path, *, now: datetime
+) -> Custody:
+    """`ca-reshare`: split the CA key anew when a custodian changes hands, or a share is lost
+    or may have been seen (§22, §23). The custodians open the CA as at any ceremony, under the
+    policy in force; `custody` (the same roles, or new ones) governs from then on.
+
+    The new shares carry a new SLIP-39 identifier, so every later ceremony refuses the old
+    ones. They would still rebuild the key in any SLIP-39 tool: have them destroyed, as §25
+    has an old seal destroyed. The key itself, and so every seal, stays as it was.
+
+    The new policy is written beside the old one and takes its place only after the record
+    vouching for it is in the log; a crash in between is finished at the next ceremony."""
+    now = _whole_seconds(now)
+    check_policy(custody)
+    _check_shares_dir(ca_dir, shares_dir, custody)
+    with _records(ca_dir) as records:
+        with records.open_ca(presence, owner=None, now=now) as ca:
+            custody = _split(ca, custody, shares_dir)
+            custody_sha256 = save_custody(ca_dir, custody, pending=True)
+            fields = {
+                "custody_sha256": custody_sha256,
+                "threshold": custody.threshold,
+                "custodians": [c.role for c in custody.custodians],
+            }
+            records.append(ca, presence, None, now, "reshare", fields)
+        load_custody(ca_dir, custody_sha256)
+    return custody
+
+
 def custody_of(ca_dir: Path) -> Custody:
     """The custody policy, as the CA signed it: who to ask for shares before a ceremony."""
     certificate = load_ca_certificate(ca_dir / CERTIFICATE_FILE)
-    return load_custody(ca_dir, read_log(ca_dir / LOG_FILE, certificate)[0]["custody_sha256"])
+    return load_custody(ca_dir, _custody_sha256(read_log(ca_dir / LOG_FILE, certificate)))
 
 
 def seal_owner(ca_dir: Path, serial: str) -> str:
@@ -253,7 +267,7 @@ class _Records:
         self.certificate = load_ca_certificate(ca_dir / CERTIFICATE_FILE)
         # A ceremony never appends to a log that does not verify.
         self.log = read_log(ca_dir / LOG_FILE, self.certificate)
-        self.custody = load_custody(ca_dir, self.log[0]["custody_sha256"])
+        self.custody = load_custody(ca_dir, _custody_sha256(self.log))
         self.issued = load_issued(ca_dir / ISSUED_FILE, self.certificate)
         self.revocations = load_revocation_list(ca_dir / REVOCATION_LIST_FILE, self.certificate)
         self._check_accounted_for()
@@ -291,8 +305,10 @@ class _Records:
 
     @contextmanager
     def open_ca(
-        self, presence: Presence, *, owner: str, now: datetime
+        self, presence: Presence, *, owner: str | None, now: datetime
     ) -> Iterator[CertificateAuthority]:
+        """`owner`: the unit whose seal the ceremony is about, which must attend (§23); None
+        for the CA's own business, which concerns its custodians alone."""
         last = datetime.fromisoformat(self.log[-1]["at"])
         if now < last:
             # Else a revocation could be dated before documents the router already accepted.
@@ -319,39 +335,38 @@ class _Records:
         self,
         ca: CertificateAuthority,
         presence: Presence,
-        owner: str,
+        owner: str | None,
         now: datetime,
         act: str,
         fields: dict[str, Any],
     ) -> None:
+        roles = [c.role for c in self.custody.custodians] + ([owner] if owner else [])
         attendees = [
             {"role": role, "name": presence.names[role], "share": role in presence.shares}
-            for role in [*(c.role for c in self.custody.custodians), owner]
+            for role in roles
             if role in presence.names
         ]
         record = {"act": act, "at": now.isoformat(), "attendees": attendees} | fields
         self.log.append(append_record(self.ca_dir / LOG_FILE, ca, self.log[-1], record))
 
 
-def _check_attendance(custody: Custody, presence: Presence, owner: str) -> None:
+def _check_attendance(custody: Custody, presence: Presence, owner: str | None) -> None:
     """§23: the secrecy office, the information centre and the owning unit, all present."""
-    if custody.custodian(owner) is not None:
+    if owner is not None and custody.custodian(owner) is not None:
         raise SealError(
             "custody_invalid", f"unit id {owner!r} is also a custodian role; rename the role"
         )
     for role in presence.names:
         if role != owner and custody.custodian(role) is None:
-            raise SealError(
-                "custodian_unknown",
-                f"{role!r} is neither a custodian role nor the unit {owner!r} whose seal it is",
-            )
+            whose = f" nor the unit {owner!r} whose seal it is" if owner else ""
+            raise SealError("custodian_unknown", f"{role!r} is neither a custodian role{whose}")
     for custodian in custody.custodians:
         if custodian.required and custodian.role not in presence.shares:
             raise SealError(
                 "custodian_absent",
                 f"§23: {custodian.title} ({custodian.role}) must be present with its share",
             )
-    if not presence.names.get(owner):
+    if owner is not None and not presence.names.get(owner):
         raise SealError(
             "custodian_absent",
             f"§23: a person of unit {owner}, whose seal it is, must be present "
@@ -382,6 +397,37 @@ def _records(ca_dir: Path) -> Iterator[_Records]:
         yield _Records(ca_dir)
     finally:
         os.close(fd)
+
+
+def _check_shares_dir(ca_dir: Path, shares_dir: Path, custody: Custody) -> None:
+    if shares_dir.resolve() == ca_dir.resolve() or ca_dir.resolve() in shares_dir.resolve().parents:
+        raise SealError("custody_invalid", "the shares must not be written into the CA directory")
+    existing = [
+        str(path)
+        for path in (share_path(shares_dir, c.role) for c in custody.custodians)
+        if path.exists()
+    ]
+    if existing:
+        raise SealError("share_exists", f"refusing to overwrite shares: {', '.join(existing)}")
+
+
+def _split(ca: CertificateAuthority, custody: Custody, shares_dir: Path) -> Custody:
+    """Split the key and write each custodian's share file; the policy with its split."""
+    custody, shares = split_key(ca, custody)
+    for custodian in custody.custodians:
+        write_share_file(
+            share_path(shares_dir, custodian.role),
+            custodian,
+            custody,
+            ca.certificate,
+            shares[custodian.role],
+        )
+    return custody
+
+
+def _custody_sha256(log: list[Record]) -> str:
+    """The policy in force: the one the latest ca-init or reshare record vouches for."""
+    return str(next(r["custody_sha256"] for r in reversed(log) if "custody_sha256" in r))
 
 
 def _describe(certificate: x509.Certificate) -> dict[str, Any]:

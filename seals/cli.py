@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
+
 from seals import ceremony
 from seals.ceremony import CHANGE_REASONS
 from seals.certificate import serial_hex
@@ -42,6 +44,7 @@ def add_seal_commands(subparsers: argparse._SubParsersAction) -> None:
     seal = subparsers.add_parser("seal", help="exchange CA and seal ceremonies")
     commands = seal.add_subparsers(dest="seal_command", required=True, metavar="COMMAND")
     _add_ca_init(commands)
+    _add_ca_reshare(commands)
     _add_make(commands)
     _add_change(commands)
     _add_destroy(commands)
@@ -75,7 +78,32 @@ def _add_ca_init(commands: argparse._SubParsersAction) -> None:
     ca_init.add_argument(
         "--shares-dir", type=Path, required=True, help="where the share files go (not --dir)"
     )
-    ca_init.add_argument(
+    _add_custodian_arguments(ca_init)
+    ca_init.set_defaults(func=_handler(_ca_init))
+
+
+def _add_ca_reshare(commands: argparse._SubParsersAction) -> None:
+    reshare = commands.add_parser(
+        "ca-reshare",
+        help="ceremony: split the CA key anew (a custodian changed, a share was lost or seen)",
+        description="The custodians present open the CA with their shares, as at any "
+        "ceremony; the key is split again into new share files in --shares-dir and custody.toml "
+        "is replaced. Every later ceremony refuses the old shares: have them destroyed (they "
+        "would still rebuild the key in other SLIP-39 tools). The CA key and every seal stay "
+        "as they are. Without --custodian the custodians stay the same.",
+        epilog=_CEREMONY_EPILOG,
+    )
+    reshare.add_argument("--ca-dir", type=Path, required=True, help="directory made by ca-init")
+    reshare.add_argument(
+        "--shares-dir", type=Path, required=True, help="where the new share files go (not --ca-dir)"
+    )
+    _add_custodian_arguments(reshare)
+    add_presence_arguments(reshare)
+    reshare.set_defaults(func=_handler(_ca_reshare))
+
+
+def _add_custodian_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--custodian",
         type=assignment,
         action="append",
@@ -83,7 +111,7 @@ def _add_ca_init(commands: argparse._SubParsersAction) -> None:
         metavar="ROLE=TITLE",
         help="a custodian who holds a share and must attend every ceremony (repeat)",
     )
-    ca_init.add_argument(
+    parser.add_argument(
         "--backup-custodian",
         type=assignment,
         action="append",
@@ -92,12 +120,11 @@ def _add_ca_init(commands: argparse._SubParsersAction) -> None:
         help="a custodian who holds a share counting toward the threshold, "
         "but need not attend (repeat)",
     )
-    ca_init.add_argument(
+    parser.add_argument(
         "--threshold",
         type=int,
         help="shares needed to rebuild the key (default: the number of --custodian roles)",
     )
-    ca_init.set_defaults(func=_handler(_ca_init))
 
 
 def _add_make(commands: argparse._SubParsersAction) -> None:
@@ -161,20 +188,45 @@ def _add_carrier_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _ca_init(args: argparse.Namespace) -> None:
+    custody = ceremony.establish(
+        args.dir, args.name, args.shares_dir, _custody(args, DEFAULT_CUSTODY), now=datetime.now(UTC)
+    )
+    print(f"CA {args.name} created in {args.dir}")
+    _print_shares(custody, args.shares_dir)
+
+
+def _ca_reshare(args: argparse.Namespace) -> None:
+    current = ceremony.custody_of(args.ca_dir)
+    presence = collect_presence(args, current, None)
+    custody = ceremony.reshare(
+        args.ca_dir, presence, _custody(args, current), args.shares_dir, now=datetime.now(UTC)
+    )
+    print(f"the CA key of {args.ca_dir} is split anew; the old shares are refused from now on")
+    _print_shares(custody, args.shares_dir)
+    print("destroy the old share files and any paper copies of their words")
+
+
+def _custody(args: argparse.Namespace, default: Custody) -> Custody:
+    """The policy the --custodian flags describe; without any, `default`'s custodians."""
     custodians = [Custodian(role=r, title=t) for r, t in args.custodian]
     custodians += [Custodian(role=r, title=t, required=False) for r, t in args.backup_custodian]
     if not args.custodian:
-        custodians = [*DEFAULT_CUSTODY.custodians, *custodians]
-    threshold = args.threshold or sum(c.required for c in custodians)
-    custody = Custody(threshold=threshold, custodians=tuple(custodians))
-    custody = ceremony.establish(
-        args.dir, args.name, args.shares_dir, custody, now=datetime.now(UTC)
-    )
-    print(f"CA {args.name} created in {args.dir}")
+        kept = [msgspec.structs.replace(c, share=0) for c in default.custodians]
+        custodians = [*kept, *custodians]
+    if args.threshold:
+        threshold = args.threshold
+    elif args.custodian or args.backup_custodian:
+        threshold = sum(c.required for c in custodians)
+    else:
+        threshold = default.threshold
+    return Custody(threshold=threshold, custodians=tuple(custodians))
+
+
+def _print_shares(custody: Custody, shares_dir: Path) -> None:
     print(f"any {custody.threshold} of these shares rebuild its key; give each to its custodian:")
     for c in custody.custodians:
         required = "must attend ceremonies" if c.required else "backup"
-        print(f"  {share_path(args.shares_dir, c.role)}  {c.title} ({required})")
+        print(f"  {share_path(shares_dir, c.role)}  {c.title} ({required})")
 
 
 def _make(args: argparse.Namespace) -> None:

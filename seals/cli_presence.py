@@ -47,7 +47,8 @@ def add_presence_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def collect_presence(args: argparse.Namespace, custody: Custody, owner: str) -> Presence:
+def collect_presence(args: argparse.Namespace, custody: Custody, owner: str | None) -> Presence:
+    """`owner`: the unit whose seal it is, or None for the CA's own ceremonies."""
     if len({role for role, _ in args.share_file}) != len(args.share_file):
         raise SealError("share_duplicate", "--share-file names a role more than once")
     names = dict(args.attendee)
@@ -59,7 +60,9 @@ def collect_presence(args: argparse.Namespace, custody: Custody, owner: str) -> 
     return Presence(shares=shares, names=names)
 
 
-def _ask(custody: Custody, owner: str, shares: dict[str, str], names: dict[str, str]) -> None:
+def _ask(
+    custody: Custody, owner: str | None, shares: dict[str, str], names: dict[str, str]
+) -> None:
     for custodian in custody.custodians:
         label = f"{custodian.title} ({custodian.role})"
         if custodian.role not in names:
@@ -69,5 +72,5 @@ def _ask(custody: Custody, owner: str, shares: dict[str, str], names: dict[str, 
             names[custodian.role] = name
         if custodian.role not in shares:
             shares[custodian.role] = " ".join(getpass.getpass(f"share words of {label}: ").split())
-    if owner not in names:
+    if owner is not None and owner not in names:
         names[owner] = input(f"person present for unit {owner}, whose seal it is: ").strip()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -36,6 +37,7 @@ from seals.errors import SealError
 from seals.files import write_private, write_public
 
 CUSTODY_FILE = "custody.toml"
+PENDING_CUSTODY_FILE = "custody.toml.next"
 SHARE_SUFFIX = ".share"
 MAX_CUSTODIANS = 16  # SLIP-39 makes at most 16 shares in a group
 _ROLE = re.compile(r"[a-z][a-z0-9-]{0,31}")
@@ -174,15 +176,19 @@ def rebuild_ca(
             "shares_insufficient",
             f"{custody.threshold} custodians' shares rebuild the CA key; {len(shares)} given",
         )
-    return _open(certificate, list(shares.values()))
+    # SLIP-39 takes exactly `threshold` shares: more present (a backup holder came too) is
+    # fine, and any of them will do, all having been checked above.
+    return _open(certificate, list(shares.values())[: custody.threshold])
 
 
-def save_custody(directory: Path, custody: Custody) -> str:
-    """Write custody.toml; return its SHA-256, for the ceremony log to vouch for it."""
+def save_custody(directory: Path, custody: Custody, *, pending: bool = False) -> str:
+    """Write custody.toml (or, `pending`, custody.toml.next, which `load_custody` puts in its
+    place once the log vouches for it); return its SHA-256, for the log to vouch for."""
     lines = [
-        "# Who holds a share of the exchange CA key (§22, §23); written by `docex seal ca-init`.",
-        "# Its SHA-256 is in the CA-signed first record of ceremonies.jsonl: an edit stops",
-        "# every ceremony. `required` custodians must attend each ceremony, with the owning unit.",
+        "# Who holds a share of the exchange CA key (§22, §23); written by `docex seal ca-init`",
+        "# and `ca-reshare`. Its SHA-256 is in the CA-signed record of the ceremony that wrote",
+        "# it (ceremonies.jsonl): an edit stops every ceremony. `required` custodians must",
+        "# attend each ceremony, with the owning unit.",
         f"threshold = {custody.threshold}",
         f"identifier = {custody.identifier}  # SLIP-39 identifier of this split",
     ]
@@ -196,21 +202,34 @@ def save_custody(directory: Path, custody: Custody) -> str:
             f"share = {c.share}",
         ]
     content = ("\n".join(lines) + "\n").encode("utf-8")
-    write_public(directory / CUSTODY_FILE, content)
+    write_public(directory / (PENDING_CUSTODY_FILE if pending else CUSTODY_FILE), content)
     return hashlib.sha256(content).hexdigest()
 
 
 def load_custody(directory: Path, expected_sha256: str) -> Custody:
+    """The policy the CA vouched for last; a reshare cut short after its record was written
+    is finished here, by moving its pending policy into place."""
     path = directory / CUSTODY_FILE
+    pending = directory / PENDING_CUSTODY_FILE
+    content = _read(path)
+    if _sha256(content) != expected_sha256 and pending.exists():
+        if _sha256(_read(pending)) == expected_sha256:
+            os.replace(pending, path)
+            content = _read(path)
+    if _sha256(content) != expected_sha256:
+        raise SealError("custody_untrusted", f"{path} is not the custody policy the CA signed last")
+    return msgspec.convert(tomllib.loads(content.decode("utf-8")), Custody)
+
+
+def _read(path: Path) -> bytes:
     try:
-        content = path.read_bytes()
+        return path.read_bytes()
     except OSError as e:
         raise SealError("custody_missing", f"cannot read {path}: {e.strerror}") from None
-    if hashlib.sha256(content).hexdigest() != expected_sha256:
-        raise SealError(
-            "custody_untrusted", f"{path} is not the custody policy the CA signed at ca-init"
-        )
-    return msgspec.convert(tomllib.loads(content.decode("utf-8")), Custody)
+
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
 
 
 class _Share(msgspec.Struct, frozen=True):

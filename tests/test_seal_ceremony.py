@@ -683,3 +683,104 @@ def test_ceremonies_are_held_one_at_a_time(office: Office, tmp_path: Path) -> No
         refused(office, carrier, "ceremony_busy", lambda: make_seal(office, carrier))
     finally:
         os.close(fd)
+
+
+def reshared(office: Office, directory: Path, custody: Custody = DEFAULT_CUSTODY) -> Office:
+    """The office after a reshare ceremony held by its present custodians, at NOW + 1 h."""
+    ceremony.reshare(
+        office.ca_dir, office.presence(None), custody, directory, now=NOW + timedelta(hours=1)
+    )
+    return Office(office.ca_dir, directory)
+
+
+def test_a_reshare_gives_new_shares_and_refuses_the_old(office: Office, tmp_path: Path) -> None:
+    """§22, §23: when a custodian hands over, the key is split anew. The new shares open the
+    CA; the old ones are refused from then on. The key, and so every seal, stays."""
+    before = make_seal(office, tmp_path / "before.carrier", unit="education")
+    certificate = (office.ca_dir / "ca.crt").read_bytes()
+    new = reshared(office, tmp_path / "new-shares")
+
+    assert new.share("info-centre") != office.share("info-centre")
+    after = make_seal(new, tmp_path / "after.carrier", now=NOW + timedelta(hours=2))
+    assert (office.ca_dir / "ca.crt").read_bytes() == certificate
+    assert after.certificate.issuer == before.certificate.issuer
+    carrier = tmp_path / "old.carrier"
+    later = NOW + timedelta(hours=3)
+    error = refused(
+        office, carrier, "share_foreign", lambda: make_seal(office, carrier, "archive", now=later)
+    )
+    assert "another split" in error.message
+    [record] = [r for r in ceremony.verify_records(office.ca_dir) if r["act"] == "reshare"]
+    assert [(a["role"], a["name"]) for a in record["attendees"]] == [
+        ("secrecy-office", PEOPLE["secrecy-office"]),
+        ("info-centre", PEOPLE["info-centre"]),
+    ]
+
+
+def test_a_reshare_can_change_who_holds_shares(office: Office, tmp_path: Path) -> None:
+    """§23: a backup holder added at a reshare counts toward the threshold from then on; the
+    required custodians stay required."""
+    new = reshared(office, tmp_path / "new-shares", WITH_BACKUP)
+    assert ceremony.custody_of(office.ca_dir).custodian("office-leader") is not None
+    presence = new.presence("finance", roles=("secrecy-office", "info-centre", "office-leader"))
+    seal = ceremony.make(
+        office.ca_dir,
+        presence,
+        "finance",
+        "市财政局",
+        SealKind.SIGNING,
+        tmp_path / "c",
+        PASSWORD,
+        now=NOW + timedelta(hours=2),
+    )
+    assert seal.unit_id == "finance"
+    carrier = tmp_path / "absent.carrier"
+    only_backup = new.presence("education", roles=("secrecy-office", "office-leader"))
+    refused(
+        new,
+        carrier,
+        "custodian_absent",
+        lambda: ceremony.make(
+            office.ca_dir,
+            only_backup,
+            "education",
+            "市教育局",
+            SealKind.SIGNING,
+            carrier,
+            PASSWORD,
+            now=NOW + timedelta(hours=2),
+        ),
+    )
+
+
+def test_a_reshare_needs_the_required_custodians(office: Office, tmp_path: Path) -> None:
+    """§23: nobody splits the key without the custodians who must attend; nothing is written."""
+    absent = Presence(
+        shares={"secrecy-office": office.share("secrecy-office")},
+        names={"secrecy-office": PEOPLE["secrecy-office"]},
+    )
+    shares = tmp_path / "new-shares"
+    refused(
+        office,
+        tmp_path / "no-carrier",
+        "custodian_absent",
+        lambda: ceremony.reshare(office.ca_dir, absent, DEFAULT_CUSTODY, shares, now=NOW),
+    )
+    assert not shares.exists() or not any(shares.iterdir())
+
+
+def test_a_reshare_cut_short_after_its_record_is_finished_next_time(
+    office: Office, tmp_path: Path
+) -> None:
+    """A crash after the log vouched for the new policy but before it replaced the old one:
+    the next ceremony puts it in place rather than refusing every ceremony for good."""
+    old_policy = (office.ca_dir / CUSTODY_FILE).read_bytes()
+    new = reshared(office, tmp_path / "new-shares")
+    pending = office.ca_dir / f"{CUSTODY_FILE}.next"
+    os.replace(office.ca_dir / CUSTODY_FILE, pending)
+    (office.ca_dir / CUSTODY_FILE).write_bytes(old_policy)
+
+    seal = make_seal(new, tmp_path / "c", now=NOW + timedelta(hours=2))
+    assert seal.unit_id == "finance"
+    assert not pending.exists()
+    assert ceremony.verify_records(office.ca_dir)[-1]["act"] == "make"

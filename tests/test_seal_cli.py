@@ -199,3 +199,34 @@ def test_a_name_too_long_for_a_certificate(run, tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as e:
         run(f"seal ca-init --dir {tmp_path} --shares-dir {tmp_path} --name {'市' * 22}")
     assert e.value.code == 2
+
+
+def test_ca_reshare_from_the_command_line(run, ca: Path, tmp_path: Path) -> None:
+    """§22, §23: the custodians present split the key anew into new share files; the next
+    ceremony takes the new shares and refuses the old ones."""
+    new = tmp_path / "new-shares"
+    present = shares(ca, "secrecy-office", "info-centre")
+    code, out, err = run(
+        f"seal ca-reshare --ca-dir {ca} --shares-dir {new} {present} {OFFICE_PEOPLE} "
+        "--backup-custodian office-leader=市府办公厅领导"
+    )
+    assert code == 0, err
+    assert str(new / "office-leader.share") in out and "destroy the old share files" in out
+    assert "threshold = 2" in (ca / CUSTODY_FILE).read_text()
+
+    old = f"--ca-dir {ca} {present} {OFFICE_PEOPLE} --attendee finance=赵某"
+    code, _, err = run(
+        f"seal make {old} --unit finance --unit-name 市财政局 --kind signing"
+        f" --out {tmp_path / 'refused.carrier'}"
+    )
+    assert code != 0 and "another split" in err
+    renewed = " ".join(
+        f"--share-file {role}={new / f'{role}.share'}" for role in ("secrecy-office", "info-centre")
+    )
+    code, out, err = run(
+        f"seal make --ca-dir {ca} {renewed} {OFFICE_PEOPLE} --attendee finance=赵某"
+        f" --unit finance --unit-name 市财政局 --kind signing --out {tmp_path / 'f.carrier'}"
+    )
+    assert code == 0, err
+    code, out, err = run(f"seal log verify --ca-dir {ca}")
+    assert code == 0 and "3 ceremony records verified" in out

@@ -16,7 +16,7 @@ import msgspec
 
 from docex import wire
 from docex.config import Config
-from router.ledger import Ledger, OutboxRow
+from router.ledger import Ledger, OutboxRow, StoredDocument, stored_envelope
 
 _MESSAGES = msgspec.msgpack.Decoder(wire.Withdrawn | wire.Notice | wire.InfoItem | wire.InfoNotice)
 _REMINDED = ("deliver", "withdrawn", "notice", "info_item", "info_notice")
@@ -53,7 +53,7 @@ class Reminders:
                 if document is None:
                     return None
                 sender = _name(config, document.sender)
-                return f"{sender}已撤回公文《{document.title}》（{document.doc_no}），请勿签收。"
+                return f"{sender}已撤回{_naming(document)}，请勿签收。"
             case wire.Notice() | wire.InfoNotice():
                 return message.text
             case wire.InfoItem(kind="request"):
@@ -70,9 +70,17 @@ class Reminders:
         role = "主送" if delivery.role == "main" else "抄送"
         again = "重发" if delivery.attempt > 1 else ""
         return (
-            f"{_name(config, recipient)}：{_name(config, document.sender)}{again}{role}公文"
-            f"《{document.title}》（{document.doc_no}），请及时签收。"
+            f"{_name(config, recipient)}：{_name(config, document.sender)}{again}{role}"
+            f"{_naming(document)}，请及时签收。"
         )
+
+
+def _naming(document: StoredDocument) -> str:
+    """A text passes through the SMS operator's hands: only a public document's title goes
+    in it; any other is named by its 文号 alone."""
+    if stored_envelope(document).classification == "public":
+        return f"公文《{document.title}》（{document.doc_no}）"
+    return f"内部公文（{document.doc_no}）"
 
 
 def _name(config: Config, unit_id: str) -> str:

@@ -115,6 +115,22 @@ async def test_a_delivered_document_is_texted_to_each_registered_user(
     assert router.ledger.sms_depth() == 0
 
 
+async def test_an_internal_document_is_texted_without_its_title(
+    units: dict[str, UnitClient], pki: Pki, gateway: Gateway
+) -> None:
+    """§16: texts pass through the SMS operator; an internal document is named by its 文号."""
+    envelope = sealed_envelope(
+        pki.signing["gov-office"], title="人事调整方案", classification="internal"
+    )
+    answer = await units["gov-office"].request(submit(envelope))
+    assert isinstance(answer, wire.Status) and answer.state == "accepted"
+    await eventually(lambda: len(gateway.texts) == 2, "the texts")
+    for text in gateway.texts:
+        assert text["text"] == (
+            "【公文交换】市财政局：市府办公厅主送内部公文（穗府办〔2026〕12号），请及时签收。"
+        )
+
+
 async def test_a_withdrawal_and_an_information_request_are_texted(
     units: dict[str, UnitClient], pki: Pki, gateway: Gateway
 ) -> None:

@@ -167,6 +167,7 @@ CREATE TABLE IF NOT EXISTS sms_outbox (
     text TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS sms_outbox_by_mobile ON sms_outbox (mobile, seq);
 CREATE TABLE IF NOT EXISTS sms_sent (
     id TEXT PRIMARY KEY,
     mobile TEXT NOT NULL,
@@ -549,10 +550,18 @@ class Ledger:
             (unit, name, mobile, text, at),
         )
 
-    def sms_waiting(self, limit: int = 1000) -> list[SmsRow]:
+    def sms_numbers_waiting(self) -> list[str]:
+        """The numbers with reminders waiting, the longest-waiting first."""
         rows = self._db.execute(
-            "SELECT seq, unit, name, mobile, text, created_at FROM sms_outbox ORDER BY seq LIMIT ?",
-            (limit,),
+            "SELECT mobile FROM sms_outbox GROUP BY mobile ORDER BY min(seq)"
+        ).fetchall()
+        return [str(mobile) for (mobile,) in rows]
+
+    def sms_waiting_for(self, mobile: str) -> list[SmsRow]:
+        rows = self._db.execute(
+            "SELECT seq, unit, name, mobile, text, created_at FROM sms_outbox"
+            " WHERE mobile = ? ORDER BY seq",
+            (mobile,),
         ).fetchall()
         return [SmsRow(*row) for row in rows]
 

@@ -16,7 +16,6 @@ import contextlib
 import json
 import uuid
 from collections.abc import Callable
-from itertools import groupby
 
 import aiomqtt
 import structlog
@@ -90,13 +89,13 @@ class SmsSender:
         )
 
     async def _send_waiting(self, client: aiomqtt.Client) -> None:
-        waiting = sorted(self.ledger.sms_waiting(), key=lambda row: (row.mobile, row.seq))
-        for mobile, rows in groupby(waiting, key=lambda row: row.mobile):
+        """Number by number, so numbers held back by their allowance never hold up others."""
+        for mobile in self.ledger.sms_numbers_waiting():
             now = self.clock.now().timestamp()
             allowed = self.settings.per_number_per_hour
             if self.ledger.sms_sent_since(mobile, now - _HOUR_S) >= allowed:
                 continue
-            await self._send(client, list(rows), now)
+            await self._send(client, self.ledger.sms_waiting_for(mobile), now)
 
     async def _send(self, client: aiomqtt.Client, rows: list[SmsRow], now: float) -> None:
         first = rows[0]

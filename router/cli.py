@@ -84,5 +84,10 @@ def _check(args: argparse.Namespace) -> int:
         return 2
     for warning in config.calendar_warnings(date.today()):
         print(f"warning: {warning}")
+    unreadable = config.unreadable_files()
+    for problem in unreadable:
+        print(f"error: {problem}", file=sys.stderr)
+    if unreadable:
+        return 2
     print(f"{args.file}: ok, {len(config.units)} units")
     return 0

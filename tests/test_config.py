@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,23 @@ def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_config_check_names_the_files_the_router_could_not_read(tmp_path: Path) -> None:
+    """Caught before a deployment, not at the router's start."""
+    config = tmp_path / "router.toml"
+    config.write_text(MINIMAL)
+    (tmp_path / "x.carrier").write_bytes(b"")
+    checked = subprocess.run(
+        [sys.executable, "-m", "docex.cli", "config", "check", str(config)],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 2
+    problems = [line for line in checked.stderr.splitlines() if line.startswith("error: ")]
+    assert problems == [
+        f"error: router.seal_password_file: cannot read {tmp_path / 'x.password'}:"
+        " No such file or directory",
+        f"error: seals.ca_certificate: cannot read {tmp_path / 'ca.crt'}:"
+        " No such file or directory",
+    ]

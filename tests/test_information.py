@@ -78,7 +78,9 @@ def in_hours(clock: FakeClock, hours: float) -> str:
 async def test_a_request_is_delivered_and_its_reply_comes_back(
     units: dict[str, UnitClient], clock: FakeClock
 ) -> None:
-    """§42: the request states what to do and a deadline; the handler replies to the requester."""
+    """§42: the request states what to do and a deadline; the handler replies to the requester.
+    §40: unsealed, each item names the unit that sent it, as its broker login proves: who
+    exchanges it answers for it."""
     info_id = await accepted(units["finance"], request(["education"], in_hours(clock, 48)))
     item = await received(units["education"], info_id)
     assert (item.kind, item.sender, item.content) == (

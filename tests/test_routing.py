@@ -116,6 +116,22 @@ async def test_first_receipt_sets_receipt_time_once(
     assert states == {"finance": ("received", first.at), "education": ("delivered", None)}
 
 
+async def test_a_declassified_download_is_the_receipt(
+    units: dict[str, UnitClient], pki: Pki
+) -> None:
+    """§36, §37: a declassified download first, with no read or print before it, sets the
+    receipt time, and the sender is told."""
+    envelope = sealed_envelope(pki.signing["gov-office"])
+    await units["gov-office"].request(submit(envelope))
+    await delivered(units["finance"], envelope.id)
+    answer = await units["finance"].request(
+        wire.Receipt(v=wire.VERSION, doc_id=envelope.id, kind="downloaded")
+    )
+    assert isinstance(answer, wire.Status) and answer.state == "received"
+    [news] = await sender_news(units["gov-office"], envelope.id, "received", 1)
+    assert (news.recipient, news.at) == ("finance", answer.at)
+
+
 async def test_a_recipient_sees_only_its_own_delivery(
     units: dict[str, UnitClient], pki: Pki
 ) -> None:

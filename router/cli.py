@@ -15,6 +15,7 @@ from router.notices_cli import add_notice_commands
 from router.provision import ProvisionError, provision
 from router.report_cli import add_report_commands
 from router.service import run
+from router.status_cli import add_status_command
 from seals.errors import SealError
 
 
@@ -24,6 +25,7 @@ def add_router_commands(subparsers: argparse._SubParsersAction) -> None:
     run_parser = router_commands.add_parser("run", help="run the router until SIGTERM")
     run_parser.add_argument("--config", type=Path, required=True)
     run_parser.set_defaults(func=_run)
+    add_status_command(router_commands)
 
     units = subparsers.add_parser("units", help="member units and their broker accounts")
     unit_commands = units.add_subparsers(dest="units_command", required=True, metavar="COMMAND")

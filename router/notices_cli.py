@@ -4,15 +4,12 @@ over. Reads the ledger read-only, so it runs beside the router without getting i
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-from docex.config import Config, ConfigError, load_config
+from docex.config import Config
 from router.ledger import Ledger, NoticeRecord
-
-_Action = Callable[[Config, Ledger], int]
+from router.ledger_reader import with_ledger
 
 
 def add_notice_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -46,7 +43,7 @@ def _list(args: argparse.Namespace) -> int:
             )
         return 0
 
-    return _with_ledger(args.config, listing)
+    return with_ledger(args.config, listing)
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -58,7 +55,7 @@ def _show(args: argparse.Namespace) -> int:
         _print_notice(config, ledger, notice)
         return 0
 
-    return _with_ledger(args.config, show)
+    return with_ledger(args.config, show)
 
 
 def _print_notice(config: Config, ledger: Ledger, notice: NoticeRecord) -> None:
@@ -82,22 +79,6 @@ def _print_notice(config: Config, ledger: Ledger, notice: NoticeRecord) -> None:
             f" {_unit(config, document.sender)}, {role}, may print {delivery.print_quota}"
             f" — {doc_id} ({delivery.state})"
         )
-
-
-def _with_ledger(config_path: Path, action: _Action) -> int:
-    try:
-        config = load_config(config_path)
-        ledger = Ledger(Path(config.router.ledger), read_only=True)
-    except (ConfigError, sqlite3.Error) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        return action(config, ledger)
-    except sqlite3.Error as exc:
-        print(f"error: cannot read the ledger {config.router.ledger}: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        ledger.close()
 
 
 def _unit(config: Config, unit_id: str) -> str:

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import aio_pika
@@ -20,10 +21,11 @@ import pytest_asyncio
 from adapters.amqp.client import UnitClient
 from docex import wire
 from docex.config import Config, load_config
+from router.ledger import Ledger
 from router.reload import compare
 from router.service import Router
 from router.topology import Names
-from tests.conftest import FakeClock, Pki, UnitClientFactory
+from tests.conftest import FakeClock, Pki, UnitClientFactory, eventually
 from tests.documents import sealed_envelope, submit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -304,3 +306,60 @@ def test_the_alert_rules_are_valid() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     # Every rule in the file was read, none skipped.
     assert f"SUCCESS: {rules.read_text().count('- alert:')} rules found" in done.stdout
+
+
+async def router_status(config_file: Path) -> tuple[int, str]:
+    """`docex router status`, in a process of its own: it asks the router's /readyz."""
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "docex.cli", "router", "status", "--config", str(config_file)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    return process.returncode or 0, output.decode()
+
+
+async def test_router_status_shows_readiness_faults_and_links(
+    observed: tuple[Router, UnitClient],
+    config_file: Path,
+    clock: FakeClock,
+    unit_client_for: UnitClientFactory,
+) -> None:
+    """§46, §47: at a glance, whether the router is ready, which links are down and how long
+    until their documents go on paper; the exit status says whether all is well."""
+    router, office = observed
+    await office.heartbeat()
+    async with unit_client_for("finance") as finance:
+        await finance.heartbeat()
+    for unit in ("gov-office", "finance"):
+        await eventually(lambda u=unit: router.ledger.link(u), f"a heartbeat from {unit}")
+    code, out = await router_status(config_file)
+    assert code == 0, out
+    assert "router:  ready" in out and "faults:  none open" in out
+    assert re.search(r"^\s+finance\s+up\s+\S+ ago \(heartbeats\)\s+0\s+-$", out, re.M), out
+
+    clock.current += timedelta(minutes=3)
+    await office.heartbeat()
+    now = router.exchange.calendar.stamp(clock.current)
+
+    def office_heard_now() -> bool:
+        link = router.ledger.link("gov-office")
+        return link is not None and link.last_seen_at == now
+
+    await eventually(office_heard_now, "gov-office heard again")
+    router.linkwatch.check()
+    code, out = await router_status(config_file)
+    assert code == 1, out
+    assert "faults:  1 open" in out
+    assert re.search(r"finance: heartbeat_lost for \S+; documents go on paper in \S+ \(§47\)", out)
+    assert re.search(r"^\s+finance\s+DOWN\s", out, re.M), out
+    assert re.search(r"^\s+gov-office\s+up\s", out, re.M), out
+
+
+async def test_router_status_when_the_router_is_not_running(config_file: Path) -> None:
+    config = load_config(config_file)
+    Ledger(Path(config.router.ledger)).close()
+    edit(config_file, "metrics_port = 0", "metrics_port = 1")
+    code, out = await router_status(config_file)
+    assert code == 1
+    assert "router:  NOT RUNNING, or not answering at http://127.0.0.1:1" in out

@@ -7,7 +7,7 @@ time, so they are exact after a restart and cannot drift from the truth.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.metadata import version
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
@@ -137,12 +137,17 @@ class Metrics:
             "Reminders those texts carried (more than texts when a number's allowance ran out)",
             registry=self.registry,
         )
-        self.sms_gateway_up = Gauge(
-            "docex_sms_gateway_up",
-            "1 while the router is connected to the SMS gateway's MQTT broker",
-            registry=self.registry,
-        )
         Info("docex_build", "The running docex", registry=self.registry).info(
             {"version": version("docex")}
         )
         self.registry.register(_LedgerCollector(ledger))
+
+    def watch_sms_gateway(self, connected: Callable[[], bool]) -> None:
+        """Only a router with SMS configured has this gauge, so that the alert on it never
+        fires where no gateway is meant to be."""
+        gauge = Gauge(
+            "docex_sms_gateway_up",
+            "1 while the router is connected to the SMS gateway's MQTT broker",
+            registry=self.registry,
+        )
+        gauge.set_function(lambda: 1 if connected() else 0)

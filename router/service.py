@@ -366,7 +366,7 @@ def _sms_sender(config: Config, exchange: Exchange, metrics: Metrics) -> SmsSend
         metrics,
         lambda: exchange.calendar.stamp(exchange.clock.now()),
     )
-    metrics.sms_gateway_up.set_function(lambda: 1 if sender.connected.is_set() else 0)
+    metrics.watch_sms_gateway(sender.connected.is_set)
     return sender
 
 

@@ -230,6 +230,8 @@ async def test_metrics_and_probes(
     assert 'docex_pending_receipts{unit="finance"} 1.0' in metrics
     assert "docex_send_to_deliver_seconds_count 1.0" in metrics
     assert "docex_broker_up 1.0" in metrics
+    # SMS is off here: no gauge for a gateway nobody meant to have, so no alert on it.
+    assert "docex_sms_gateway_up" not in metrics
     assert re.search(r'docex_build_info\{version="[^"]+"\} 1.0', metrics)
 
 

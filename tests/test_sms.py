@@ -113,6 +113,8 @@ async def test_a_delivered_document_is_texted_to_each_registered_user(
         )
         assert text["reminders"] == 1
     assert router.ledger.sms_depth() == 0
+    assert router.metrics.registry.get_sample_value("docex_sms_sent_total") == 2
+    assert router.metrics.registry.get_sample_value("docex_sms_gateway_up") == 1
 
 
 async def test_an_internal_document_is_texted_without_its_title(

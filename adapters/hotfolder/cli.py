@@ -27,7 +27,8 @@ def add_adapter_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     commands = adapter.add_subparsers(dest="adapter_command", required=True, metavar="ADAPTER")
     hotfolder = commands.add_parser(
-        "hotfolder", help="send what is dropped in outbox/, deliver into inbox/"
+        "hotfolder",
+        help="send what is dropped in outbox/; deliveries into inbox/, the rest into news/",
     )
     hotfolder.add_argument(
         "--config", type=Path, required=True, help="the hot folder's settings (TOML)"

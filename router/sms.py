@@ -54,6 +54,14 @@ class Reminders:
                     return None
                 sender = _name(config, document.sender)
                 return f"{sender}已撤回{_naming(document)}，请勿签收。"
+            case wire.Notice(kind="paper"):
+                # The notice itself lists titles; a text names only how many (see _naming).
+                office = config.unit(config.router.office_unit)
+                return (
+                    f"{_name(config, message.recipient)}的{len(message.documents)}件公文因交换故障"
+                    f"改按纸质方式交换（第四十七条），请与{office.name if office else '市府办公厅'}"
+                    f"联系办理交接。"
+                )
             case wire.Notice() | wire.InfoNotice():
                 return message.text
             case wire.InfoItem(kind="request"):

@@ -164,6 +164,30 @@ async def test_a_withdrawal_and_an_information_request_are_texted(
     )
 
 
+async def test_a_unit_cut_off_for_24_hours_is_told_by_text(
+    units: dict[str, UnitClient], pki: Pki, gateway: Gateway, router: Router, clock: FakeClock
+) -> None:
+    """§16, §47: a unit whose link is down cannot read its notices electronically; the paper
+    notice reaches its users by text, with a count of documents and not their titles."""
+    finance = units["finance"]
+    await finance.heartbeat()
+    await eventually(lambda: router.ledger.link("finance"), "finance's heartbeat")
+    await send(units, pki, "关于年终工作的通知")
+    await eventually(lambda: len(gateway.texts) == 2, "the delivery texts")
+    clock.current += timedelta(minutes=3)
+    router.linkwatch.check()
+    assert router.ledger.open_fault("finance") is not None
+    clock.current += timedelta(hours=24)
+    router.linkwatch.check()
+    await eventually(lambda: len(gateway.texts) == 4, "the paper notice's texts")
+
+    for mobile in FINANCE_CONTACTS:
+        assert gateway.to(mobile)[-1]["text"] == (
+            "【公文交换】市财政局的1件公文因交换故障改按纸质方式交换（第四十七条），"
+            "请与市府办公厅联系办理交接。"
+        )
+
+
 @pytest.mark.parametrize("sms_options", [{"per_hour": 2, "port": 1883}])
 async def test_a_number_gets_no_more_than_its_allowance_and_the_rest_go_together(
     units: dict[str, UnitClient],

@@ -14,7 +14,8 @@ from typing import Any
 import aiormq
 
 from adapters.amqp.client import ExchangeTimeout, UnitClient
-from adapters.amqp.settings import UnitSettings, UnitSettingsError, load_unit_settings
+from adapters.amqp.settings import UnitSettings, load_unit_settings
+from adapters.settings_file import SettingsError
 from docex import wire
 from seals.errors import SealError
 
@@ -36,7 +37,7 @@ def _run(action: Action, args: argparse.Namespace) -> int:
     try:
         settings = load_unit_settings(args.config)
         return asyncio.run(action(args, settings))
-    except (UnitSettingsError, CommandError, SealError, ExchangeTimeout) as exc:
+    except (SettingsError, CommandError, SealError, ExchangeTimeout) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (OSError, aiormq.exceptions.AMQPError) as exc:

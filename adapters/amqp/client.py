@@ -32,6 +32,14 @@ from seals.verify import SealVerifier
 log = structlog.get_logger("docex.unit")
 
 T = TypeVar("T")
+# What the client raises while RabbitMQ is away: the robust connection comes back by itself,
+# so an adapter that runs for good retries rather than stops.
+BROKER_UNAVAILABLE = (
+    aio_pika.exceptions.AMQPError,
+    aio_pika.exceptions.ChannelInvalidStateError,
+    OSError,
+    TimeoutError,
+)
 # Without it a publish made while the broker is away would wait for a confirm forever.
 PUBLISH_TIMEOUT_S = 10.0
 # Keep it well under the router's [links] heartbeat_timeout_s (120 s by default), so one lost

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import msgspec
 
-
-class UnitSettingsError(Exception):
-    pass
+from adapters.settings_file import read_settings
 
 
 class UnitSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -27,13 +24,7 @@ class UnitSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 def load_unit_settings(path: Path) -> UnitSettings:
     """Relative paths in the file are taken relative to the file itself."""
-    try:
-        data = tomllib.loads(path.read_text())
-        settings = msgspec.convert(data, UnitSettings)
-    except OSError as exc:
-        raise UnitSettingsError(f"{path}: cannot read: {exc.strerror}") from exc
-    except (tomllib.TOMLDecodeError, msgspec.ValidationError) as exc:
-        raise UnitSettingsError(f"{path}: {exc}") from exc
+    settings = read_settings(path, UnitSettings)
     base = path.parent.resolve()
     for field in (
         "seal_carrier",

@@ -6,17 +6,13 @@ The `adapter` group is made here, next to the hot folder, and takes the MQTT bri
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
-import sys
 from pathlib import Path
 
-import aio_pika
-
 from adapters.hotfolder.service import serve
-from adapters.hotfolder.settings import HotFolderSettings, SettingsError, load_hotfolder_settings
+from adapters.hotfolder.settings import HotFolderSettings, load_hotfolder_settings
 from adapters.mqtt.cli import add_mqtt_command
-from seals.errors import SealError
+from adapters.running import run_adapter, stop_on_signals
+from adapters.settings_file import SettingsError
 from seals.kinds import SealKind
 from seals.seal import Seal, open_seal
 
@@ -38,20 +34,7 @@ def add_adapter_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        settings = load_hotfolder_settings(args.config)
-        seal = _signing_seal(settings)
-        asyncio.run(_serve(settings, seal))
-    except (SettingsError, SealError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except aio_pika.exceptions.AMQPError as exc:
-        print(f"error: cannot reach the exchange: {exc}", file=sys.stderr)
-        return 3
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_adapter(lambda: _serve(args.config))
 
 
 def _signing_seal(settings: HotFolderSettings) -> Seal:
@@ -67,9 +50,6 @@ def _signing_seal(settings: HotFolderSettings) -> Seal:
     return seal
 
 
-async def _serve(settings: HotFolderSettings, seal: Seal) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await serve(settings, seal, stop)
+async def _serve(config: Path) -> None:
+    settings = load_hotfolder_settings(config)
+    await serve(settings, _signing_seal(settings), stop_on_signals())

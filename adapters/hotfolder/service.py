@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import aio_pika
 import structlog
 
-from adapters.amqp.client import UnitClient
+from adapters.amqp.client import BROKER_UNAVAILABLE, UnitClient
 from adapters.hotfolder.folder import Folder
 from adapters.hotfolder.incoming import Incoming
 from adapters.hotfolder.journal import Journal
@@ -24,15 +23,6 @@ from docex.clock import SystemClock
 from seals.seal import Seal
 
 log = structlog.get_logger("docex.hotfolder")
-
-# What a round may meet that is no fault of a file: RabbitMQ away (the robust connection
-# returns by itself), a full disk. The next round picks up where this one stopped.
-_TRANSIENT = (
-    aio_pika.exceptions.AMQPError,
-    aio_pika.exceptions.ChannelInvalidStateError,
-    OSError,
-    TimeoutError,
-)
 
 
 async def serve(settings: HotFolderSettings, seal: Seal, stop: asyncio.Event) -> None:
@@ -61,7 +51,9 @@ async def serve(settings: HotFolderSettings, seal: Seal, stop: asyncio.Event) ->
                     await outgoing.step()
                     await incoming.step()
                     news.step()
-                except _TRANSIENT as exc:
+                except BROKER_UNAVAILABLE as exc:
+                    # No fault of a file: RabbitMQ away, a full disk (OSError). The next
+                    # round picks up where this one stopped.
                     log.warning("round_interrupted", error=repr(exc))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), settings.poll_interval_s)

@@ -8,18 +8,13 @@ named here, or $DOCEX_SEAL_PASSWORD.
 from __future__ import annotations
 
 import getpass
-import os
-import tomllib
 from pathlib import Path
 
 import msgspec
 
 from adapters.amqp.cli_support import SEAL_PASSWORD_ENV
-from adapters.amqp.settings import UnitSettings, UnitSettingsError, load_unit_settings
-
-
-class SettingsError(Exception):
-    pass
+from adapters.amqp.settings import UnitSettings, load_unit_settings
+from adapters.settings_file import SettingsError, read_secret, read_settings
 
 
 class _File(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -46,21 +41,12 @@ class HotFolderSettings(msgspec.Struct, kw_only=True):
 
 def load_hotfolder_settings(path: Path) -> HotFolderSettings:
     """Relative paths in the file are taken relative to the file itself."""
-    try:
-        data = msgspec.convert(tomllib.loads(path.read_text()), _File)
-    except OSError as exc:
-        raise SettingsError(f"{path}: cannot read: {exc.strerror}") from exc
-    except (tomllib.TOMLDecodeError, msgspec.ValidationError) as exc:
-        raise SettingsError(f"{path}: {exc}") from exc
+    data = read_settings(path, _File)
     if data.poll_interval_ms <= 0:
         raise SettingsError(f"{path}: poll_interval_ms must be positive")
     base = path.parent.resolve()
-    try:
-        unit = load_unit_settings(base / data.unit_settings)
-    except UnitSettingsError as exc:
-        raise SettingsError(str(exc)) from exc
     return HotFolderSettings(
-        unit=unit,
+        unit=load_unit_settings(base / data.unit_settings),
         folder=base / data.folder,
         journal=base / data.journal,
         seal_password=_seal_password(base, data.seal_password_file),
@@ -71,12 +57,7 @@ def load_hotfolder_settings(path: Path) -> HotFolderSettings:
 
 
 def _seal_password(base: Path, file_name: str) -> str:
-    if file_name:
-        file = base / file_name
-        try:
-            return file.read_text().rstrip("\n")
-        except OSError as exc:
-            raise SettingsError(f"{file}: cannot read: {exc.strerror}") from exc
-    if SEAL_PASSWORD_ENV in os.environ:
-        return os.environ[SEAL_PASSWORD_ENV]
-    raise SettingsError(f"name seal_password_file in the settings, or set ${SEAL_PASSWORD_ENV}")
+    password = read_secret(base / file_name if file_name else None, SEAL_PASSWORD_ENV)
+    if password is None:
+        raise SettingsError(f"name seal_password_file in the settings, or set ${SEAL_PASSWORD_ENV}")
+    return password

@@ -9,13 +9,12 @@ from __future__ import annotations
 import asyncio
 import functools
 
-import aio_pika
 import aiomqtt
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from adapters.amqp.client import UnitClient
+from adapters.amqp.client import BROKER_UNAVAILABLE, UnitClient
 from adapters.mqtt.session import ack, connect, message_id, with_message_id
 from adapters.mqtt.settings import BridgeSettings
 from adapters.mqtt.topics import Topics
@@ -24,13 +23,6 @@ from docex.ids import uuid7
 
 log = structlog.get_logger("docex.mqtt")
 
-# What the AMQP side raises while RabbitMQ is away; the robust connection returns by itself.
-AMQP_UNAVAILABLE = (
-    aio_pika.exceptions.AMQPError,
-    aio_pika.exceptions.ChannelInvalidStateError,
-    OSError,
-    TimeoutError,
-)
 # An AMQP message id is a short string: at most 255 bytes.
 _MAX_MESSAGE_ID_BYTES = 255
 
@@ -51,7 +43,7 @@ class Bridge:
         while True:
             try:
                 await self._session(backoff)
-            except (aiomqtt.MqttError, *AMQP_UNAVAILABLE) as exc:
+            except (aiomqtt.MqttError, *BROKER_UNAVAILABLE) as exc:
                 log.warning("bridge_interrupted", unit=self._topics.unit, error=repr(exc))
             finally:
                 self.connected.clear()
@@ -84,7 +76,7 @@ class Bridge:
             try:
                 await self._client.publish_encoded(message.payload, command_id, command_type)
                 break
-            except AMQP_UNAVAILABLE as exc:
+            except BROKER_UNAVAILABLE as exc:
                 # Mosquitto keeps the message unacknowledged meanwhile, and holds the rest.
                 log.warning("router_unreachable", message_id=command_id, error=repr(exc))
                 await asyncio.sleep(retry.next_delay())
@@ -115,7 +107,7 @@ class Bridge:
                 settle = message.ack()
             try:
                 await settle
-            except AMQP_UNAVAILABLE as exc:
+            except BROKER_UNAVAILABLE as exc:
                 # RabbitMQ hands the message out again: the office system may see it twice,
                 # under the same message id.
                 log.warning("amqp_ack_lost", message_id=message.message_id, error=repr(exc))

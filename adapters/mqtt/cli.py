@@ -5,16 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
-import sys
 from pathlib import Path
-
-import aio_pika
 
 from adapters.amqp.client import UnitClient
 from adapters.mqtt.bridge import Bridge
-from adapters.mqtt.settings import BridgeSettings, SettingsError, load_bridge_settings
-from seals.errors import SealError
+from adapters.mqtt.settings import BridgeSettings, load_bridge_settings
+from adapters.running import run_adapter, stop_on_signals
 
 
 def add_mqtt_command(commands: argparse._SubParsersAction) -> None:
@@ -26,25 +22,11 @@ def add_mqtt_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        asyncio.run(_serve(load_bridge_settings(args.config)))
-    except (SettingsError, SealError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except aio_pika.exceptions.AMQPError as exc:
-        print(f"error: cannot reach the exchange: {exc}", file=sys.stderr)
-        return 3
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_adapter(lambda: _serve(load_bridge_settings(args.config)))
 
 
 async def _serve(settings: BridgeSettings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    stop = stop_on_signals()
     async with UnitClient(settings.unit) as client:
         bridge = asyncio.create_task(Bridge(settings, client).run(), name="bridge")
         await stop.wait()

@@ -8,19 +8,14 @@ seals what it sends.
 
 from __future__ import annotations
 
-import os
-import tomllib
 from pathlib import Path
 
 import msgspec
 
-from adapters.amqp.settings import UnitSettings, UnitSettingsError, load_unit_settings
+from adapters.amqp.settings import UnitSettings, load_unit_settings
+from adapters.settings_file import read_secret, read_settings
 
 MQTT_PASSWORD_ENV = "DOCEX_MQTT_PASSWORD"
-
-
-class SettingsError(Exception):
-    pass
 
 
 class MqttSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -55,25 +50,11 @@ class BridgeSettings(msgspec.Struct, kw_only=True):
 
 def load_bridge_settings(path: Path) -> BridgeSettings:
     """Relative paths in the file are taken relative to the file itself."""
-    try:
-        data = msgspec.convert(tomllib.loads(path.read_text()), _File)
-    except OSError as exc:
-        raise SettingsError(f"{path}: cannot read: {exc.strerror}") from exc
-    except (tomllib.TOMLDecodeError, msgspec.ValidationError) as exc:
-        raise SettingsError(f"{path}: {exc}") from exc
+    data = read_settings(path, _File)
     base = path.parent.resolve()
-    try:
-        unit = load_unit_settings(base / data.unit_settings)
-    except UnitSettingsError as exc:
-        raise SettingsError(str(exc)) from exc
-    return BridgeSettings(unit=unit, mqtt=data.mqtt, mqtt_password=_password(base, data.mqtt))
-
-
-def _password(base: Path, mqtt: MqttSettings) -> str | None:
-    if mqtt.password_file:
-        file = base / mqtt.password_file
-        try:
-            return file.read_text().rstrip("\n")
-        except OSError as exc:
-            raise SettingsError(f"{file}: cannot read: {exc.strerror}") from exc
-    return os.environ.get(MQTT_PASSWORD_ENV)
+    password_file = base / data.mqtt.password_file if data.mqtt.password_file else None
+    return BridgeSettings(
+        unit=load_unit_settings(base / data.unit_settings),
+        mqtt=data.mqtt,
+        mqtt_password=read_secret(password_file, MQTT_PASSWORD_ENV),
+    )

@@ -326,9 +326,9 @@ class Exchange:
             assert row.doc_id is not None and row.recipient is not None
             if not self.ledger.mark_delivered(row.doc_id, row.recipient, at):
                 continue
-            self.reminders.reached(self.config, row, at)
             document = self.ledger.document(row.doc_id)
             assert document is not None
+            self.reminders.delivered(self.config, document, row.recipient, at)
             self.metrics.send_to_deliver.observe(seconds_between(document.sent_at, at))
             self._answer(
                 document.sender,

@@ -15,38 +15,47 @@ from datetime import datetime
 import msgspec
 
 from docex import wire
-from docex.config import Config
+from docex.config import Config, Unit
 from router.ledger import Ledger, OutboxRow, StoredDocument, stored_envelope
 
 _MESSAGES = msgspec.msgpack.Decoder(wire.Withdrawn | wire.Notice | wire.InfoItem | wire.InfoNotice)
-_REMINDED = ("deliver", "withdrawn", "notice", "info_item", "info_notice")
+_REMINDED = ("withdrawn", "notice", "info_item", "info_notice")
 
 
 class Reminders:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
 
-    def reached(self, config: Config, row: OutboxRow, at: str) -> None:
-        """The message of `row` is in its unit's queue; queue texts for the unit's contacts."""
-        if not config.sms.mqtt_host or row.type not in _REMINDED:
+    def delivered(self, config: Config, document: StoredDocument, recipient: str, at: str) -> None:
+        """The document is in the recipient's queue: a text for each of its contacts."""
+        unit = _texted(config, recipient)
+        delivery = self.ledger.delivery(document.id, recipient)
+        if unit is None or delivery is None:
             return
-        unit = config.unit(row.routing_key)
-        if unit is None or not unit.contacts:
-            return
-        text = self._text(config, row)
-        if text is None:
-            return
-        for contact in unit.contacts:
-            self.ledger.queue_sms(
-                unit.id, contact.name, contact.mobile, config.sms.signature + text, at
-            )
+        role = "主送" if delivery.role == "main" else "抄送"
+        again = "重发" if delivery.attempt > 1 else ""
+        text = (
+            f"{unit.name}：{_name(config, document.sender)}{again}{role}"
+            f"{_naming(document)}，请及时签收。"
+        )
+        self._queue(config, unit, text, at)
 
-    def _text(self, config: Config, row: OutboxRow) -> str | None:
-        if row.type == "deliver":
-            assert row.doc_id is not None and row.recipient is not None
-            return self._deliver_text(config, row.doc_id, row.recipient)
+    def reached(self, config: Config, row: OutboxRow, at: str) -> None:
+        """Another message is in its unit's queue; the ones that ask something of the unit's
+        users get a text for each of its contacts."""
+        unit = _texted(config, row.routing_key)
+        if unit is None or row.type not in _REMINDED:
+            return
         assert row.body is not None
-        message = _MESSAGES.decode(row.body)
+        text = self._text(config, _MESSAGES.decode(row.body))
+        if text is not None:
+            self._queue(config, unit, text, at)
+
+    def _text(
+        self,
+        config: Config,
+        message: wire.Withdrawn | wire.Notice | wire.InfoItem | wire.InfoNotice,
+    ) -> str | None:
         match message:
             case wire.Withdrawn():
                 document = self.ledger.document(message.doc_id)
@@ -70,17 +79,20 @@ class Reminders:
             case _:
                 return None
 
-    def _deliver_text(self, config: Config, doc_id: str, recipient: str) -> str | None:
-        document = self.ledger.document(doc_id)
-        delivery = self.ledger.delivery(doc_id, recipient)
-        if document is None or delivery is None:
-            return None
-        role = "主送" if delivery.role == "main" else "抄送"
-        again = "重发" if delivery.attempt > 1 else ""
-        return (
-            f"{_name(config, recipient)}：{_name(config, document.sender)}{again}{role}"
-            f"{_naming(document)}，请及时签收。"
-        )
+    def _queue(self, config: Config, unit: Unit, text: str, at: str) -> None:
+        for contact in unit.contacts:
+            self.ledger.queue_sms(
+                unit.id, contact.name, contact.mobile, config.sms.signature + text, at
+            )
+
+
+def _texted(config: Config, unit_id: str) -> Unit | None:
+    """The unit, if SMS is on and it registered someone to text; asked first, since most
+    messages go to units that did not."""
+    if not config.sms.mqtt_host:
+        return None
+    unit = config.unit(unit_id)
+    return unit if unit is not None and unit.contacts else None
 
 
 def _naming(document: StoredDocument) -> str:

@@ -42,7 +42,7 @@ def _report(config: Config, ledger: Ledger) -> int:
     fallback = timedelta(hours=config.links.paper_fallback_hours)
     print(f"faults:  {len(faults) or 'none'} open")
     for fault in faults:
-        print(f"  {_fault(config, fault, now, fallback)}")
+        print(f"  {_fault(fault, now, fallback)}")
     print(f"waiting: {ledger.outbox_depth()} to publish, {ledger.sms_depth()} SMS reminders")
     states = ", ".join(f"{state} {count}" for state, count in ledger.deliveries_by_state())
     print(f"deliveries: {states or 'none yet'}")
@@ -91,7 +91,7 @@ def _readiness(config: Config) -> tuple[bool, str]:
         return False, f"NOT RUNNING, or not answering at {url}: {reason}"
 
 
-def _fault(config: Config, fault: Fault, now: datetime, fallback: timedelta) -> str:
+def _fault(fault: Fault, now: datetime, fallback: timedelta) -> str:
     scope = "the exchange itself" if fault.scope == "*" else fault.scope
     started = datetime.fromisoformat(fault.started_at)
     line = f"{scope}: {fault.kind} for {_age(now, fault.started_at)}"

@@ -10,11 +10,11 @@ import asyncio
 import contextlib
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aio_pika
 import pytest
@@ -282,3 +282,19 @@ async def eventually(found: Callable[[], T | None], what: str, timeout: float = 
             return result
         await asyncio.sleep(0.02)
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@contextlib.asynccontextmanager
+async def in_background(
+    work: Coroutine[Any, Any, None], ready: asyncio.Event
+) -> AsyncIterator[None]:
+    """Run `work` as a task while the context lasts, entered once `ready` is set; cancelled
+    on the way out, as a process is stopped."""
+    task = asyncio.create_task(work)
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -33,7 +33,7 @@ from docex.config import Config
 from docex.ids import uuid7
 from router.service import Router
 from router.topology import Names
-from tests.conftest import SEAL_PASSWORD, Pki, unit_settings
+from tests.conftest import SEAL_PASSWORD, Pki, eventually, unit_settings
 from tests.documents import PDF, ofd, sealed_envelope, submit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,15 +75,6 @@ def drop(outbox: Path, name: str, sidecar_text: str, content: bytes = PDF) -> No
     hidden = outbox / f".{name}.toml"
     hidden.write_text(sidecar_text)
     hidden.rename(outbox / f"{name}.toml")
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
-    """The adapter reports through files, so the test looks at the files."""
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def documents_by_title(config: Config, sender: str = OFFICE) -> dict[str, int]:
@@ -128,7 +119,7 @@ class Running:
                 pytest.fail(f"the hot folder stopped: {self.task.exception()!r}")
             return condition()
 
-        await until(met, what, timeout)
+        await eventually(met, what, timeout)
 
 
 @pytest_asyncio.fixture
@@ -421,6 +412,17 @@ async def test_news_tells_the_office_system_what_became_of_a_document_it_sent(
     assert delivery is not None and received["at"] == delivery.received_at
 
 
+async def waiting_in_inbox(
+    running: Running, finance: UnitClient, pki: Pki, title: str = "待收"
+) -> wire.Envelope:
+    """A document finance sent the office, written to the office's inbox/ and not taken in."""
+    envelope = sealed_envelope(pki.signing["finance"], sender="finance", to=[OFFICE], title=title)
+    answer = await finance.request(submit(envelope))
+    assert isinstance(answer, wire.Status) and answer.state == "accepted", answer
+    await running.until((running.folder.inbox / f"{envelope.id}.json").exists, title)
+    return envelope
+
+
 async def test_a_document_withdrawn_while_in_inbox_is_moved_to_refused_and_never_receipted(
     start: Callable[[], Running],
     units: dict[str, UnitClient],
@@ -435,10 +437,7 @@ async def test_a_document_withdrawn_while_in_inbox_is_moved_to_refused_and_never
     running = start()
     folder = running.folder
     finance = units["finance"]
-    envelope = sealed_envelope(pki.signing["finance"], sender="finance", to=[OFFICE])
-    answer = await finance.request(submit(envelope))
-    assert isinstance(answer, wire.Status) and answer.state == "accepted", answer
-    await running.until((folder.inbox / f"{envelope.id}.json").exists, "the delivery in inbox/")
+    envelope = await waiting_in_inbox(running, finance, pki)
 
     withdrawn = await finance.request(wire.Withdraw(v=wire.VERSION, doc_id=envelope.id))
     assert isinstance(withdrawn, wire.WithdrawResult) and withdrawn.withdrawn == [OFFICE]
@@ -474,13 +473,8 @@ async def test_a_paper_notice_takes_back_what_waits_in_inbox_not_what_was_taken_
     its read receipt (§37) sent."""
     running = start()
     folder = running.folder
-    taken, waiting = (
-        sealed_envelope(pki.signing["finance"], sender="finance", to=[OFFICE], title=title)
-        for title in ("已收", "待收")
-    )
-    for envelope in (taken, waiting):
-        await units["finance"].request(submit(envelope))
-        await running.until((folder.inbox / f"{envelope.id}.json").exists, envelope.title)
+    taken = await waiting_in_inbox(running, units["finance"], pki, "已收")
+    waiting = await waiting_in_inbox(running, units["finance"], pki, "待收")
     for suffix in (".pdf", ".json"):
         (folder.inbox / f"{taken.id}{suffix}").rename(folder.done / f"{taken.id}{suffix}")
     await running.until(lambda: receipt_sent(settings, taken.id), "the read receipt")
@@ -696,7 +690,7 @@ async def test_200_drops_through_repeated_kill_9_are_each_sent_exactly_once(
     kills = []
     try:
         for kill_at, batch in ((20, range(100, 150)), (80, range(150, 200)), (160, range(0))):
-            await until(
+            await eventually(
                 lambda at=kill_at: sent() >= at and open_drops(settings.journal) > 0,
                 f"{kill_at} sent and more in flight",
                 timeout=60,
@@ -707,7 +701,7 @@ async def test_200_drops_through_repeated_kill_9_are_each_sent_exactly_once(
             for i in batch:
                 drop(folder.outbox, f"{i:03d}.pdf", sidecar(titles[i]))
             adapter = start_adapter(adapter_config, tmp_path / "adapter.log")
-        await until(lambda: sent() == count, f"all {count} sent", timeout=120)
+        await eventually(lambda: sent() == count, f"all {count} sent", timeout=120)
     finally:
         adapter.send_signal(signal.SIGTERM)
         stopped = adapter.wait(timeout=30)

@@ -33,7 +33,7 @@ from adapters.mqtt.settings import BridgeSettings, MqttSettings, load_bridge_set
 from docex import wire
 from docex.ids import uuid7
 from router.service import Router
-from tests.conftest import Pki, eventually, unit_settings
+from tests.conftest import Pki, eventually, in_background, unit_settings
 from tests.documents import sealed_envelope, submit
 from tests.test_hotfolder import REPO, docex, write_unit_settings
 
@@ -141,14 +141,8 @@ async def bridge_for(
         client_ids.add(settings.client_id)
         async with UnitClient(settings.unit) as client:
             bridge = Bridge(settings, client)
-            task = asyncio.create_task(bridge.run())
-            try:
-                await asyncio.wait_for(bridge.connected.wait(), 10)
+            async with in_background(bridge.run(), bridge.connected):
                 yield bridge
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
 
     yield run
     for client_id in client_ids:
@@ -164,14 +158,8 @@ async def office_of(prefix: str) -> AsyncIterator[OfficeOf]:
     async def run(unit: str) -> AsyncIterator[Office]:
         office = Office(prefix, unit)
         offices.append(office)
-        listening = asyncio.create_task(office.listen())
-        try:
-            await asyncio.wait_for(office.subscribed.wait(), 10)
+        async with in_background(office.listen(), office.subscribed):
             yield office
-        finally:
-            listening.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listening
 
     yield run
     for office in offices:

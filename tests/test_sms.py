@@ -4,7 +4,6 @@ unit registered, on `<prefix>/sms/<unit>`, within each number's hourly allowance
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from adapters.amqp.client import UnitClient
 from docex import wire
 from docex.config import load_config
 from router.service import Router
-from tests.conftest import FakeClock, Pki, UnitClientFactory, eventually
+from tests.conftest import FakeClock, Pki, UnitClientFactory, eventually, in_background
 from tests.documents import sealed_envelope, submit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,12 +68,8 @@ class Gateway:
 @pytest_asyncio.fixture
 async def gateway(prefix: str) -> AsyncIterator[Gateway]:
     gateway = Gateway(prefix)
-    task = asyncio.create_task(gateway.listen())
-    await asyncio.wait_for(gateway.subscribed.wait(), 10)
-    yield gateway
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with in_background(gateway.listen(), gateway.subscribed):
+        yield gateway
 
 
 @pytest.fixture

@@ -83,9 +83,12 @@ def make_seal(
     unit: str = "finance",
     kind: SealKind = SealKind.SIGNING,
     now: datetime = NOW,
+    presence: Presence | None = None,
 ) -> Seal:
+    """A make ceremony; by default with both custodians and a person of the unit present."""
+    attending = presence or office.presence(unit)
     return ceremony.make(
-        office.ca_dir, office.presence(unit), unit, "市财政局", kind, carrier, PASSWORD, now=now
+        office.ca_dir, attending, unit, "市财政局", kind, carrier, PASSWORD, now=now
     )
 
 
@@ -209,16 +212,7 @@ def test_a_ceremony_needs_all_three_parties(
         office,
         carrier,
         "custodian_absent",
-        lambda: ceremony.make(
-            office.ca_dir,
-            office.presence(unit, roles),
-            "finance",
-            "市财政局",
-            SealKind.SIGNING,
-            carrier,
-            PASSWORD,
-            now=NOW,
-        ),
+        lambda: make_seal(office, carrier, presence=office.presence(unit, roles)),
     )
     assert message in error.message and "§23" in error.message
 
@@ -231,15 +225,10 @@ def test_a_backup_share_does_not_replace_a_required_custodian(tmp_path: Path) ->
         office,
         carrier,
         "custodian_absent",
-        lambda: ceremony.make(
-            office.ca_dir,
-            office.presence("finance", ("secrecy-office", "office-leader")),
-            "finance",
-            "市财政局",
-            SealKind.SIGNING,
+        lambda: make_seal(
+            office,
             carrier,
-            PASSWORD,
-            now=NOW,
+            presence=office.presence("finance", ("secrecy-office", "office-leader")),
         ),
     )
     make_seal(office, carrier)  # the two required ones suffice: the threshold is 2
@@ -277,16 +266,7 @@ def test_a_share_from_another_ca(office: Office, tmp_path: Path) -> None:
         office,
         carrier,
         "share_foreign",
-        lambda: ceremony.make(
-            office.ca_dir,
-            foreign,
-            "finance",
-            "市财政局",
-            SealKind.SIGNING,
-            carrier,
-            PASSWORD,
-            now=NOW,
-        ),
+        lambda: make_seal(office, carrier, presence=foreign),
     )
     assert "info-centre" in error.message or "not this CA's" in error.message
 
@@ -303,16 +283,7 @@ def test_a_duplicate_share(office: Office, tmp_path: Path) -> None:
         office,
         carrier,
         "share_duplicate",
-        lambda: ceremony.make(
-            office.ca_dir,
-            doubled,
-            "finance",
-            "市财政局",
-            SealKind.SIGNING,
-            carrier,
-            PASSWORD,
-            now=NOW,
-        ),
+        lambda: make_seal(office, carrier, presence=doubled),
     )
     assert "secrecy-office and info-centre are the same share" in error.message
 
@@ -331,16 +302,7 @@ def test_shares_swapped_between_custodians(office: Office, tmp_path: Path) -> No
         office,
         carrier,
         "share_wrong_role",
-        lambda: ceremony.make(
-            office.ca_dir,
-            swapped,
-            "finance",
-            "市财政局",
-            SealKind.SIGNING,
-            carrier,
-            PASSWORD,
-            now=NOW,
-        ),
+        lambda: make_seal(office, carrier, presence=swapped),
     )
 
 
@@ -357,16 +319,7 @@ def test_a_mistyped_share(office: Office, tmp_path: Path) -> None:
         office,
         carrier,
         "share_invalid",
-        lambda: ceremony.make(
-            office.ca_dir,
-            mistyped,
-            "finance",
-            "市财政局",
-            SealKind.SIGNING,
-            carrier,
-            PASSWORD,
-            now=NOW,
-        ),
+        lambda: make_seal(office, carrier, presence=mistyped),
     )
 
 
@@ -384,16 +337,7 @@ def test_an_unnamed_share_bearer_and_an_unknown_role(office: Office, tmp_path: P
             office,
             carrier,
             code,
-            lambda attendance=attendance: ceremony.make(
-                office.ca_dir,
-                attendance,
-                "finance",
-                "市财政局",
-                SealKind.SIGNING,
-                carrier,
-                PASSWORD,
-                now=NOW,
-            ),
+            lambda attendance=attendance: make_seal(office, carrier, presence=attendance),
         )
 
 
@@ -723,16 +667,7 @@ def test_a_reshare_can_change_who_holds_shares(office: Office, tmp_path: Path) -
     new = reshared(office, tmp_path / "new-shares", WITH_BACKUP)
     assert ceremony.custody_of(office.ca_dir).custodian("office-leader") is not None
     presence = new.presence("finance", roles=("secrecy-office", "info-centre", "office-leader"))
-    seal = ceremony.make(
-        office.ca_dir,
-        presence,
-        "finance",
-        "市财政局",
-        SealKind.SIGNING,
-        tmp_path / "c",
-        PASSWORD,
-        now=NOW + timedelta(hours=2),
-    )
+    seal = make_seal(new, tmp_path / "c", now=NOW + timedelta(hours=2), presence=presence)
     assert seal.unit_id == "finance"
     carrier = tmp_path / "absent.carrier"
     only_backup = new.presence("education", roles=("secrecy-office", "office-leader"))
@@ -740,15 +675,8 @@ def test_a_reshare_can_change_who_holds_shares(office: Office, tmp_path: Path) -
         new,
         carrier,
         "custodian_absent",
-        lambda: ceremony.make(
-            office.ca_dir,
-            only_backup,
-            "education",
-            "市教育局",
-            SealKind.SIGNING,
-            carrier,
-            PASSWORD,
-            now=NOW + timedelta(hours=2),
+        lambda: make_seal(
+            office, carrier, "education", now=NOW + timedelta(hours=2), presence=only_backup
         ),
     )
 

@@ -844,7 +844,7 @@ async def measure(
         raw_version = server.get("version", "unknown")
         router_log = workspace.directory / "router.log"
         relay_log = workspace.directory / "relay.log"
-        await wait_until_consuming(admin, names.router_queue, router, router_log)
+        await wait_until_consuming(admin, names.intake_queue(SENDER), router, router_log)
         await wait_until_consuming(admin, relay_names.input_queue, relay, relay_log)
         idle = CpuMeter(router.pid, broker)
         await asyncio.sleep(1.0)
@@ -868,13 +868,13 @@ async def measure(
         await consume(recipient, names.unit_queue(RECIPIENT), router_receiver)
         router_route = Route(
             name="router",
-            exchange=await sender_channel.get_exchange(names.inbound, ensure=False),
+            exchange=await sender_channel.get_exchange(names.inbound(SENDER), ensure=False),
             user_id=workspace.unit_user(SENDER),
             receiver=router_receiver,
             worker=router,
             log=router_log,
             queues=[
-                names.router_queue,
+                names.intake_queue(SENDER),
                 names.unit_queue(RECIPIENT),
                 names.unit_queue(SENDER),
                 names.dead_queue,

@@ -18,6 +18,8 @@ from docex.config_lines import line_of, parse_path
 from docex.exchange_date import ExchangeCalendar
 
 BUILTIN_FORMATS = ("pdf", "ofd")
+# What a delivery carries besides the document's body: its envelope's headers and seal.
+DELIVERY_ALLOWANCE = 64 * 1024
 
 
 class ConfigError(Exception):
@@ -29,8 +31,16 @@ class RouterSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     prefix: str = "docex"
     ledger: str = "ledger.sqlite"
     max_document_bytes: int = 50 * 1024 * 1024
+    # The broker's own limit on a message (RabbitMQ's max_message_size, 128 MiB by default):
+    # the router never publishes more, so a message over it cannot break a channel.
+    max_message_bytes: int = 128 * 1024 * 1024
     allowed_formats: list[str] = msgspec.field(default_factory=lambda: ["pdf", "ofd"])
-    prefetch: int = 256
+    # Commands the router holds unacked from each unit's intake queue at a time: it takes
+    # from every unit in turn, so this bounds what one unit can have in hand at once.
+    prefetch: int = 64
+    # Commands one unit may have waiting in its intake queue; past this the broker refuses
+    # (nacks) that unit's publishes and no one else's. Fixed when the queue is first made.
+    intake_limit: int = 10_000
     office_unit: str = ""
     # Prometheus metrics, /healthz and /readyz; port 0 turns the endpoint off.
     metrics_host: str = "127.0.0.1"
@@ -231,10 +241,20 @@ def _problems(config: Config) -> list[Problem]:
             problems.append((("formats", name), f"{magic!r} is not hex"))
     if config.router.max_document_bytes < 1:
         problems.append((("router", "max_document_bytes"), "must be at least 1"))
+    elif config.router.max_document_bytes + DELIVERY_ALLOWANCE > config.router.max_message_bytes:
+        problems.append(
+            (
+                ("router", "max_document_bytes"),
+                f"a delivery of a document this large would be over max_message_bytes"
+                f" ({config.router.max_message_bytes}), the broker's limit",
+            )
+        )
     if not 0 <= config.router.metrics_port <= 65535:
         problems.append((("router", "metrics_port"), "must be between 0 and 65535"))
     if not 1 <= config.router.prefetch <= 65535:
         problems.append((("router", "prefetch"), "must be between 1 and 65535"))
+    if config.router.intake_limit < 1:
+        problems.append((("router", "intake_limit"), "must be at least 1"))
     for name in ("heartbeat_timeout_s", "queue_timeout_s", "check_interval_s"):
         if getattr(config.links, name) <= 0:
             problems.append((("links", name), "must be more than 0 seconds"))

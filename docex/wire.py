@@ -376,8 +376,9 @@ class DocumentStatus(
 
 
 # fault: the exchange or a unit's link is down (§46); paper: the fault outlasted the fallback
-# time and the listed documents go on paper (§47); recovered: the link is back.
-NoticeKind = Literal["fault", "paper", "recovered"]
+# time and the listed documents go on paper (§47); recovered: the link is back; undeliverable:
+# a message to `scope` that the broker can never take was set aside (to the General Office).
+NoticeKind = Literal["fault", "paper", "recovered", "undeliverable"]
 
 
 class Notice(msgspec.Struct, tag_field="t", tag="notice", forbid_unknown_fields=True, kw_only=True):
@@ -388,7 +389,9 @@ class Notice(msgspec.Struct, tag_field="t", tag="notice", forbid_unknown_fields=
     fault_id: int
     # The unit whose link is down, or "*" when the exchange itself is down.
     scope: str
-    # What was found: heartbeat_lost, queue_untaken or broker_unreachable.
+    # What was found: heartbeat_lost, queue_untaken or broker_unreachable; for kind
+    # undeliverable, why the message was set aside (too_large, invalid_property, unroutable,
+    # publish_failed).
     fault: str
     started_at: str
     at: str

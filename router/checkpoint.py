@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import structlog
@@ -29,6 +30,9 @@ class Checkpointer:
         # Used from one worker thread at a time, never two at once.
         self._db = sqlite3.connect(ledger_path, isolation_level=None, check_same_thread=False)
         self._db.execute(f"PRAGMA journal_size_limit={_LOG_SIZE_LIMIT}")
+        # Cancelling the task does not stop its thread: closing the connection under a
+        # checkpoint still running there crashed the process (a segfault in SQLite).
+        self._in_use = threading.Lock()
 
     async def run(self) -> None:
         try:
@@ -40,7 +44,9 @@ class Checkpointer:
                     # The log only grows meanwhile; the next round tries again.
                     log.warning("ledger_checkpoint_failed", error=str(exc))
         finally:
-            self._db.close()
+            with self._in_use:
+                self._db.close()
 
     def _checkpoint(self) -> None:
-        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        with self._in_use:
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()

@@ -16,7 +16,7 @@ import structlog
 
 from docex import wire
 from docex.clock import Clock
-from docex.config import Config, Unit
+from docex.config import DELIVERY_ALLOWANCE, Config, Unit
 from docex.exchange_date import seconds_between
 from router.checks import Rejection, check_submission
 from router.information import Information
@@ -30,9 +30,6 @@ from seals.verify import SealVerifier
 
 log = structlog.get_logger("docex.router")
 
-# Room for the envelope's headers and seal on top of the body limit, so an oversized body is
-# refused before it is decoded.
-_HEADER_ALLOWANCE = 64 * 1024
 
 
 Attested = TypeVar("Attested", wire.Status, wire.PrintGrant)
@@ -96,7 +93,7 @@ class Exchange:
         if unit.status != "active":
             rejection = Rejection("sender_revoked", f"unit {unit.id!r} is {unit.status}")
             return self._reject(unit, inbound.message_id, "", rejection)
-        limit = self.config.router.max_document_bytes + _HEADER_ALLOWANCE
+        limit = self.config.router.max_document_bytes + DELIVERY_ALLOWANCE
         if len(inbound.body) > limit:
             rejection = Rejection(
                 "too_large", f"message is {len(inbound.body)} bytes, the limit is {limit}"
@@ -334,6 +331,50 @@ class Exchange:
                 document.sender,
                 wire.Status(doc_id=row.doc_id, state="delivered", recipient=row.recipient, at=at),
             )
+
+
+    def set_aside(self, row: OutboxRow, reason: str, detail: str) -> None:
+        """An outbox row the broker can never take leaves the outbox so it holds up no one.
+        The General Office is told (§46: the office hears of every failure of the exchange),
+        and so is the sender of a document that could not be delivered; the delivery stays
+        queued, so a resend (§38) or the paper fallback can still take it."""
+        at = self.calendar.stamp(self.clock.now())
+        self.ledger.set_aside(row, reason, detail, at)
+        office = self.config.router.office_unit
+        about_office = row.routing_key == office and row.type == "notice"
+        if office and not about_office:
+            what = f"公文 {row.doc_id} 的" if row.doc_id else ""
+            self.tell(
+                office,
+                wire.Notice(
+                    kind="undeliverable",
+                    fault_id=0,
+                    scope=row.routing_key[:64],
+                    fault=reason,
+                    started_at=at,
+                    at=at,
+                    text=(
+                        f"发往 {row.routing_key[:64]} 的{what}消息（{row.type}）无法投递"
+                        f"（{reason}），已移出发送队列，其他消息照常发送。请运维人员处理。"
+                    ),
+                    documents=[row.doc_id] if row.doc_id else [],
+                    recipient=row.routing_key[:64],
+                ),
+            )
+        if row.type == "deliver" and row.doc_id is not None:
+            if (document := self.ledger.document(row.doc_id)) is not None:
+                self._answer(
+                    document.sender,
+                    wire.Status(
+                        doc_id=row.doc_id,
+                        state="undeliverable",
+                        reason=reason,
+                        message="the exchange could not hand this document to the recipient;"
+                        " the General Office has been told",
+                        recipient=row.recipient or "",
+                        at=at,
+                    ),
+                )
 
 
 def _subject(command: wire.Command) -> str:

@@ -7,8 +7,9 @@ WAL mode lets operators' read-only tools look at the file while it runs.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +95,22 @@ CREATE TABLE IF NOT EXISTS outbox (
     body BLOB,
     doc_id TEXT,
     recipient TEXT
+);
+-- The publisher takes each destination's oldest rows in turn (router/outbox.py).
+CREATE INDEX IF NOT EXISTS outbox_by_destination ON outbox (routing_key, seq);
+-- Outbox rows the broker can never take (too large, an invalid property, no queue even after
+-- declaring it again): set aside so they stop nobody else, and kept for the operator.
+CREATE TABLE IF NOT EXISTS outbox_dead (
+    seq INTEGER PRIMARY KEY,
+    routing_key TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    body BLOB,
+    doc_id TEXT,
+    recipient TEXT,
+    reason TEXT NOT NULL,
+    error TEXT NOT NULL,
+    dead_at TEXT NOT NULL
 );
 -- The last time each unit was heard from (a heartbeat or any command), and whether it has
 -- ever sent a heartbeat: only units that have are watched by heartbeat (router/linkwatch.py).
@@ -489,13 +506,37 @@ class Ledger:
             (routing_key, message_id, type_, body, doc_id, recipient),
         )
 
-    def outbox_batch(self, after_seq: int, limit: int) -> list[OutboxRow]:
+    def outbox_batch(
+        self, limit: int, per_destination: int, held: Collection[str] = ()
+    ) -> list[OutboxRow]:
+        """The oldest rows of each destination, at most `per_destination` each, leaving out
+        the `held` destinations: a backlog for one unit takes a share of the batch, not all
+        of it. In each destination's own order, since a unit reads its news in that order."""
         rows = self._db.execute(
-            "SELECT seq, routing_key, message_id, type, body, doc_id, recipient FROM outbox"
-            " WHERE seq > ? ORDER BY seq LIMIT ?",
-            (after_seq, limit),
+            "WITH picked AS (SELECT seq FROM ("
+            "   SELECT seq, row_number() OVER (PARTITION BY routing_key ORDER BY seq) AS turn"
+            "   FROM outbox WHERE routing_key NOT IN (SELECT value FROM json_each(?)))"
+            " WHERE turn <= ? ORDER BY seq LIMIT ?)"
+            " SELECT seq, routing_key, message_id, type, body, doc_id, recipient"
+            " FROM outbox JOIN picked USING (seq) ORDER BY seq",
+            (json.dumps(list(held)), per_destination, limit),
         ).fetchall()
         return [OutboxRow(*row) for row in rows]
+
+    def set_aside(self, row: OutboxRow, reason: str, error: str, at: str) -> None:
+        """Move a row the broker will never take out of the outbox (see `outbox_dead`)."""
+        self._db.execute(
+            "INSERT INTO outbox_dead (seq, routing_key, message_id, type, body, doc_id,"
+            " recipient, reason, error, dead_at)"
+            " SELECT seq, routing_key, message_id, type, body, doc_id, recipient, ?, ?, ?"
+            " FROM outbox WHERE seq = ?",
+            (reason, error, at, row.seq),
+        )
+        self._db.execute("DELETE FROM outbox WHERE seq = ?", (row.seq,))
+
+    def dead_outbox_rows(self) -> int:
+        (count,) = self._db.execute("SELECT count(*) FROM outbox_dead").fetchone()
+        return int(count)
 
     def outbox_depth(self) -> int:
         (count,) = self._db.execute("SELECT count(*) FROM outbox").fetchone()

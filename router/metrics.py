@@ -137,6 +137,13 @@ class Metrics:
             "Reminders those texts carried (more than texts when a number's allowance ran out)",
             registry=self.registry,
         )
+        self.outbox_set_aside = Counter(
+            "docex_outbox_set_aside",
+            "Outbox messages the broker can never take, set aside so they hold up no one,"
+            " by reason",
+            ["reason"],
+            registry=self.registry,
+        )
         Info("docex_build", "The running docex", registry=self.registry).info(
             {"version": version("docex")}
         )

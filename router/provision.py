@@ -1,7 +1,8 @@
 """Broker accounts for units (§13–§15): one AMQP user per unit, allowed only its own traffic.
 
-A unit may configure nothing, write only to the exchange's inbound fanout, and read only its
-own queue; the broker then vouches for `user_id`, which is how the router knows who sent what.
+A unit may configure nothing, write only to its own inbound exchange, and read only its own
+queue; the broker then vouches for `user_id`, which is how the router knows who sent what, and
+no unit can put anything into another unit's intake queue (router/topology.py).
 """
 
 from __future__ import annotations
@@ -67,11 +68,11 @@ def provision(config: Config, password_dir: Path) -> list[str]:
             vhost,
             unit.amqp_user,
             "^$",
-            f"^{re.escape(names.inbound)}$",
+            f"^{re.escape(names.inbound(unit.id))}$",
             f"^{re.escape(names.unit_queue(unit.id))}$",
         )
         report.append(
-            f"{unit.id}: user {unit.amqp_user} may write {names.inbound},"
+            f"{unit.id}: user {unit.amqp_user} may write {names.inbound(unit.id)},"
             f" read {names.unit_queue(unit.id)}"
         )
     return report

@@ -17,6 +17,7 @@ _RESTART_SETTINGS = (
     "prefix",
     "ledger",
     "prefetch",
+    "intake_limit",
     "seal_carrier",
     "seal_password_file",
     "metrics_host",

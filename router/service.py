@@ -2,10 +2,11 @@
 
 Two loops share one SQLite connection on the event loop thread, so their transactions never
 interleave:
-- intake takes whatever commands have arrived (up to a batch), applies them in one transaction,
-  and only then acks them (or dead-letters the rejected ones);
-- the outbox publisher sends committed messages with publisher confirms, many in flight at
-  once, and removes them from the outbox once the broker has confirmed them.
+- intake takes whatever commands have arrived (up to a batch, one per unit in turn: see
+  router/intake.py), applies them in one transaction, and only then acks them (or
+  dead-letters the rejected ones);
+- the outbox publisher (router/outbox.py) sends committed messages with publisher confirms,
+  many in flight at once, and removes them from the outbox once the broker has confirmed them.
 A crash between any two steps loses nothing: unacked commands come back and are recognised by
 their message id; unconfirmed messages are published again and recipients dedupe them by id.
 """
@@ -25,10 +26,10 @@ from aio_pika.abc import (
     AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
+    AbstractRobustChannel,
     AbstractRobustConnection,
 )
 
-from docex import wire
 from docex.backoff import Backoff
 from docex.clock import Clock, SystemClock
 from docex.config import Config, ConfigError, load_config
@@ -36,9 +37,11 @@ from router import health, systemd, topology
 from router.checkpoint import Checkpointer
 from router.exchange import Exchange, Inbound, Verdict
 from router.info_watch import InfoWatch
-from router.ledger import Ledger, OutboxRow
+from router.intake import FairIntake
+from router.ledger import Ledger
 from router.linkwatch import LinkWatch
 from router.metrics import Metrics
+from router.outbox import OutboxPublisher
 from router.reload import compare
 from router.sms_sender import SmsSender
 from seals.errors import SealError
@@ -48,9 +51,6 @@ from seals.verify import SealVerifier
 log = structlog.get_logger("docex.router")
 
 _INTAKE_BATCH = 256
-_OUTBOX_BATCH = 512
-_PUBLISH_TIMEOUT_S = 15.0
-_MAX_BACKOFF_S = 5.0
 _RECONNECT_INTERVAL_S = 1.0
 _MAX_CONNECT_BACKOFF_S = 30.0
 
@@ -77,37 +77,48 @@ class Router:
             self.ledger, config, verifier, seal, clock or SystemClock(), self.metrics
         )
         self.ready = asyncio.Event()
-        self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
-        self._outbox_wakeup = asyncio.Event()
-        self.linkwatch = LinkWatch(self.exchange, self.broker_connected, self._outbox_wakeup.set)
-        self.infowatch = InfoWatch(self.exchange, self._outbox_wakeup.set)
+        self._intake: FairIntake[AbstractIncomingMessage] = FairIntake()
         self.sms = _sms_sender(config, self.exchange, self.metrics)
+        self.outbox = OutboxPublisher(
+            self.exchange,
+            self.metrics,
+            config.router.max_message_bytes,
+            self.broker_connected,
+            self._redeclare,
+            self._published,
+        )
+        self.linkwatch = LinkWatch(self.exchange, self.broker_connected, self.outbox.wakeup.set)
+        self.infowatch = InfoWatch(self.exchange, self.outbox.wakeup.set)
         self._connection: AbstractRobustConnection | None = None
-        self._queue: AbstractQueue | None = None
-        self._consumer_tag: str | None = None
+        # Each unit's intake queue and the tag of the router's consumer on it.
+        self._consuming: dict[str, tuple[AbstractQueue, str]] = {}
+        self._consume_channel: AbstractChannel | None = None
         self._outbound: AbstractExchange | None = None
-        self._publish_channel: AbstractChannel | None = None
+        self._publish_channel: AbstractRobustChannel | None = None
         self._health: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._connection = await self._connect()
         self.metrics.broker_up.set_function(lambda: 1 if self.broker_connected() else 0)
-        self._publish_channel = await self._connection.channel(
-            publisher_confirms=True, on_return_raises=True
-        )
+        channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        assert isinstance(channel, AbstractRobustChannel)
+        self._publish_channel = channel
         unit_ids = [unit.id for unit in self.config.units]
-        self._outbound = await topology.declare(self._publish_channel, self.names, unit_ids)
-        consume_channel = await self._connection.channel()
-        await consume_channel.set_qos(prefetch_count=self.config.router.prefetch)
-        self._queue = await consume_channel.get_queue(self.names.router_queue)
+        self._outbound = await topology.declare(
+            channel, self.names, unit_ids, self.config.router.intake_limit
+        )
+        self._consume_channel = await self._connection.channel()
+        # Per consumer: the router holds at most this many commands of any one unit.
+        await self._consume_channel.set_qos(prefetch_count=self.config.router.prefetch)
         if not self._tasks:
             await self._start_watching()
         self._tasks += [
-            asyncio.create_task(self._intake(), name="intake"),
-            asyncio.create_task(self._publish_outbox(), name="outbox"),
+            asyncio.create_task(self._take_in(), name="intake"),
+            asyncio.create_task(self.outbox.run(channel, self._outbound), name="outbox"),
         ]
-        self._consumer_tag = await self._queue.consume(self._receive)
+        for unit_id in unit_ids:
+            await self._consume(unit_id)
         self.ready.set()
         systemd.notify("READY=1", f"STATUS=routing for {len(unit_ids)} units")
         for warning in self.config.calendar_warnings(self.exchange.clock.now().date()):
@@ -168,9 +179,9 @@ class Router:
         systemd.notify("STOPPING=1")
         if self._health is not None:
             self._health.close()
-        if self._queue is not None and self._consumer_tag is not None:
+        for queue, tag in self._consuming.values():
             with contextlib.suppress(Exception):
-                await self._queue.cancel(self._consumer_tag)
+                await queue.cancel(tag)
         if self.broker_connected():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained(), flush_timeout)
@@ -223,7 +234,14 @@ class Router:
                 systemd.notify("READY=1", "STATUS=reload failed; running on the previous config")
                 return False
         change = compare(self.config, new)
-        await topology.declare(self._publish_channel, self.names, [u.id for u in new.units])
+        await topology.declare(
+            self._publish_channel,
+            self.names,
+            [u.id for u in new.units],
+            self.config.router.intake_limit,
+        )
+        for unit in change.added:
+            await self._consume(unit.id)
         with self.ledger.transaction():
             self.exchange.reconfigure(new, change)
         self.config = new
@@ -237,7 +255,7 @@ class Router:
         if change.restart_needed:
             log.warning("restart_required", settings=change.restart_needed)
         systemd.notify("READY=1", f"STATUS=routing for {len(new.units)} units")
-        self._outbox_wakeup.set()
+        self.outbox.wakeup.set()
         return True
 
     async def _watchdog(self, interval: float) -> None:
@@ -247,18 +265,45 @@ class Router:
             await asyncio.sleep(interval)
 
     async def _drained(self) -> None:
-        while not self._inbox.empty() or self.ledger.outbox_depth():
-            self._outbox_wakeup.set()
+        while len(self._intake) or self.ledger.outbox_depth():
+            self.outbox.wakeup.set()
             await asyncio.sleep(0.05)
 
-    async def _receive(self, message: AbstractIncomingMessage) -> None:
-        self._inbox.put_nowait(message)
+    async def _consume(self, unit_id: str) -> None:
+        """Take this unit's commands into the intake, where each unit gets its turn."""
+        assert self._consume_channel is not None
+        if unit_id in self._consuming:
+            return
+        # Declared passively: a robust channel re-consumes after a reconnect only the queues
+        # it declared.
+        queue = await self._consume_channel.get_queue(self.names.intake_queue(unit_id))
 
-    async def _intake(self) -> None:
+        async def receive(message: AbstractIncomingMessage) -> None:
+            self._intake.put(unit_id, message)
+
+        self._consuming[unit_id] = (queue, await queue.consume(receive))
+
+    async def _redeclare(self, unit_id: str) -> bool:
+        """Declare a unit's queues again (someone deleted one); False if there is no such unit."""
+        if self.config.unit(unit_id) is None or self._publish_channel is None:
+            return False
+        assert self._outbound is not None
+        await topology.declare_unit(
+            self._publish_channel,
+            self.names,
+            unit_id,
+            self.config.router.intake_limit,
+            self._outbound,
+        )
+        return True
+
+    def _published(self) -> None:
+        if self.sms is not None:
+            self.sms.wake()
+
+    async def _take_in(self) -> None:
         while True:
-            batch = [await self._inbox.get()]
-            while len(batch) < _INTAKE_BATCH and not self._inbox.empty():
-                batch.append(self._inbox.get_nowait())
+            batch = await self._intake.batch(_INTAKE_BATCH)
             try:
                 verdicts = self._apply(batch)
             except sqlite3.Error:
@@ -267,7 +312,7 @@ class Router:
                 await asyncio.sleep(1.0)
                 continue
             await self._settle(batch, verdicts)
-            self._outbox_wakeup.set()
+            self.outbox.wakeup.set()
 
     def _apply(self, batch: list[AbstractIncomingMessage]) -> list[Verdict]:
         verdicts = []
@@ -300,55 +345,6 @@ class Router:
                 # The channel it came on is gone; the broker redelivers it and the ledger
                 # recognises its message id.
                 log.warning("settle_failed", message_id=message.message_id, error=repr(exc))
-
-    async def _publish_outbox(self) -> None:
-        backoff = 0.1
-        while True:
-            self._outbox_wakeup.clear()
-            rows = self.ledger.outbox_batch(0, _OUTBOX_BATCH)
-            if not rows:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._outbox_wakeup.wait(), 1.0)
-                continue
-            results = await asyncio.gather(
-                *(self._publish(row) for row in rows), return_exceptions=True
-            )
-            confirmed = [row for row, result in zip(rows, results, strict=True) if result is None]
-            if confirmed:
-                # Lost in a power cut, this is redone: the rows are still in the outbox, go
-                # out again under their message ids, and recipients keep each once.
-                with self.ledger.transaction(durable=False):
-                    self.exchange.published(confirmed)
-                if self.sms is not None:
-                    self.sms.wake()
-            failures = [result for result in results if isinstance(result, BaseException)]
-            if failures:
-                log.warning(
-                    "publish_failed",
-                    failed=len(failures),
-                    error=repr(failures[0]),
-                    retry_in=backoff,
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, _MAX_BACKOFF_S)
-            else:
-                backoff = 0.1
-
-    async def _publish(self, row: OutboxRow) -> None:
-        assert self._outbound is not None
-        body = self.exchange.render(row)
-        if body is None:
-            return
-        message = aio_pika.Message(
-            body,
-            message_id=row.message_id,
-            type=row.type,
-            content_type=wire.CONTENT_TYPE,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        )
-        await self._outbound.publish(
-            message, routing_key=row.routing_key, mandatory=True, timeout=_PUBLISH_TIMEOUT_S
-        )
 
 
 def _sms_sender(config: Config, exchange: Exchange, metrics: Metrics) -> SmsSender | None:

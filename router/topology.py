@@ -1,4 +1,11 @@
-"""The broker objects of the exchange (DESIGN.md §3), all named under one prefix."""
+"""The broker objects of the exchange (DESIGN.md §3), all named under one prefix.
+
+Each unit writes to an inbound exchange of its own, which feeds an intake queue of its own:
+the broker's permissions keep a unit out of every other unit's intake, a length limit with
+`reject-publish` pushes back on a unit that floods (its publishes are nacked, nobody else's),
+and the router takes from every intake queue in turn, so one unit's backlog never stands in
+front of another unit's document.
+"""
 
 from dataclasses import dataclass
 
@@ -11,18 +18,17 @@ from aiormq.abc import FieldTable
 class Names:
     prefix: str
 
-    @property
-    def inbound(self) -> str:
-        """Every unit writes here and only here."""
-        return f"{self.prefix}.in"
+    def inbound(self, unit_id: str) -> str:
+        """The one exchange this unit may write to."""
+        return f"{self.prefix}.in.{unit_id}"
+
+    def intake_queue(self, unit_id: str) -> str:
+        """Where the router takes this unit's commands from."""
+        return f"{self.prefix}.intake.{unit_id}"
 
     @property
     def outbound(self) -> str:
         return f"{self.prefix}.out"
-
-    @property
-    def router_queue(self) -> str:
-        return f"{self.prefix}.router"
 
     @property
     def dead_letter_exchange(self) -> str:
@@ -39,28 +45,47 @@ class Names:
 _QUORUM: FieldTable = {"x-queue-type": "quorum"}
 
 
-async def declare(channel: AbstractChannel, names: Names, unit_ids: list[str]) -> AbstractExchange:
-    """Declare everything (idempotent) and return the exchange the router publishes to."""
+async def declare(
+    channel: AbstractChannel, names: Names, unit_ids: list[str], intake_limit: int
+) -> AbstractExchange:
+    """Declare everything (idempotent) and return the exchange the router publishes to.
+
+    `intake_limit` is the most commands one unit may have waiting; it is fixed when a queue is
+    first declared (RabbitMQ refuses to redeclare a queue with other arguments)."""
     dlx = await channel.declare_exchange(
         names.dead_letter_exchange, aio_pika.ExchangeType.FANOUT, durable=True
     )
     dead = await channel.declare_queue(names.dead_queue, durable=True, arguments=_QUORUM)
     await dead.bind(dlx)
-    inbound = await channel.declare_exchange(
-        names.inbound, aio_pika.ExchangeType.FANOUT, durable=True
-    )
-    router_queue = await channel.declare_queue(
-        names.router_queue,
-        durable=True,
-        arguments={**_QUORUM, "x-dead-letter-exchange": names.dead_letter_exchange},
-    )
-    await router_queue.bind(inbound)
     outbound = await channel.declare_exchange(
         names.outbound, aio_pika.ExchangeType.DIRECT, durable=True
     )
     for unit_id in unit_ids:
-        queue = await channel.declare_queue(
-            names.unit_queue(unit_id), durable=True, arguments=_QUORUM
-        )
-        await queue.bind(outbound, routing_key=unit_id)
+        await declare_unit(channel, names, unit_id, intake_limit, outbound)
     return outbound
+
+
+async def declare_unit(
+    channel: AbstractChannel,
+    names: Names,
+    unit_id: str,
+    intake_limit: int,
+    outbound: AbstractExchange,
+) -> None:
+    """A unit's inbound exchange and intake queue, and its own queue on the outbound side."""
+    inbound = await channel.declare_exchange(
+        names.inbound(unit_id), aio_pika.ExchangeType.FANOUT, durable=True
+    )
+    intake = await channel.declare_queue(
+        names.intake_queue(unit_id),
+        durable=True,
+        arguments={
+            **_QUORUM,
+            "x-dead-letter-exchange": names.dead_letter_exchange,
+            "x-max-length": intake_limit,
+            "x-overflow": "reject-publish",
+        },
+    )
+    await intake.bind(inbound)
+    queue = await channel.declare_queue(names.unit_queue(unit_id), durable=True, arguments=_QUORUM)
+    await queue.bind(outbound, routing_key=unit_id)

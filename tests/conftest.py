@@ -134,6 +134,7 @@ amqp_url = "amqp://guest:guest@{BROKER}/"
 prefix = "{prefix}"
 ledger = "{ledger}"
 max_document_bytes = 262144
+max_message_bytes = 1048576
 allowed_formats = ["pdf", "ofd"]
 office_unit = "gov-office"
 metrics_port = 0
@@ -220,9 +221,13 @@ async def empty_queues(config: Config) -> None:
     connection = await aio_pika.connect(config.router.amqp_url)
     async with connection:
         channel = await connection.channel()
-        await topology.declare(channel, names, [unit.id for unit in config.units])
-        for queue_name in [names.router_queue, names.dead_queue] + [
-            names.unit_queue(unit.id) for unit in config.units
+        await topology.declare(
+            channel, names, [unit.id for unit in config.units], config.router.intake_limit
+        )
+        for queue_name in [names.dead_queue] + [
+            name
+            for unit in config.units
+            for name in (names.unit_queue(unit.id), names.intake_queue(unit.id))
         ]:
             queue = await channel.get_queue(queue_name, ensure=False)
             await queue.purge()

@@ -173,7 +173,9 @@ async def test_a_unit_cannot_publish_as_another_unit(
     connection = await aio_pika.connect(units["gov-office"].settings.amqp_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
-        inbound = await channel.get_exchange(Names(config.router.prefix).inbound, ensure=False)
+        inbound = await channel.get_exchange(
+            Names(config.router.prefix).inbound("gov-office"), ensure=False
+        )
         envelope = sealed_envelope(pki.signing["finance"], sender="finance", to=["education"])
         with pytest.raises(aiormq.exceptions.ChannelPreconditionFailed):
             await inbound.publish(

@@ -417,7 +417,7 @@ async def test_heartbeats_are_acked_but_never_answered_or_recorded(site: Site, p
     link = site.router.ledger.link("finance")
     assert link is not None and link.heartbeats
 
-    def router_queue_messages() -> int:
+    def intake_messages() -> int:
         listed = subprocess.run(
             ["rabbitmqctl", "--quiet", "--no-table-headers", "list_queues", "name", "messages"],
             capture_output=True,
@@ -425,10 +425,12 @@ async def test_heartbeats_are_acked_but_never_answered_or_recorded(site: Site, p
             check=True,
         ).stdout.split("\n")
         return next(
-            int(line.split()[1]) for line in listed if line.startswith(f"{prefix}.router\t")
+            int(line.split()[1])
+            for line in listed
+            if line.startswith(f"{prefix}.intake.finance\t")
         )
 
-    await eventually(lambda: router_queue_messages() == 0, "the heartbeat to be acked")
+    await eventually(lambda: intake_messages() == 0, "the heartbeat to be acked")
 
     queued = site.router.ledger.outbox_depth()
     with site.router.ledger.transaction():

@@ -1,6 +1,6 @@
 """The Python client a unit's system uses to talk to the exchange over AMQP.
 
-A unit writes only to the exchange's inbound fanout and reads only its own queue. Every
+A unit writes only to its own inbound exchange and reads only its own queue. Every
 message read is kept in the unit's mailbox before it is acked, so nothing read is lost and a
 document delivered twice shows up once.
 """
@@ -79,7 +79,9 @@ class UnitClient:
             publisher_confirms=True, on_return_raises=True
         )
         await self._channel.set_qos(prefetch_count=64)
-        self._inbound = await self._channel.get_exchange(self.names.inbound, ensure=False)
+        self._inbound = await self._channel.get_exchange(
+            self.names.inbound(self.unit_id), ensure=False
+        )
         # Passive declares: a unit may not configure anything, and a robust channel restores
         # consumers after a reconnect only on queues it declared.
         self._queue = await self._channel.get_queue(self.names.unit_queue(self.unit_id))

@@ -174,7 +174,11 @@ class Workspace:
     amqp_url: str
     config_path: Path
     config: Config
-    sender_seal: Seal
+    seals: dict[str, Seal]
+
+    @property
+    def sender_seal(self) -> Seal:
+        return self.seals[SENDER]
 
     @property
     def names(self) -> Names:
@@ -192,18 +196,18 @@ class Workspace:
         return str(url.with_password(password))
 
 
-def router_config(prefix: str, amqp_url: str) -> str:
-    """Defaults everywhere except names and paths; the metrics endpoint is off so parallel runs
-    (or a demo router) cannot collide on its port."""
-    units = "".join(
+def router_config(prefix: str, amqp_url: str, units: dict[str, str], prefetch: int | None) -> str:
+    """Defaults everywhere except names, paths and `prefetch` (None: the default); the metrics
+    endpoint is off so parallel runs (or a demo router) cannot collide on its port."""
+    listed = "".join(
         f'[[units]]\nid = "{unit}"\nname = "{name}"\namqp_user = "{prefix}-{unit}"\n\n'
-        for unit, name in UNITS.items()
+        for unit, name in units.items()
     )
     return f"""[router]
 amqp_url = {json.dumps(amqp_url)}
 prefix = "{prefix}"
 ledger = "ledger.sqlite"
-prefetch = {PREFETCH}
+{f"prefetch = {prefetch}" if prefetch else ""}
 metrics_port = 0
 seal_carrier = "exchange.carrier"
 seal_password_file = "exchange.password"
@@ -211,10 +215,12 @@ seal_password_file = "exchange.password"
 [seals]
 ca_certificate = "ca/ca.crt"
 
-{units}"""
+{listed}"""
 
 
-def set_up(cleanup: Cleanup) -> Workspace:
+def set_up(
+    cleanup: Cleanup, units: dict[str, str] = UNITS, prefetch: int | None = PREFETCH
+) -> Workspace:
     """A fresh CA, the units' signing seals, the exchange seal, a config, and broker users."""
     directory = Path(tempfile.mkdtemp(prefix=f"{cleanup.prefix}-"))
     cleanup.directory = directory
@@ -225,7 +231,7 @@ def set_up(cleanup: Cleanup) -> Workspace:
         unit: issue_seal(
             ca, unit, name, SealKind.SIGNING, directory / f"{unit}.carrier", password, now=now
         )
-        for unit, name in UNITS.items()
+        for unit, name in units.items()
     }
     issue_seal(
         ca,
@@ -238,14 +244,12 @@ def set_up(cleanup: Cleanup) -> Workspace:
     )
     (directory / "exchange.password").write_text(password)
     config_path = directory / "router.toml"
-    config_path.write_text(router_config(cleanup.prefix, cleanup.amqp_url))
+    config_path.write_text(router_config(cleanup.prefix, cleanup.amqp_url, units, prefetch))
     config = load_config(config_path)
     # Recorded first: provision may fail after making some of them.
     cleanup.users.extend(unit.amqp_user for unit in config.units)
     provision(config, directory / "passwords")
-    return Workspace(
-        directory, cleanup.prefix, cleanup.amqp_url, config_path, config, seals[SENDER]
-    )
+    return Workspace(directory, cleanup.prefix, cleanup.amqp_url, config_path, config, seals)
 
 
 def start_worker(command: list[str], log_path: Path, cleanup: Cleanup) -> subprocess.Popen[bytes]:

@@ -105,9 +105,10 @@ class Router:
         assert isinstance(channel, AbstractRobustChannel)
         self._publish_channel = channel
         unit_ids = [unit.id for unit in self.config.units]
-        self._outbound = await topology.declare(
-            channel, self.names, unit_ids, self.config.router.intake_limit
+        await topology.declare(
+            self._connection, self.names, unit_ids, self.config.router.intake_limit
         )
+        self._outbound = await channel.get_exchange(self.names.outbound, ensure=False)
         self._consume_channel = await self._connection.channel()
         # Per consumer: the router holds at most this many commands of any one unit.
         await self._consume_channel.set_qos(prefetch_count=self.config.router.prefetch)
@@ -234,11 +235,9 @@ class Router:
                 systemd.notify("READY=1", "STATUS=reload failed; running on the previous config")
                 return False
         change = compare(self.config, new)
+        assert self._connection is not None
         await topology.declare(
-            self._publish_channel,
-            self.names,
-            [u.id for u in new.units],
-            self.config.router.intake_limit,
+            self._connection, self.names, [u.id for u in new.units], self.config.router.intake_limit
         )
         for unit in change.added:
             await self._consume(unit.id)
@@ -285,15 +284,10 @@ class Router:
 
     async def _redeclare(self, unit_id: str) -> bool:
         """Declare a unit's queues again (someone deleted one); False if there is no such unit."""
-        if self.config.unit(unit_id) is None or self._publish_channel is None:
+        if self.config.unit(unit_id) is None or self._connection is None:
             return False
-        assert self._outbound is not None
-        await topology.declare_unit(
-            self._publish_channel,
-            self.names,
-            unit_id,
-            self.config.router.intake_limit,
-            self._outbound,
+        await topology.declare(
+            self._connection, self.names, [unit_id], self.config.router.intake_limit
         )
         return True
 

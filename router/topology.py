@@ -10,8 +10,12 @@ front of another unit's document.
 from dataclasses import dataclass
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractExchange
+import aiormq
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractConnection
 from aiormq.abc import FieldTable
+
+log = structlog.get_logger("docex.router")
 
 
 @dataclass(frozen=True)
@@ -46,46 +50,57 @@ _QUORUM: FieldTable = {"x-queue-type": "quorum"}
 
 
 async def declare(
-    channel: AbstractChannel, names: Names, unit_ids: list[str], intake_limit: int
-) -> AbstractExchange:
-    """Declare everything (idempotent) and return the exchange the router publishes to.
+    connection: AbstractConnection, names: Names, unit_ids: list[str], intake_limit: int
+) -> None:
+    """Declare everything (idempotent), on channels of its own.
 
-    `intake_limit` is the most commands one unit may have waiting; it is fixed when a queue is
-    first declared (RabbitMQ refuses to redeclare a queue with other arguments)."""
-    dlx = await channel.declare_exchange(
-        names.dead_letter_exchange, aio_pika.ExchangeType.FANOUT, durable=True
-    )
-    dead = await channel.declare_queue(names.dead_queue, durable=True, arguments=_QUORUM)
-    await dead.bind(dlx)
-    outbound = await channel.declare_exchange(
-        names.outbound, aio_pika.ExchangeType.DIRECT, durable=True
-    )
-    for unit_id in unit_ids:
-        await declare_unit(channel, names, unit_id, intake_limit, outbound)
-    return outbound
+    `intake_limit` is the most commands one unit may have waiting. RabbitMQ refuses to declare
+    an existing queue with other arguments, so a changed limit applies to new units only; the
+    existing queues are kept as they are, with a warning (a policy can change them)."""
+    channel = await connection.channel()
+    try:
+        dlx = await channel.declare_exchange(
+            names.dead_letter_exchange, aio_pika.ExchangeType.FANOUT, durable=True
+        )
+        dead = await channel.declare_queue(names.dead_queue, durable=True, arguments=_QUORUM)
+        await dead.bind(dlx)
+        await channel.declare_exchange(names.outbound, aio_pika.ExchangeType.DIRECT, durable=True)
+        for unit_id in unit_ids:
+            try:
+                await declare_unit(channel, names, unit_id, intake_limit)
+            except aiormq.exceptions.ChannelPreconditionFailed as exc:
+                log.warning(
+                    "intake_queue_kept",
+                    queue=names.intake_queue(unit_id),
+                    detail=f"{exc}; intake_limit applies to new units only",
+                )
+                channel = await connection.channel()
+                await declare_unit(channel, names, unit_id, None)
+    finally:
+        await channel.close()
 
 
 async def declare_unit(
-    channel: AbstractChannel,
-    names: Names,
-    unit_id: str,
-    intake_limit: int,
-    outbound: AbstractExchange,
+    channel: AbstractChannel, names: Names, unit_id: str, intake_limit: int | None
 ) -> None:
-    """A unit's inbound exchange and intake queue, and its own queue on the outbound side."""
+    """A unit's inbound exchange and intake queue, and its own queue on the outbound side.
+    With `intake_limit` None the intake queue must exist already, and is kept as it is."""
     inbound = await channel.declare_exchange(
         names.inbound(unit_id), aio_pika.ExchangeType.FANOUT, durable=True
     )
-    intake = await channel.declare_queue(
-        names.intake_queue(unit_id),
-        durable=True,
-        arguments={
-            **_QUORUM,
-            "x-dead-letter-exchange": names.dead_letter_exchange,
-            "x-max-length": intake_limit,
-            "x-overflow": "reject-publish",
-        },
-    )
+    if intake_limit is None:
+        intake = await channel.declare_queue(names.intake_queue(unit_id), passive=True)
+    else:
+        intake = await channel.declare_queue(
+            names.intake_queue(unit_id),
+            durable=True,
+            arguments={
+                **_QUORUM,
+                "x-dead-letter-exchange": names.dead_letter_exchange,
+                "x-max-length": intake_limit,
+                "x-overflow": "reject-publish",
+            },
+        )
     await intake.bind(inbound)
     queue = await channel.declare_queue(names.unit_queue(unit_id), durable=True, arguments=_QUORUM)
-    await queue.bind(outbound, routing_key=unit_id)
+    await queue.bind(names.outbound, routing_key=unit_id)

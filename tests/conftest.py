@@ -220,10 +220,10 @@ async def empty_queues(config: Config) -> None:
     names = topology.Names(config.router.prefix)
     connection = await aio_pika.connect(config.router.amqp_url)
     async with connection:
-        channel = await connection.channel()
         await topology.declare(
-            channel, names, [unit.id for unit in config.units], config.router.intake_limit
+            connection, names, [unit.id for unit in config.units], config.router.intake_limit
         )
+        channel = await connection.channel()
         for queue_name in [names.dead_queue] + [
             name
             for unit in config.units

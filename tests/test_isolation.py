@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import aio_pika
+import aiormq
 import pytest
 
 from adapters.amqp.client import UnitClient
@@ -67,9 +68,8 @@ async def test_a_flooding_unit_does_not_delay_another_units_document(
     names = Names(config.router.prefix)
     admin = await aio_pika.connect(config.router.amqp_url)
     async with admin, contextlib.AsyncExitStack() as stack:
-        channel = await admin.channel()
         await topology.declare(
-            channel, names, [unit.id for unit in config.units], config.router.intake_limit
+            admin, names, [unit.id for unit in config.units], config.router.intake_limit
         )
         flooder = await stack.enter_async_context(unit_client_for("education"))
         for _ in range(FLOOD):
@@ -98,6 +98,37 @@ async def test_a_flooding_unit_does_not_delay_another_units_document(
         await eventually(
             lambda: accepted(router) == FLOOD + 1, "the whole flood to be accepted", timeout=120
         )
+
+
+async def test_a_unit_past_its_intake_limit_is_refused_and_no_one_else(
+    config_file: Path, empty_queues: None
+) -> None:
+    """The broker nacks a unit's publishes once its intake queue holds `intake_limit`
+    commands; other units' publishes are confirmed as ever. A changed limit applies to new
+    units; existing intake queues are kept, not refused."""
+    add_unit(config_file, "health", "市卫生健康委")
+    config_file.write_text(
+        config_file.read_text().replace("max_message_bytes", "intake_limit = 3\nmax_message_bytes")
+    )
+    config = load_config(config_file)
+    names = Names(config.router.prefix)
+    admin = await aio_pika.connect(config.router.amqp_url)
+    async with admin:
+        await topology.declare(
+            admin, names, [unit.id for unit in config.units], config.router.intake_limit
+        )
+        channel = await admin.channel(publisher_confirms=True)
+        health = await channel.get_exchange(names.inbound("health"), ensure=False)
+        education = await channel.get_exchange(names.inbound("education"), ensure=False)
+        # A quorum queue refuses once it is over its limit: it takes one more than the limit.
+        for _ in range(3 + 1):
+            await health.publish(aio_pika.Message(b"x", message_id=uuid7()), routing_key="")
+        with pytest.raises(aiormq.exceptions.DeliveryError, match="Nack"):
+            await health.publish(aio_pika.Message(b"x", message_id=uuid7()), routing_key="")
+        for _ in range(5):
+            await education.publish(aio_pika.Message(b"x", message_id=uuid7()), routing_key="")
+        await channel.queue_delete(names.intake_queue("health"))
+        await channel.queue_delete(names.unit_queue("health"))
 
 
 def inject(router: Router, routing_key: str, message_id: str, body: bytes) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiormq
 
-from adapters.amqp.client import ExchangeTimeout, UnitClient
+from adapters.amqp.client import ExchangeBusy, ExchangeTimeout, UnitClient
 from adapters.amqp.settings import UnitSettings, load_unit_settings
 from adapters.settings_file import SettingsError
 from docex import wire
@@ -37,7 +37,7 @@ def _run(action: Action, args: argparse.Namespace) -> int:
     try:
         settings = load_unit_settings(args.config)
         return asyncio.run(action(args, settings))
-    except (SettingsError, CommandError, SealError, ExchangeTimeout) as exc:
+    except (SettingsError, CommandError, SealError, ExchangeTimeout, ExchangeBusy) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (OSError, aiormq.exceptions.AMQPError) as exc:

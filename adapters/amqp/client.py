@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import TypeVar
 
 import aio_pika
+import aiormq
 import structlog
 import yarl
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractQueue
@@ -32,9 +33,21 @@ from seals.verify import SealVerifier
 log = structlog.get_logger("docex.unit")
 
 T = TypeVar("T")
+
+
+class ExchangeTimeout(Exception):
+    pass
+
+
+class ExchangeBusy(Exception):
+    """The broker refused the command: this unit's intake queue is full (the router is far
+    behind, or stopped). Nothing was sent; the same command may be sent again later."""
+
+
 # What the client raises while RabbitMQ is away: the robust connection comes back by itself,
 # so an adapter that runs for good retries rather than stops.
 BROKER_UNAVAILABLE = (
+    ExchangeBusy,
     aio_pika.exceptions.AMQPError,
     aio_pika.exceptions.ChannelInvalidStateError,
     OSError,
@@ -45,10 +58,6 @@ PUBLISH_TIMEOUT_S = 10.0
 # Keep it well under the router's [links] heartbeat_timeout_s (120 s by default), so one lost
 # beat does not make the unit look down.
 HEARTBEAT_INTERVAL_S = 30.0
-
-
-class ExchangeTimeout(Exception):
-    pass
 
 
 class UnitClient:
@@ -113,19 +122,28 @@ class UnitClient:
     async def publish_encoded(self, body: bytes, message_id: str, type_: str) -> None:
         """Forward a command already encoded elsewhere (a bridge, a hot folder) as it is."""
         assert self._inbound is not None
-        await self._inbound.publish(
-            aio_pika.Message(
-                body,
-                message_id=message_id,
-                user_id=self._user,
-                type=type_,
-                content_type=wire.CONTENT_TYPE,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key="",
-            mandatory=True,
-            timeout=PUBLISH_TIMEOUT_S,
-        )
+        try:
+            await self._inbound.publish(
+                aio_pika.Message(
+                    body,
+                    message_id=message_id,
+                    user_id=self._user,
+                    type=type_,
+                    content_type=wire.CONTENT_TYPE,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
+                routing_key="",
+                mandatory=True,
+                timeout=PUBLISH_TIMEOUT_S,
+            )
+        except aiormq.exceptions.DeliveryError as exc:
+            if isinstance(exc, aiormq.exceptions.PublishError):
+                raise
+            raise ExchangeBusy(
+                f"the exchange refused unit {self.unit_id!r}'s command: its intake queue"
+                f" {self.names.intake_queue(self.unit_id)} is full (the router is behind or"
+                " stopped); nothing was sent, send it again later"
+            ) from exc
 
     async def heartbeat(self) -> None:
         """Tell the router this unit's system is alive (§46). Never answered: silence is what

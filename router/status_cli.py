@@ -44,6 +44,11 @@ def _report(config: Config, ledger: Ledger) -> int:
     for fault in faults:
         print(f"  {_fault(fault, now, fallback)}")
     print(f"waiting: {ledger.outbox_depth()} to publish, {ledger.sms_depth()} SMS reminders")
+    if set_aside := ledger.dead_outbox_rows():
+        print(
+            f"set aside: {set_aside} messages the broker can never take (ledger table"
+            " outbox_dead; the General Office was told of each; see the router's log)"
+        )
     states = ", ".join(f"{state} {count}" for state, count in ledger.deliveries_by_state())
     print(f"deliveries: {states or 'none yet'}")
     pending = dict(ledger.pending_receipts())

@@ -22,6 +22,7 @@ from router.service import Router
 from router.topology import Names
 from tests.conftest import FakeClock, Pki, UnitClientFactory, eventually
 from tests.documents import sealed_envelope, submit
+from tests.test_operations import router_status
 
 FLOOD = 5_000
 
@@ -172,7 +173,7 @@ async def office_notice(units: dict[str, UnitClient], scope: str) -> wire.Notice
 
 
 async def test_a_row_with_an_unsendable_property_is_set_aside_and_the_rest_flows(
-    units: dict[str, UnitClient], pki: Pki, router: Router
+    units: dict[str, UnitClient], pki: Pki, router: Router, config_file: Path
 ) -> None:
     """A message id AMQP cannot carry (over 255 bytes) used to hold the whole outbox in
     back-off; now that row alone is set aside, and the General Office is told (§46)."""
@@ -192,6 +193,8 @@ async def test_a_row_with_an_unsendable_property_is_set_aside_and_the_rest_flows
         "docex_outbox_set_aside_total", {"reason": "invalid_property"}
     )
     assert sample == 1
+    _, out = await router_status(config_file)
+    assert "set aside: 1 messages the broker can never take" in out
 
 
 async def test_a_message_over_the_brokers_limit_is_set_aside(

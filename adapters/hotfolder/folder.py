@@ -11,7 +11,8 @@ import os
 import re
 from pathlib import Path
 
-from adapters.amqp.mailbox import StoredDelivery, delivery_metadata
+from adapters.amqp.delivery_files import delivery_metadata
+from adapters.amqp.mailbox import StoredDelivery
 from adapters.hotfolder.journal import Drop
 from adapters.hotfolder.sidecar import DropError
 

@@ -156,3 +156,14 @@ def test_write_inside_leaves_nothing_behind_when_the_write_fails(tmp_path: Path)
     with pytest.raises(IsADirectoryError):
         write_inside(tmp_path, "x.pdf", b"content")
     assert [path.name for path in tmp_path.iterdir()] == ["x.pdf"]
+
+
+def test_write_inside_does_not_follow_a_link_planted_as_its_temporary_file(tmp_path: Path) -> None:
+    directory = tmp_path / "in"
+    directory.mkdir()
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"not yours")
+    (directory / ".x.pdf.tmp").symlink_to(outside)
+    with pytest.raises(OSError):
+        write_inside(directory, "x.pdf", b"content")
+    assert outside.read_bytes() == b"not yours" and not (directory / "x.pdf").exists()

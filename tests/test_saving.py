@@ -162,6 +162,27 @@ async def test_ids_alike_once_made_safe_are_saved_apart(
     assert sidecars["a_b"].name == "a_b.json"
 
 
+async def test_a_format_is_an_extension_only_when_it_is_a_short_lowercase_word(
+    empty_queues: None, config: Config, pki: Pki, unit_config: UnitConfigWriter, tmp_path: Path
+) -> None:
+    """Anything else is saved as `.bin`; so is `json`, which the metadata would overwrite."""
+    formats = {"../../x": "bin", "json": "bin", "ofd": "ofd"}
+    deliveries = {format: delivery(pki, format=format) for format in formats}
+    await hand_over(config, *deliveries.values())
+    save = tmp_path / "in"
+
+    code, out = await docex(
+        "unit", "--config", str(unit_config(UNIT)), "inbox", "--save", str(save)
+    )
+
+    assert code == 0, out
+    for format, extension in formats.items():
+        doc_id = deliveries[format].envelope.id
+        assert (save / f"{doc_id}.{extension}").read_bytes() == PDF
+        assert json.loads((save / f"{doc_id}.json").read_text())["format"] == format
+    assert len(list(save.iterdir())) == 2 * len(formats)
+
+
 async def test_a_document_that_cannot_be_saved_is_reported_and_the_others_go_on(
     empty_queues: None, config: Config, pki: Pki, unit_config: UnitConfigWriter, tmp_path: Path
 ) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aio_pika
+import msgspec
 import pytest
 import pytest_asyncio
 
@@ -266,6 +267,25 @@ def unit_client_for(prefix: str, pki: Pki, broker_users: Path, tmp_path: Path) -
     return lambda unit: UnitClient(
         unit_settings(prefix, pki, broker_users, unit, tmp_path / "mailboxes")
     )
+
+
+UnitConfigWriter = Callable[..., Path]
+
+
+@pytest.fixture
+def unit_config(prefix: str, pki: Pki, broker_users: Path, tmp_path: Path) -> UnitConfigWriter:
+    """Writes a unit's settings file, as `docex unit --config` reads it; keyword arguments
+    change its fields."""
+
+    def write(unit: str, **changes: str) -> Path:
+        settings = unit_settings(prefix, pki, broker_users, unit, tmp_path / "mailboxes")
+        settings = msgspec.structs.replace(settings, **changes)
+        path = tmp_path / f"{unit}.toml"
+        fields = msgspec.structs.asdict(settings)
+        path.write_text("".join(f'{key} = "{value}"\n' for key, value in fields.items()))
+        return path
+
+    return write
 
 
 @pytest_asyncio.fixture

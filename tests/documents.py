@@ -55,3 +55,16 @@ def sealed_envelope(
 
 def submit(envelope: wire.Envelope) -> wire.Submit:
     return wire.Submit(v=wire.VERSION, envelope=envelope)
+
+
+def delivered(envelope: wire.Envelope) -> wire.Deliver:
+    """The envelope as the router hands it to a main recipient, sent on a workday morning: for
+    tests that play the router, or a compromised path to the unit's queue."""
+    return wire.Deliver(
+        envelope=envelope,
+        role="main",
+        print_quota=1,
+        attempt=1,
+        sent_at="2026-11-26T10:00:00.000+08:00",
+        sent_exchange_date="2026-11-26",
+    )

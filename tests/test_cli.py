@@ -6,32 +6,11 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-import msgspec
-import pytest
-
 from router.service import Router
-from tests.conftest import SEAL_PASSWORD, Pki, unit_settings
+from tests.conftest import SEAL_PASSWORD, Pki, UnitConfigWriter
 from tests.documents import PDF
-
-UnitConfigWriter = Callable[..., Path]
-
-
-@pytest.fixture
-def unit_config(prefix: str, pki: Pki, broker_users: Path, tmp_path: Path) -> UnitConfigWriter:
-    """Writes a unit's settings file; keyword arguments change its fields."""
-
-    def write(unit: str, **changes: str) -> Path:
-        settings = unit_settings(prefix, pki, broker_users, unit, tmp_path / "mailboxes")
-        settings = msgspec.structs.replace(settings, **changes)
-        path = tmp_path / f"{unit}.toml"
-        fields = msgspec.structs.asdict(settings)
-        path.write_text("".join(f'{key} = "{value}"\n' for key, value in fields.items()))
-        return path
-
-    return write
 
 
 async def docex(*args: str, password: str = SEAL_PASSWORD) -> tuple[int, str]:

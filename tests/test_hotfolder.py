@@ -34,7 +34,7 @@ from docex.ids import uuid7
 from router.service import Router
 from router.topology import Names
 from tests.conftest import SEAL_PASSWORD, Pki, eventually, unit_settings
-from tests.documents import PDF, ofd, sealed_envelope, submit
+from tests.documents import PDF, delivered, ofd, sealed_envelope, submit
 
 REPO = Path(__file__).resolve().parent.parent
 OFFICE = "gov-office"
@@ -123,10 +123,11 @@ class Running:
 
 
 @pytest_asyncio.fixture
-async def start(
-    router: Router, settings: HotFolderSettings, pki: Pki
+async def launch(
+    empty_queues: None, settings: HotFolderSettings, pki: Pki
 ) -> AsyncIterator[Callable[[], Running]]:
-    """Starts the hot folder of the General Office in this process, once per call."""
+    """Starts the hot folder of the General Office in this process, once per call; without the
+    router, for deliveries a test hands straight to the unit's queue."""
     runs: list[Running] = []
 
     def run() -> Running:
@@ -139,6 +140,12 @@ async def start(
     for running in runs:
         running.stopping.set()
     await asyncio.wait_for(asyncio.gather(*(running.task for running in runs)), 10)
+
+
+@pytest.fixture
+def start(router: Router, launch: Callable[[], Running]) -> Callable[[], Running]:
+    """Starts the hot folder of the General Office in this process, with the router running."""
+    return launch
 
 
 async def test_a_dropped_document_is_sealed_sent_and_filed(
@@ -327,15 +334,7 @@ async def test_a_delivery_whose_seal_fails_goes_to_refused(
     # The router checks seals too, so the broken one is handed straight to the unit's queue.
     envelope = sealed_envelope(pki.signing["finance"], sender="finance", to=[OFFICE])
     forged = msgspec.structs.replace(envelope, title="篡改的标题")
-    deliver = wire.Deliver(
-        envelope=forged,
-        role="main",
-        print_quota=1,
-        attempt=1,
-        sent_at="2026-11-26T10:00:00.000+08:00",
-        sent_exchange_date="2026-11-26",
-    )
-    await publish_to_unit(config, OFFICE, wire.encode(deliver))
+    await publish_to_unit(config, OFFICE, wire.encode(delivered(forged)))
     metadata = folder.refused / f"{envelope.id}.json"
     await running.until(metadata.exists, "the refused delivery")
     assert json.loads(metadata.read_text())["refused"].startswith("the seal does not verify")
@@ -351,6 +350,72 @@ async def publish_to_unit(config: Config, unit: str, body: bytes) -> None:
         await exchange.publish(
             aio_pika.Message(body, message_id=uuid7(), type="deliver"), routing_key=unit
         )
+
+
+async def test_hostile_ids_stay_inside_inbox_and_the_next_delivery_is_filed(
+    launch: Callable[[], Running], config: Config, pki: Pki, tmp_path: Path
+) -> None:
+    """Ids are the sender's to choose, and a compromised path may hand over any: each delivery
+    is written inside inbox/ under one safe name, its `.json` keeps the id as it came, and the
+    document after them is filed as ever."""
+    hostile_ids = ["../../x", str(tmp_path / "abs"), "x\0y", "..", "文" * 5000, "CON", "a\n\x1b[2J"]
+    envelopes = [
+        sealed_envelope(pki.signing["finance"], sender="finance", to=[OFFICE], id=doc_id)
+        for doc_id in hostile_ids
+    ]
+    good = sealed_envelope(pki.signing["finance"], sender="finance", to=[OFFICE])
+    before = set(tmp_path.rglob("*"))
+    running = launch()
+    folder = running.folder
+    for envelope in [*envelopes, good]:
+        await publish_to_unit(config, OFFICE, wire.encode(delivered(envelope)))
+    await running.until((folder.inbox / f"{good.id}.json").exists, "the good delivery")
+
+    state = tmp_path / "hotfolder-state"
+    written = {path for path in tmp_path.rglob("*") if path.is_file()} - before
+    assert {path.parent for path in written} == {folder.inbox, state}
+    sidecars = {json.loads(path.read_text())["id"]: path for path in folder.inbox.glob("*.json")}
+    assert set(sidecars) == {*hostile_ids, good.id}
+    assert all(path.with_suffix(".pdf").read_bytes() == PDF for path in sidecars.values())
+    assert len([path for path in folder.inbox.iterdir() if path.is_file()]) == 2 * len(sidecars)
+    assert [path.name for path in folder.inbox.iterdir() if path.stem.upper() == "CON"] == []
+
+
+async def test_a_delivery_that_cannot_be_filed_is_logged_once_and_the_next_one_is_filed(
+    empty_queues: None, settings: HotFolderSettings, config: Config, pki: Pki, tmp_path: Path
+) -> None:
+    """§37: a document the adapter cannot write is logged, not receipted, and tried again each
+    round without a word more; the deliveries after it are filed, and it is filed once the way
+    is clear. The adapter never stops for it."""
+    folder = Folder(settings.folder)
+    blocked, good = (
+        sealed_envelope(pki.signing["finance"], sender="finance", to=[OFFICE]) for _ in range(2)
+    )
+    (folder.inbox / f"{blocked.id}.pdf").mkdir()
+    for envelope in (blocked, good):
+        await publish_to_unit(config, OFFICE, wire.encode(delivered(envelope)))
+    log = tmp_path / "adapter.log"
+    adapter = start_adapter(write_settings(tmp_path, settings, 20), log)
+    try:
+        await eventually((folder.inbox / f"{good.id}.json").exists, "the next delivery filed")
+        # News is written after the deliveries, in a later round than this one came in.
+        news_item = wire.Status(doc_id="other", state="delivered", at="2026-11-26T10:01:00+08:00")
+        await publish_to_unit(config, OFFICE, wire.encode(news_item))
+        await eventually(lambda: news(folder), "a round after the failure")
+        assert adapter.poll() is None
+        assert not (folder.inbox / f"{blocked.id}.json").exists()
+        assert not receipt_sent(settings, blocked.id)
+        (folder.inbox / f"{blocked.id}.pdf").rmdir()
+        await eventually((folder.inbox / f"{blocked.id}.json").exists, "the blocked delivery")
+    finally:
+        adapter.send_signal(signal.SIGTERM)
+        adapter.wait(timeout=30)
+
+    events = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    not_saved = [event for event in events if event["event"] == "delivery_not_saved"]
+    assert [event["doc_id"] for event in not_saved] == [blocked.id], not_saved
+    assert "Is a directory" in not_saved[0]["error"]
+    assert (folder.inbox / f"{blocked.id}.pdf").read_bytes() == PDF
 
 
 def news(folder: Folder) -> list[tuple[str, dict[str, Any]]]:

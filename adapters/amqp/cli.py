@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,14 +14,16 @@ from adapters.amqp.cli_support import (
     CommandError,
     print_answer,
     seal_password,
+    shown,
     sync,
     with_client,
 )
 from adapters.amqp.client import UnitClient
 from adapters.amqp.compose import apply_seal, compose
-from adapters.amqp.mailbox import delivery_metadata
+from adapters.amqp.delivery_files import save_delivery
 from adapters.amqp.settings import UnitSettings
 from docex import formats, wire
+from docex.filenames import UnsafeFileName
 from seals.seal import open_seal
 
 
@@ -116,10 +117,12 @@ async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
 async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
     async def inbox(client: UnitClient) -> int:
         await client.drain()
+        not_saved = 0
         for stored in client.mailbox.deliveries():
             envelope = stored.deliver.envelope
             line = (
-                f"{envelope.id}  {envelope.doc_no}  《{envelope.title}》 from {envelope.sender}"
+                f"{shown(envelope.id)}  {shown(envelope.doc_no)}  《{shown(envelope.title)}》"
+                f" from {shown(envelope.sender)}"
                 f" ({stored.deliver.role}, may print {stored.deliver.print_quota})"
             )
             if stored.seal_error:
@@ -132,7 +135,14 @@ async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
                 print(f"ON PAPER {line}\n  exchanged on paper since {stored.paper_at} (§47)")
                 continue
             if args.save is not None and stored.saved_path is None:
-                path = _save(args.save, stored.deliver)
+                try:
+                    args.save.mkdir(parents=True, exist_ok=True)
+                    path = save_delivery(args.save, stored.deliver)
+                except (OSError, UnsafeFileName) as exc:
+                    # Set aside, unreceipted (§37), for the next run: the others still go in.
+                    print(f"NOT SAVED {line}: {shown(str(exc), None)}; the others continue")
+                    not_saved += 1
+                    continue
                 client.mailbox.mark_saved(envelope.id, str(path))
                 line += f"\n  seal verified; saved to {path}"
             if args.save is not None and not stored.receipt_sent:
@@ -140,19 +150,9 @@ async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
                 client.mailbox.mark_receipt_sent(envelope.id)
                 line += "\n  read receipt sent"
             print(line)
-        return 0
+        return 1 if not_saved else 0
 
     return await with_client(settings, inbox)
-
-
-def _save(directory: Path, deliver: wire.Deliver) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    envelope = deliver.envelope
-    path = directory / f"{envelope.id}.{envelope.format}"
-    path.write_bytes(envelope.content)
-    metadata = delivery_metadata(deliver)
-    path.with_suffix(".json").write_text(json.dumps(metadata, ensure_ascii=False, indent=2))
-    return path
 
 
 async def _status(args: argparse.Namespace, settings: UnitSettings) -> int:

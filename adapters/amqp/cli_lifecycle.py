@@ -15,12 +15,15 @@ from adapters.amqp.cli_support import (
     CommandError,
     print_answer,
     seal_password,
+    shown,
     sync,
     with_client,
 )
 from adapters.amqp.client import UnitClient
+from adapters.amqp.delivery_files import document_name
 from adapters.amqp.settings import UnitSettings
 from docex import wire
+from docex.filenames import UnsafeFileName, write_inside
 from docex.ids import uuid7
 from seals.errors import SealError
 from seals.kinds import SealKind
@@ -187,10 +190,14 @@ async def _download(args: argparse.Namespace, settings: UnitSettings) -> int:
             wire.Receipt(v=wire.VERSION, doc_id=args.doc_id, kind="downloaded")
         )
         if isinstance(answer, wire.Status) and answer.state == "received":
-            args.save.mkdir(parents=True, exist_ok=True)
             envelope = stored.deliver.envelope
-            path = args.save / f"{envelope.id}.{envelope.format}"
-            path.write_bytes(envelope.content)
+            try:
+                args.save.mkdir(parents=True, exist_ok=True)
+                path = write_inside(args.save, document_name(envelope), envelope.content)
+            except (OSError, UnsafeFileName) as exc:
+                raise CommandError(
+                    f"{shown(args.doc_id)} not saved: {shown(str(exc), None)}"
+                ) from exc
             print(f"saved {path}")
         return print_answer(answer)
 

@@ -17,6 +17,7 @@ from adapters.amqp.client import ExchangeBusy, ExchangeTimeout, UnitClient
 from adapters.amqp.settings import UnitSettings, load_unit_settings
 from adapters.settings_file import SettingsError
 from docex import wire
+from docex.filenames import is_unprintable
 from seals.errors import SealError
 
 SEAL_PASSWORD_ENV = "DOCEX_SEAL_PASSWORD"
@@ -58,6 +59,16 @@ def seal_password(file: Path | None) -> str:
     if SEAL_PASSWORD_ENV in os.environ:
         return os.environ[SEAL_PASSWORD_ENV]
     return getpass.getpass("seal carrier password: ")
+
+
+def shown(text: str, limit: int | None = 120) -> str:
+    """Text a sender chose, fit for a terminal: an id may carry a newline or escape sequences
+    that would rewrite the screen, so unprintable characters are shown escaped, and an
+    overlong id is cut short."""
+    escaped = "".join(
+        c.encode("unicode_escape").decode("ascii") if is_unprintable(c) else c for c in text
+    )
+    return escaped if limit is None or len(escaped) <= limit else f"{escaped[:limit]}…"
 
 
 def print_answer(answer: wire.Answer) -> int:

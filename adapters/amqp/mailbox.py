@@ -189,24 +189,3 @@ def _stored_delivery(
     return StoredDelivery(
         deliver, seal_error, saved_path, bool(receipt_sent), withdrawn_at, paper_at
     )
-
-
-def delivery_metadata(deliver: wire.Deliver) -> dict[str, object]:
-    """What an office system files beside a delivered document (a JSON sidecar)."""
-    envelope = deliver.envelope
-    return {
-        "id": envelope.id,
-        "doc_no": envelope.doc_no,
-        "title": envelope.title,
-        "sender": envelope.sender,
-        "classification": envelope.classification,
-        "format": envelope.format,
-        "role": deliver.role,
-        "print_quota": deliver.print_quota,
-        "sent_at": deliver.sent_at,
-        "sent_exchange_date": deliver.sent_exchange_date,
-        "paper_attachments": envelope.paper_attachments,
-        "sha256": envelope.sha256.hex(),
-        "seal_serial": envelope.seal.serial if envelope.seal else None,
-        "sealed_by": envelope.sealed_by,
-    }

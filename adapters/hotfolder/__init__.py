@@ -7,7 +7,10 @@ The folder's layout is the contract with the office system:
     sent/             … and finds them here once the exchange accepted them, with
                       `x.pdf.sent.json` (document id, send time, exchange date)
     rejected/         … or here, with `x.pdf.rejected.txt`: the reason code and message
-    inbox/            documents delivered to the unit, `<doc id>.pdf` and `<doc id>.json`
+    inbox/            documents delivered to the unit, `<doc id>.pdf` and `<doc id>.json`; an id
+                      that is not a safe file name is made one, with a hash (docex/filenames.py).
+                      A document that cannot be written is logged (`delivery_not_saved`) and
+                      tried again each round; those after it are written all the same
     inbox/done/       the office system moves a document here once it has taken it in: that is
                       the read receipt (§37)
     inbox/refused/    deliveries not to be taken in electronically: a seal that does not

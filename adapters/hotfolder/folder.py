@@ -5,20 +5,22 @@ whole in its new one; each step can be repeated after a crash with the same resu
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import re
 from pathlib import Path
 
-from adapters.amqp.mailbox import StoredDelivery, delivery_metadata
+from adapters.amqp.delivery_files import (
+    document_name,
+    metadata_path,
+    save_delivery,
+    write_metadata,
+)
+from adapters.amqp.mailbox import StoredDelivery
 from adapters.hotfolder.journal import Drop
 from adapters.hotfolder.sidecar import DropError
+from docex.filenames import write_inside
 
 SIDECAR = ".toml"
 _NOTES = {"sent": ".sent.json", "rejected": ".rejected.txt"}
-# Names the sender chose (document id, format) become file names only if they are plainly safe.
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 
 
 class Folder:
@@ -87,21 +89,18 @@ class Folder:
                 os.replace(self.outbox / f"{drop.name}{suffix}", directory / f"{drop.dest}{suffix}")
             except FileNotFoundError:
                 pass  # moved before a crash, or taken away by the office system
-        write_atomically(directory / f"{drop.dest}{_NOTES[drop.outcome]}", drop.note.encode())
+        write_inside(directory, f"{drop.dest}{_NOTES[drop.outcome]}", drop.note.encode())
 
     def file_delivery(self, stored: StoredDelivery) -> Path:
         """Write a delivered document, then its `.json`, where the office system takes it in;
-        deliveries it must not take in go to refused/."""
-        envelope = stored.deliver.envelope
+        deliveries it must not take in go to refused/. The names are the sender's id and
+        format made safe (docex.filenames)."""
         refusal = _refusal(stored)
-        stem = envelope.id if _SAFE_NAME.fullmatch(envelope.id) else _digest(envelope.id)
-        suffix = envelope.format if _SAFE_NAME.fullmatch(envelope.format) else "bin"
-        path = (self.refused if refusal else self.inbox) / f"{stem}.{suffix}"
-        if (self.done / path.name).exists():
-            return path  # written and taken in before a crash kept it from the mailbox
-        write_atomically(path, envelope.content)
-        _write_metadata(path, stored, refusal)
-        return path
+        directory = self.refused if refusal else self.inbox
+        name = document_name(stored.deliver.envelope)
+        if (self.done / name).exists():
+            return directory / name  # written and taken in before a crash kept it from the mailbox
+        return save_delivery(directory, stored.deliver, _refused(refusal))
 
     def refuse(self, stored: StoredDelivery) -> Path | None:
         """Move a delivery withdrawn or switched to paper since it was written out of inbox/
@@ -121,16 +120,14 @@ class Folder:
             if not target.exists():
                 return None  # taken in, or taken away, by the office system
             # Else moved before a crash: finish the move.
-        _write_metadata(target, stored, refusal)
-        path.with_suffix(".json").unlink(missing_ok=True)
+        write_metadata(target, stored.deliver, _refused(refusal))
+        metadata_path(path).unlink(missing_ok=True)
         return target
 
     def write_news(self, rowid: int, type_: str, text: bytes) -> Path:
         """News is named by its place in the mailbox, so the names sort in arrival order and a
         message written again after a crash lands on its own file."""
-        path = self.news / f"{rowid:010d}-{type_}.json"
-        write_atomically(path, text)
-        return path
+        return write_inside(self.news, f"{rowid:010d}-{type_}.json", text)
 
     def taken_in(self, saved_path: str) -> bool:
         """Whether the office system moved this delivered document to inbox/done/."""
@@ -139,19 +136,6 @@ class Folder:
 
     def _results(self, outcome: str) -> Path:
         return self.sent if outcome == "sent" else self.rejected
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Written under a dot name and renamed, so no reader ever sees half a file."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
-def _write_metadata(document: Path, stored: StoredDelivery, refusal: str) -> None:
-    metadata = delivery_metadata(stored.deliver) | ({"refused": refusal} if refusal else {})
-    text = json.dumps(metadata, ensure_ascii=False, indent=2)
-    write_atomically(document.with_suffix(".json"), text.encode())
 
 
 def _refusal(stored: StoredDelivery) -> str:
@@ -164,5 +148,6 @@ def _refusal(stored: StoredDelivery) -> str:
     return ""
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+def _refused(refusal: str) -> dict[str, object]:
+    """What the `.json` adds for a delivery in refused/."""
+    return {"refused": refusal} if refusal else {}

@@ -1,0 +1,270 @@
+"""`docex unit … inbox --save` and `download --save` against documents whose id a hostile (but
+legitimately sealed) sender chose: every file lands inside the chosen directory, and a document
+that cannot be saved is reported and never holds up the ones after it.
+
+The router checks ids, so these deliveries are handed straight to the unit's queue, as a
+compromised path would; the router is not needed, and `download` gets its answer the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import unicodedata
+from pathlib import Path
+
+import aio_pika
+import pytest
+
+from docex import wire
+from docex.config import Config
+from router.topology import Names
+from tests.conftest import Pki, UnitConfigWriter
+from tests.documents import PDF, delivered, sealed_envelope
+from tests.test_cli import docex
+from tests.test_hotfolder import publish_to_unit
+
+UNIT = "finance"
+HOSTILE_IDS = {
+    "parent": "../../x",
+    "absolute": "{tmp_path}/abs",
+    "nul": "x\0y",
+    "dotdot": "..",
+    "long": "文" * 5000,
+    "terminal": "x\n\x1b[2J\x1b[31mred",
+    "chinese": "穗府办〔2026〕12号",
+    "windows": "CON",
+}
+
+
+def delivery(pki: Pki, **headers: object) -> wire.Deliver:
+    """A document the General Office sealed with its real seal: only the headers are odd."""
+    return delivered(sealed_envelope(pki.signing["gov-office"], to=[UNIT], **headers))
+
+
+async def hand_over(config: Config, *deliveries: wire.Deliver) -> None:
+    for deliver in deliveries:
+        await publish_to_unit(config, UNIT, wire.encode(deliver))
+
+
+def mailbox_records(tmp_path: Path) -> dict[str, tuple[str | None, bool]]:
+    """doc id → (saved path, read receipt sent), as the unit's mailbox records them."""
+    mailbox = sqlite3.connect(f"file:{tmp_path / 'mailboxes' / f'{UNIT}.sqlite'}?mode=ro", uri=True)
+    try:
+        rows = mailbox.execute("SELECT doc_id, saved_path, receipt_sent FROM deliveries").fetchall()
+    finally:
+        mailbox.close()
+    return {doc_id: (path, bool(sent)) for doc_id, path, sent in rows}
+
+
+async def receipts_sent(config: Config) -> list[str]:
+    """The documents the unit told the router it read (§37), taken from the router's queue."""
+    connection = await aio_pika.connect(config.router.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(Names(config.router.prefix).router_queue, ensure=False)
+        found = []
+        while (message := await queue.get(no_ack=True, fail=False)) is not None:
+            command = wire.decode_command(message.body)
+            if isinstance(command, wire.Receipt) and command.kind == "read":
+                found.append(command.doc_id)
+        return found
+
+
+def files_under(root: Path) -> set[Path]:
+    return {path for path in root.rglob("*") if not path.is_dir()}
+
+
+def unprintable(text: str) -> list[str]:
+    """Control, format (bidi, zero-width) and separator characters, less the line breaks."""
+    return [c for c in text if c != "\n" and unicodedata.category(c) in {"Cc", "Cf", "Zl", "Zp"}]
+
+
+@pytest.mark.parametrize("hostile_id", HOSTILE_IDS.values(), ids=HOSTILE_IDS.keys())
+async def test_a_hostile_id_is_saved_inside_the_directory_and_so_is_the_next_document(
+    hostile_id: str,
+    empty_queues: None,
+    config: Config,
+    pki: Pki,
+    unit_config: UnitConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """§37: both documents are saved inside DIR, under names that are one safe component, and
+    both are receipted; nothing is written anywhere else; the terminal gets no control
+    characters."""
+    hostile_id = hostile_id.format(tmp_path=tmp_path)
+    hostile, good = delivery(pki, id=hostile_id), delivery(pki)
+    await hand_over(config, hostile, good)
+    settings = unit_config(UNIT)
+    save = tmp_path / "deep" / "er" / "in"
+    before = files_under(tmp_path)
+
+    code, out = await docex("unit", "--config", str(settings), "inbox", "--save", str(save))
+
+    assert code == 0, out
+    written = files_under(tmp_path) - before
+    assert {path.parent for path in written} == {save, tmp_path / "mailboxes"}
+    good_id = good.envelope.id
+    assert (save / f"{good_id}.pdf").read_bytes() == PDF
+    sidecars = {json.loads(path.read_text())["id"]: path for path in save.glob("*.json")}
+    assert set(sidecars) == {hostile_id, good_id}
+    document = sidecars[hostile_id].with_suffix(".pdf")
+    assert document.read_bytes() == PDF
+    assert len(document.name.encode()) <= 200 and not unprintable(document.name)
+    assert len(list(save.iterdir())) == 4
+    assert not unprintable(out) and "\0" not in out
+    records = mailbox_records(tmp_path)
+    assert records == {
+        hostile_id: (str(document), True),
+        good_id: (str(save / f"{good_id}.pdf"), True),
+    }
+    assert await receipts_sent(config) == [hostile_id, good_id]
+
+
+async def test_what_a_hostile_id_shows_on_the_terminal_and_on_disk(
+    empty_queues: None, config: Config, pki: Pki, unit_config: UnitConfigWriter, tmp_path: Path
+) -> None:
+    """The id is shown escaped on one line; a Chinese id keeps its name; a Windows device name
+    does not become one."""
+    terminal, chinese, device = (HOSTILE_IDS[key] for key in ("terminal", "chinese", "windows"))
+    await hand_over(config, *(delivery(pki, id=doc_id) for doc_id in (terminal, chinese, device)))
+    save = tmp_path / "in"
+
+    code, out = await docex(
+        "unit", "--config", str(unit_config(UNIT)), "inbox", "--save", str(save)
+    )
+
+    assert code == 0, out
+    assert out.splitlines()[0].startswith(r"x\n\x1b[2J\x1b[31mred  穗府办〔2026〕12号")
+    assert (save / "穗府办〔2026〕12号.pdf").read_bytes() == PDF
+    assert [path.name for path in save.iterdir() if path.name.upper().startswith("CON.")] == []
+
+
+async def test_ids_alike_once_made_safe_are_saved_apart(
+    empty_queues: None, config: Config, pki: Pki, unit_config: UnitConfigWriter, tmp_path: Path
+) -> None:
+    """A hostile sender cannot make one document overwrite another by choosing ids that come
+    out the same once their unsafe characters are replaced."""
+    ids = ["a/b", "a\\b", "a:b", "a_b"]
+    await hand_over(config, *(delivery(pki, id=doc_id) for doc_id in ids))
+    save = tmp_path / "in"
+
+    code, out = await docex(
+        "unit", "--config", str(unit_config(UNIT)), "inbox", "--save", str(save)
+    )
+
+    assert code == 0, out
+    sidecars = {json.loads(path.read_text())["id"]: path for path in save.glob("*.json")}
+    assert sorted(sidecars) == sorted(ids)
+    assert all(path.with_suffix(".pdf").read_bytes() == PDF for path in sidecars.values())
+    assert len(list(save.iterdir())) == 2 * len(ids)
+    assert sidecars["a_b"].name == "a_b.json"
+
+
+async def test_a_format_is_an_extension_only_when_it_is_a_short_lowercase_word(
+    empty_queues: None, config: Config, pki: Pki, unit_config: UnitConfigWriter, tmp_path: Path
+) -> None:
+    """Anything else is saved as `.bin`; so is `json`, which the metadata would overwrite."""
+    formats = {"../../x": "bin", "json": "bin", "ofd": "ofd"}
+    deliveries = {format: delivery(pki, format=format) for format in formats}
+    await hand_over(config, *deliveries.values())
+    save = tmp_path / "in"
+
+    code, out = await docex(
+        "unit", "--config", str(unit_config(UNIT)), "inbox", "--save", str(save)
+    )
+
+    assert code == 0, out
+    for format, extension in formats.items():
+        doc_id = deliveries[format].envelope.id
+        assert (save / f"{doc_id}.{extension}").read_bytes() == PDF
+        assert json.loads((save / f"{doc_id}.json").read_text())["format"] == format
+    assert len(list(save.iterdir())) == 2 * len(formats)
+
+
+async def test_a_document_that_cannot_be_saved_is_reported_and_the_others_go_on(
+    empty_queues: None, config: Config, pki: Pki, unit_config: UnitConfigWriter, tmp_path: Path
+) -> None:
+    """§37: the read receipt goes only for what was saved. A document in the way (a directory
+    where its file goes, a link planted to write through) is named with the reason, gets no
+    receipt, and makes the run fail; the next document is saved all the same, and a later run
+    saves the others once the way is clear."""
+    blocked, planted, good = delivery(pki), delivery(pki), delivery(pki)
+    save = tmp_path / "in"
+    (save / f"{blocked.envelope.id}.pdf").mkdir(parents=True)
+    outside = tmp_path / "outside.pdf"
+    outside.write_bytes(b"not yours")
+    (save / f"{planted.envelope.id}.pdf").symlink_to(outside)
+    await hand_over(config, blocked, planted, good)
+    settings = unit_config(UNIT)
+
+    code, out = await docex("unit", "--config", str(settings), "inbox", "--save", str(save))
+
+    assert code == 1, out
+    not_saved = [line for line in out.splitlines() if line.startswith("NOT SAVED")]
+    assert [line.split()[2] for line in not_saved] == [blocked.envelope.id, planted.envelope.id]
+    assert "Is a directory" in not_saved[0] and "outside" in not_saved[1]
+    assert all(line.endswith("; the others continue") for line in not_saved)
+    assert outside.read_bytes() == b"not yours"
+    assert (save / f"{good.envelope.id}.pdf").read_bytes() == PDF
+    records = mailbox_records(tmp_path)
+    assert [records[d.envelope.id][1] for d in (blocked, planted, good)] == [False, False, True]
+    assert await receipts_sent(config) == [good.envelope.id]
+
+    (save / f"{blocked.envelope.id}.pdf").rmdir()
+    (save / f"{planted.envelope.id}.pdf").unlink()
+    code, out = await docex("unit", "--config", str(settings), "inbox", "--save", str(save))
+    assert code == 0, out
+    assert await receipts_sent(config) == [blocked.envelope.id, planted.envelope.id]
+    assert (save / f"{planted.envelope.id}.pdf").read_bytes() == PDF
+
+
+async def answer_one_receipt(config: Config) -> wire.Receipt:
+    """Take the unit's next command off the router's queue and answer it `received`, as the
+    router does when it allows a download (§36)."""
+    connection = await aio_pika.connect(config.router.amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        names = Names(config.router.prefix)
+        queue = await channel.get_queue(names.router_queue, ensure=False)
+        async with queue.iterator() as messages:
+            async for message in messages:
+                await message.ack()
+                command = wire.decode_command(message.body)
+                assert isinstance(command, wire.Receipt)
+                answer = wire.Status(
+                    ref=message.message_id or "",
+                    doc_id=command.doc_id,
+                    state="received",
+                    at="2026-11-26T10:05:00.000+08:00",
+                )
+                outbound = await channel.get_exchange(names.outbound, ensure=False)
+                await outbound.publish(
+                    aio_pika.Message(wire.encode(answer), message_id="answer"), routing_key=UNIT
+                )
+                return command
+    raise AssertionError("the router's queue closed")
+
+
+async def test_a_download_with_a_hostile_id_is_saved_inside_the_directory(
+    empty_queues: None, config: Config, pki: Pki, unit_config: UnitConfigWriter, tmp_path: Path
+) -> None:
+    """§36: the declassified copy is saved inside DIR whatever its id."""
+    hostile_id = "../../x"
+    await hand_over(config, delivery(pki, id=hostile_id))
+    settings = unit_config(UNIT)
+    save = tmp_path / "deep" / "er" / "in"
+    before = files_under(tmp_path)
+
+    command, (code, out) = await asyncio.gather(
+        answer_one_receipt(config),
+        docex("unit", "--config", str(settings), "download", hostile_id, "--save", str(save)),
+    )
+
+    assert (code, command.doc_id, command.kind) == (0, hostile_id, "downloaded"), out
+    written = files_under(tmp_path) - before
+    assert {path.parent for path in written} == {save, tmp_path / "mailboxes"}
+    [document] = save.iterdir()
+    assert document.read_bytes() == PDF and document.suffix == ".pdf"
+    assert f"saved {document}" in out

@@ -59,11 +59,13 @@ def mailbox_records(tmp_path: Path) -> dict[str, tuple[str | None, bool]]:
 
 
 async def receipts_sent(config: Config) -> list[str]:
-    """The documents the unit told the router it read (§37), taken from the router's queue."""
+    """The documents the unit told the router it read (§37), taken from its intake queue."""
     connection = await aio_pika.connect(config.router.amqp_url)
     async with connection:
         channel = await connection.channel()
-        queue = await channel.get_queue(Names(config.router.prefix).router_queue, ensure=False)
+        queue = await channel.get_queue(
+            Names(config.router.prefix).intake_queue(UNIT), ensure=False
+        )
         found = []
         while (message := await queue.get(no_ack=True, fail=False)) is not None:
             command = wire.decode_command(message.body)
@@ -221,13 +223,13 @@ async def test_a_document_that_cannot_be_saved_is_reported_and_the_others_go_on(
 
 
 async def answer_one_receipt(config: Config) -> wire.Receipt:
-    """Take the unit's next command off the router's queue and answer it `received`, as the
+    """Take the unit's next command off its intake queue and answer it `received`, as the
     router does when it allows a download (§36)."""
     connection = await aio_pika.connect(config.router.amqp_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         names = Names(config.router.prefix)
-        queue = await channel.get_queue(names.router_queue, ensure=False)
+        queue = await channel.get_queue(names.intake_queue(UNIT), ensure=False)
         async with queue.iterator() as messages:
             async for message in messages:
                 await message.ack()

@@ -16,6 +16,7 @@ import msgspec
 
 from docex.config_lines import line_of, parse_path
 from docex.exchange_date import ExchangeCalendar
+from docex.ids import ID_RULE, is_safe_id
 
 BUILTIN_FORMATS = ("pdf", "ofd")
 
@@ -197,6 +198,8 @@ def _problems(config: Config) -> list[Problem]:
     seen: set[str] = set()
     users: set[str] = set()
     for index, unit in enumerate(config.units):
+        if not is_safe_id(unit.id):
+            problems.append((("units", index, "id"), f"{unit.id!r} is not an id: {ID_RULE}"))
         if unit.id in seen:
             problems.append((("units", index, "id"), f"duplicate unit id {unit.id!r}"))
         if unit.amqp_user in users:

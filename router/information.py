@@ -152,23 +152,26 @@ class Information:
             return item, recipients
         try:
             deadline = datetime.fromisoformat(command.deadline)
-        except ValueError:
-            deadline = None
-        if deadline is None or deadline.tzinfo is None:
+            if deadline.tzinfo is None:
+                raise ValueError("no offset")
+            # A time near year 1 or 9999 may not exist in the exchange's own time zone.
+            stamp = self.calendar.stamp(deadline)
+        except (ValueError, OverflowError):
             raise Rejection(
                 "invalid_deadline", f"{command.deadline!r} is not an ISO 8601 time with offset"
-            )
+            ) from None
         if deadline <= self.clock.now():
             raise Rejection("deadline_passed", f"the deadline {command.deadline} has passed")
-        return msgspec.structs.replace(item, deadline=self.calendar.stamp(deadline)), recipients
+        return msgspec.structs.replace(item, deadline=stamp), recipients
 
     def _gov_info(
         self, sender: str, item: wire.InfoItem, command: wire.Info
     ) -> tuple[wire.InfoItem, list[str]]:
         """§44: joint pieces name their co-submitters and authors; revisions and solicited
         pieces say so in the title."""
+        registered = self.config.units_by_id()
         for unit_id in command.co_units:
-            if self.config.unit(unit_id) is None:
+            if unit_id not in registered:
                 raise Rejection("unknown_unit", f"no unit {unit_id!r} to submit jointly with")
         if command.co_units and not command.authors:
             raise Rejection("missing_authors", "a joint submission names its authors (§44)")

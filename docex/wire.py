@@ -503,13 +503,22 @@ def _decoded(decoder: msgspec.msgpack.Decoder, body: bytes, what: str = "") -> o
     try:
         return decoder.decode(body)
     except msgspec.ValidationError as exc:
-        raise WireError("invalid_message", f"{what}{exc}") from exc
+        raise WireError("invalid_message", what + _problem_and_place(exc)) from exc
     except msgspec.DecodeError as exc:
         raise WireError("malformed_message", f"not MessagePack: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise WireError("invalid_text", f"a string is not valid UTF-8: {exc.reason}") from exc
     except RecursionError as exc:
         raise WireError("malformed_message", "arrays or maps nested too deeply") from exc
+
+
+def _problem_and_place(exc: msgspec.ValidationError) -> str:
+    """msgspec's message, cut short where it quotes a value (a wrong enum value, an unknown
+    field's name) but keeping where in the message the problem is."""
+    problem, at, place = str(exc).partition(" - at `")
+    if len(problem) > 2 * QUOTE_MAX:
+        problem = problem[: 2 * QUOTE_MAX] + "…"
+    return problem + at + place
 
 
 def _decode(body: bytes, decoder: msgspec.msgpack.Decoder, known_types: set[str]) -> object:

@@ -191,30 +191,33 @@ class Information:
         self, sender: str, item: wire.InfoItem, command: wire.Info
     ) -> tuple[wire.InfoItem, list[str]]:
         """§45: the publisher sets the reader scope, by unit or by a configured group."""
-        readers = list(command.readers)
+        readers = dict.fromkeys(command.readers)
         if command.reader_group:
             group = self.config.information.reader_groups.get(command.reader_group)
             if group is None:
                 raise Rejection("unknown_reader_group", f"no reader group {command.reader_group!r}")
             # A group outlives its members: one revoked or merged since is simply left out.
-            readers += [unit for unit in group if unit not in readers and self._active(unit)]
-        readers = [unit for unit in readers if unit != sender]
-        return msgspec.structs.replace(item, issue=command.issue), self._units(sender, readers)
+            registered = self.config.units_by_id()
+            for unit_id in group:
+                unit = registered.get(unit_id)
+                if unit is not None and unit.status == "active":
+                    readers.setdefault(unit_id)
+        readers.pop(sender, None)
+        return msgspec.structs.replace(item, issue=command.issue), self._units(
+            sender, list(readers)
+        )
 
     def _units(self, sender: str, unit_ids: list[str]) -> list[str]:
         if not unit_ids:
             raise Rejection("no_recipients", "name at least one recipient")
+        registered = self.config.units_by_id()
         for unit_id in unit_ids:
-            unit = self.config.unit(unit_id)
+            unit = registered.get(unit_id)
             if unit is None:
                 raise Rejection("unknown_unit", f"no unit {unit_id!r}")
             if unit.status != "active":
                 raise Rejection("recipient_revoked", f"unit {unit_id!r} is {unit.status}")
         return list(dict.fromkeys(unit_ids))
-
-    def _active(self, unit_id: str) -> bool:
-        unit = self.config.unit(unit_id)
-        return unit is not None and unit.status == "active"
 
     def _office(self, sender: str) -> list[str]:
         office = self.config.router.office_unit

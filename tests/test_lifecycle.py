@@ -10,6 +10,7 @@ import pytest
 
 from adapters.amqp.client import UnitClient
 from docex import wire
+from docex.config import Config
 from docex.ids import uuid7
 from router.service import Router
 from seals.ca import load_ca_certificate
@@ -146,6 +147,26 @@ async def test_zero_or_negative_copies_are_refused(
     envelope = await sent(units, pki)
     answer = await ask_to_print(units, pki, "finance", envelope.id, copies)
     assert isinstance(answer, wire.Status) and answer.reason == "invalid_copies"
+
+
+async def test_extra_copies_cannot_lift_a_quota_past_the_maximum(
+    units: dict[str, UnitClient], pki: Pki, config: Config, router: Router
+) -> None:
+    """§38: extra copies are granted up to what the sender could have set at once (§31)."""
+    most = config.exchange.max_print_quota
+    envelope = await sent(units, pki, print_quota={"finance": most - 1, "education": 1})
+    up_to = await units["gov-office"].request(
+        wire.QuotaGrant(v=V, doc_id=envelope.id, recipient="finance", copies=1)
+    )
+    assert isinstance(up_to, wire.Status) and up_to.message == f"quota now {most}"
+    past = await units["gov-office"].request(
+        wire.QuotaGrant(v=V, doc_id=envelope.id, recipient="finance", copies=1)
+    )
+    assert isinstance(past, wire.Status) and (past.state, past.reason) == (
+        "rejected",
+        "quota_too_large",
+    )
+    assert router.ledger.delivery(envelope.id, "finance").print_quota == most  # type: ignore[union-attr]
 
 
 async def test_unknown_or_foreign_documents_are_refused(

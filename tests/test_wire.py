@@ -108,6 +108,18 @@ def test_what_cannot_be_decoded_is_no_heartbeat(body: bytes) -> None:
     assert wire.decode_heartbeat(body) is None
 
 
+def test_a_long_wrong_value_is_quoted_short_with_its_place(pki: Pki) -> None:
+    fields = msgspec.to_builtins(sealed_envelope(pki.signing["gov-office"]), builtin_types=(bytes,))
+    fields["classification"] = "x" * 100_000
+    body = msgspec.msgpack.encode({"v": 1, "t": "submit", "envelope": fields})
+    with pytest.raises(wire.WireError) as raised:
+        wire.decode_command(body)
+    assert raised.value.code == "invalid_message"
+    assert (
+        raised.value.message == f"Invalid enum value '{'x' * 108}… - at `$.envelope.classification`"
+    )
+
+
 def test_an_unknown_type_is_quoted_short() -> None:
     """Whatever the sender wrote, the answer quotes only its start."""
     body = msgspec.msgpack.encode({"v": 1, "t": "x" * 100_000})

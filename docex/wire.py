@@ -311,13 +311,16 @@ class Status(msgspec.Struct, tag_field="t", tag="status", forbid_unknown_fields=
 class PrintGrant(
     msgspec.Struct, tag_field="t", tag="print_grant", forbid_unknown_fields=True, kw_only=True
 ):
-    """Permission to print these numbered copies, under the exchange's seal."""
+    """Permission to print the copies numbered `first_copy` to `last_copy`, both included,
+    under the exchange's seal. A range rather than a list, so that a grant stays small however
+    many copies it numbers."""
 
     v: int = VERSION
     ref: str
     doc_id: str
     recipient: str
-    copy_numbers: list[int]
+    first_copy: int
+    last_copy: int
     remaining: int
     at: str
     seal: SealStamp | None = None

@@ -116,7 +116,8 @@ class Lifecycle:
             return
         self._receive(document, unit, "printed")
         moment = self.now()
-        numbers = list(range(delivery.printed + 1, delivery.printed + request.copies + 1))
+        # Numbered on from the copies printed before: one command at a time changes them.
+        first, last = delivery.printed + 1, delivery.printed + request.copies
         self.answer(
             unit,
             self.attest(
@@ -124,7 +125,8 @@ class Lifecycle:
                     ref=message_id,
                     doc_id=document.id,
                     recipient=unit,
-                    copy_numbers=numbers,
+                    first_copy=first,
+                    last_copy=last,
                     remaining=remaining - request.copies,
                     at=moment.at,
                 )
@@ -137,10 +139,10 @@ class Lifecycle:
                 state="printed",
                 recipient=unit,
                 at=moment.at,
-                message=f"copies {numbers[0]}–{numbers[-1]} of {delivery.print_quota}",
+                message=f"copies {first}–{last} of {delivery.print_quota}",
             ),
         )
-        log.info("print_granted", doc_id=document.id, unit=unit, copies=numbers)
+        log.info("print_granted", doc_id=document.id, unit=unit, first=first, last=last)
 
     def return_document(self, unit: str, message_id: str, command: wire.Return) -> None:
         """§34: a recipient who finds the document wrong returns it, before taking it in."""

@@ -26,6 +26,7 @@ from router.checks import MESSAGE_MAX
 from router.exchange import Exchange, Inbound, Verdict
 from router.ledger import Ledger
 from router.metrics import Metrics
+from router.reload import compare
 from seals.seal import Seal
 from seals.verify import SealVerifier
 from tests.conftest import (
@@ -367,3 +368,23 @@ def test_a_circular_to_as_many_units_as_allowed_is_accepted_in_linear_time(
     assert verdict is Verdict.ACK
     assert len(ledger.deliveries(envelope.id)) == len(everyone)
     ledger.close()
+
+
+def test_reloaded_bounds_apply_to_the_next_command(desk: Desk) -> None:
+    """§31, §38: an operator who lowers max_print_quota and reloads bounds the next grant."""
+    envelope = sealed_envelope(desk.pki.signing["gov-office"], print_quota={"finance": 3})
+    desk.accepted("gov-office", submit(envelope))
+    old = desk.exchange.config
+    lowered = msgspec.structs.replace(
+        old, exchange=msgspec.structs.replace(old.exchange, max_print_quota=3)
+    )
+    desk.exchange.reconfigure(lowered, compare(old, lowered))
+    try:
+        grant = wire.QuotaGrant(v=V, doc_id=envelope.id, recipient="finance", copies=1)
+        [answer] = desk.answers("gov-office", wire.encode(grant), uuid7())
+        assert isinstance(answer, wire.Status) and answer.reason == "quota_too_large"
+        asked = wire.QuotaRequest(v=V, doc_id=envelope.id, copies=4, reason="多要")
+        [answer] = desk.answers("finance", wire.encode(asked), uuid7())
+        assert isinstance(answer, wire.Status) and answer.reason == "invalid_copies"
+    finally:
+        desk.exchange.reconfigure(old, compare(lowered, old))

@@ -22,6 +22,7 @@ from router.service import Router
 from router.topology import Names
 from tests.conftest import Pki, amqp_user
 from tests.documents import PDF, sealed_envelope, submit
+from tests.test_wire import DEEP, NOT_UTF8
 
 encode = msgspec.msgpack.encode
 
@@ -229,13 +230,7 @@ CASES: dict[str, tuple[Callable[[Pki], bytes], str, str]] = {
         "invalid_text",
         "title",
     ),
-    "invalid UTF-8 in a string": (
-        lambda pki: encode({"v": 1, "t": "status_query", "doc_id": "x"}).replace(
-            b"\xa1x", b"\xa2\xff\xfe"
-        ),
-        "invalid_text",
-        "UTF-8",
-    ),
+    "invalid UTF-8 in a string": (lambda pki: NOT_UTF8, "invalid_text", "UTF-8"),
     "classification of 100 KB is refused in a short answer": (
         lambda pki: encode(
             {
@@ -252,11 +247,7 @@ CASES: dict[str, tuple[Callable[[Pki], bytes], str, str]] = {
         "unknown_type",
         "…",
     ),
-    "arrays nested 100,000 deep": (
-        lambda pki: b"\x83\xa1v\x01\xa1t\xa6submit\xa8envelope" + b"\x91" * 100_000 + b"\x90",
-        "malformed_message",
-        "nested",
-    ),
+    "arrays nested 100,000 deep": (lambda pki: DEEP, "malformed_message", "nested"),
     # Information (§41, §42): odd dates are the sender's mistake, never the router's.
     "request deadline 9999-99-99 §42": (request_due("9999-99-99"), "invalid_deadline", "9999"),
     "request deadline at the end of time, west of UTC §42": (

@@ -196,6 +196,11 @@ CASES: dict[str, tuple[Callable[[Pki], bytes], str, str]] = {
         "too_many_recipients",
         "5000",
     ),
+    "2,500 units each listed twice §31": (
+        own(to=[f"u{n}" for n in range(2_500)], cc=[f"u{n}" for n in range(2_500)]),
+        "duplicate_recipient",
+        "u0, u1, u10,",
+    ),
     "quotas for 6,000 units §31": (
         own(print_quota={f"u{n}": 1 for n in range(6_000)}),
         "too_many_recipients",

@@ -203,9 +203,8 @@ class Information:
                 if unit is not None and unit.status == "active":
                     readers.setdefault(unit_id)
         readers.pop(sender, None)
-        return msgspec.structs.replace(item, issue=command.issue), self._units(
-            sender, list(readers)
-        )
+        recipients = self._units(sender, list(readers))
+        return msgspec.structs.replace(item, issue=command.issue), recipients
 
     def _units(self, sender: str, unit_ids: list[str]) -> list[str]:
         if not unit_ids:

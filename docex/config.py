@@ -16,6 +16,7 @@ import msgspec
 
 from docex.config_lines import line_of, parse_path
 from docex.exchange_date import ExchangeCalendar
+from docex.ids import ID_RULE, is_safe_id
 
 BUILTIN_FORMATS = ("pdf", "ofd")
 # What a delivery carries besides the document's body: its envelope's headers and seal.
@@ -59,6 +60,10 @@ class ExchangeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     # Years whose holidays and make-up workdays are all listed above, for years the
     # chinesecalendar package does not cover yet.
     configured_years: list[int] = []
+    # Bounds on one command (docex/limits.py): the units a document or information item goes
+    # to (a circular to every unit must fit), and the copies one recipient may print (§31).
+    max_recipients: int = 5000
+    max_print_quota: int = 1000
 
 
 class LinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -153,6 +158,10 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def unit(self, unit_id: str) -> Unit | None:
         return next((u for u in self.units if u.id == unit_id), None)
 
+    def units_by_id(self) -> dict[str, Unit]:
+        """For checking many ids at once, in time linear in their number."""
+        return {unit.id: unit for unit in self.units}
+
     def unit_by_user(self, amqp_user: str) -> Unit | None:
         return next((u for u in self.units if u.amqp_user == amqp_user), None)
 
@@ -207,6 +216,8 @@ def _problems(config: Config) -> list[Problem]:
     seen: set[str] = set()
     users: set[str] = set()
     for index, unit in enumerate(config.units):
+        if not is_safe_id(unit.id):
+            problems.append((("units", index, "id"), f"{unit.id!r} is not an id: {ID_RULE}"))
         if unit.id in seen:
             problems.append((("units", index, "id"), f"duplicate unit id {unit.id!r}"))
         if unit.amqp_user in users:
@@ -255,6 +266,9 @@ def _problems(config: Config) -> list[Problem]:
         problems.append((("router", "prefetch"), "must be between 1 and 65535"))
     if config.router.intake_limit < 1:
         problems.append((("router", "intake_limit"), "must be at least 1"))
+    for name in ("max_recipients", "max_print_quota"):
+        if getattr(config.exchange, name) < 1:
+            problems.append((("exchange", name), "must be at least 1"))
     for name in ("heartbeat_timeout_s", "queue_timeout_s", "check_interval_s"):
         if getattr(config.links, name) <= 0:
             problems.append((("links", name), "must be more than 0 seconds"))

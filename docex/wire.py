@@ -30,6 +30,15 @@ class WireError(Exception):
         self.message = message
 
 
+# How much of a value an error message quotes: enough to recognise it, never all of a huge one.
+QUOTE_MAX = 64
+
+
+def quoted(value: str) -> str:
+    """`value` as an answer quotes it back to its sender, cut to its first characters."""
+    return repr(value if len(value) <= QUOTE_MAX else value[:QUOTE_MAX] + "…")
+
+
 class SealStamp(msgspec.Struct, forbid_unknown_fields=True):
     """The electronic seal on an envelope: who sealed it and the signature over its headers."""
 
@@ -302,13 +311,16 @@ class Status(msgspec.Struct, tag_field="t", tag="status", forbid_unknown_fields=
 class PrintGrant(
     msgspec.Struct, tag_field="t", tag="print_grant", forbid_unknown_fields=True, kw_only=True
 ):
-    """Permission to print these numbered copies, under the exchange's seal."""
+    """Permission to print the copies numbered `first_copy` to `last_copy`, both included,
+    under the exchange's seal. A range rather than a list, so that a grant stays small however
+    many copies it numbers."""
 
     v: int = VERSION
     ref: str
     doc_id: str
     recipient: str
-    copy_numbers: list[int]
+    first_copy: int
+    last_copy: int
     remaining: int
     at: str
     seal: SealStamp | None = None
@@ -491,25 +503,40 @@ def encode(message: msgspec.Struct) -> bytes:
     return _encoder.encode(message)
 
 
-def _decode(body: bytes, decoder: msgspec.msgpack.Decoder, known_types: set[str]) -> object:
+def _decoded(decoder: msgspec.msgpack.Decoder, body: bytes, what: str = "") -> object:
+    """Every way decoding fails, as the sender's reason code: msgspec raises Python's own
+    errors for a string that is not UTF-8 and for nesting deeper than its recursion limit."""
     try:
-        header = _header_decoder.decode(body)
+        return decoder.decode(body)
     except msgspec.ValidationError as exc:
-        raise WireError("invalid_message", f"bad message header: {exc}") from exc
+        raise WireError("invalid_message", what + _problem_and_place(exc)) from exc
     except msgspec.DecodeError as exc:
         raise WireError("malformed_message", f"not MessagePack: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise WireError("invalid_text", f"a string is not valid UTF-8: {exc.reason}") from exc
+    except RecursionError as exc:
+        raise WireError("malformed_message", "arrays or maps nested too deeply") from exc
+
+
+def _problem_and_place(exc: msgspec.ValidationError) -> str:
+    """msgspec's message, cut short where it quotes a value (a wrong enum value, an unknown
+    field's name) but keeping where in the message the problem is."""
+    problem, at, place = str(exc).partition(" - at `")
+    if len(problem) > 2 * QUOTE_MAX:
+        problem = problem[: 2 * QUOTE_MAX] + "…"
+    return problem + at + place
+
+
+def _decode(body: bytes, decoder: msgspec.msgpack.Decoder, known_types: set[str]) -> object:
+    header = _decoded(_header_decoder, body, "bad message header: ")
+    assert isinstance(header, _Header)
     if header.v != VERSION:
         raise WireError(
             "unsupported_version", f"wire version {header.v} is not supported (expected {VERSION})"
         )
     if header.t not in known_types:
-        raise WireError("unknown_type", f"unknown message type {header.t!r}")
-    try:
-        return decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        raise WireError("invalid_message", str(exc)) from exc
-    except msgspec.DecodeError as exc:
-        raise WireError("malformed_message", str(exc)) from exc
+        raise WireError("unknown_type", f"unknown message type {quoted(header.t)}")
+    return _decoded(decoder, body)
 
 
 def decode_command(body: bytes) -> Command:
@@ -519,7 +546,7 @@ def decode_command(body: bytes) -> Command:
     if isinstance(command, Info) and command.kind not in INFO_KINDS:
         raise WireError(
             "unknown_info_kind",
-            f"unknown info kind {command.kind!r}; known: {', '.join(INFO_KINDS)}",
+            f"unknown info kind {quoted(command.kind)}; known: {', '.join(INFO_KINDS)}",
         )
     return command
 
@@ -531,9 +558,10 @@ def decode_heartbeat(body: bytes) -> Heartbeat | None:
     """The heartbeat in `body`, or None for anything else. Cheap on large bodies: decoding stops
     at the first field that does not belong to a heartbeat."""
     try:
-        heartbeat = _heartbeat_decoder.decode(body)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+        heartbeat = _decoded(_heartbeat_decoder, body)
+    except WireError:
         return None
+    assert isinstance(heartbeat, Heartbeat)
     return heartbeat if heartbeat.v == VERSION else None
 
 

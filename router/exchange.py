@@ -14,10 +14,11 @@ from typing import TypeVar
 import msgspec
 import structlog
 
-from docex import wire
+from docex import limits, wire
 from docex.clock import Clock
 from docex.config import DELIVERY_ALLOWANCE, Config, Unit
 from docex.exchange_date import seconds_between
+from docex.ids import ID_RULE, is_safe_id
 from router.checks import Rejection, check_submission
 from router.information import Information
 from router.ledger import Delivery, Ledger, OutboxRow, StoredDocument, stored_envelope
@@ -65,7 +66,14 @@ class Exchange:
         self.metrics = metrics
         self.calendar = config.calendar()
         self.lifecycle = Lifecycle(
-            ledger, self.calendar, clock, verifier, self._answer, self._attest, metrics
+            ledger,
+            self.calendar,
+            clock,
+            verifier,
+            self._answer,
+            self._attest,
+            metrics,
+            config.exchange,
         )
         self.information = Information(ledger, config, self.calendar, clock, self.tell, metrics)
         self.reminders = Reminders(ledger)
@@ -87,6 +95,12 @@ class Exchange:
         self.ledger.heard_from(unit.id, heard_at, heartbeat=False)
         if not inbound.message_id:
             return self._reject(unit, "", "", Rejection("missing_message_id", "set message_id"))
+        if not is_safe_id(inbound.message_id):
+            rejection = Rejection(
+                "invalid_message_id",
+                f"message_id {wire.quoted(inbound.message_id)} is not an id: {ID_RULE}",
+            )
+            return self._reject(unit, "", "", rejection)
         if self.ledger.command_seen(unit.id, inbound.message_id):
             log.info("duplicate_command", unit=unit.id, message_id=inbound.message_id)
             return Verdict.ACK
@@ -101,6 +115,7 @@ class Exchange:
             return self._reject(unit, inbound.message_id, "", rejection)
         try:
             command = wire.decode_command(inbound.body)
+            limits.check_command(command, self.config.exchange)
         except wire.WireError as exc:
             return self._reject(unit, inbound.message_id, "", Rejection(exc.code, exc.message))
         assert not isinstance(command, wire.Heartbeat), "heartbeats are taken above"
@@ -225,6 +240,7 @@ class Exchange:
         for old, new in change.renamed:
             self.ledger.record_unit_name(new.id, old.name, new.name, at)
         self.config = self.information.config = config
+        self.lifecycle.settings = config.exchange
         self.calendar = self.lifecycle.calendar = self.information.calendar = config.calendar()
         for unit in change.gone:
             self.lifecycle.recipient_gone(unit.id, unit.successor)

@@ -152,23 +152,26 @@ class Information:
             return item, recipients
         try:
             deadline = datetime.fromisoformat(command.deadline)
-        except ValueError:
-            deadline = None
-        if deadline is None or deadline.tzinfo is None:
+            if deadline.tzinfo is None:
+                raise ValueError("no offset")
+            # A time near year 1 or 9999 may not exist in the exchange's own time zone.
+            stamp = self.calendar.stamp(deadline)
+        except (ValueError, OverflowError):
             raise Rejection(
                 "invalid_deadline", f"{command.deadline!r} is not an ISO 8601 time with offset"
-            )
+            ) from None
         if deadline <= self.clock.now():
             raise Rejection("deadline_passed", f"the deadline {command.deadline} has passed")
-        return msgspec.structs.replace(item, deadline=self.calendar.stamp(deadline)), recipients
+        return msgspec.structs.replace(item, deadline=stamp), recipients
 
     def _gov_info(
         self, sender: str, item: wire.InfoItem, command: wire.Info
     ) -> tuple[wire.InfoItem, list[str]]:
         """§44: joint pieces name their co-submitters and authors; revisions and solicited
         pieces say so in the title."""
+        registered = self.config.units_by_id()
         for unit_id in command.co_units:
-            if self.config.unit(unit_id) is None:
+            if unit_id not in registered:
                 raise Rejection("unknown_unit", f"no unit {unit_id!r} to submit jointly with")
         if command.co_units and not command.authors:
             raise Rejection("missing_authors", "a joint submission names its authors (§44)")
@@ -188,30 +191,32 @@ class Information:
         self, sender: str, item: wire.InfoItem, command: wire.Info
     ) -> tuple[wire.InfoItem, list[str]]:
         """§45: the publisher sets the reader scope, by unit or by a configured group."""
-        readers = list(command.readers)
+        readers = dict.fromkeys(command.readers)
         if command.reader_group:
             group = self.config.information.reader_groups.get(command.reader_group)
             if group is None:
                 raise Rejection("unknown_reader_group", f"no reader group {command.reader_group!r}")
             # A group outlives its members: one revoked or merged since is simply left out.
-            readers += [unit for unit in group if unit not in readers and self._active(unit)]
-        readers = [unit for unit in readers if unit != sender]
-        return msgspec.structs.replace(item, issue=command.issue), self._units(sender, readers)
+            registered = self.config.units_by_id()
+            for unit_id in group:
+                unit = registered.get(unit_id)
+                if unit is not None and unit.status == "active":
+                    readers.setdefault(unit_id)
+        readers.pop(sender, None)
+        recipients = self._units(sender, list(readers))
+        return msgspec.structs.replace(item, issue=command.issue), recipients
 
     def _units(self, sender: str, unit_ids: list[str]) -> list[str]:
         if not unit_ids:
             raise Rejection("no_recipients", "name at least one recipient")
+        registered = self.config.units_by_id()
         for unit_id in unit_ids:
-            unit = self.config.unit(unit_id)
+            unit = registered.get(unit_id)
             if unit is None:
                 raise Rejection("unknown_unit", f"no unit {unit_id!r}")
             if unit.status != "active":
                 raise Rejection("recipient_revoked", f"unit {unit_id!r} is {unit.status}")
         return list(dict.fromkeys(unit_ids))
-
-    def _active(self, unit_id: str) -> bool:
-        unit = self.config.unit(unit_id)
-        return unit is not None and unit.status == "active"
 
     def _office(self, sender: str) -> list[str]:
         office = self.config.router.office_unit

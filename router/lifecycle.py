@@ -20,8 +20,9 @@ from typing import Protocol, TypeVar
 
 import structlog
 
-from docex import wire
+from docex import limits, wire
 from docex.clock import Clock
+from docex.config import ExchangeSettings
 from docex.exchange_date import ExchangeCalendar, seconds_between
 from router.checks import Rejection
 from router.ledger import Delivery, Ledger, StoredDocument, stored_envelope
@@ -60,9 +61,11 @@ class Lifecycle:
         answer: Answer,
         attest: Attest,
         metrics: Metrics,
+        settings: ExchangeSettings,
     ) -> None:
         self.ledger = ledger
         self.calendar = calendar
+        self.settings = settings
         self.clock = clock
         self.verifier = verifier
         self.answer = answer
@@ -94,7 +97,6 @@ class Lifecycle:
     def print_request(self, unit: str, message_id: str, request: wire.PrintRequest) -> None:
         """§35: printing needs the verification seal; copies are numbered within the quota."""
         document, delivery = self._addressed_to(unit, request.doc_id)
-        _require_copies(request.copies, "asked for")
         self._require(delivery, TAKEN_IN, "print")
         self._check_print_seal(unit, message_id, request)
         remaining = delivery.print_quota - delivery.printed
@@ -114,7 +116,8 @@ class Lifecycle:
             return
         self._receive(document, unit, "printed")
         moment = self.now()
-        numbers = list(range(delivery.printed + 1, delivery.printed + request.copies + 1))
+        # Numbered on from the copies printed before: one command at a time changes them.
+        first, last = delivery.printed + 1, delivery.printed + request.copies
         self.answer(
             unit,
             self.attest(
@@ -122,7 +125,8 @@ class Lifecycle:
                     ref=message_id,
                     doc_id=document.id,
                     recipient=unit,
-                    copy_numbers=numbers,
+                    first_copy=first,
+                    last_copy=last,
                     remaining=remaining - request.copies,
                     at=moment.at,
                 )
@@ -135,10 +139,10 @@ class Lifecycle:
                 state="printed",
                 recipient=unit,
                 at=moment.at,
-                message=f"copies {numbers[0]}–{numbers[-1]} of {delivery.print_quota}",
+                message=f"copies {first}–{last} of {delivery.print_quota}",
             ),
         )
-        log.info("print_granted", doc_id=document.id, unit=unit, copies=numbers)
+        log.info("print_granted", doc_id=document.id, unit=unit, first=first, last=last)
 
     def return_document(self, unit: str, message_id: str, command: wire.Return) -> None:
         """§34: a recipient who finds the document wrong returns it, before taking it in."""
@@ -167,7 +171,6 @@ class Lifecycle:
     def quota_request(self, unit: str, message_id: str, command: wire.QuotaRequest) -> None:
         """§38: the recipient asks the sender for extra copies."""
         document, delivery = self._addressed_to(unit, command.doc_id)
-        _require_copies(command.copies, "asked for")
         self._require(delivery, TAKEN_IN, "ask for copies of")
         self._tell_both(
             unit,
@@ -240,12 +243,16 @@ class Lifecycle:
         )
 
     def quota_grant(self, unit: str, message_id: str, command: wire.QuotaGrant) -> None:
+        """§38: the sender grants extra copies, up to what it could have set at once."""
         document, delivery = self._sent_by(unit, command.doc_id, command.recipient)
-        _require_copies(command.copies, "granted")
         self._require(delivery, TAKEN_IN, "grant copies of")
+        quota = delivery.print_quota + command.copies
+        try:
+            limits.check_total_quota("the quota after this grant", quota, self.settings)
+        except wire.WireError as exc:
+            raise Rejection(exc.code, exc.message) from None
         self.ledger.add_quota(document.id, delivery.recipient, command.copies)
         moment = self.now()
-        quota = delivery.print_quota + command.copies
         self.answer(
             unit,
             wire.Status(
@@ -273,10 +280,12 @@ class Lifecycle:
         if document is None or document.sender != unit:
             raise Rejection("unknown_document", f"you sent no document {command.doc_id!r}")
         deliveries = {d.recipient: d for d in self.ledger.deliveries(document.id)}
-        named = command.recipients or list(deliveries)
+        named = list(dict.fromkeys(command.recipients)) or list(deliveries)
         strangers = [r for r in named if r not in deliveries]
         if strangers:
-            raise Rejection("not_a_recipient", f"not sent to {', '.join(strangers)}")
+            raise Rejection(
+                "not_a_recipient", f"not sent to {len(strangers)} of them: {', '.join(strangers)}"
+            )
         moment = self.now()
         withdrawn, refused = [], {}
         for recipient in named:
@@ -456,8 +465,3 @@ class Lifecycle:
                 f" too late to {action} it",
             )
         cls._require(delivery, BEFORE_RECEIPT, action)
-
-
-def _require_copies(copies: int, verb: str) -> None:
-    if copies < 1:
-        raise Rejection("invalid_copies", f"{verb} {copies} copies; it takes 1 or more")

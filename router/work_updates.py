@@ -15,8 +15,9 @@ from datetime import date
 from docex import wire
 from docex.config import InformationSettings
 
-_ANNUAL = re.compile(r"^(\d{4})$")
-_MONTHLY = re.compile(r"^(\d{4})-(\d{2})$")
+# ASCII digits only (`\d` takes any script's), a year from 1000 (Python's dates start at 1).
+_ANNUAL = re.compile(r"([1-9][0-9]{3})")
+_MONTHLY = re.compile(r"([1-9][0-9]{3})-(0[1-9]|1[0-2])")
 
 
 class PeriodError(ValueError):
@@ -25,11 +26,11 @@ class PeriodError(ValueError):
 
 def due_date(period: str, settings: InformationSettings) -> date:
     """The last day on which the filing for `period` counts as on time."""
-    if match := _ANNUAL.match(period):
+    if match := _ANNUAL.fullmatch(period):
         year, month = int(match.group(1)), settings.annual_due_month
         last = calendar.monthrange(year, month)[1]
         return date(year, month, settings.annual_due_day or last)
-    if (match := _MONTHLY.match(period)) and 1 <= int(match.group(2)) <= 12:
+    if match := _MONTHLY.fullmatch(period):
         return date(int(match.group(1)), int(match.group(2)), settings.monthly_due_day)
     raise PeriodError(f"{period!r} is neither a year (2026) nor a month (2026-03)")
 

@@ -49,6 +49,10 @@ def test_the_shipped_example_is_valid() -> None:
         (MINIMAL + '[formats]\nceb = "zz"\n', "not hex"),
         (MINIMAL + '[exchange]\ntimezone = "Mars/Olympus"\n', "exchange.timezone"),
         (MINIMAL + unit("a", extra='status = "sleeping"'), "status"),
+        (MINIMAL + unit("../a"), "line 7: units[0].id: '../a' is not an id: 1–64 letters"),
+        (MINIMAL + unit("财政局"), "units[0].id: '财政局' is not an id"),
+        (MINIMAL + "[exchange]\nmax_recipients = 0\n", "exchange.max_recipients: must be at"),
+        (MINIMAL + "[exchange]\nmax_print_quota = -1\n", "exchange.max_print_quota: must be"),
         (MINIMAL + "[information]\nmonthly_due_day = 31\n", "information.monthly_due_day"),
         (
             MINIMAL + '[information]\nreader_groups = { all = ["zz"] }\n',

@@ -10,6 +10,7 @@ import pytest
 
 from adapters.amqp.client import UnitClient
 from docex import wire
+from docex.config import Config
 from docex.ids import uuid7
 from router.service import Router
 from seals.ca import load_ca_certificate
@@ -65,7 +66,7 @@ async def test_printing_is_numbered_within_the_quota_and_sealed_by_the_exchange(
     envelope = await sent(units, pki)
     first = await ask_to_print(units, pki, "finance", envelope.id, 2)
     assert isinstance(first, wire.PrintGrant)
-    assert (first.copy_numbers, first.remaining) == ([1, 2], 1)
+    assert (first.first_copy, first.last_copy, first.remaining) == (1, 2, 1)
     assert first.seal is not None
     verifier = SealVerifier(load_ca_certificate(pki.ca_certificate))
     verifier.verify(
@@ -82,7 +83,7 @@ async def test_printing_is_numbered_within_the_quota_and_sealed_by_the_exchange(
     assert (denied.requested, denied.remaining) == (2, 1)
     clock.current += timedelta(minutes=5)
     last = await ask_to_print(units, pki, "finance", envelope.id, 1)
-    assert isinstance(last, wire.PrintGrant) and last.copy_numbers == [3]
+    assert isinstance(last, wire.PrintGrant) and (last.first_copy, last.last_copy) == (3, 3)
     assert last.at > first.at, "each grant carries its own time; the receipt keeps the first"
 
     status = await units["finance"].request(wire.StatusQuery(v=V, doc_id=envelope.id))
@@ -146,6 +147,38 @@ async def test_zero_or_negative_copies_are_refused(
     envelope = await sent(units, pki)
     answer = await ask_to_print(units, pki, "finance", envelope.id, copies)
     assert isinstance(answer, wire.Status) and answer.reason == "invalid_copies"
+
+
+async def test_a_grant_for_the_largest_quota_is_small_and_names_a_range(
+    units: dict[str, UnitClient], pki: Pki, config: Config
+) -> None:
+    """§31, §35: a grant numbers its copies as a range: its size does not grow with them."""
+    most = config.exchange.max_print_quota
+    envelope = await sent(units, pki, print_quota={"finance": most, "education": 1})
+    grant = await ask_to_print(units, pki, "finance", envelope.id, most)
+    assert isinstance(grant, wire.PrintGrant)
+    assert (grant.first_copy, grant.last_copy, grant.remaining) == (1, most, 0)
+    assert len(wire.encode(grant)) < 1024, "the exchange's certificate is most of it"
+
+
+async def test_extra_copies_cannot_lift_a_quota_past_the_maximum(
+    units: dict[str, UnitClient], pki: Pki, config: Config, router: Router
+) -> None:
+    """§38: extra copies are granted up to what the sender could have set at once (§31)."""
+    most = config.exchange.max_print_quota
+    envelope = await sent(units, pki, print_quota={"finance": most - 1, "education": 1})
+    up_to = await units["gov-office"].request(
+        wire.QuotaGrant(v=V, doc_id=envelope.id, recipient="finance", copies=1)
+    )
+    assert isinstance(up_to, wire.Status) and up_to.message == f"quota now {most}"
+    past = await units["gov-office"].request(
+        wire.QuotaGrant(v=V, doc_id=envelope.id, recipient="finance", copies=1)
+    )
+    assert isinstance(past, wire.Status) and (past.state, past.reason) == (
+        "rejected",
+        "quota_too_large",
+    )
+    assert router.ledger.delivery(envelope.id, "finance").print_quota == most  # type: ignore[union-attr]
 
 
 async def test_unknown_or_foreign_documents_are_refused(
@@ -264,7 +297,8 @@ async def test_resend_and_extra_copies_on_request(units: dict[str, UnitClient], 
     education = next(r for r in status.recipients if r.recipient == "education")
     assert (education.attempt, education.print_quota, education.printed) == (2, 2, 1)
     reprint = await ask_to_print(units, pki, "education", envelope.id, 1)
-    assert isinstance(reprint, wire.PrintGrant) and reprint.copy_numbers == [2]
+    assert isinstance(reprint, wire.PrintGrant)
+    assert (reprint.first_copy, reprint.last_copy) == (2, 2)
 
 
 async def test_resend_is_refused_unless_asked_for_or_returned(

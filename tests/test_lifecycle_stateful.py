@@ -142,7 +142,7 @@ class Lifecycle(RuleBasedStateMachine):
         answer = self.harness.command(unit, request, message_id)
         assert isinstance(answer, wire.PrintGrant | wire.PrintDenied | wire.Status)
         if isinstance(answer, wire.PrintGrant):
-            assert len(answer.copy_numbers) == copies
+            assert answer.last_copy - answer.first_copy + 1 == copies
 
     @rule(
         doc=documents,

@@ -58,6 +58,14 @@ def test_signing_bytes_do_not_depend_on_map_order(quota: dict[str, int]) -> None
     assert wire.signing_bytes(envelope) == wire.signing_bytes(reordered)
 
 
+# A string of bytes that are not UTF-8, which msgspec reports as Python's UnicodeDecodeError.
+NOT_UTF8 = msgspec.msgpack.encode({"v": 1, "t": "status_query", "doc_id": "xx"}).replace(
+    b"\xa2xx", b"\xa2\xff\xfe"
+)
+# Arrays in arrays past msgspec's recursion limit, which it reports as RecursionError.
+DEEP = b"\x83\xa1v\x01\xa1t\xa6submit\xa8envelope" + b"\x91" * 100_000 + b"\x90"
+
+
 @pytest.mark.parametrize(
     ("body", "code"),
     [
@@ -76,6 +84,9 @@ def test_signing_bytes_do_not_depend_on_map_order(quota: dict[str, int]) -> None
             msgspec.msgpack.encode({"v": 1, "t": "receipt", "doc_id": "d", "kind": "read", "x": 1}),
             "invalid_message",
         ),
+        (NOT_UTF8, "invalid_text"),
+        (NOT_UTF8.replace(b"status_query", b"heartbeat\xa0\xa0\xa0"), "invalid_text"),
+        (DEEP, "malformed_message"),
     ],
 )
 def test_bad_commands_get_specific_codes(body: bytes, code: str) -> None:
@@ -90,6 +101,31 @@ def test_no_byte_string_escapes_as_anything_but_a_wire_error(body: bytes) -> Non
         wire.decode_command(body)
     except wire.WireError:
         pass
+
+
+@pytest.mark.parametrize("body", [NOT_UTF8, DEEP])
+def test_what_cannot_be_decoded_is_no_heartbeat(body: bytes) -> None:
+    assert wire.decode_heartbeat(body) is None
+
+
+def test_a_long_wrong_value_is_quoted_short_with_its_place(pki: Pki) -> None:
+    fields = msgspec.to_builtins(sealed_envelope(pki.signing["gov-office"]), builtin_types=(bytes,))
+    fields["classification"] = "x" * 100_000
+    body = msgspec.msgpack.encode({"v": 1, "t": "submit", "envelope": fields})
+    with pytest.raises(wire.WireError) as raised:
+        wire.decode_command(body)
+    assert raised.value.code == "invalid_message"
+    assert (
+        raised.value.message == f"Invalid enum value '{'x' * 108}… - at `$.envelope.classification`"
+    )
+
+
+def test_an_unknown_type_is_quoted_short() -> None:
+    """Whatever the sender wrote, the answer quotes only its start."""
+    body = msgspec.msgpack.encode({"v": 1, "t": "x" * 100_000})
+    with pytest.raises(wire.WireError) as raised:
+        wire.decode_command(body)
+    assert raised.value.message == f"unknown message type {'x' * 64 + '…'!r}"
 
 
 def test_an_unknown_info_kind_has_its_own_reason_code() -> None:

@@ -40,8 +40,23 @@ def test_the_10th_stays_the_due_date_when_it_is_a_holiday(config: Config) -> Non
     assert due_date("2026-05", config.information) == date(2026, 5, 10)
 
 
-@pytest.mark.parametrize("period", ["March", "2026-13", "26", "2026-3"])
+@pytest.mark.parametrize(
+    "period",
+    [
+        "March",
+        "2026-13",
+        "26",
+        "2026-3",
+        "2026-00",
+        "0000",
+        "0000-01",
+        "２０２６",
+        "2026\n",
+        "../..",
+    ],
+)
 def test_a_period_is_a_year_or_a_month(period: str) -> None:
+    """§41: a year or a month in ASCII digits that a date can hold, and nothing after it."""
     with pytest.raises(PeriodError):
         due_date(period, InformationSettings())
 

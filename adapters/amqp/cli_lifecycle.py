@@ -152,9 +152,8 @@ async def _print(args: argparse.Namespace, settings: UnitSettings) -> int:
         if not isinstance(answer, wire.PrintGrant):
             return print_answer(answer)
         _check_exchange_seal(client, answer)
-        numbers = answer.copy_numbers
         print(
-            f"granted: copies {numbers[0]}–{numbers[-1]} of {answer.doc_id}"
+            f"granted: copies {answer.first_copy}–{answer.last_copy} of {answer.doc_id}"
             f" at {answer.at}, {answer.remaining} left; sealed by the exchange"
         )
         return 0

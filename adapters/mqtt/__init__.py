@@ -7,7 +7,8 @@ The contract with the office system (topic prefix `docex` by default):
   payload the same MessagePack body an AMQP unit would publish. QoS 1. With MQTT 5, a user
   property `message_id` is the command's idempotency key: the office system sets it when it
   retries (and must for a `print_request`, whose seal signs it); without one the bridge gives
-  the command a fresh UUIDv7.
+  the command a fresh UUIDv7. It follows the id rule of `docex/ids.py` (a UUID or ULID fits);
+  the router refuses any other as `invalid_message_id`.
 - `docex/<unit>/in/<type>`: everything the router sends the unit (`deliver`, `status`, …), QoS 1,
   with the router's message id in the user property `message_id`: the same message may come
   twice after a crash, and the id tells.

@@ -31,16 +31,17 @@ class Checkpointer:
         self._db.execute(f"PRAGMA journal_size_limit={_LOG_SIZE_LIMIT}")
 
     async def run(self) -> None:
-        try:
-            while True:
-                await asyncio.sleep(self._interval_s)
-                try:
-                    await asyncio.to_thread(self._checkpoint)
-                except sqlite3.Error as exc:
-                    # The log only grows meanwhile; the next round tries again.
-                    log.warning("ledger_checkpoint_failed", error=str(exc))
-        finally:
-            self._db.close()
+        while True:
+            await asyncio.sleep(self._interval_s)
+            try:
+                await asyncio.to_thread(self._checkpoint)
+            except sqlite3.Error as exc:
+                # The log only grows meanwhile; the next round tries again.
+                log.warning("ledger_checkpoint_failed", error=str(exc))
+
+    def close(self) -> None:
+        """Apart from `run`, which the router's supervisor may start again after a failure."""
+        self._db.close()
 
     def _checkpoint(self) -> None:
         self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()

@@ -137,6 +137,13 @@ class Metrics:
             "Reminders those texts carried (more than texts when a number's allowance ran out)",
             registry=self.registry,
         )
+        # Supervision: router/supervision.py.
+        self.task_failures = Counter(
+            "docex_task_failures",
+            "Background tasks that failed and were started again, by task",
+            ["task"],
+            registry=self.registry,
+        )
         Info("docex_build", "The running docex", registry=self.registry).info(
             {"version": version("docex")}
         )

@@ -8,12 +8,14 @@ interleave:
   once, and removes them from the outbox once the broker has confirmed them.
 A crash between any two steps loses nothing: unacked commands come back and are recognised by
 their message id; unconfirmed messages are published again and recipients dedupe them by id.
+Every background task runs under router/supervision.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 import sqlite3
 from pathlib import Path
@@ -41,6 +43,7 @@ from router.linkwatch import LinkWatch
 from router.metrics import Metrics
 from router.reload import compare
 from router.sms_sender import SmsSender
+from router.supervision import Supervisor
 from seals.errors import SealError
 from seals.seal import open_seal
 from seals.verify import SealVerifier
@@ -65,6 +68,7 @@ class Router:
         self.ledger = Ledger(Path(config.router.ledger), checkpoints=False)
         self.checkpointer = Checkpointer(Path(config.router.ledger))
         self.metrics = Metrics(self.ledger)
+        self.supervisor = Supervisor(self.metrics.task_failures)
         revocation_list = config.seals.revocation_list
         verifier = SealVerifier.from_files(
             Path(config.seals.ca_certificate), Path(revocation_list) if revocation_list else None
@@ -88,7 +92,6 @@ class Router:
         self._outbound: AbstractExchange | None = None
         self._publish_channel: AbstractChannel | None = None
         self._health: asyncio.Server | None = None
-        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._connection = await self._connect()
@@ -101,12 +104,10 @@ class Router:
         consume_channel = await self._connection.channel()
         await consume_channel.set_qos(prefetch_count=self.config.router.prefetch)
         self._queue = await consume_channel.get_queue(self.names.router_queue)
-        if not self._tasks:
+        if not self.supervisor.running:
             await self._start_watching()
-        self._tasks += [
-            asyncio.create_task(self._intake(), name="intake"),
-            asyncio.create_task(self._publish_outbox(), name="outbox"),
-        ]
+        self.supervisor.start("intake", self._intake)
+        self.supervisor.start("outbox", self._publish_outbox)
         self._consumer_tag = await self._queue.consume(self._receive)
         self.ready.set()
         systemd.notify("READY=1", f"STATUS=routing for {len(unit_ids)} units")
@@ -131,7 +132,7 @@ class Router:
             except aio_pika.exceptions.ProbableAuthenticationError:
                 raise
             except (aio_pika.exceptions.AMQPConnectionError, OSError) as exc:
-                if not self._tasks:
+                if not self.supervisor.running:
                     await self._start_watching()
                 delay = backoff.next_delay()
                 log.warning("broker_unreachable", error=str(exc), retry_in=round(delay, 1))
@@ -145,15 +146,13 @@ class Router:
     async def _start_watching(self) -> None:
         """What needs the ledger but not the broker: the link and information watches,
         checkpoints, SMS, the watchdog and the health endpoints."""
-        self._tasks = [
-            asyncio.create_task(self.linkwatch.run(), name="linkwatch"),
-            asyncio.create_task(self.infowatch.run(), name="infowatch"),
-            asyncio.create_task(self.checkpointer.run(), name="checkpoint"),
-        ]
+        self.supervisor.start("linkwatch", self.linkwatch.run)
+        self.supervisor.start("infowatch", self.infowatch.run)
+        self.supervisor.start("checkpoint", self.checkpointer.run)
         if self.sms is not None:
-            self._tasks.append(asyncio.create_task(self.sms.run(), name="sms"))
+            self.supervisor.start("sms", self.sms.run)
         if (interval := systemd.watchdog_interval()) is not None:
-            self._tasks.append(asyncio.create_task(self._watchdog(interval), name="watchdog"))
+            self.supervisor.start("watchdog", functools.partial(self._watchdog, interval))
         if self.config.router.metrics_port:
             self._health = await health.serve(
                 self.config.router.metrics_host,
@@ -174,11 +173,10 @@ class Router:
         if self.broker_connected():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained(), flush_timeout)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.supervisor.stop()
         if self._connection is not None:
             await self._connection.close()
+        self.checkpointer.close()
         self.ledger.close()
         log.info("router_stopped")
 
@@ -193,7 +191,7 @@ class Router:
             self.ledger.check_writable()
         except sqlite3.Error as exc:
             problems.append(f"ledger: not writable: {exc}")
-        return problems
+        return problems + self.supervisor.problems()
 
     def broker_connected(self) -> bool:
         """A robust connection is not `is_closed` while it reconnects; `connected` tells."""

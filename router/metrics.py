@@ -137,11 +137,18 @@ class Metrics:
             "Reminders those texts carried (more than texts when a number's allowance ran out)",
             registry=self.registry,
         )
-        # Supervision: router/supervision.py.
+        # Supervision and the ledger's health: router/supervision.py, router/ledger_health.py.
         self.task_failures = Counter(
             "docex_task_failures",
             "Background tasks that failed and were started again, by task",
             ["task"],
+            registry=self.registry,
+        )
+        self.ledger_retries = Counter(
+            "docex_ledger_write_retries",
+            "Ledger commits that did not get through and were tried again, by writer and"
+            " reason (locked, disk_full, error)",
+            ["writer", "reason"],
             registry=self.registry,
         )
         Info("docex_build", "The running docex", registry=self.registry).info(

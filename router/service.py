@@ -8,7 +8,8 @@ interleave:
   once, and removes them from the outbox once the broker has confirmed them.
 A crash between any two steps loses nothing: unacked commands come back and are recognised by
 their message id; unconfirmed messages are published again and recipients dedupe them by id.
-Every background task runs under router/supervision.py.
+The connection never waits for a lock on the loop: a ledger that cannot commit is waited out
+by router/ledger_health.py. Every background task runs under router/supervision.py.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from router.checkpoint import Checkpointer
 from router.exchange import Exchange, Inbound, Verdict
 from router.info_watch import InfoWatch
 from router.ledger import Ledger, OutboxRow
+from router.ledger_health import LedgerHealth
 from router.linkwatch import LinkWatch
 from router.metrics import Metrics
 from router.reload import compare
@@ -65,9 +67,10 @@ class Router:
         self.config = config
         self.config_path = config_path
         self.names = topology.Names(config.router.prefix)
-        self.ledger = Ledger(Path(config.router.ledger), checkpoints=False)
+        self.ledger = Ledger(Path(config.router.ledger), checkpoints=False, waits_for_locks=False)
         self.checkpointer = Checkpointer(Path(config.router.ledger))
         self.metrics = Metrics(self.ledger)
+        self.ledger_health = LedgerHealth(self.ledger, self.metrics.ledger_retries)
         self.supervisor = Supervisor(self.metrics.task_failures)
         revocation_list = config.seals.revocation_list
         verifier = SealVerifier.from_files(
@@ -83,9 +86,11 @@ class Router:
         self.ready = asyncio.Event()
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._outbox_wakeup = asyncio.Event()
-        self.linkwatch = LinkWatch(self.exchange, self.broker_connected, self._outbox_wakeup.set)
-        self.infowatch = InfoWatch(self.exchange, self._outbox_wakeup.set)
-        self.sms = _sms_sender(config, self.exchange, self.metrics)
+        self.linkwatch = LinkWatch(
+            self.exchange, self.ledger_health, self.broker_connected, self._outbox_wakeup.set
+        )
+        self.infowatch = InfoWatch(self.exchange, self.ledger_health, self._outbox_wakeup.set)
+        self.sms = _sms_sender(config, self.exchange, self.metrics, self.ledger_health)
         self._connection: AbstractRobustConnection | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
@@ -144,8 +149,9 @@ class Router:
                 await asyncio.sleep(delay)
 
     async def _start_watching(self) -> None:
-        """What needs the ledger but not the broker: the link and information watches,
-        checkpoints, SMS, the watchdog and the health endpoints."""
+        """What needs the ledger but not the broker: the ledger's probe, the link and
+        information watches, checkpoints, SMS, the watchdog and the health endpoints."""
+        self.supervisor.start("ledger_probe", self.ledger_health.probe)
         self.supervisor.start("linkwatch", self.linkwatch.run)
         self.supervisor.start("infowatch", self.infowatch.run)
         self.supervisor.start("checkpoint", self.checkpointer.run)
@@ -187,11 +193,7 @@ class Router:
             problems.append("not started, or stopping")
         if not self.broker_connected():
             problems.append("broker: not connected")
-        try:
-            self.ledger.check_writable()
-        except sqlite3.Error as exc:
-            problems.append(f"ledger: not writable: {exc}")
-        return problems + self.supervisor.problems()
+        return problems + self.ledger_health.problems() + self.supervisor.problems()
 
     def broker_connected(self) -> bool:
         """A robust connection is not `is_closed` while it reconnects; `connected` tells."""
@@ -222,8 +224,9 @@ class Router:
                 return False
         change = compare(self.config, new)
         await topology.declare(self._publish_channel, self.names, [u.id for u in new.units])
-        with self.ledger.transaction():
-            self.exchange.reconfigure(new, change)
+        await self.ledger_health.commit(
+            "reload", functools.partial(self.exchange.reconfigure, new, change)
+        )
         self.config = new
         self.metrics.reloads.labels("success").inc()
         log.info(
@@ -258,7 +261,10 @@ class Router:
             while len(batch) < _INTAKE_BATCH and not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
             try:
-                verdicts = self._apply(batch)
+                # A locked ledger or a full disk is waited out with the batch in hand, unacked.
+                verdicts = await self.ledger_health.retry(
+                    "intake", functools.partial(self._apply, batch)
+                )
             except sqlite3.Error:
                 log.exception("ledger_commit_failed", batch=len(batch))
                 await self._settle(batch, None)
@@ -275,6 +281,8 @@ class Router:
                 try:
                     with self.ledger.savepoint():
                         verdicts.append(self.exchange.handle(inbound))
+                except sqlite3.OperationalError:
+                    raise  # the ledger's trouble, not the command's: the batch waits
                 except Exception:
                     log.exception(
                         "command_failed", message_id=message.message_id, user_id=message.user_id
@@ -314,9 +322,11 @@ class Router:
             confirmed = [row for row, result in zip(rows, results, strict=True) if result is None]
             if confirmed:
                 # Lost in a power cut, this is redone: the rows are still in the outbox, go
-                # out again under their message ids, and recipients keep each once.
-                with self.ledger.transaction(durable=False):
-                    self.exchange.published(confirmed)
+                # out again under their message ids, and recipients keep each once. While the
+                # ledger cannot commit, the publisher waits here and sends nothing more.
+                await self.ledger_health.commit(
+                    "outbox", functools.partial(self.exchange.published, confirmed), durable=False
+                )
                 if self.sms is not None:
                     self.sms.wake()
             failures = [result for result in results if isinstance(result, BaseException)]
@@ -349,7 +359,9 @@ class Router:
         )
 
 
-def _sms_sender(config: Config, exchange: Exchange, metrics: Metrics) -> SmsSender | None:
+def _sms_sender(
+    config: Config, exchange: Exchange, metrics: Metrics, ledger_health: LedgerHealth
+) -> SmsSender | None:
     settings = config.sms
     if not settings.mqtt_host:
         return None
@@ -358,6 +370,7 @@ def _sms_sender(config: Config, exchange: Exchange, metrics: Metrics) -> SmsSend
         password = Path(settings.mqtt_password_file).read_text().strip()
     sender = SmsSender(
         exchange.ledger,
+        ledger_health,
         settings,
         password,
         exchange.clock,

@@ -31,13 +31,22 @@ class Checkpointer:
         self._db.execute(f"PRAGMA journal_size_limit={_LOG_SIZE_LIMIT}")
 
     async def run(self) -> None:
+        """Logged once when checkpoints start failing (a full disk fails one a second), and
+        once when they work again."""
+        failing = False
         while True:
             await asyncio.sleep(self._interval_s)
             try:
                 await asyncio.to_thread(self._checkpoint)
             except sqlite3.Error as exc:
                 # The log only grows meanwhile; the next round tries again.
-                log.warning("ledger_checkpoint_failed", error=str(exc))
+                if not failing:
+                    log.warning("ledger_checkpoint_failed", error=str(exc))
+                failing = True
+            else:
+                if failing:
+                    log.info("ledger_checkpoint_resumed")
+                failing = False
 
     def close(self) -> None:
         """Apart from `run`, which the router's supervisor may start again after a failure."""

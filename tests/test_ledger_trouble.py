@@ -1,6 +1,6 @@
-"""The ledger in trouble: locked by another process, or on a full disk. The router keeps
-answering, says truthfully whether it can route and why not, and delivers every document
-exactly once when the trouble ends, without a restart."""
+"""The ledger in trouble: locked by another process, on a full disk, or wanted by a second
+router. The router keeps answering, says truthfully whether it can route and why not, and
+delivers every document exactly once when the trouble ends, without a restart."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import asyncio
 import contextlib
 import os
 import re
+import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -26,8 +28,8 @@ from docex.ids import uuid7
 from router.service import Router
 from tests.conftest import FakeClock, Pki, UnitClientFactory, eventually
 from tests.documents import PDF, sealed_envelope, submit
-from tests.test_faults import Inbox, watch_queue
-from tests.test_operations import edit, get, readiness
+from tests.test_faults import Inbox, start_router, watch_queue
+from tests.test_operations import edit, get, readiness, router_status
 
 # Longer than the 5 s SQLite waits for a lock by default, which the router used to sit out on
 # its event loop.
@@ -82,6 +84,25 @@ def operator_holding(ledger: Path) -> Iterator[None]:
     finally:
         operator.execute("ROLLBACK")
         operator.close()
+
+
+async def docex(*args: str) -> tuple[int, str]:
+    """An operator's command in a process of its own: its exit status and all it printed."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "docex.cli",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    return process.returncode or 0, output.decode()
 
 
 @pytest.fixture
@@ -251,3 +272,48 @@ class TestFullDisk:
             filler.unlink()
         await site.delivered(27, "every document, once there was room")
         site.delivered_once(before + small + big)
+
+
+async def test_a_second_router_on_the_same_ledger_refuses_to_start(
+    config_file: Path,
+    ledger_path: Path,
+    empty_queues: None,
+    free_port: int,
+    pki: Pki,
+    tmp_path: Path,
+    unit_client_for: UnitClientFactory,
+) -> None:
+    """Two routers on one ledger would take turns locking it; the second one says so and
+    stops, while the first goes on routing and operators' read-only tools still work."""
+    edit(config_file, "metrics_port = 0", f"metrics_port = {free_port}")
+    first = start_router(config_file, tmp_path / "first.log")
+    try:
+        await readiness(free_port, 200, timeout=30)
+        code, output = await docex("router", "run", "--config", str(config_file))
+        assert code == 2
+        [line] = output.splitlines()
+        assert str(ledger_path) in line and f"pid {first.pid}" in line, line
+
+        async with unit_client_for("gov-office") as office, unit_client_for("finance") as finance:
+            envelope = sealed_envelope(pki.signing["gov-office"])
+            answer = await office.request(submit(envelope))
+            assert isinstance(answer, wire.Status) and answer.state == "accepted", answer
+            await finance.wait_for(lambda: finance.mailbox.delivery(envelope.id), timeout=10)
+        code, status = await router_status(config_file)
+        assert code == 0 and "router:  ready" in status, status
+        assert await docex("notices", "list", "--config", str(config_file)) == (
+            0,
+            "no paper notices\n",
+        )
+
+        # kill -9 leaves no lock behind: the next router starts.
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        first = start_router(config_file, tmp_path / "after-kill.log")
+        await readiness(free_port, 200, timeout=30)
+    finally:
+        first.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            first.wait(timeout=30)
+        if first.returncode is None:
+            first.kill()

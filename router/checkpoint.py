@@ -35,17 +35,27 @@ class Checkpointer:
         self._in_use = threading.Lock()
 
     async def run(self) -> None:
-        try:
-            while True:
-                await asyncio.sleep(self._interval_s)
-                try:
-                    await asyncio.to_thread(self._checkpoint)
-                except sqlite3.Error as exc:
-                    # The log only grows meanwhile; the next round tries again.
+        """Logged once when checkpoints start failing (a full disk fails one a second), and
+        once when they work again."""
+        failing = False
+        while True:
+            await asyncio.sleep(self._interval_s)
+            try:
+                await asyncio.to_thread(self._checkpoint)
+            except sqlite3.Error as exc:
+                # The log only grows meanwhile; the next round tries again.
+                if not failing:
                     log.warning("ledger_checkpoint_failed", error=str(exc))
-        finally:
-            with self._in_use:
-                self._db.close()
+                failing = True
+            else:
+                if failing:
+                    log.info("ledger_checkpoint_resumed")
+                failing = False
+
+    def close(self) -> None:
+        """Apart from `run`, which the router's supervisor may start again after a failure."""
+        with self._in_use:
+            self._db.close()
 
     def _checkpoint(self) -> None:
         with self._in_use:

@@ -11,6 +11,7 @@ from pathlib import Path
 import aio_pika
 
 from docex.config import ConfigError, load_config
+from router import ledger_lock
 from router.notices_cli import add_notice_commands
 from router.provision import ProvisionError, provision
 from router.report_cli import add_report_commands
@@ -58,11 +59,12 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(run(config, args.config))
+        with ledger_lock.held(Path(config.router.ledger)):
+            asyncio.run(run(config, args.config))
     except aio_pika.exceptions.ProbableAuthenticationError as exc:
         print(f"error: the broker refused the router's login: {exc}", file=sys.stderr)
         return 2
-    except (SealError, OSError) as exc:
+    except (SealError, OSError, ledger_lock.LedgerInUse) as exc:
         print(f"error: cannot start the router: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -24,26 +24,31 @@ import structlog
 from docex import wire
 from router.exchange import Exchange
 from router.ledger import StoredInfo
+from router.ledger_health import LedgerHealth
 from router.work_updates import due_date, filed_in_full, periods_around
 
 log = structlog.get_logger("docex.router")
 
 
 class InfoWatch:
-    def __init__(self, exchange: Exchange, wake_outbox: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        exchange: Exchange,
+        ledger_health: LedgerHealth,
+        wake_outbox: Callable[[], None] = lambda: None,
+    ) -> None:
         self.exchange = exchange
         self.ledger = exchange.ledger
+        self.ledger_health = ledger_health
         self.metrics = exchange.metrics
         self.wake_outbox = wake_outbox
         self.started = self._today()
 
     async def run(self) -> None:
-        """Check every `check_interval_s`; a failed check is logged and tried again next time."""
+        """Check every `check_interval_s`. A check the ledger cannot commit is tried again
+        until it can (checks are idempotent); any other failure is the supervisor's."""
         while True:
-            try:
-                self.check()
-            except Exception:
-                log.exception("info_check_failed")
+            await self.ledger_health.retry("infowatch", self.check)
             await asyncio.sleep(self.exchange.config.information.check_interval_s)
 
     def check(self) -> None:

@@ -193,6 +193,12 @@ CREATE TABLE IF NOT EXISTS sms_sent (
     reminders INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sms_sent_by_mobile ON sms_sent (mobile, sent_at);
+-- One row, rewritten every few seconds (router/ledger_health.py): the router is ready only
+-- while such a commit gets through.
+CREATE TABLE IF NOT EXISTS liveness (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    at TEXT NOT NULL
+);
 """
 
 
@@ -300,7 +306,16 @@ _INFO_COLUMNS = (
 
 
 class Ledger:
-    def __init__(self, path: Path, *, read_only: bool = False, checkpoints: bool = True) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        read_only: bool = False,
+        checkpoints: bool = True,
+        waits_for_locks: bool = True,
+    ) -> None:
+        """`waits_for_locks=False`: a write that finds the ledger locked raises at once instead
+        of waiting up to 5 s in the calling thread (router/ledger_health.py)."""
         if read_only:
             # For operators' tools beside a running router: no writes, and nothing created.
             if not path.is_file():
@@ -308,7 +323,12 @@ class Ledger:
             self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(
+            path,
+            timeout=5.0 if waits_for_locks else 0.0,
+            isolation_level=None,
+            check_same_thread=False,
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit the router has acked a message for must survive power loss.
         self._db.execute("PRAGMA synchronous=FULL")
@@ -332,10 +352,13 @@ class Ledger:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite may or may not have rolled back already after an error such as a full
+                # disk; a transaction left open would refuse every later BEGIN.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
         finally:
             if not durable:
                 self._db.execute("PRAGMA synchronous=FULL")
@@ -347,15 +370,19 @@ class Ledger:
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK TO command")
-            self._db.execute("RELEASE command")
+            # Unless SQLite rolled the whole transaction back (a full disk, an I/O error).
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK TO command")
+                self._db.execute("RELEASE command")
             raise
         self._db.execute("RELEASE command")
 
-    def check_writable(self) -> None:
-        """Raises sqlite3.Error when the ledger cannot take a write lock (disk, permissions)."""
-        self._db.execute("BEGIN IMMEDIATE")
-        self._db.execute("ROLLBACK")
+    def record_liveness(self, at: str) -> None:
+        self._db.execute(
+            "INSERT INTO liveness (id, at) VALUES (1, ?)"
+            " ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+            (at,),
+        )
 
     def command_seen(self, unit: str, command_id: str) -> bool:
         row = self._db.execute(

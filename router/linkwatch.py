@@ -34,6 +34,7 @@ from docex import wire
 from docex.config import Unit
 from router.exchange import Exchange
 from router.ledger import Delivery, Fault, Link, StoredDocument
+from router.ledger_health import LedgerHealth
 from router.paper import PaperDocument, PaperNotice, render
 
 log = structlog.get_logger("docex.router")
@@ -52,11 +53,13 @@ class LinkWatch:
     def __init__(
         self,
         exchange: Exchange,
+        ledger_health: LedgerHealth,
         broker_connected: Callable[[], bool],
         wake_outbox: Callable[[], None] = lambda: None,
     ) -> None:
         self.exchange = exchange
         self.ledger = exchange.ledger
+        self.ledger_health = ledger_health
         self.metrics = exchange.metrics
         self.broker_connected = broker_connected
         # Notices leave at once, not at the outbox publisher's next look.
@@ -64,12 +67,10 @@ class LinkWatch:
         self.started = exchange.clock.now()
 
     async def run(self) -> None:
-        """Check every `check_interval_s`; a failed check is logged and tried again next time."""
+        """Check every `check_interval_s`. A check the ledger cannot commit is tried again
+        until it can (checks are idempotent); any other failure is the supervisor's."""
         while True:
-            try:
-                self.check()
-            except Exception:
-                log.exception("link_check_failed")
+            await self.ledger_health.retry("linkwatch", self.check)
             await asyncio.sleep(self.exchange.config.links.check_interval_s)
 
     def check(self) -> None:

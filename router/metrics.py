@@ -144,6 +144,20 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        # Supervision and the ledger's health: router/supervision.py, router/ledger_health.py.
+        self.task_failures = Counter(
+            "docex_task_failures",
+            "Background tasks that failed and were started again, by task",
+            ["task"],
+            registry=self.registry,
+        )
+        self.ledger_retries = Counter(
+            "docex_ledger_write_retries",
+            "Ledger commits that did not get through and were tried again, by writer and"
+            " reason (locked, disk_full, error)",
+            ["writer", "reason"],
+            registry=self.registry,
+        )
         Info("docex_build", "The running docex", registry=self.registry).info(
             {"version": version("docex")}
         )

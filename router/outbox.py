@@ -34,6 +34,7 @@ from docex import wire
 from docex.backoff import Backoff
 from router.exchange import Exchange
 from router.ledger import OutboxRow
+from router.ledger_health import LedgerHealth
 from router.metrics import Metrics
 
 log = structlog.get_logger("docex.router")
@@ -97,6 +98,7 @@ class OutboxPublisher:
         self,
         exchange: Exchange,
         metrics: Metrics,
+        ledger_health: LedgerHealth,
         max_message_bytes: int,
         broker_connected: Callable[[], bool],
         redeclare: Callable[[str], Awaitable[bool]],
@@ -108,6 +110,7 @@ class OutboxPublisher:
         self._exchange = exchange
         self._ledger = exchange.ledger
         self._metrics = metrics
+        self._ledger_health = ledger_health
         self._max_message_bytes = max_message_bytes
         self._redeclare = redeclare
         self._on_published = on_published
@@ -155,12 +158,16 @@ class OutboxPublisher:
             elif (verdict := await self._judge(row, error, alone)) is not None:
                 set_aside.append((row, *verdict))
         if confirmed or set_aside:
-            # Lost in a power cut, this is redone: the rows are still in the outbox, go out
-            # again under their message ids, and recipients keep each once.
-            with self._ledger.transaction(durable=False):
+
+            def record() -> None:
                 self._exchange.published(confirmed)
                 for row, reason, detail in set_aside:
                     self._exchange.set_aside(row, reason, detail)
+
+            # Lost in a power cut, this is redone: the rows are still in the outbox, go out
+            # again under their message ids, and recipients keep each once. While the ledger
+            # cannot commit, the publisher waits here and sends nothing more.
+            await self._ledger_health.commit("outbox", record, durable=False)
         for row, reason, detail in set_aside:
             self._suspects.discard(row.seq)
             self._failures.pop(row.seq, None)

@@ -9,12 +9,15 @@ interleave:
   many in flight at once, and removes them from the outbox once the broker has confirmed them.
 A crash between any two steps loses nothing: unacked commands come back and are recognised by
 their message id; unconfirmed messages are published again and recipients dedupe them by id.
+The connection never waits for a lock on the loop: a ledger that cannot commit is waited out
+by router/ledger_health.py. Every background task runs under router/supervision.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 import sqlite3
 from pathlib import Path
@@ -39,11 +42,13 @@ from router.exchange import Exchange, Inbound, Verdict
 from router.info_watch import InfoWatch
 from router.intake import FairIntake
 from router.ledger import Ledger
+from router.ledger_health import LedgerHealth
 from router.linkwatch import LinkWatch
 from router.metrics import Metrics
 from router.outbox import OutboxPublisher
 from router.reload import compare
 from router.sms_sender import SmsSender
+from router.supervision import Supervisor
 from seals.errors import SealError
 from seals.seal import open_seal
 from seals.verify import SealVerifier
@@ -62,9 +67,11 @@ class Router:
         self.config = config
         self.config_path = config_path
         self.names = topology.Names(config.router.prefix)
-        self.ledger = Ledger(Path(config.router.ledger), checkpoints=False)
+        self.ledger = Ledger(Path(config.router.ledger), checkpoints=False, waits_for_locks=False)
         self.checkpointer = Checkpointer(Path(config.router.ledger))
         self.metrics = Metrics(self.ledger)
+        self.ledger_health = LedgerHealth(self.ledger, self.metrics.ledger_retries)
+        self.supervisor = Supervisor(self.metrics.task_failures)
         revocation_list = config.seals.revocation_list
         verifier = SealVerifier.from_files(
             Path(config.seals.ca_certificate), Path(revocation_list) if revocation_list else None
@@ -78,17 +85,20 @@ class Router:
         )
         self.ready = asyncio.Event()
         self._intake: FairIntake[AbstractIncomingMessage] = FairIntake()
-        self.sms = _sms_sender(config, self.exchange, self.metrics)
+        self.sms = _sms_sender(config, self.exchange, self.metrics, self.ledger_health)
         self.outbox = OutboxPublisher(
             self.exchange,
             self.metrics,
+            self.ledger_health,
             config.router.max_message_bytes,
             self.broker_connected,
             self._redeclare,
             self._published,
         )
-        self.linkwatch = LinkWatch(self.exchange, self.broker_connected, self.outbox.wakeup.set)
-        self.infowatch = InfoWatch(self.exchange, self.outbox.wakeup.set)
+        self.linkwatch = LinkWatch(
+            self.exchange, self.ledger_health, self.broker_connected, self.outbox.wakeup.set
+        )
+        self.infowatch = InfoWatch(self.exchange, self.ledger_health, self.outbox.wakeup.set)
         self._connection: AbstractRobustConnection | None = None
         # Each unit's intake queue and the tag of the router's consumer on it.
         self._consuming: dict[str, tuple[AbstractQueue, str]] = {}
@@ -96,7 +106,6 @@ class Router:
         self._outbound: AbstractExchange | None = None
         self._publish_channel: AbstractRobustChannel | None = None
         self._health: asyncio.Server | None = None
-        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._connection = await self._connect()
@@ -112,12 +121,12 @@ class Router:
         self._consume_channel = await self._connection.channel()
         # Per consumer: the router holds at most this many commands of any one unit.
         await self._consume_channel.set_qos(prefetch_count=self.config.router.prefetch)
-        if not self._tasks:
+        if not self.supervisor.running:
             await self._start_watching()
-        self._tasks += [
-            asyncio.create_task(self._take_in(), name="intake"),
-            asyncio.create_task(self.outbox.run(channel, self._outbound), name="outbox"),
-        ]
+        self.supervisor.start("intake", self._take_in)
+        self.supervisor.start(
+            "outbox", functools.partial(self.outbox.run, channel, self._outbound)
+        )
         for unit_id in unit_ids:
             await self._consume(unit_id)
         self.ready.set()
@@ -143,7 +152,7 @@ class Router:
             except aio_pika.exceptions.ProbableAuthenticationError:
                 raise
             except (aio_pika.exceptions.AMQPConnectionError, OSError) as exc:
-                if not self._tasks:
+                if not self.supervisor.running:
                     await self._start_watching()
                 delay = backoff.next_delay()
                 log.warning("broker_unreachable", error=str(exc), retry_in=round(delay, 1))
@@ -155,17 +164,16 @@ class Router:
                 await asyncio.sleep(delay)
 
     async def _start_watching(self) -> None:
-        """What needs the ledger but not the broker: the link and information watches,
-        checkpoints, SMS, the watchdog and the health endpoints."""
-        self._tasks = [
-            asyncio.create_task(self.linkwatch.run(), name="linkwatch"),
-            asyncio.create_task(self.infowatch.run(), name="infowatch"),
-            asyncio.create_task(self.checkpointer.run(), name="checkpoint"),
-        ]
+        """What needs the ledger but not the broker: the ledger's probe, the link and
+        information watches, checkpoints, SMS, the watchdog and the health endpoints."""
+        self.supervisor.start("ledger_probe", self.ledger_health.probe)
+        self.supervisor.start("linkwatch", self.linkwatch.run)
+        self.supervisor.start("infowatch", self.infowatch.run)
+        self.supervisor.start("checkpoint", self.checkpointer.run)
         if self.sms is not None:
-            self._tasks.append(asyncio.create_task(self.sms.run(), name="sms"))
+            self.supervisor.start("sms", self.sms.run)
         if (interval := systemd.watchdog_interval()) is not None:
-            self._tasks.append(asyncio.create_task(self._watchdog(interval), name="watchdog"))
+            self.supervisor.start("watchdog", functools.partial(self._watchdog, interval))
         if self.config.router.metrics_port:
             self._health = await health.serve(
                 self.config.router.metrics_host,
@@ -186,11 +194,10 @@ class Router:
         if self.broker_connected():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained(), flush_timeout)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.supervisor.stop()
         if self._connection is not None:
             await self._connection.close()
+        self.checkpointer.close()
         self.ledger.close()
         log.info("router_stopped")
 
@@ -201,11 +208,7 @@ class Router:
             problems.append("not started, or stopping")
         if not self.broker_connected():
             problems.append("broker: not connected")
-        try:
-            self.ledger.check_writable()
-        except sqlite3.Error as exc:
-            problems.append(f"ledger: not writable: {exc}")
-        return problems
+        return problems + self.ledger_health.problems() + self.supervisor.problems()
 
     def broker_connected(self) -> bool:
         """A robust connection is not `is_closed` while it reconnects; `connected` tells."""
@@ -241,8 +244,9 @@ class Router:
         )
         for unit in change.added:
             await self._consume(unit.id)
-        with self.ledger.transaction():
-            self.exchange.reconfigure(new, change)
+        await self.ledger_health.commit(
+            "reload", functools.partial(self.exchange.reconfigure, new, change)
+        )
         self.config = new
         self.metrics.reloads.labels("success").inc()
         log.info(
@@ -299,7 +303,10 @@ class Router:
         while True:
             batch = await self._intake.batch(_INTAKE_BATCH)
             try:
-                verdicts = self._apply(batch)
+                # A locked ledger or a full disk is waited out with the batch in hand, unacked.
+                verdicts = await self.ledger_health.retry(
+                    "intake", functools.partial(self._apply, batch)
+                )
             except sqlite3.Error:
                 log.exception("ledger_commit_failed", batch=len(batch))
                 await self._settle(batch, None)
@@ -316,6 +323,8 @@ class Router:
                 try:
                     with self.ledger.savepoint():
                         verdicts.append(self.exchange.handle(inbound))
+                except sqlite3.OperationalError:
+                    raise  # the ledger's trouble, not the command's: the batch waits
                 except Exception:
                     log.exception(
                         "command_failed", message_id=message.message_id, user_id=message.user_id
@@ -341,7 +350,9 @@ class Router:
                 log.warning("settle_failed", message_id=message.message_id, error=repr(exc))
 
 
-def _sms_sender(config: Config, exchange: Exchange, metrics: Metrics) -> SmsSender | None:
+def _sms_sender(
+    config: Config, exchange: Exchange, metrics: Metrics, ledger_health: LedgerHealth
+) -> SmsSender | None:
     settings = config.sms
     if not settings.mqtt_host:
         return None
@@ -350,6 +361,7 @@ def _sms_sender(config: Config, exchange: Exchange, metrics: Metrics) -> SmsSend
         password = Path(settings.mqtt_password_file).read_text().strip()
     sender = SmsSender(
         exchange.ledger,
+        ledger_health,
         settings,
         password,
         exchange.clock,

@@ -5,14 +5,15 @@ leave the ledger only once the broker acknowledged it, so a crash or a broker ou
 texts but loses none (after a crash, one may go twice under the same `id`, for the gateway to
 drop). A number gets at most `per_number_per_hour` texts in any hour: reminders beyond that
 wait, and all of a number's waiting reminders then go in one text that says how many more
-there are. SMS is optional: whatever goes wrong here is logged and retried, and routing does
-not wait for it.
+there are. SMS is optional: routing does not wait for it. A gateway away is waited for here;
+anything else that goes wrong is the supervisor's to log and retry (router/supervision.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import uuid
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from docex.backoff import Backoff
 from docex.clock import Clock
 from docex.config import SmsSettings
 from router.ledger import Ledger, SmsRow
+from router.ledger_health import LedgerHealth
 from router.metrics import Metrics
 
 log = structlog.get_logger("docex.sms")
@@ -38,6 +40,7 @@ class SmsSender:
     def __init__(
         self,
         ledger: Ledger,
+        ledger_health: LedgerHealth,
         settings: SmsSettings,
         password: str | None,
         clock: Clock,
@@ -45,6 +48,7 @@ class SmsSender:
         stamp: Callable[[], str],
     ) -> None:
         self.ledger = ledger
+        self.ledger_health = ledger_health
         self.settings = settings
         self.password = password
         self.clock = clock
@@ -72,9 +76,6 @@ class SmsSender:
                             await asyncio.wait_for(self._wakeup.wait(), _RECHECK_S)
             except (aiomqtt.MqttError, TimeoutError, OSError) as exc:
                 log.warning("sms_gateway_unreachable", error=str(exc), waiting=self._depth())
-            except Exception:
-                # Never let a bug here take routing down: log it, and try again later.
-                log.exception("sms_sender_failed", waiting=self._depth())
             finally:
                 self.connected.clear()
             await asyncio.sleep(backoff.next_delay())
@@ -118,8 +119,14 @@ class SmsSender:
             qos=1,
             timeout=_PUBLISH_TIMEOUT_S,
         )
-        with self.ledger.transaction():
-            self.ledger.sms_gone(text_id, first.mobile, now, [row.seq for row in rows])
+        # The text is out: its reminders leave the ledger under this id, however long that
+        # has to wait, rather than go again under another.
+        await self.ledger_health.commit(
+            "sms",
+            functools.partial(
+                self.ledger.sms_gone, text_id, first.mobile, now, [row.seq for row in rows]
+            ),
+        )
         self.metrics.sms_sent.inc()
         self.metrics.sms_reminders.inc(len(rows))
         log.info("sms_sent", unit=first.unit, mobile=masked(first.mobile), reminders=len(rows))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -208,6 +209,14 @@ def config_file(tmp_path: Path, prefix: str, pki: Pki, broker_users: Path) -> Pa
 @pytest.fixture
 def config(config_file: Path) -> Config:
     return load_config(config_file)
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A port for the router's metrics and probes, for tests that ask them over HTTP."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -188,7 +188,7 @@ async def test_broker_stopped_is_an_exchange_fault_that_clears_itself(
                 await poll(lambda: router.ledger.open_fault("*") is not None, "an exchange fault")
                 assert "broker: not connected" in router.not_ready()
                 await asyncio.sleep(3)
-                assert [task for task in router._tasks if task.done()] == []
+                assert router.supervisor.problems() == []
                 assert [f.scope for f in router.ledger.faults()] == ["*"]
             finally:
                 await rabbitmqctl("start_app")

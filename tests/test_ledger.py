@@ -33,15 +33,17 @@ async def test_commits_leave_the_log_to_the_checkpointer(tmp_path: Path) -> None
     assert path.stat().st_size < 1024 * 1024
     assert Path(f"{path}-wal").stat().st_size > 2 * PAGES * 4000
 
-    checkpointer = asyncio.create_task(Checkpointer(path, interval_s=0.01).run())
+    checkpointer = Checkpointer(path, interval_s=0.01)
+    running = asyncio.create_task(checkpointer.run())
     try:
         await eventually(
             lambda: path.stat().st_size > 2 * PAGES * 4000, "the log copied into the ledger"
         )
     finally:
-        checkpointer.cancel()
+        running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await checkpointer
+            await running
+        checkpointer.close()
     assert ledger.outbox_depth() == 2 * PAGES
     ledger.close()
 

@@ -371,7 +371,7 @@ async def test_the_exchange_down_for_24_hours_sends_paper_to_every_unit(site: Si
         "finance", to=["education"], cc=["gov-office"], title="发往教育局的通知"
     )
     broker = {"up": False}
-    watch = LinkWatch(site.router.exchange, lambda: broker["up"])
+    watch = LinkWatch(site.router.exchange, site.router.ledger_health, lambda: broker["up"])
 
     watch.check()
     fault = site.router.ledger.open_fault("*")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -10,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -175,13 +177,6 @@ def test_settings_that_need_a_restart_are_named(config_file: Path) -> None:
     assert (change.added, change.renamed, change.gone) == ([], [], [])
 
 
-@pytest.fixture
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest_asyncio.fixture
 async def observed(
     config_file: Path,
@@ -205,6 +200,18 @@ async def get(port: int, path: str) -> tuple[int, str]:
     writer.close()
     head, _, body = response.decode().partition("\r\n\r\n")
     return int(head.split()[1]), body
+
+
+async def readiness(port: int, status: int, timeout: float = 10) -> str:
+    """/readyz's body, once it answers `status`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):  # not listening yet
+            answer, body = await get(port, "/readyz")
+            if answer == status:
+                return body
+        await asyncio.sleep(0.05)
+    pytest.fail(f"/readyz did not answer {status} within {timeout:.0f} s")
 
 
 async def test_metrics_and_probes(

@@ -4,7 +4,7 @@ A flooding unit publishes `--flood` submits (5,000) as fast as the broker takes 
 the router works through that backlog, another unit sends a probe document every
 `--probe-every` seconds to a third unit, and this prints how long each probe took from send to
 delivery, next to the same probe measured on an idle exchange, and the flood's backlog when
-each probe arrived. With every unit's intake queue taken in turn (router/intake.py) the probe
+each probe arrived. With every unit's intake queue taken in turn (docex/router/intake.py) the probe
 waits about one batch, not behind the flood.
 
 The router runs as operators run it (a subprocess); everything is made for the run and removed
@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
-from adapters.amqp.compose import apply_seal, compose
 from bench.route import (
     DEFAULT_AMQP_URL,
     BenchError,
@@ -41,7 +40,8 @@ from bench.route import (
 )
 from docex import wire
 from docex.ids import uuid7
-from seals.seal import Seal
+from docex.seals.seal import Seal
+from docex.unit.compose import apply_seal, compose
 
 FLOODER, FLOODED, PROBER, PROBED = "flooder", "flooded", "prober", "probed"
 UNITS = {

@@ -54,15 +54,15 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
 )
 
-from adapters.amqp.compose import apply_seal, compose
 from docex import wire
 from docex.config import Config, load_config
 from docex.ids import uuid7
-from router.provision import provision, unit_password
-from router.topology import Names
-from seals.ca import init_ca
-from seals.kinds import SealKind
-from seals.seal import Seal, issue_seal
+from docex.router.provision import provision, unit_password
+from docex.seals.ca import init_ca
+from docex.seals.kinds import SealKind
+from docex.seals.seal import Seal, issue_seal
+from docex.topology import Names
+from docex.unit.compose import apply_seal, compose
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -668,7 +668,7 @@ class Driver:
         )
 
     async def _publish(self, route: Route, document: Document) -> None:
-        """As a unit's client does (adapters/amqp/client.py): persistent, mandatory, confirmed."""
+        """As a unit's client does (docex/unit/client.py): persistent, mandatory, confirmed."""
         confirmation = await route.exchange.publish(
             aio_pika.Message(
                 document.body,

@@ -15,7 +15,7 @@ import json
 
 import aiomqtt
 
-from router.sms_sender import masked
+from docex.router.sms_sender import masked
 
 
 async def listen(host: str, port: int, topic_prefix: str) -> None:

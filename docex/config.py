@@ -67,7 +67,7 @@ class ExchangeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
 
 
 class LinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Link watch and paper fallback (§46, §47); see router/linkwatch.py for the rules."""
+    """Link watch and paper fallback (§46, §47); see docex/router/linkwatch.py for the rules."""
 
     # A unit that has sent a heartbeat is down after this long without hearing from it.
     heartbeat_timeout_s: float = 120.0
@@ -82,7 +82,7 @@ class LinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class InformationSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Information exchange (§39–§45); see router/information.py and router/info_watch.py.
+    """Information exchange (§39–§45); see docex/router/information.py and info_watch.py.
 
     Work updates (§41) are due on a calendar date: the annual filing (last year's summary,
     this year's plan) on `annual_due_month`/`annual_due_day` (day 0: the last day of that
@@ -111,7 +111,7 @@ class SealSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class SmsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """SMS reminders (§16) leave through an MQTT broker that an SMS gateway listens on, one
-    topic per unit (`<topic_prefix>/<unit>`); see router/sms.py. Read once at start; the
+    topic per unit (`<topic_prefix>/<unit>`); see docex/router/sms.py. Read once at start; the
     units' contacts are read as they change."""
 
     # "" turns SMS reminders off.

@@ -22,15 +22,15 @@ import msgspec
 import pytest
 import pytest_asyncio
 
-from adapters.amqp.client import UnitClient
-from adapters.amqp.settings import UnitSettings
+from docex import topology
 from docex.config import Config, load_config
-from router import topology
-from router.provision import provision, unit_password
-from router.service import Router
-from seals.ca import init_ca
-from seals.kinds import SealKind
-from seals.seal import Seal, issue_seal
+from docex.router.provision import provision, unit_password
+from docex.router.service import Router
+from docex.seals.ca import init_ca
+from docex.seals.kinds import SealKind
+from docex.seals.seal import Seal, issue_seal
+from docex.unit.client import UnitClient
+from docex.unit.settings import UnitSettings
 
 BROKER = "127.0.0.1:5672"
 UNITS = {"gov-office": "市府办公厅", "finance": "市财政局", "education": "市教育局"}

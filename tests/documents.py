@@ -8,9 +8,9 @@ from datetime import datetime
 
 import msgspec
 
-from adapters.amqp.compose import apply_seal, compose
 from docex import wire
-from seals.seal import Seal
+from docex.seals.seal import Seal
+from docex.unit.compose import apply_seal, compose
 from tests.conftest import WORKDAY_MORNING
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"

@@ -2,7 +2,7 @@
 own: never the router's "this is a bug" answer (`internal_error`), never an exception, and
 nothing in the outbox that the broker could not take.
 
-Driven through `Exchange.handle` as router/service.py calls it, with a real ledger file and
+Driven through `Exchange.handle` as docex/router/service.py calls it, with a real ledger file and
 real seals but no broker, so Hypothesis can try sixty commands of each type in seconds.
 """
 
@@ -21,14 +21,14 @@ from hypothesis import strategies as st
 
 from docex import wire
 from docex.config import ExchangeSettings, load_config
+from docex.core.rules import MESSAGE_MAX
 from docex.ids import is_safe_id, uuid7
-from router.checks import MESSAGE_MAX
-from router.exchange import Exchange, Inbound, Verdict
-from router.ledger import Ledger
-from router.metrics import Metrics
-from router.reload import compare
-from seals.seal import Seal
-from seals.verify import SealVerifier
+from docex.ledger.sqlite import Ledger
+from docex.router.handler import Exchange, Inbound, Verdict
+from docex.router.metrics import Metrics
+from docex.router.reload import compare
+from docex.seals.seal import Seal
+from docex.seals.verify import SealVerifier
 from tests.conftest import (
     REVOKED_UNIT,
     UNITS,
@@ -61,7 +61,7 @@ class Desk:
     read_up_to: int = 0
 
     def handle(self, unit: str, body: bytes, message_id: str) -> list[wire.RouterMessage]:
-        """Apply one command as router/service.py does; what it put in the outbox, decoded."""
+        """Apply one command as docex/router/service.py does; what it put in the outbox, decoded."""
         inbound = Inbound(message_id, amqp_user(self.prefix, unit), body)
         with self.ledger.transaction(durable=False), self.ledger.savepoint():
             verdict = self.exchange.handle(inbound)
@@ -91,7 +91,7 @@ class Desk:
 
 
 def exchange_for(config_path: Path, pki: Pki) -> tuple[Exchange, Ledger]:
-    """Built as router/service.py builds it; Metrics keeps its own registry, so it can be
+    """Built as docex/router/service.py builds it; Metrics keeps its own registry, so it can be
     built again and again in one process."""
     config = load_config(config_path)
     ledger = Ledger(Path(config.router.ledger), checkpoints=False)

@@ -13,13 +13,13 @@ import aiormq
 import msgspec
 import pytest
 
-from adapters.amqp.client import UnitClient
 from docex import wire
 from docex.config import Config
+from docex.core.rules import MESSAGE_MAX
 from docex.ids import uuid7
-from router.checks import MESSAGE_MAX
-from router.service import Router
-from router.topology import Names
+from docex.router.service import Router
+from docex.topology import Names
+from docex.unit.client import UnitClient
 from tests.conftest import Pki, amqp_user
 from tests.documents import PDF, sealed_envelope, submit
 from tests.test_wire import DEEP, NOT_UTF8

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from router.service import Router
+from docex.router.service import Router
 from tests.conftest import SEAL_PASSWORD, Pki, UnitConfigWriter
 from tests.documents import PDF
 

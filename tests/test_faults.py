@@ -14,13 +14,13 @@ from pathlib import Path
 import aio_pika
 import pytest
 
-from adapters.amqp.client import UnitClient
 from docex import wire
 from docex.config import Config, load_config
 from docex.ids import uuid7
-from router.ledger import Ledger
-from router.service import Router
-from router.topology import Names
+from docex.ledger.sqlite import Ledger
+from docex.router.service import Router
+from docex.topology import Names
+from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory
 from tests.documents import sealed_envelope, submit
 

@@ -22,17 +22,17 @@ import msgspec
 import pytest
 import pytest_asyncio
 
-from adapters.amqp.client import UnitClient
-from adapters.amqp.settings import UnitSettings
-from adapters.hotfolder.folder import Folder
-from adapters.hotfolder.journal import Journal
-from adapters.hotfolder.service import serve
-from adapters.hotfolder.settings import HotFolderSettings, load_hotfolder_settings
 from docex import wire
+from docex.adapters.hotfolder.folder import Folder
+from docex.adapters.hotfolder.journal import Journal
+from docex.adapters.hotfolder.service import serve
+from docex.adapters.hotfolder.settings import HotFolderSettings, load_hotfolder_settings
 from docex.config import Config
 from docex.ids import uuid7
-from router.service import Router
-from router.topology import Names
+from docex.router.service import Router
+from docex.topology import Names
+from docex.unit.client import UnitClient
+from docex.unit.settings import UnitSettings
 from tests.conftest import SEAL_PASSWORD, Pki, eventually, unit_settings
 from tests.documents import PDF, delivered, ofd, sealed_envelope, submit
 

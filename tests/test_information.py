@@ -7,10 +7,10 @@ from typing import Any
 
 import msgspec
 
-from adapters.amqp.client import UnitClient
 from docex import wire
 from docex.ids import uuid7
-from router.service import Router
+from docex.router.service import Router
+from docex.unit.client import UnitClient
 from tests.conftest import FakeClock
 
 V = wire.VERSION

@@ -12,14 +12,13 @@ import aio_pika
 import aiormq
 import pytest
 
-from adapters.amqp.client import UnitClient
-from docex import wire
+from docex import topology, wire
 from docex.config import Config, load_config
 from docex.ids import uuid7
-from router import topology
-from router.ledger import OutboxRow
-from router.service import Router
-from router.topology import Names
+from docex.ledger.sqlite import OutboxRow
+from docex.router.service import Router
+from docex.topology import Names
+from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory, eventually
 from tests.documents import sealed_envelope, submit
 from tests.test_operations import router_status

@@ -9,8 +9,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from router.checkpoint import Checkpointer
-from router.ledger import Ledger
+from docex.ledger.checkpoint import Checkpointer
+from docex.ledger.sqlite import Ledger
 from tests.conftest import eventually
 
 PAGES = 1500  # past SQLite's own checkpoint threshold of 1,000 pages
@@ -23,7 +23,7 @@ def fill(ledger: Ledger) -> None:
 
 
 async def test_commits_leave_the_log_to_the_checkpointer(tmp_path: Path) -> None:
-    """The write-ahead log is copied into the ledger off the event loop (router/checkpoint.py)
+    """The write-ahead log is copied into the ledger off the event loop (docex/ledger/checkpoint.py)
     and only there: a commit never pays for a checkpoint."""
     path = tmp_path / "ledger.sqlite"
     ledger = Ledger(path, checkpoints=False)

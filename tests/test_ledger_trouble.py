@@ -21,11 +21,11 @@ import pytest
 import pytest_asyncio
 from structlog.testing import capture_logs
 
-from adapters.amqp.client import UnitClient
 from docex import wire
 from docex.config import load_config
 from docex.ids import uuid7
-from router.service import Router
+from docex.router.service import Router
+from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory, eventually
 from tests.documents import PDF, sealed_envelope, submit
 from tests.test_faults import Inbox, start_router, watch_queue

@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from adapters.amqp.client import UnitClient
 from docex import wire
 from docex.config import Config
 from docex.ids import uuid7
-from router.service import Router
-from seals.ca import load_ca_certificate
-from seals.kinds import SealKind
-from seals.seal import Seal
-from seals.verify import SealVerifier
+from docex.router.service import Router
+from docex.seals.ca import load_ca_certificate
+from docex.seals.kinds import SealKind
+from docex.seals.seal import Seal
+from docex.seals.verify import SealVerifier
+from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki
 from tests.documents import sealed_envelope, submit
 

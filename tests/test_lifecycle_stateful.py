@@ -25,11 +25,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from adapters.amqp.client import UnitClient
 from docex import wire
 from docex.config import Config
 from docex.ids import uuid7
-from router.service import Router
+from docex.router.service import Router
+from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory
 from tests.documents import sealed_envelope, submit
 from tests.test_lifecycle import print_request

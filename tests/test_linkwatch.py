@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from adapters.amqp.client import UnitClient
 from docex import wire
 from docex.config import load_config
-from router import paper
-from router.exchange import Inbound, Verdict
-from router.linkwatch import LinkWatch
-from router.service import Router
+from docex.router import paper
+from docex.router.handler import Inbound, Verdict
+from docex.router.linkwatch import LinkWatch
+from docex.router.service import Router
+from docex.unit.client import UnitClient
 from tests.conftest import (
     BROKER,
     REVOKED_UNIT,

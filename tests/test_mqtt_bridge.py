@@ -26,13 +26,13 @@ import pytest_asyncio
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from adapters.amqp.client import UnitClient
-from adapters.mqtt.bridge import Bridge
-from adapters.mqtt.session import message_id, with_message_id
-from adapters.mqtt.settings import BridgeSettings, MqttSettings, load_bridge_settings
 from docex import wire
+from docex.adapters.mqtt.bridge import Bridge
+from docex.adapters.mqtt.session import message_id, with_message_id
+from docex.adapters.mqtt.settings import BridgeSettings, MqttSettings, load_bridge_settings
 from docex.ids import uuid7
-from router.service import Router
+from docex.router.service import Router
+from docex.unit.client import UnitClient
 from tests.conftest import Pki, eventually, in_background, unit_settings
 from tests.documents import sealed_envelope, submit
 from tests.test_hotfolder import REPO, docex, write_unit_settings

@@ -20,13 +20,13 @@ import aio_pika
 import pytest
 import pytest_asyncio
 
-from adapters.amqp.client import UnitClient
 from docex import wire
 from docex.config import Config, load_config
-from router.ledger import Ledger
-from router.reload import compare
-from router.service import Router
-from router.topology import Names
+from docex.ledger.sqlite import Ledger
+from docex.router.reload import compare
+from docex.router.service import Router
+from docex.topology import Names
+from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory, eventually
 from tests.documents import sealed_envelope, submit
 

@@ -6,11 +6,11 @@ import csv
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from adapters.amqp.client import UnitClient
 from docex import wire
 from docex.config import Config
-from router.report import statistics
-from router.service import Router
+from docex.router.report import statistics
+from docex.router.service import Router
+from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki
 from tests.documents import sealed_envelope, submit
 from tests.test_cli import docex

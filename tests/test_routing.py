@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from adapters.amqp.client import UnitClient
 from docex import wire
 from docex.ids import uuid7
-from router.service import Router
+from docex.router.service import Router
+from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki
 from tests.documents import ofd, sealed_envelope, submit
 

@@ -19,7 +19,7 @@ import pytest
 
 from docex import wire
 from docex.config import Config
-from router.topology import Names
+from docex.topology import Names
 from tests.conftest import Pki, UnitConfigWriter
 from tests.documents import PDF, delivered, sealed_envelope
 from tests.test_cli import docex

@@ -18,12 +18,12 @@ import msgspec
 import pytest
 from cryptography.x509.oid import NameOID
 
-from seals import ceremony
-from seals.ca import init_ca, load_ca_certificate
-from seals.ceremony import Presence
-from seals.ceremony_log import LOG_FILE, CeremonyLogError
-from seals.certificate import MAX_SEAL_IMAGE_BYTES, PNG_SIGNATURE, seal_image
-from seals.custody import (
+from docex.seals import ceremony
+from docex.seals.ca import init_ca, load_ca_certificate
+from docex.seals.ceremony import Presence
+from docex.seals.ceremony_log import LOG_FILE, CeremonyLogError
+from docex.seals.certificate import MAX_SEAL_IMAGE_BYTES, PNG_SIGNATURE, seal_image
+from docex.seals.custody import (
     CUSTODY_FILE,
     DEFAULT_CUSTODY,
     Custodian,
@@ -32,10 +32,10 @@ from seals.custody import (
     rebuild_ca,
     share_path,
 )
-from seals.errors import SealError
-from seals.kinds import SealKind
-from seals.revocation import REVOCATION_LIST_FILE, Reason
-from seals.seal import Seal, open_seal
+from docex.seals.errors import SealError
+from docex.seals.kinds import SealKind
+from docex.seals.revocation import REVOCATION_LIST_FILE, Reason
+from docex.seals.seal import Seal, open_seal
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 PASSWORD = "carrier-口令"

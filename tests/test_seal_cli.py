@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from seals import ceremony
-from seals.ceremony_log import LOG_FILE
-from seals.certificate import seal_image
-from seals.cli import add_seal_commands
-from seals.custody import CUSTODY_FILE, read_share_file
-from seals.seal import open_seal
+from docex.cli.seal import add_seal_commands
+from docex.seals import ceremony
+from docex.seals.ceremony_log import LOG_FILE
+from docex.seals.certificate import seal_image
+from docex.seals.custody import CUSTODY_FILE, read_share_file
+from docex.seals.seal import open_seal
 from tests.test_seal_ceremony import PNG, snapshot
 
 PASSWORD = "carrier-口令"

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from seals import ceremony
-from seals.errors import SealError
-from seals.kinds import SealKind
-from seals.revocation import REVOCATION_LIST_FILE, Reason
-from seals.seal import Seal
-from seals.verify import SealVerifier
+from docex.seals import ceremony
+from docex.seals.errors import SealError
+from docex.seals.kinds import SealKind
+from docex.seals.revocation import REVOCATION_LIST_FILE, Reason
+from docex.seals.seal import Seal
+from docex.seals.verify import SealVerifier
 from tests.test_seal_ceremony import NOW, Office, establish_office, make_seal
 
 DATA = b"canonical envelope header || sha256(content)"

@@ -14,15 +14,15 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from adapters.amqp.client import UnitClient
 from docex import wire
 from docex.config import load_config
-from router.service import Router
-from seals import ceremony
-from seals.errors import SealError
-from seals.kinds import SealKind
-from seals.revocation import REVOCATION_LIST_FILE, Reason
-from seals.seal import Seal
+from docex.router.service import Router
+from docex.seals import ceremony
+from docex.seals.errors import SealError
+from docex.seals.kinds import SealKind
+from docex.seals.revocation import REVOCATION_LIST_FILE, Reason
+from docex.seals.seal import Seal
+from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory, unit_settings, write_router_config
 from tests.documents import sealed_envelope, submit
 from tests.test_seal_ceremony import NOW, PASSWORD, Office, establish_office, make_seal

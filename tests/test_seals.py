@@ -11,13 +11,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 
-from seals.ca import CertificateAuthority, create_ca
-from seals.carrier import read_carrier, write_carrier
-from seals.certificate import seal_identity, serial_hex
-from seals.errors import SealError
-from seals.kinds import SealKind
-from seals.seal import CLOCK_SKEW, Seal, issue_seal, open_seal
-from seals.verify import SealVerifier
+from docex.seals.ca import CertificateAuthority, create_ca
+from docex.seals.carrier import read_carrier, write_carrier
+from docex.seals.certificate import seal_identity, serial_hex
+from docex.seals.errors import SealError
+from docex.seals.kinds import SealKind
+from docex.seals.seal import CLOCK_SKEW, Seal, issue_seal, open_seal
+from docex.seals.verify import SealVerifier
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 SEAL_PASSWORD = "unit-seal-口令"

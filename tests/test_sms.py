@@ -15,10 +15,10 @@ import aiomqtt
 import pytest
 import pytest_asyncio
 
-from adapters.amqp.client import UnitClient
 from docex import wire
 from docex.config import load_config
-from router.service import Router
+from docex.router.service import Router
+from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory, eventually, in_background
 from tests.documents import sealed_envelope, submit
 

@@ -1,5 +1,5 @@
 """A background task that fails is logged, counted, reported by /readyz and started again
-(router/supervision.py), on a real event loop and a real HTTP endpoint."""
+(docex/router/supervision.py), on a real event loop and a real HTTP endpoint."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
-from router import health
-from router.ledger import Ledger
-from router.metrics import Metrics
-from router.supervision import Supervisor
+from docex.ledger.sqlite import Ledger
+from docex.router import health
+from docex.router.metrics import Metrics
+from docex.router.supervision import Supervisor
 from tests.test_operations import readiness
 
 

@@ -6,11 +6,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from adapters.amqp.client import UnitClient
 from docex import wire
 from docex.config import Config, InformationSettings
-from router.service import Router
-from router.work_updates import PeriodError, due_date, periods_around
+from docex.router.service import Router
+from docex.router.work_updates import PeriodError, due_date, periods_around
+from docex.unit.client import UnitClient
 from tests.conftest import FakeClock
 from tests.test_information import accepted, notices
 

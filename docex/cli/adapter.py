@@ -1,0 +1,55 @@
+"""`docex adapter …`: the adapters a unit runs for good instead of calling `docex unit`.
+
+The `adapter` group is made here, next to the hot folder, and takes the MQTT bridge in too.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from docex.adapters.hotfolder.service import serve
+from docex.adapters.hotfolder.settings import HotFolderSettings, load_hotfolder_settings
+from docex.adapters.running import run_adapter, stop_on_signals
+from docex.adapters.settings_file import SettingsError
+from docex.cli.adapter_mqtt import add_mqtt_command
+from docex.seals.kinds import SealKind
+from docex.seals.seal import Seal, open_seal
+
+
+def add_adapter_commands(subparsers: argparse._SubParsersAction) -> None:
+    adapter = subparsers.add_parser(
+        "adapter", help="run a unit's adapter: an MQTT bridge or a hot folder"
+    )
+    commands = adapter.add_subparsers(dest="adapter_command", required=True, metavar="ADAPTER")
+    hotfolder = commands.add_parser(
+        "hotfolder",
+        help="send what is dropped in outbox/; deliveries into inbox/, the rest into news/",
+    )
+    hotfolder.add_argument(
+        "--config", type=Path, required=True, help="the hot folder's settings (TOML)"
+    )
+    hotfolder.set_defaults(func=_run)
+    add_mqtt_command(commands)
+
+
+def _run(args: argparse.Namespace) -> int:
+    return run_adapter(lambda: _serve(args.config))
+
+
+def _signing_seal(settings: HotFolderSettings) -> Seal:
+    """Opened once at start: a wrong password or someone else's seal stops the adapter before
+    it takes a single file."""
+    carrier = Path(settings.unit.seal_carrier)
+    seal = open_seal(carrier, settings.seal_password)
+    if (seal.unit_id, seal.kind) != (settings.unit.unit, SealKind.SIGNING):
+        raise SettingsError(
+            f"{carrier} holds the {seal.kind} seal of {seal.unit_id!r},"
+            f" not the signing seal of {settings.unit.unit!r}"
+        )
+    return seal
+
+
+async def _serve(config: Path) -> None:
+    settings = load_hotfolder_settings(config)
+    await serve(settings, _signing_seal(settings), stop_on_signals())

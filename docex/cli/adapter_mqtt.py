@@ -1,0 +1,36 @@
+"""`docex adapter mqtt --config FILE`: run one unit's MQTT bridge until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from pathlib import Path
+
+from docex.adapters.mqtt.bridge import Bridge
+from docex.adapters.mqtt.settings import BridgeSettings, load_bridge_settings
+from docex.adapters.running import run_adapter, stop_on_signals
+from docex.unit.client import UnitClient
+
+
+def add_mqtt_command(commands: argparse._SubParsersAction) -> None:
+    mqtt = commands.add_parser(
+        "mqtt", help="bridge a unit's MQTT topics (docex/<unit>/out|in/<type>) to the exchange"
+    )
+    mqtt.add_argument("--config", type=Path, required=True, help="the bridge's settings (TOML)")
+    mqtt.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    return run_adapter(lambda: _serve(load_bridge_settings(args.config)))
+
+
+async def _serve(settings: BridgeSettings) -> None:
+    stop = stop_on_signals()
+    async with UnitClient(settings.unit) as client:
+        bridge = asyncio.create_task(Bridge(settings, client).run(), name="bridge")
+        await stop.wait()
+        # Whatever is in flight stays unacknowledged on its side and comes again next start.
+        bridge.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await bridge

@@ -1,0 +1,86 @@
+"""`docex notices …`: the General Office's view of the paper notices of §47, to print and hand
+over. Reads the ledger read-only, so it runs beside the router without getting in its way."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from docex.config import Config
+from docex.ledger.reader import with_ledger
+from docex.ledger.sqlite import Ledger, NoticeRecord
+
+
+def add_notice_commands(subparsers: argparse._SubParsersAction) -> None:
+    notices = subparsers.add_parser(
+        "notices", help="paper notices written when a fault outlasted the fallback time (§47)"
+    )
+    commands = notices.add_subparsers(dest="notices_command", required=True, metavar="COMMAND")
+    listing = commands.add_parser("list", help="every paper notice, oldest first")
+    listing.add_argument("--config", type=Path, required=True)
+    listing.set_defaults(func=_list)
+    show = commands.add_parser("show", help="one notice: its file, unit, fault and documents")
+    show.add_argument("id", type=int)
+    show.add_argument("--config", type=Path, required=True)
+    show.set_defaults(func=_show)
+
+
+def _list(args: argparse.Namespace) -> int:
+    def listing(config: Config, ledger: Ledger) -> int:
+        notices = ledger.notices()
+        if not notices:
+            print("no paper notices")
+            return 0
+        for notice in notices:
+            fault = ledger.fault(notice.fault_id)
+            assert fault is not None
+            count = len(ledger.notice_documents(notice.id))
+            print(
+                f"{notice.id}  {notice.created_at}  {_unit(config, notice.unit)}"
+                f"  fault {fault.id} {fault.kind} ({fault.scope})  {count} documents"
+                f"  {notice.path}"
+            )
+        return 0
+
+    return with_ledger(args.config, listing)
+
+
+def _show(args: argparse.Namespace) -> int:
+    def show(config: Config, ledger: Ledger) -> int:
+        notice = ledger.notice(args.id)
+        if notice is None:
+            print(f"error: no paper notice {args.id}", file=sys.stderr)
+            return 1
+        _print_notice(config, ledger, notice)
+        return 0
+
+    return with_ledger(args.config, show)
+
+
+def _print_notice(config: Config, ledger: Ledger, notice: NoticeRecord) -> None:
+    fault = ledger.fault(notice.fault_id)
+    assert fault is not None
+    scope = "the exchange itself" if fault.scope == "*" else _unit(config, fault.scope)
+    print(f"paper notice {notice.id}: {notice.path}")
+    print(f"unit:    {_unit(config, notice.unit)}")
+    print(f"fault:   {fault.id}, {fault.kind}, {scope}")
+    print(f"         from {fault.started_at} to {fault.ended_at or 'now (still open)'}")
+    print(f"written: {notice.created_at}")
+    doc_ids = ledger.notice_documents(notice.id)
+    print(f"documents to exchange on paper: {len(doc_ids)}")
+    for number, doc_id in enumerate(doc_ids, start=1):
+        document = ledger.document(doc_id)
+        delivery = ledger.delivery(doc_id, notice.unit)
+        assert document is not None and delivery is not None
+        role = "主送" if delivery.role == "main" else "抄送"
+        print(
+            f"  {number}. {document.doc_no} 《{document.title}》 from"
+            f" {_unit(config, document.sender)}, {role}, may print {delivery.print_quota}"
+            f" — {doc_id} ({delivery.state})"
+        )
+
+
+def _unit(config: Config, unit_id: str) -> str:
+    unit = config.unit(unit_id)
+    return f"{unit.name} ({unit_id})" if unit else unit_id

@@ -1,0 +1,121 @@
+"""`docex router status --config FILE`: what an operator called at night looks at first.
+
+Whether the router answers and is ready (its /readyz), the open faults and how long until their
+documents go on paper (§47), each unit's link (§46), what waits to be published or texted, and
+the deliveries by state. It reads the ledger read-only, beside the running router. Exit status
+0 when the router is ready and no fault is open, 1 otherwise: usable from a monitoring script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from docex.config import Config
+from docex.ledger.reader import with_ledger
+from docex.ledger.sqlite import Fault, Ledger
+
+_PROBE_TIMEOUT_S = 3.0
+
+
+def add_status_command(router_commands: argparse._SubParsersAction) -> None:
+    status = router_commands.add_parser(
+        "status",
+        help="is the router ready; open faults, unit links, what waits (exit 1 if unwell)",
+    )
+    status.add_argument("--config", type=Path, required=True)
+    status.set_defaults(func=_status)
+
+
+def _status(args: argparse.Namespace) -> int:
+    return with_ledger(args.config, _report)
+
+
+def _report(config: Config, ledger: Ledger) -> int:
+    now = datetime.now(UTC)
+    ready, readiness = _readiness(config)
+    print(f"router:  {readiness}")
+    faults = ledger.open_faults()
+    fallback = timedelta(hours=config.links.paper_fallback_hours)
+    print(f"faults:  {len(faults) or 'none'} open")
+    for fault in faults:
+        print(f"  {_fault(fault, now, fallback)}")
+    print(f"waiting: {ledger.outbox_depth()} to publish, {ledger.sms_depth()} SMS reminders")
+    if set_aside := ledger.dead_outbox_rows():
+        print(
+            f"set aside: {set_aside} messages the broker can never take (ledger table"
+            " outbox_dead; the General Office was told of each; see the router's log)"
+        )
+    states = ", ".join(f"{state} {count}" for state, count in ledger.deliveries_by_state())
+    print(f"deliveries: {states or 'none yet'}")
+    pending = dict(ledger.pending_receipts())
+    down = {fault.scope for fault in faults}
+    rows = [("UNIT", "LINK", "LAST HEARD", "UNTAKEN", "OLDEST UNTAKEN")]
+    for unit in config.units:
+        if unit.status != "active":
+            continue
+        link = ledger.link(unit.id)
+        heard = "never"
+        if link is not None:
+            heard = f"{_age(now, link.last_seen_at)} ago" + (
+                " (heartbeats)" if link.heartbeats else ""
+            )
+        oldest = ledger.oldest_untaken(unit.id, None)
+        rows.append(
+            (
+                unit.id,
+                "DOWN" if unit.id in down or "*" in down else "up",
+                heard,
+                str(pending.get(unit.id, 0)),
+                f"{_age(now, oldest)} ago" if oldest else "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0 if ready and not faults else 1
+
+
+def _readiness(config: Config) -> tuple[bool, str]:
+    """Asked of the running router itself; the ledger cannot say whether it runs."""
+    if not config.router.metrics_port:
+        return False, "unknown: [router] metrics_port is 0, so it has no /readyz to ask"
+    host = config.router.metrics_host
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{config.router.metrics_port}"
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=_PROBE_TIMEOUT_S):
+            return True, f"ready ({url})"
+    except urllib.error.HTTPError as error:
+        problems = "; ".join(error.read().decode(errors="replace").split("\n")).strip("; ")
+        return False, f"NOT READY: {problems} ({url})"
+    except OSError as error:
+        reason = getattr(error, "reason", error)
+        return False, f"NOT RUNNING, or not answering at {url}: {reason}"
+
+
+def _fault(fault: Fault, now: datetime, fallback: timedelta) -> str:
+    scope = "the exchange itself" if fault.scope == "*" else fault.scope
+    started = datetime.fromisoformat(fault.started_at)
+    line = f"{scope}: {fault.kind} for {_age(now, fault.started_at)}"
+    if fault.paper_issued_at:
+        return line + f"; on paper since {fault.paper_issued_at} (docex notices list)"
+    return line + f"; documents go on paper in {_duration(started + fallback - now)} (§47)"
+
+
+def _age(now: datetime, stamp: str) -> str:
+    return _duration(now - datetime.fromisoformat(stamp))
+
+
+def _duration(span: timedelta) -> str:
+    seconds = max(int(span.total_seconds()), 0)
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{seconds:02d}s"

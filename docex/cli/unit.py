@@ -1,0 +1,226 @@
+"""`docex unit …`: what a unit's staff or integrator runs to send and receive documents."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from docex import formats, wire
+from docex.cli import unit_info, unit_lifecycle
+from docex.cli.unit_support import (
+    SEAL_PASSWORD_ENV,
+    CommandError,
+    print_answer,
+    seal_password,
+    shown,
+    sync,
+    with_client,
+)
+from docex.filenames import UnsafeFileName
+from docex.seals.seal import open_seal
+from docex.unit.client import UnitClient
+from docex.unit.compose import apply_seal, compose
+from docex.unit.delivery_files import save_delivery
+from docex.unit.settings import UnitSettings
+
+
+def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
+    unit = subparsers.add_parser("unit", help="send and receive documents as a unit")
+    unit.add_argument("--config", type=Path, required=True, help="the unit's settings file (TOML)")
+    commands = unit.add_subparsers(dest="unit_command", required=True, metavar="COMMAND")
+
+    send = commands.add_parser("send", help="seal a PDF or OFD file and send it")
+    send.add_argument("file", type=Path)
+    send.add_argument("--to", type=_unit_list, required=True, help="main recipients (主送): A,B")
+    send.add_argument("--cc", type=_unit_list, default=[], help="copy recipients (抄送): C,D")
+    send.add_argument(
+        "--copies", type=_copies, default={}, help="copies each may print (§31): A=3,C=1"
+    )
+    send.add_argument("--title", required=True)
+    send.add_argument("--doc-no", required=True, help="document number (文号)")
+    send.add_argument(
+        "--classification",
+        default="public",
+        choices=["public", "internal"],
+        help="secret and above are never exchanged (§4)",
+    )
+    send.add_argument("--format", help="pdf, ofd or a configured one (default: from the file)")
+    send.add_argument("--sealed-by", default=getpass.getuser(), help="who applies the seal")
+    send.add_argument(
+        "--seal-password-file",
+        type=Path,
+        help=f"the seal carrier's password (else ${SEAL_PASSWORD_ENV}, else prompt)",
+    )
+    send.add_argument("--timeout", type=float, default=30.0)
+    send.set_defaults(func=sync(_send))
+
+    inbox = commands.add_parser("inbox", help="fetch delivered documents, verify their seals")
+    inbox.add_argument(
+        "--save",
+        type=Path,
+        help="save verified documents here and tell the router they were read (§37)",
+    )
+    inbox.set_defaults(func=sync(_inbox))
+
+    status = commands.add_parser("status", help="where a document is, recipient by recipient")
+    status.add_argument("doc_id")
+    status.add_argument("--timeout", type=float, default=30.0)
+    status.set_defaults(func=sync(_status))
+
+    events = commands.add_parser(
+        "events", help="news from the router: documents you sent, outages and paper notices"
+    )
+    events.add_argument("doc_id", nargs="?")
+    events.set_defaults(func=sync(_events))
+
+    unit_lifecycle.add_commands(commands)
+    unit_info.add_commands(commands)
+
+
+async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
+    content = args.file.read_bytes()
+    format_name = args.format or formats.detect(content)
+    if format_name is None:
+        raise CommandError(f"{args.file} is neither PDF nor OFD; name its format with --format")
+    seal = open_seal(Path(settings.seal_carrier), seal_password(args.seal_password_file))
+    now = datetime.now(UTC)
+    envelope = compose(
+        content,
+        sender=settings.unit,
+        to=args.to,
+        cc=args.cc,
+        print_quota=args.copies,
+        title=args.title,
+        doc_no=args.doc_no,
+        format=format_name,
+        classification=args.classification,
+        now=now,
+    )
+    envelope = apply_seal(envelope, seal, sealed_by=args.sealed_by, now=now)
+
+    async def send(client: UnitClient) -> int:
+        answer = await client.request(wire.Submit(v=wire.VERSION, envelope=envelope), args.timeout)
+        if not isinstance(answer, wire.Status) or answer.state != "accepted":
+            return print_answer(answer)
+        print(
+            f"accepted: {envelope.doc_no} 《{envelope.title}》 id {envelope.id}\n"
+            f"  sent at {answer.at}, counts as sent on {answer.exchange_date} (§30, §32)"
+        )
+        return 0
+
+    return await with_client(settings, send)
+
+
+async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
+    async def inbox(client: UnitClient) -> int:
+        await client.drain()
+        not_saved = 0
+        for stored in client.mailbox.deliveries():
+            envelope = stored.deliver.envelope
+            line = (
+                f"{shown(envelope.id)}  {shown(envelope.doc_no)}  《{shown(envelope.title)}》"
+                f" from {shown(envelope.sender)}"
+                f" ({stored.deliver.role}, may print {stored.deliver.print_quota})"
+            )
+            if stored.seal_error:
+                print(f"REFUSED {line}\n  seal does not verify: {stored.seal_error}")
+                continue
+            if stored.withdrawn_at:
+                print(f"WITHDRAWN {line}\n  withdrawn by the sender at {stored.withdrawn_at}")
+                continue
+            if stored.paper_at:
+                print(f"ON PAPER {line}\n  exchanged on paper since {stored.paper_at} (§47)")
+                continue
+            if args.save is not None and stored.saved_path is None:
+                try:
+                    args.save.mkdir(parents=True, exist_ok=True)
+                    path = save_delivery(args.save, stored.deliver)
+                except (OSError, UnsafeFileName) as exc:
+                    # Set aside, unreceipted (§37), for the next run: the others still go in.
+                    print(f"NOT SAVED {line}: {shown(str(exc), None)}; the others continue")
+                    not_saved += 1
+                    continue
+                client.mailbox.mark_saved(envelope.id, str(path))
+                line += f"\n  seal verified; saved to {path}"
+            if args.save is not None and not stored.receipt_sent:
+                await client.send(wire.Receipt(v=wire.VERSION, doc_id=envelope.id, kind="read"))
+                client.mailbox.mark_receipt_sent(envelope.id)
+                line += "\n  read receipt sent"
+            print(line)
+        return 1 if not_saved else 0
+
+    return await with_client(settings, inbox)
+
+
+async def _status(args: argparse.Namespace, settings: UnitSettings) -> int:
+    async def status(client: UnitClient) -> int:
+        answer = await client.request(
+            wire.StatusQuery(v=wire.VERSION, doc_id=args.doc_id), args.timeout
+        )
+        if not isinstance(answer, wire.DocumentStatus):
+            return print_answer(answer)
+        print(f"{answer.doc_no} 《{answer.title}》 {answer.doc_id}")
+        print(f"sent at {answer.sent_at}, exchange date {answer.sent_exchange_date}")
+        if answer.paper_attachments:
+            print(f"paper attachments (§28): {'; '.join(answer.paper_attachments)}")
+        rows: list[tuple[str, ...]] = [
+            ("recipient", "role", "state", "printed", "attempt", "received at", "exchange date")
+        ]
+        rows += [
+            (
+                r.recipient,
+                "main" if r.role == "main" else "copy",
+                r.state,
+                f"{r.printed}/{r.print_quota}",
+                str(r.attempt),
+                r.received_at or "-",
+                r.received_exchange_date or "-",
+            )
+            for r in answer.recipients
+        ]
+        _print_table(rows)
+        return 0
+
+    return await with_client(settings, status)
+
+
+async def _events(args: argparse.Namespace, settings: UnitSettings) -> int:
+    async def events(client: UnitClient) -> int:
+        await client.drain()
+        for status in client.mailbox.statuses(args.doc_id):
+            who = f" {status.recipient}" if status.recipient else ""
+            date = f" (exchange date {status.exchange_date})" if status.exchange_date else ""
+            reason = f" {status.reason}: {status.message}" if status.reason else ""
+            print(f"{status.at}  {status.doc_id}  {status.state}{who}{date}{reason}")
+        if args.doc_id is None:
+            for notice in client.mailbox.notices():
+                print(f"{notice.at}  notice {notice.kind} (fault {notice.fault_id}): {notice.text}")
+        return 0
+
+    return await with_client(settings, events)
+
+
+def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def _unit_list(value: str) -> list[str]:
+    units = [part.strip() for part in value.split(",") if part.strip()]
+    if not units:
+        raise argparse.ArgumentTypeError("name at least one unit")
+    return units
+
+
+def _copies(value: str) -> dict[str, int]:
+    quota = {}
+    for part in value.split(","):
+        unit, sep, count = part.partition("=")
+        if not sep or not count.strip().isdigit():
+            raise argparse.ArgumentTypeError(f"{part!r} is not UNIT=COPIES")
+        quota[unit.strip()] = int(count)
+    return quota

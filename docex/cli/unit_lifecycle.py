@@ -1,0 +1,203 @@
+"""`docex unit …` for what follows a delivery (§34–§38): print, download, return, resend,
+extra copies, withdraw, paper attachments."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+
+from docex import wire
+from docex.cli.unit_support import (
+    SEAL_PASSWORD_ENV,
+    CommandError,
+    print_answer,
+    seal_password,
+    shown,
+    sync,
+    with_client,
+)
+from docex.filenames import UnsafeFileName, write_inside
+from docex.ids import uuid7
+from docex.seals.errors import SealError
+from docex.seals.kinds import SealKind
+from docex.seals.seal import open_seal
+from docex.unit.client import UnitClient
+from docex.unit.delivery_files import document_name
+from docex.unit.settings import UnitSettings
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    printing = commands.add_parser("print", help="print numbered copies (§35)")
+    printing.add_argument("doc_id")
+    printing.add_argument("--copies", type=int, required=True)
+    printing.add_argument(
+        "--seal-password-file",
+        type=Path,
+        help=f"the verification seal's password (else ${SEAL_PASSWORD_ENV}, else prompt)",
+    )
+    printing.set_defaults(func=sync(_print))
+
+    download = commands.add_parser("download", help="declassified download: a copy (§36)")
+    download.add_argument("doc_id")
+    download.add_argument("--save", type=Path, required=True, help="directory to save into")
+    download.set_defaults(func=sync(_download))
+
+    give_back = commands.add_parser("return", help="send a wrong document back (退回, §34)")
+    give_back.add_argument("doc_id")
+    give_back.add_argument("--reason", required=True)
+    give_back.set_defaults(
+        func=_simple(lambda a: wire.Return(v=wire.VERSION, doc_id=a.doc_id, reason=a.reason))
+    )
+
+    resend_request = commands.add_parser(
+        "resend-request", help="ask the sender to send again (§38)"
+    )
+    resend_request.add_argument("doc_id")
+    resend_request.add_argument("--reason", required=True)
+    resend_request.set_defaults(
+        func=_simple(lambda a: wire.ResendRequest(v=wire.VERSION, doc_id=a.doc_id, reason=a.reason))
+    )
+
+    resend = commands.add_parser("resend", help="deliver a document you sent again (§38)")
+    resend.add_argument("doc_id")
+    resend.add_argument("--to", required=True, help="the recipient")
+    resend.set_defaults(
+        func=_simple(lambda a: wire.Resend(v=wire.VERSION, doc_id=a.doc_id, recipient=a.to))
+    )
+
+    quota_request = commands.add_parser("quota-request", help="ask for extra copies (§38)")
+    quota_request.add_argument("doc_id")
+    quota_request.add_argument("--copies", type=int, required=True)
+    quota_request.add_argument("--reason", required=True)
+    quota_request.set_defaults(
+        func=_simple(
+            lambda a: wire.QuotaRequest(
+                v=wire.VERSION, doc_id=a.doc_id, copies=a.copies, reason=a.reason
+            )
+        )
+    )
+
+    quota_grant = commands.add_parser("quota-grant", help="grant a recipient extra copies")
+    quota_grant.add_argument("doc_id")
+    quota_grant.add_argument("--to", required=True, help="the recipient")
+    quota_grant.add_argument("--copies", type=int, required=True)
+    quota_grant.set_defaults(
+        func=_simple(
+            lambda a: wire.QuotaGrant(
+                v=wire.VERSION, doc_id=a.doc_id, recipient=a.to, copies=a.copies
+            )
+        )
+    )
+
+    withdraw = commands.add_parser("withdraw", help="withdraw (撤回) from who has not received it")
+    withdraw.add_argument("doc_id")
+    withdraw.add_argument(
+        "--from", dest="recipients", default="", help="only from these units: A,B (default: all)"
+    )
+    withdraw.set_defaults(
+        func=_simple(
+            lambda a: wire.Withdraw(
+                v=wire.VERSION,
+                doc_id=a.doc_id,
+                recipients=[u for u in a.recipients.split(",") if u],
+            )
+        )
+    )
+
+    attachments = commands.add_parser(
+        "attachments-received", help="confirm the paper attachments arrived (§28)"
+    )
+    attachments.add_argument("doc_id")
+    attachments.set_defaults(
+        func=_simple(lambda a: wire.AttachmentsReceived(v=wire.VERSION, doc_id=a.doc_id))
+    )
+
+
+def _simple(
+    build: Callable[[argparse.Namespace], wire.Command],
+) -> Callable[[argparse.Namespace], int]:
+    """A command that is sent as it is and whose answer is printed."""
+
+    async def action(args: argparse.Namespace, settings: UnitSettings) -> int:
+        async def run(client: UnitClient) -> int:
+            return print_answer(await client.request(build(args)))
+
+        return await with_client(settings, run)
+
+    return sync(action)
+
+
+async def _print(args: argparse.Namespace, settings: UnitSettings) -> int:
+    if not settings.verification_carrier:
+        raise CommandError("printing needs verification_carrier in the unit's settings (§35)")
+    seal = open_seal(Path(settings.verification_carrier), seal_password(args.seal_password_file))
+    message_id = uuid7()
+    request = wire.PrintRequest(v=wire.VERSION, doc_id=args.doc_id, copies=args.copies)
+    request = msgspec.structs.replace(
+        request,
+        seal=wire.SealStamp(
+            serial=seal.serial,
+            alg="ed25519",
+            cert=seal.certificate_der,
+            sig=seal.sign(wire.print_request_bytes(request, settings.unit, message_id)),
+        ),
+    )
+
+    async def run(client: UnitClient) -> int:
+        answer = await client.request(request, message_id=message_id)
+        if not isinstance(answer, wire.PrintGrant):
+            return print_answer(answer)
+        _check_exchange_seal(client, answer)
+        print(
+            f"granted: copies {answer.first_copy}–{answer.last_copy} of {answer.doc_id}"
+            f" at {answer.at}, {answer.remaining} left; sealed by the exchange"
+        )
+        return 0
+
+    return await with_client(settings, run)
+
+
+def _check_exchange_seal(client: UnitClient, grant: wire.PrintGrant) -> None:
+    if grant.seal is None:
+        raise CommandError("the print grant carries no exchange seal")
+    try:
+        client.verifier.verify(
+            grant.seal.cert,
+            wire.signed_bytes(grant),
+            grant.seal.sig,
+            unit_id="exchange",
+            kind=SealKind.EXCHANGE,
+            at=datetime.now(UTC),
+        )
+    except SealError as exc:
+        raise CommandError(f"the print grant's exchange seal does not verify: {exc}") from exc
+
+
+async def _download(args: argparse.Namespace, settings: UnitSettings) -> int:
+    async def run(client: UnitClient) -> int:
+        await client.drain()
+        stored = client.mailbox.delivery(args.doc_id)
+        if stored is None:
+            raise CommandError(f"no document {args.doc_id} in this unit's mailbox")
+        if stored.seal_error or stored.withdrawn_at:
+            raise CommandError(f"{args.doc_id} is withdrawn or its seal does not verify")
+        answer = await client.request(
+            wire.Receipt(v=wire.VERSION, doc_id=args.doc_id, kind="downloaded")
+        )
+        if isinstance(answer, wire.Status) and answer.state == "received":
+            envelope = stored.deliver.envelope
+            try:
+                args.save.mkdir(parents=True, exist_ok=True)
+                path = write_inside(args.save, document_name(envelope), envelope.content)
+            except (OSError, UnsafeFileName) as exc:
+                raise CommandError(
+                    f"{shown(args.doc_id)} not saved: {shown(str(exc), None)}"
+                ) from exc
+            print(f"saved {path}")
+        return print_answer(answer)
+
+    return await with_client(settings, run)

@@ -1,0 +1,94 @@
+"""What every `docex unit …` command shares: settings, the client, and one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import aiormq
+
+from docex import wire
+from docex.adapters.settings_file import SettingsError
+from docex.filenames import is_unprintable
+from docex.seals.carrier import PASSWORD_ENV
+from docex.seals.errors import SealError
+from docex.unit.client import ExchangeBusy, ExchangeTimeout, UnitClient
+from docex.unit.settings import UnitSettings, load_unit_settings
+
+SEAL_PASSWORD_ENV = PASSWORD_ENV
+
+
+class CommandError(Exception):
+    pass
+
+
+Action = Callable[[argparse.Namespace, UnitSettings], Coroutine[Any, Any, int]]
+
+
+def sync(action: Action) -> Callable[[argparse.Namespace], int]:
+    return lambda args: _run(action, args)
+
+
+def _run(action: Action, args: argparse.Namespace) -> int:
+    try:
+        settings = load_unit_settings(args.config)
+        return asyncio.run(action(args, settings))
+    except (SettingsError, CommandError, SealError, ExchangeTimeout, ExchangeBusy) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, aiormq.exceptions.AMQPError) as exc:
+        print(f"error: cannot use the exchange: {exc!r}", file=sys.stderr)
+        return 3
+
+
+async def with_client(
+    settings: UnitSettings, action: Callable[[UnitClient], Awaitable[int]]
+) -> int:
+    async with UnitClient(settings) as client:
+        return await action(client)
+
+
+def seal_password(file: Path | None) -> str:
+    if file is not None:
+        return file.read_text().rstrip("\n")
+    if SEAL_PASSWORD_ENV in os.environ:
+        return os.environ[SEAL_PASSWORD_ENV]
+    return getpass.getpass("seal carrier password: ")
+
+
+def shown(text: str, limit: int | None = 120) -> str:
+    """Text a sender chose, fit for a terminal: an id may carry a newline or escape sequences
+    that would rewrite the screen, so unprintable characters are shown escaped, and an
+    overlong id is cut short."""
+    escaped = "".join(
+        c.encode("unicode_escape").decode("ascii") if is_unprintable(c) else c for c in text
+    )
+    return escaped if limit is None or len(escaped) <= limit else f"{escaped[:limit]}…"
+
+
+def print_answer(answer: wire.Answer) -> int:
+    """One line for the router's answer; exit status 1 when it refused the command."""
+    if isinstance(answer, wire.Status) and answer.state == "rejected":
+        print(f"rejected: {answer.reason}: {answer.message}")
+        return 1
+    if isinstance(answer, wire.PrintDenied):
+        print(f"denied: {answer.message}")
+        return 1
+    if isinstance(answer, wire.WithdrawResult):
+        refused = ", ".join(f"{unit} ({state})" for unit, state in answer.refused.items())
+        print(f"withdrawn from {', '.join(answer.withdrawn)} at {answer.at}")
+        if refused:
+            print(f"refused for {refused}: already received")
+        return 0
+    if isinstance(answer, wire.Status):
+        detail = f" ({answer.message})" if answer.message else ""
+        date = f", exchange date {answer.exchange_date}" if answer.exchange_date else ""
+        print(f"{answer.state}: {answer.doc_id} at {answer.at}{date}{detail}")
+        return 0
+    raise CommandError(f"unexpected answer {wire.type_name(answer)}")

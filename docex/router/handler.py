@@ -1,0 +1,421 @@
+"""What the exchange does with each command a unit sends, written to the ledger.
+
+Everything here runs inside the ledger transaction of its batch: a command's effects and its
+answers (outbox rows) commit together or not at all. Nothing here touches the broker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+from typing import TypeVar
+
+import msgspec
+import structlog
+
+from docex import limits, wire
+from docex.clock import Clock
+from docex.config import DELIVERY_ALLOWANCE, Config, Unit
+from docex.core.rules import Rejection, check_submission
+from docex.exchange_date import seconds_between
+from docex.ids import ID_RULE, is_safe_id
+from docex.ledger.sqlite import Delivery, Ledger, OutboxRow, StoredDocument, stored_envelope
+from docex.router.information import Information
+from docex.router.lifecycle import Lifecycle
+from docex.router.metrics import Metrics
+from docex.router.reload import Change
+from docex.router.sms import Reminders
+from docex.seals.seal import Seal
+from docex.seals.verify import SealVerifier
+
+log = structlog.get_logger("docex.router")
+
+
+
+Attested = TypeVar("Attested", wire.Status, wire.PrintGrant)
+
+
+class Verdict(Enum):
+    ACK = "ack"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class Inbound:
+    message_id: str | None
+    user_id: str | None
+    body: bytes
+
+
+class Exchange:
+    def __init__(
+        self,
+        ledger: Ledger,
+        config: Config,
+        verifier: SealVerifier,
+        seal: Seal,
+        clock: Clock,
+        metrics: Metrics,
+    ) -> None:
+        self.ledger = ledger
+        self.config = config
+        self.verifier = verifier
+        self.seal = seal
+        self.clock = clock
+        self.metrics = metrics
+        self.calendar = config.calendar()
+        self.lifecycle = Lifecycle(
+            ledger,
+            self.calendar,
+            clock,
+            verifier,
+            self._answer,
+            self._attest,
+            metrics,
+            config.exchange,
+        )
+        self.information = Information(ledger, config, self.calendar, clock, self.tell, metrics)
+        self.reminders = Reminders(ledger)
+
+    def handle(self, inbound: Inbound) -> Verdict:
+        """Apply one command; the caller commits, then acks or dead-letters as returned."""
+        unit = self.config.unit_by_user(inbound.user_id or "")
+        if unit is None:
+            log.warning(
+                "command_from_unknown_user", user_id=inbound.user_id, message_id=inbound.message_id
+            )
+            return Verdict.DEAD
+        # Anything a unit sends shows its link works (§46); a heartbeat shows nothing else, so
+        # it gets no answer and no row in `commands`, from any unit, revoked or not.
+        heard_at = self.calendar.stamp(self.clock.now())
+        if wire.decode_heartbeat(inbound.body) is not None:
+            self.ledger.heard_from(unit.id, heard_at, heartbeat=True)
+            return Verdict.ACK
+        self.ledger.heard_from(unit.id, heard_at, heartbeat=False)
+        if not inbound.message_id:
+            return self._reject(unit, "", "", Rejection("missing_message_id", "set message_id"))
+        if not is_safe_id(inbound.message_id):
+            rejection = Rejection(
+                "invalid_message_id",
+                f"message_id {wire.quoted(inbound.message_id)} is not an id: {ID_RULE}",
+            )
+            return self._reject(unit, "", "", rejection)
+        if self.ledger.command_seen(unit.id, inbound.message_id):
+            log.info("duplicate_command", unit=unit.id, message_id=inbound.message_id)
+            return Verdict.ACK
+        if unit.status != "active":
+            rejection = Rejection("sender_revoked", f"unit {unit.id!r} is {unit.status}")
+            return self._reject(unit, inbound.message_id, "", rejection)
+        limit = self.config.router.max_document_bytes + DELIVERY_ALLOWANCE
+        if len(inbound.body) > limit:
+            rejection = Rejection(
+                "too_large", f"message is {len(inbound.body)} bytes, the limit is {limit}"
+            )
+            return self._reject(unit, inbound.message_id, "", rejection)
+        try:
+            command = wire.decode_command(inbound.body)
+            limits.check_command(command, self.config.exchange)
+        except wire.WireError as exc:
+            return self._reject(unit, inbound.message_id, "", Rejection(exc.code, exc.message))
+        assert not isinstance(command, wire.Heartbeat), "heartbeats are taken above"
+        doc_id = _subject(command)
+        life = self.lifecycle
+        try:
+            match command:
+                case wire.Submit():
+                    self._submit(unit, inbound.message_id, command.envelope)
+                case wire.StatusQuery():
+                    self._status_query(unit, inbound.message_id, command)
+                case wire.Receipt():
+                    life.receipt(unit.id, inbound.message_id, command)
+                case wire.PrintRequest():
+                    life.print_request(unit.id, inbound.message_id, command)
+                case wire.Return():
+                    life.return_document(unit.id, inbound.message_id, command)
+                case wire.ResendRequest():
+                    life.resend_request(unit.id, inbound.message_id, command)
+                case wire.QuotaRequest():
+                    life.quota_request(unit.id, inbound.message_id, command)
+                case wire.AttachmentsReceived():
+                    life.attachments_received(unit.id, inbound.message_id, command)
+                case wire.Resend():
+                    life.resend(unit.id, inbound.message_id, command)
+                case wire.QuotaGrant():
+                    life.quota_grant(unit.id, inbound.message_id, command)
+                case wire.Withdraw():
+                    life.withdraw(unit.id, inbound.message_id, command)
+                case wire.Info():
+                    self.information.info(unit.id, inbound.message_id, command)
+                case wire.Reply():
+                    self.information.reply(unit.id, inbound.message_id, command)
+                case wire.Adopt():
+                    self.information.adopt(unit.id, inbound.message_id, command)
+        except Rejection as rejection:
+            return self._reject(unit, inbound.message_id, doc_id, rejection)
+        self.ledger.record_command(
+            inbound.message_id,
+            unit.id,
+            wire.type_name(command),
+            self.calendar.stamp(self.clock.now()),
+            "accepted",
+        )
+        return Verdict.ACK
+
+    def _submit(self, unit: Unit, message_id: str, envelope: wire.Envelope) -> None:
+        now = self.clock.now()
+        check_submission(envelope, unit, self.config, self.verifier, now)
+        if self.ledger.document(envelope.id) is not None:
+            raise Rejection("duplicate_document", f"document {envelope.id!r} was already sent")
+        sent_at = self.calendar.stamp(now)
+        exchange_date = self.calendar.exchange_date(now).isoformat()
+        stored = StoredDocument(
+            id=envelope.id,
+            sender=unit.id,
+            title=envelope.title,
+            doc_no=envelope.doc_no,
+            sha256=envelope.sha256,
+            envelope=wire.encode(msgspec.structs.replace(envelope, content=b"")),
+            sent_at=sent_at,
+            sent_exchange_date=exchange_date,
+        )
+        self.ledger.insert_document(stored, envelope.content, message_id)
+        for recipient, role in envelope.recipients():
+            quota = envelope.print_quota.get(recipient, 0)
+            self.ledger.insert_delivery(envelope.id, recipient, role, quota)
+            self.ledger.enqueue(
+                recipient,
+                f"{envelope.id}/{recipient}/1",
+                "deliver",
+                doc_id=envelope.id,
+                recipient=recipient,
+            )
+        self._answer(
+            unit.id,
+            wire.Status(
+                ref=message_id,
+                doc_id=envelope.id,
+                state="accepted",
+                at=sent_at,
+                exchange_date=exchange_date,
+            ),
+        )
+        self.metrics.accepted.inc()
+        log.info(
+            "document_accepted",
+            doc_id=envelope.id,
+            sender=unit.id,
+            to=envelope.to,
+            cc=envelope.cc,
+            exchange_date=exchange_date,
+        )
+
+    def _status_query(self, unit: Unit, message_id: str, query: wire.StatusQuery) -> None:
+        document = self.ledger.document(query.doc_id)
+        deliveries = self.ledger.deliveries(query.doc_id) if document else []
+        if document is None or (
+            document.sender != unit.id and all(d.recipient != unit.id for d in deliveries)
+        ):
+            raise Rejection("unknown_document", f"no document {query.doc_id!r} of yours")
+        if document.sender != unit.id:
+            deliveries = [d for d in deliveries if d.recipient == unit.id]
+        self._answer(
+            unit.id,
+            wire.DocumentStatus(
+                ref=message_id,
+                doc_id=document.id,
+                title=document.title,
+                doc_no=document.doc_no,
+                sent_at=document.sent_at,
+                sent_exchange_date=document.sent_exchange_date,
+                paper_attachments=stored_envelope(document).paper_attachments,
+                recipients=[_recipient_state(d) for d in deliveries],
+            ),
+        )
+
+    def reconfigure(self, config: Config, change: Change) -> None:
+        """Take a reloaded configuration between two commands (§9): record renames, and move
+        the pending documents of units that left the exchange."""
+        at = self.calendar.stamp(self.clock.now())
+        for old, new in change.renamed:
+            self.ledger.record_unit_name(new.id, old.name, new.name, at)
+        self.config = self.information.config = config
+        self.lifecycle.settings = config.exchange
+        self.calendar = self.lifecycle.calendar = self.information.calendar = config.calendar()
+        for unit in change.gone:
+            self.lifecycle.recipient_gone(unit.id, unit.successor)
+
+    def fail(self, inbound: Inbound) -> Verdict:
+        """A command the router could not process (a bug): its sender still gets an answer."""
+        unit = self.config.unit_by_user(inbound.user_id or "")
+        if unit is None:
+            return Verdict.DEAD
+        rejection = Rejection(
+            "internal_error", "the router could not process this command; it has been logged"
+        )
+        return self._reject(unit, inbound.message_id or "", "", rejection)
+
+    def _reject(self, unit: Unit, message_id: str, doc_id: str, rejection: Rejection) -> Verdict:
+        at = self.calendar.stamp(self.clock.now())
+        if message_id:
+            self.ledger.record_command(message_id, unit.id, "?", at, "rejected", rejection.code)
+        self._answer(
+            unit.id,
+            wire.Status(
+                ref=message_id,
+                doc_id=doc_id,
+                state="rejected",
+                reason=rejection.code,
+                message=rejection.message,
+                at=at,
+            ),
+        )
+        self.metrics.rejected.labels(rejection.code).inc()
+        log.warning(
+            "command_rejected",
+            unit=unit.id,
+            message_id=message_id,
+            doc_id=doc_id,
+            reason=rejection.code,
+            detail=rejection.message,
+        )
+        return Verdict.DEAD
+
+    def _answer(self, unit_id: str, message: wire.Answer | wire.Withdrawn) -> None:
+        self.tell(unit_id, message)
+
+    def tell(self, unit_id: str, message: wire.RouterMessage) -> None:
+        """Queue a message for a unit; it leaves when the caller's transaction commits."""
+        self.ledger.enqueue(
+            unit_id, uuid.uuid4().hex, wire.type_name(message), body=wire.encode(message)
+        )
+
+    def _attest(self, message: Attested) -> Attested:
+        """Put the exchange's seal on what it attests, so a sender can prove it later."""
+        unsealed = msgspec.structs.replace(message, seal=None)
+        return msgspec.structs.replace(
+            unsealed,
+            seal=wire.SealStamp(
+                serial=self.seal.serial,
+                alg="ed25519",
+                cert=self.seal.certificate_der,
+                sig=self.seal.sign(wire.signed_bytes(unsealed)),
+            ),
+        )
+
+    def render(self, row: OutboxRow) -> bytes | None:
+        """The bytes to publish for an outbox row; deliveries are built from the stored document.
+        None: the delivery was withdrawn or returned while waiting, and must not go out."""
+        if row.body is not None:
+            return row.body
+        assert row.doc_id is not None and row.recipient is not None
+        document = self.ledger.document(row.doc_id)
+        delivery = self.ledger.delivery(row.doc_id, row.recipient)
+        assert document is not None and delivery is not None
+        if delivery.state != "queued":
+            return None
+        envelope = stored_envelope(document)
+        envelope = msgspec.structs.replace(envelope, content=self.ledger.content(document.sha256))
+        return wire.encode(
+            wire.Deliver(
+                envelope=envelope,
+                role="main" if delivery.role == "main" else "copy",
+                print_quota=delivery.print_quota,
+                attempt=delivery.attempt,
+                sent_at=document.sent_at,
+                sent_exchange_date=document.sent_exchange_date,
+            )
+        )
+
+    def published(self, rows: list[OutboxRow]) -> None:
+        """The broker confirmed these rows: drop them, tell senders what reached recipients,
+        and queue the SMS reminders (§16) about what reached a unit."""
+        self.ledger.remove_from_outbox([row.seq for row in rows])
+        at = self.calendar.stamp(self.clock.now())
+        for row in rows:
+            if row.type != "deliver":
+                self.reminders.reached(self.config, row, at)
+                continue
+            assert row.doc_id is not None and row.recipient is not None
+            if not self.ledger.mark_delivered(row.doc_id, row.recipient, at):
+                continue
+            document = self.ledger.document(row.doc_id)
+            assert document is not None
+            self.reminders.delivered(self.config, document, row.recipient, at)
+            self.metrics.send_to_deliver.observe(seconds_between(document.sent_at, at))
+            self._answer(
+                document.sender,
+                wire.Status(doc_id=row.doc_id, state="delivered", recipient=row.recipient, at=at),
+            )
+
+
+    def set_aside(self, row: OutboxRow, reason: str, detail: str) -> None:
+        """An outbox row the broker can never take leaves the outbox so it holds up no one.
+        The General Office is told (§46: the office hears of every failure of the exchange),
+        and so is the sender of a document that could not be delivered; the delivery stays
+        queued, so a resend (§38) or the paper fallback can still take it."""
+        at = self.calendar.stamp(self.clock.now())
+        self.ledger.set_aside(row, reason, detail, at)
+        office = self.config.router.office_unit
+        about_office = row.routing_key == office and row.type == "notice"
+        if office and not about_office:
+            what = f"公文 {row.doc_id} 的" if row.doc_id else ""
+            self.tell(
+                office,
+                wire.Notice(
+                    kind="undeliverable",
+                    fault_id=0,
+                    scope=row.routing_key[:64],
+                    fault=reason,
+                    started_at=at,
+                    at=at,
+                    text=(
+                        f"发往 {row.routing_key[:64]} 的{what}消息（{row.type}）无法投递"
+                        f"（{reason}），已移出发送队列，其他消息照常发送。请运维人员处理。"
+                    ),
+                    documents=[row.doc_id] if row.doc_id else [],
+                    recipient=row.routing_key[:64],
+                ),
+            )
+        if row.type == "deliver" and row.doc_id is not None:
+            if (document := self.ledger.document(row.doc_id)) is not None:
+                self._answer(
+                    document.sender,
+                    wire.Status(
+                        doc_id=row.doc_id,
+                        state="undeliverable",
+                        reason=reason,
+                        message="the exchange could not hand this document to the recipient;"
+                        " the General Office has been told",
+                        recipient=row.recipient or "",
+                        at=at,
+                    ),
+                )
+
+
+def _subject(command: wire.Command) -> str:
+    """The document or information item a command is about, for its rejection."""
+    match command:
+        case wire.Submit():
+            return command.envelope.id
+        case wire.Info() | wire.Heartbeat():
+            return ""
+        case wire.Reply() | wire.Adopt():
+            return command.info_id
+        case _:
+            return command.doc_id
+
+
+def _recipient_state(delivery: Delivery) -> wire.RecipientState:
+    return wire.RecipientState(
+        recipient=delivery.recipient,
+        role="main" if delivery.role == "main" else "copy",
+        state=delivery.state,
+        print_quota=delivery.print_quota,
+        printed=delivery.printed,
+        attempt=delivery.attempt,
+        delivered_at=delivery.delivered_at,
+        received_at=delivery.received_at,
+        received_exchange_date=delivery.received_exchange_date,
+        attachments_received_at=delivery.attachments_received_at,
+    )

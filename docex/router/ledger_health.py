@@ -1,0 +1,132 @@
+"""Whether the ledger can commit, and how the router's writers wait while it cannot.
+
+SQLite waits for a lock by sleeping in the thread that asked, which for the router is the
+event loop: a 12 s write lock held by an operator's sqlite3 shell froze intake, publishing,
+the metrics and the watchdog alike. So the router's connection does not wait
+(`Ledger(..., waits_for_locks=False)`): a write that finds the ledger locked, or the disk full,
+raises at once, and the writer comes here to sleep on the loop and try again, keeping whatever
+it holds (intake its unacked batch, the outbox its confirmed rows), while the rest of the
+router goes on.
+
+Readiness is what the commits say: while any writer's last attempt failed, the router is not
+ready, with the reason and since when. A probe commits a row every few seconds, so an idle
+router finds out too. It is a real, durable write: taking the write lock and rolling back
+succeeds on a full disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import structlog
+from prometheus_client import Counter
+
+from docex.backoff import Backoff
+from docex.ledger.sqlite import Ledger
+
+log = structlog.get_logger("docex.router")
+
+T = TypeVar("T")
+
+_PROBE_INTERVAL_S = 2.0
+# A failed attempt costs next to nothing (the lock is refused at once), and the sooner a
+# writer tries again, the sooner the documents it holds go on.
+_RETRY_INITIAL_S = 0.05
+_RETRY_CAP_S = 1.0
+
+_WHY = {
+    "locked": "locked by another process (an open sqlite3 shell or another program writing?)",
+    "disk_full": "the disk is full",
+}
+
+
+class LedgerHealth:
+    def __init__(self, ledger: Ledger, retries: Counter) -> None:
+        self._ledger = ledger
+        self._retries = retries
+        # The writers whose last attempt failed; the episode lasts while there are any.
+        self._failing: set[str] = set()
+        self._since: datetime | None = None
+        self._error: sqlite3.OperationalError | None = None
+
+    async def commit(self, writer: str, apply: Callable[[], T], *, durable: bool = True) -> T:
+        """`apply` in one transaction, applied again until the transaction commits."""
+
+        def in_transaction() -> T:
+            with self._ledger.transaction(durable):
+                return apply()
+
+        return await self.retry(writer, in_transaction)
+
+    async def retry(self, writer: str, work: Callable[[], T]) -> T:
+        """Run `work`, which commits by itself, again and again until it gets through. Only
+        what is wrong with the ledger is waited out (sqlite3.OperationalError: locked, disk
+        full, I/O); anything else is raised, for the task's supervisor."""
+        backoff = Backoff(initial_s=_RETRY_INITIAL_S, cap_s=_RETRY_CAP_S)
+        committed = False
+        try:
+            while True:
+                try:
+                    result = work()
+                except sqlite3.OperationalError as exc:
+                    self._failed(writer, exc)
+                    await asyncio.sleep(backoff.next_delay())
+                else:
+                    committed = True
+                    return result
+        finally:
+            self._done(writer, committed)
+
+    async def probe(self, interval_s: float = _PROBE_INTERVAL_S) -> None:
+        while True:
+            await self.commit("probe", lambda: self._ledger.record_liveness(_now()))
+            await asyncio.sleep(interval_s)
+
+    def problems(self) -> list[str]:
+        """Why the ledger cannot commit, for /readyz; empty when it can."""
+        if self._since is None or self._error is None:
+            return []
+        lasted = (datetime.now(UTC) - self._since).total_seconds()
+        why = _WHY.get(_reason(self._error), "cannot write")
+        return [
+            f"ledger: cannot commit since {self._since:%Y-%m-%d %H:%M:%S} UTC ({lasted:.0f} s):"
+            f" {why} ({self._error})"
+        ]
+
+    def _failed(self, writer: str, error: sqlite3.OperationalError) -> None:
+        reason = _reason(error)
+        self._retries.labels(writer, reason).inc()
+        if self._since is None:
+            self._since = datetime.now(UTC)
+            log.warning("ledger_unwritable", reason=reason, error=str(error), writer=writer)
+        self._failing.add(writer)
+        self._error = error
+
+    def _done(self, writer: str, committed: bool) -> None:
+        """The writer waits no more: it committed, or it stopped or failed otherwise."""
+        if writer not in self._failing:
+            return
+        self._failing.discard(writer)
+        if self._failing:
+            return
+        if committed and self._since is not None:
+            lasted = (datetime.now(UTC) - self._since).total_seconds()
+            log.info("ledger_writable", after_s=round(lasted, 1))
+        self._since = self._error = None
+
+
+def _reason(error: sqlite3.OperationalError) -> str:
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return "locked"
+    if code == sqlite3.SQLITE_FULL:
+        return "disk_full"
+    return "error"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,245 @@
+"""Publishes what the ledger's outbox holds, with confirms, and keeps one bad row from
+stopping the others.
+
+Rows go out in batches, many in flight at once, and leave the outbox when the broker has
+confirmed them. What goes wrong is judged per row or per destination, never for the whole
+outbox:
+- a row the broker can never take (a property it cannot encode, a body over the broker's
+  size limit, no queue for it even after declaring that queue again) is set aside in the
+  ledger at once, with a log line, a metric and a notice to the General Office;
+- a destination whose queue refuses (nack: full, or electing a leader) is held back for a
+  while, alone;
+- a channel that breaks under a batch does not say which row broke it: the rows of that
+  batch are tried one at a time next, and a row that breaks the channel on its own, again
+  and again, is set aside.
+Each destination's rows keep their order, because a unit reads its news in that order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+
+import aio_pika
+import aiormq
+import structlog
+from aio_pika.abc import AbstractExchange, AbstractRobustChannel
+from pamqp.commands import Basic
+
+from docex import wire
+from docex.backoff import Backoff
+from docex.ledger.sqlite import OutboxRow
+from docex.router.handler import Exchange
+from docex.router.ledger_health import LedgerHealth
+from docex.router.metrics import Metrics
+
+log = structlog.get_logger("docex.router")
+
+_BATCH = 512
+# A backlog for one unit takes at most this much of a batch: the rest is everybody else's.
+_PER_DESTINATION = 64
+_PUBLISH_TIMEOUT_S = 15.0
+# A row that broke the channel on its own this many times is set aside.
+_MAX_FAILURES = 5
+# AMQP short strings (message_id, type, routing key) are at most 255 bytes.
+_SHORTSTR_BYTES = 255
+
+
+class Failure(Enum):
+    # The broker can never take this row.
+    PERMANENT = "permanent"
+    # No queue is bound for the destination.
+    UNROUTABLE = "unroutable"
+    # The destination's queue nacked the row: full, or electing a leader.
+    REFUSED = "refused"
+    # The channel or connection failed; not necessarily because of this row.
+    UNCLEAR = "unclear"
+
+
+def classify(error: BaseException) -> Failure:
+    """What a failed publish says about the row that was being published."""
+    match error:
+        case aiormq.exceptions.PublishError(frame=Basic.Return()):
+            return Failure.UNROUTABLE
+        case aiormq.exceptions.DeliveryError(frame=Basic.Nack() | Basic.Reject()):
+            return Failure.REFUSED
+        case TypeError() | ValueError() | OverflowError():
+            # Raised while encoding the frame: a property AMQP cannot carry.
+            return Failure.PERMANENT
+        case _:
+            return Failure.UNCLEAR
+
+
+@dataclass(frozen=True)
+class Unpublishable(Exception):
+    """A row refused before it is sent, for a reason no retry can change."""
+
+    reason: str
+    detail: str
+
+
+def check_publishable(row: OutboxRow, body: bytes, max_message_bytes: int) -> None:
+    """Refuse what the broker would refuse by closing the channel under every row in flight."""
+    for name, value in (("message_id", row.message_id), ("routing_key", row.routing_key)):
+        if len(value.encode()) > _SHORTSTR_BYTES:
+            raise Unpublishable("invalid_property", f"{name} is over {_SHORTSTR_BYTES} bytes")
+    if len(body) > max_message_bytes:
+        raise Unpublishable(
+            "too_large", f"{len(body)} bytes; the broker takes at most {max_message_bytes}"
+        )
+
+
+class OutboxPublisher:
+    def __init__(
+        self,
+        exchange: Exchange,
+        metrics: Metrics,
+        ledger_health: LedgerHealth,
+        max_message_bytes: int,
+        broker_connected: Callable[[], bool],
+        redeclare: Callable[[str], Awaitable[bool]],
+        on_published: Callable[[], None],
+    ) -> None:
+        """`redeclare(unit)` declares a unit's queue again; False when there is no such unit.
+        `on_published` is called after rows were confirmed and committed."""
+        self._broker_connected = broker_connected
+        self._exchange = exchange
+        self._ledger = exchange.ledger
+        self._metrics = metrics
+        self._ledger_health = ledger_health
+        self._max_message_bytes = max_message_bytes
+        self._redeclare = redeclare
+        self._on_published = on_published
+        self.wakeup = asyncio.Event()
+        # Destinations held back, until this time.monotonic().
+        self._held: dict[str, float] = {}
+        self._backoffs: dict[str, Backoff] = {}
+        # Rows that were in flight when a channel broke: next tried one at a time.
+        self._suspects: set[int] = set()
+        self._failures: dict[int, int] = {}
+
+    async def run(self, channel: AbstractRobustChannel, outbound: AbstractExchange) -> None:
+        while True:
+            self.wakeup.clear()
+            now = time.monotonic()
+            self._held = {key: until for key, until in self._held.items() if until > now}
+            rows = self._ledger.outbox_batch(_BATCH, _PER_DESTINATION, self._held)
+            if not rows:
+                wait = min([1.0, *(until - now for until in self._held.values())])
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), wait)
+                continue
+            # While the broker is away every publish fails; that says nothing about any row.
+            await channel.ready()
+            await self._publish(rows, channel, outbound)
+
+    async def _publish(
+        self, rows: list[OutboxRow], channel: AbstractRobustChannel, outbound: AbstractExchange
+    ) -> None:
+        outcomes: list[tuple[OutboxRow, BaseException | None, bool]] = []
+        for row in (row for row in rows if row.seq in self._suspects):
+            await channel.ready()
+            outcomes.append((row, await self._try(row, outbound), True))
+        together = [row for row in rows if row.seq not in self._suspects]
+        results = await asyncio.gather(*(self._try(row, outbound) for row in together))
+        outcomes += [(row, result, False) for row, result in zip(together, results, strict=True)]
+        confirmed: list[OutboxRow] = []
+        set_aside: list[tuple[OutboxRow, str, str]] = []
+        for row, error, alone in outcomes:
+            if error is None:
+                confirmed.append(row)
+                self._suspects.discard(row.seq)
+                self._failures.pop(row.seq, None)
+                self._backoffs.pop(row.routing_key, None)
+            elif (verdict := await self._judge(row, error, alone)) is not None:
+                set_aside.append((row, *verdict))
+        if confirmed or set_aside:
+
+            def record() -> None:
+                self._exchange.published(confirmed)
+                for row, reason, detail in set_aside:
+                    self._exchange.set_aside(row, reason, detail)
+
+            # Lost in a power cut, this is redone: the rows are still in the outbox, go out
+            # again under their message ids, and recipients keep each once. While the ledger
+            # cannot commit, the publisher waits here and sends nothing more.
+            await self._ledger_health.commit("outbox", record, durable=False)
+        for row, reason, detail in set_aside:
+            self._suspects.discard(row.seq)
+            self._failures.pop(row.seq, None)
+            self._metrics.outbox_set_aside.labels(reason).inc()
+            log.error(
+                "outbox_row_set_aside",
+                seq=row.seq,
+                to=row.routing_key[:64],
+                type=row.type,
+                message_id=row.message_id[:64],
+                doc_id=row.doc_id,
+                reason=reason,
+                error=detail,
+            )
+        if confirmed:
+            self._on_published()
+
+    async def _try(self, row: OutboxRow, outbound: AbstractExchange) -> BaseException | None:
+        try:
+            body = self._exchange.render(row)
+            if body is None:
+                return None
+            check_publishable(row, body, self._max_message_bytes)
+            await outbound.publish(
+                aio_pika.Message(
+                    body,
+                    message_id=row.message_id,
+                    type=row.type,
+                    content_type=wire.CONTENT_TYPE,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
+                routing_key=row.routing_key,
+                mandatory=True,
+                timeout=_PUBLISH_TIMEOUT_S,
+            )
+        except Exception as exc:
+            return exc
+        return None
+
+    async def _judge(
+        self, row: OutboxRow, error: BaseException, alone: bool
+    ) -> tuple[str, str] | None:
+        """(reason, detail) when the row is to be set aside; otherwise arrange its retry."""
+        if isinstance(error, Unpublishable):
+            return error.reason, error.detail
+        failure = classify(error)
+        if failure is Failure.PERMANENT:
+            return "invalid_property", str(error)
+        if failure is Failure.UNROUTABLE:
+            # Someone deleted the queue, or it was never declared: declare it once more.
+            if self._count(row) == 1 and await self._redeclare(row.routing_key):
+                log.warning("unit_queue_redeclared", unit=row.routing_key)
+                return None
+            return "unroutable", str(error)
+        if failure is Failure.UNCLEAR and not self._broker_connected():
+            # The connection went; the robust connection brings it back and the row retries.
+            return None
+        if failure is Failure.UNCLEAR and not alone:
+            self._suspects.add(row.seq)
+            return None
+        if failure is Failure.UNCLEAR and not isinstance(error, TimeoutError):
+            if self._count(row) >= _MAX_FAILURES:
+                return "publish_failed", repr(error)
+        self._hold(row.routing_key, repr(error))
+        return None
+
+    def _count(self, row: OutboxRow) -> int:
+        self._failures[row.seq] = self._failures.get(row.seq, 0) + 1
+        return self._failures[row.seq]
+
+    def _hold(self, destination: str, error: str) -> None:
+        backoff = self._backoffs.setdefault(destination, Backoff(initial_s=0.1, cap_s=30.0))
+        delay = backoff.next_delay()
+        self._held[destination] = time.monotonic() + delay
+        log.warning("destination_held", to=destination[:64], retry_in=round(delay, 2), error=error)

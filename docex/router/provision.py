@@ -1,0 +1,78 @@
+"""Broker accounts for units (§13–§15): one AMQP user per unit, allowed only its own traffic.
+
+A unit may configure nothing, write only to its own inbound exchange, and read only its own
+queue; the broker then vouches for `user_id`, which is how the router knows who sent what, and
+no unit can put anything into another unit's intake queue (docex/topology.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+from pathlib import Path
+
+import yarl
+
+from docex.config import Config
+from docex.topology import Names
+
+
+class ProvisionError(Exception):
+    pass
+
+
+def _rabbitmqctl(*args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["rabbitmqctl", "--quiet", *args], capture_output=True, text=True, timeout=60
+        )
+    except FileNotFoundError as exc:
+        raise ProvisionError("rabbitmqctl is not installed on this machine") from exc
+    if done.returncode != 0:
+        raise ProvisionError(f"rabbitmqctl {args[0]} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def unit_password(password_dir: Path, unit_id: str) -> str:
+    """The unit's broker password, made on first use and kept readable by its owner only."""
+    path = password_dir / f"{unit_id}.password"
+    if not path.exists():
+        password_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            # Hex: rabbitmqctl would read a password starting with "-" as an option.
+            file.write(secrets.token_hex(24))
+    return path.read_text().strip()
+
+
+def provision(config: Config, password_dir: Path) -> list[str]:
+    names = Names(config.router.prefix)
+    vhost = yarl.URL(config.router.amqp_url).path.lstrip("/") or "/"
+    listed = json.loads(_rabbitmqctl("list_users", "--formatter", "json"))
+    existing = {user["user"] for user in listed}
+    report = []
+    for unit in config.units:
+        if unit.status != "active":
+            continue
+        password = unit_password(password_dir, unit.id)
+        if unit.amqp_user in existing:
+            _rabbitmqctl("change_password", unit.amqp_user, password)
+        else:
+            _rabbitmqctl("add_user", unit.amqp_user, password)
+        _rabbitmqctl(
+            "set_permissions",
+            "-p",
+            vhost,
+            unit.amqp_user,
+            "^$",
+            f"^{re.escape(names.inbound(unit.id))}$",
+            f"^{re.escape(names.unit_queue(unit.id))}$",
+        )
+        report.append(
+            f"{unit.id}: user {unit.amqp_user} may write {names.inbound(unit.id)},"
+            f" read {names.unit_queue(unit.id)}"
+        )
+    return report

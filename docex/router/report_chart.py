@@ -1,0 +1,45 @@
+"""The chart of `docex report`: who is late, at a glance, beside the CSV's full numbers.
+
+Units are labelled by id, not name: ids are ASCII, so the chart needs no CJK font.
+"""
+
+from __future__ import annotations
+
+from math import isnan
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from docex.router.report import UnitStatistics
+
+
+def write_chart(rows: list[UnitStatistics], period: str, path: Path) -> None:
+    """Two bars per unit: receipts on time and work updates on time, in percent. A unit with
+    nothing to count in a measure gets no bar for it, rather than a misleading 0 %."""
+    units = [row.unit for row in rows]
+    receipts = [_percent(row.received_on_time, row.receipts_expected) for row in rows]
+    updates = [_percent(row.work_updates_on_time, row.work_updates_due) for row in rows]
+    # A bare Figure, not pyplot: no display backend and no global state on a server.
+    figure = Figure(figsize=(max(6.0, 1.2 * len(units)), 4.5))
+    axes = figure.subplots()
+    positions = range(len(units))
+    width = 0.4
+    for offset, values, label in (
+        (-width / 2, receipts, "receipts on time"),
+        (width / 2, updates, "work updates on time"),
+    ):
+        bars = axes.bar([p + offset for p in positions], values, width, label=label)
+        # Labelled, so a 0 % (no bar) is told apart from nothing to count (no label).
+        axes.bar_label(bars, labels=["" if isnan(v) else f"{v:.0f}%" for v in values])
+    axes.set_xticks(list(positions), units, rotation=30, ha="right")
+    axes.set_ylim(0, 110)
+    axes.set_ylabel("%")
+    axes.set_title(f"docex {period}")
+    axes.legend(loc="upper right")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png", dpi=100)
+
+
+def _percent(part: int, whole: int) -> float:
+    return 100.0 * part / whole if whole else float("nan")

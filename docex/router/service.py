@@ -1,0 +1,404 @@
+"""The router daemon: takes commands off the broker, applies them to the ledger, publishes answers.
+
+Two loops share one SQLite connection on the event loop thread, so their transactions never
+interleave:
+- intake takes whatever commands have arrived (up to a batch, one per unit in turn: see
+  docex/router/intake.py), applies them in one transaction, and only then acks them (or
+  dead-letters the rejected ones);
+- the outbox publisher (docex/router/outbox.py) sends committed messages with publisher confirms,
+  many in flight at once, and removes them from the outbox once the broker has confirmed them.
+A crash between any two steps loses nothing: unacked commands come back and are recognised by
+their message id; unconfirmed messages are published again and recipients dedupe them by id.
+The connection never waits for a lock on the loop: a ledger that cannot commit is waited out
+by docex/router/ledger_health.py. Every background task runs under docex/router/supervision.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import signal
+import sqlite3
+from pathlib import Path
+
+import aio_pika
+import structlog
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+)
+
+from docex import topology
+from docex.backoff import Backoff
+from docex.clock import Clock, SystemClock
+from docex.config import Config, ConfigError, load_config
+from docex.ledger.checkpoint import Checkpointer
+from docex.ledger.sqlite import Ledger
+from docex.router import health, systemd
+from docex.router.handler import Exchange, Inbound, Verdict
+from docex.router.info_watch import InfoWatch
+from docex.router.intake import FairIntake
+from docex.router.ledger_health import LedgerHealth
+from docex.router.linkwatch import LinkWatch
+from docex.router.metrics import Metrics
+from docex.router.outbox import OutboxPublisher
+from docex.router.reload import compare
+from docex.router.sms_sender import SmsSender
+from docex.router.supervision import Supervisor
+from docex.seals.errors import SealError
+from docex.seals.seal import open_seal
+from docex.seals.verify import SealVerifier
+
+log = structlog.get_logger("docex.router")
+
+_INTAKE_BATCH = 256
+_RECONNECT_INTERVAL_S = 1.0
+_MAX_CONNECT_BACKOFF_S = 30.0
+
+
+class Router:
+    def __init__(
+        self, config: Config, clock: Clock | None = None, config_path: Path | None = None
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.names = topology.Names(config.router.prefix)
+        self.ledger = Ledger(Path(config.router.ledger), checkpoints=False, waits_for_locks=False)
+        self.checkpointer = Checkpointer(Path(config.router.ledger))
+        self.metrics = Metrics(self.ledger)
+        self.ledger_health = LedgerHealth(self.ledger, self.metrics.ledger_retries)
+        self.supervisor = Supervisor(self.metrics.task_failures)
+        revocation_list = config.seals.revocation_list
+        verifier = SealVerifier.from_files(
+            Path(config.seals.ca_certificate), Path(revocation_list) if revocation_list else None
+        )
+        seal = open_seal(
+            Path(config.router.seal_carrier),
+            Path(config.router.seal_password_file).read_text().strip(),
+        )
+        self.exchange = Exchange(
+            self.ledger, config, verifier, seal, clock or SystemClock(), self.metrics
+        )
+        self.ready = asyncio.Event()
+        self._intake: FairIntake[AbstractIncomingMessage] = FairIntake()
+        self.sms = _sms_sender(config, self.exchange, self.metrics, self.ledger_health)
+        self.outbox = OutboxPublisher(
+            self.exchange,
+            self.metrics,
+            self.ledger_health,
+            config.router.max_message_bytes,
+            self.broker_connected,
+            self._redeclare,
+            self._published,
+        )
+        self.linkwatch = LinkWatch(
+            self.exchange, self.ledger_health, self.broker_connected, self.outbox.wakeup.set
+        )
+        self.infowatch = InfoWatch(self.exchange, self.ledger_health, self.outbox.wakeup.set)
+        self._connection: AbstractRobustConnection | None = None
+        # Each unit's intake queue and the tag of the router's consumer on it.
+        self._consuming: dict[str, tuple[AbstractQueue, str]] = {}
+        self._consume_channel: AbstractChannel | None = None
+        self._outbound: AbstractExchange | None = None
+        self._publish_channel: AbstractRobustChannel | None = None
+        self._health: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._connection = await self._connect()
+        self.metrics.broker_up.set_function(lambda: 1 if self.broker_connected() else 0)
+        channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        assert isinstance(channel, AbstractRobustChannel)
+        self._publish_channel = channel
+        unit_ids = [unit.id for unit in self.config.units]
+        await topology.declare(
+            self._connection, self.names, unit_ids, self.config.router.intake_limit
+        )
+        self._outbound = await channel.get_exchange(self.names.outbound, ensure=False)
+        self._consume_channel = await self._connection.channel()
+        # Per consumer: the router holds at most this many commands of any one unit.
+        await self._consume_channel.set_qos(prefetch_count=self.config.router.prefetch)
+        if not self.supervisor.running:
+            await self._start_watching()
+        self.supervisor.start("intake", self._take_in)
+        self.supervisor.start(
+            "outbox", functools.partial(self.outbox.run, channel, self._outbound)
+        )
+        for unit_id in unit_ids:
+            await self._consume(unit_id)
+        self.ready.set()
+        systemd.notify("READY=1", f"STATUS=routing for {len(unit_ids)} units")
+        for warning in self.config.calendar_warnings(self.exchange.clock.now().date()):
+            log.warning("calendar_not_covered", detail=warning)
+        log.info(
+            "router_started",
+            prefix=self.names.prefix,
+            units=len(unit_ids),
+            outbox_depth=self.ledger.outbox_depth(),
+        )
+
+    async def _connect(self) -> AbstractRobustConnection:
+        """RabbitMQ away when the router starts is an exchange-wide outage like any other
+        (§46): the link watch runs meanwhile, so the fault and its 24-hour clock (§47) start,
+        and the router keeps trying. A refused login is a mistake to fix, not to wait out."""
+        url = self.config.router.amqp_url
+        backoff = Backoff(initial_s=0.5, cap_s=_MAX_CONNECT_BACKOFF_S)
+        while True:
+            try:
+                return await aio_pika.connect_robust(url, reconnect_interval=_RECONNECT_INTERVAL_S)
+            except aio_pika.exceptions.ProbableAuthenticationError:
+                raise
+            except (aio_pika.exceptions.AMQPConnectionError, OSError) as exc:
+                if not self.supervisor.running:
+                    await self._start_watching()
+                delay = backoff.next_delay()
+                log.warning("broker_unreachable", error=str(exc), retry_in=round(delay, 1))
+                # Waiting for the broker is part of starting; systemd is told not to give up.
+                systemd.notify(
+                    f"EXTEND_TIMEOUT_USEC={int((delay + _MAX_CONNECT_BACKOFF_S) * 1e6)}",
+                    "STATUS=waiting for the broker (RabbitMQ)",
+                )
+                await asyncio.sleep(delay)
+
+    async def _start_watching(self) -> None:
+        """What needs the ledger but not the broker: the ledger's probe, the link and
+        information watches, checkpoints, SMS, the watchdog and the health endpoints."""
+        self.supervisor.start("ledger_probe", self.ledger_health.probe)
+        self.supervisor.start("linkwatch", self.linkwatch.run)
+        self.supervisor.start("infowatch", self.infowatch.run)
+        self.supervisor.start("checkpoint", self.checkpointer.run)
+        if self.sms is not None:
+            self.supervisor.start("sms", self.sms.run)
+        if (interval := systemd.watchdog_interval()) is not None:
+            self.supervisor.start("watchdog", functools.partial(self._watchdog, interval))
+        if self.config.router.metrics_port:
+            self._health = await health.serve(
+                self.config.router.metrics_host,
+                self.config.router.metrics_port,
+                self.metrics.registry,
+                self.not_ready,
+            )
+
+    async def stop(self, flush_timeout: float = 10.0) -> None:
+        """Stop taking commands, finish those taken, and give the outbox a bounded time to empty."""
+        self.ready.clear()
+        systemd.notify("STOPPING=1")
+        if self._health is not None:
+            self._health.close()
+        for queue, tag in self._consuming.values():
+            with contextlib.suppress(Exception):
+                await queue.cancel(tag)
+        if self.broker_connected():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained(), flush_timeout)
+        await self.supervisor.stop()
+        if self._connection is not None:
+            await self._connection.close()
+        self.checkpointer.close()
+        self.ledger.close()
+        log.info("router_stopped")
+
+    def not_ready(self) -> list[str]:
+        """Why the router cannot route right now; empty when it can."""
+        problems = []
+        if not self.ready.is_set():
+            problems.append("not started, or stopping")
+        if not self.broker_connected():
+            problems.append("broker: not connected")
+        return problems + self.ledger_health.problems() + self.supervisor.problems()
+
+    def broker_connected(self) -> bool:
+        """A robust connection is not `is_closed` while it reconnects; `connected` tells."""
+        connection = self._connection
+        return connection is not None and not connection.is_closed and connection.connected.is_set()
+
+    async def reload(self) -> bool:
+        """Apply the configuration file as it is now (SIGHUP); a bad file changes nothing."""
+        assert self.config_path is not None
+        if self._publish_channel is None:
+            log.warning("config_reload_deferred", reason="still waiting for the broker")
+            return False
+        systemd.reloading()
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            self.metrics.reloads.labels("failure").inc()
+            log.error("config_reload_failed", problems=str(exc))
+            systemd.notify("READY=1", "STATUS=reload failed; running on the previous config")
+            return False
+        if new.seals.revocation_list:
+            try:
+                self.exchange.verifier.replace_revocations(Path(new.seals.revocation_list))
+            except SealError as exc:
+                self.metrics.reloads.labels("failure").inc()
+                log.error("config_reload_failed", problems=f"{exc.code}: {exc.message}")
+                systemd.notify("READY=1", "STATUS=reload failed; running on the previous config")
+                return False
+        change = compare(self.config, new)
+        assert self._connection is not None
+        await topology.declare(
+            self._connection, self.names, [u.id for u in new.units], self.config.router.intake_limit
+        )
+        for unit in change.added:
+            await self._consume(unit.id)
+        await self.ledger_health.commit(
+            "reload", functools.partial(self.exchange.reconfigure, new, change)
+        )
+        self.config = new
+        self.metrics.reloads.labels("success").inc()
+        log.info(
+            "config_reloaded",
+            added=[u.id for u in change.added],
+            renamed=[u.id for _, u in change.renamed],
+            gone=[u.id for u in change.gone],
+        )
+        if change.restart_needed:
+            log.warning("restart_required", settings=change.restart_needed)
+        systemd.notify("READY=1", f"STATUS=routing for {len(new.units)} units")
+        self.outbox.wakeup.set()
+        return True
+
+    async def _watchdog(self, interval: float) -> None:
+        """Pinged from the event loop itself, so a stuck loop gets the daemon restarted."""
+        while True:
+            systemd.notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
+
+    async def _drained(self) -> None:
+        while len(self._intake) or self.ledger.outbox_depth():
+            self.outbox.wakeup.set()
+            await asyncio.sleep(0.05)
+
+    async def _consume(self, unit_id: str) -> None:
+        """Take this unit's commands into the intake, where each unit gets its turn."""
+        assert self._consume_channel is not None
+        if unit_id in self._consuming:
+            return
+        # Declared passively: a robust channel re-consumes after a reconnect only the queues
+        # it declared.
+        queue = await self._consume_channel.get_queue(self.names.intake_queue(unit_id))
+
+        async def receive(message: AbstractIncomingMessage) -> None:
+            self._intake.put(unit_id, message)
+
+        self._consuming[unit_id] = (queue, await queue.consume(receive))
+
+    async def _redeclare(self, unit_id: str) -> bool:
+        """Declare a unit's queues again (someone deleted one); False if there is no such unit."""
+        if self.config.unit(unit_id) is None or self._connection is None:
+            return False
+        await topology.declare(
+            self._connection, self.names, [unit_id], self.config.router.intake_limit
+        )
+        return True
+
+    def _published(self) -> None:
+        if self.sms is not None:
+            self.sms.wake()
+
+    async def _take_in(self) -> None:
+        while True:
+            batch = await self._intake.batch(_INTAKE_BATCH)
+            try:
+                # A locked ledger or a full disk is waited out with the batch in hand, unacked.
+                verdicts = await self.ledger_health.retry(
+                    "intake", functools.partial(self._apply, batch)
+                )
+            except sqlite3.Error:
+                log.exception("ledger_commit_failed", batch=len(batch))
+                await self._settle(batch, None)
+                await asyncio.sleep(1.0)
+                continue
+            await self._settle(batch, verdicts)
+            self.outbox.wakeup.set()
+
+    def _apply(self, batch: list[AbstractIncomingMessage]) -> list[Verdict]:
+        verdicts = []
+        with self.ledger.transaction():
+            for message in batch:
+                inbound = Inbound(message.message_id, message.user_id, message.body)
+                try:
+                    with self.ledger.savepoint():
+                        verdicts.append(self.exchange.handle(inbound))
+                except sqlite3.OperationalError:
+                    raise  # the ledger's trouble, not the command's: the batch waits
+                except Exception:
+                    log.exception(
+                        "command_failed", message_id=message.message_id, user_id=message.user_id
+                    )
+                    verdicts.append(self.exchange.fail(inbound))
+        return verdicts
+
+    async def _settle(
+        self, batch: list[AbstractIncomingMessage], verdicts: list[Verdict] | None
+    ) -> None:
+        """Ack what is committed; with no verdicts (nothing committed) hand it all back."""
+        for index, message in enumerate(batch):
+            try:
+                if verdicts is None:
+                    await message.nack(requeue=True)
+                elif verdicts[index] is Verdict.ACK:
+                    await message.ack()
+                else:
+                    await message.reject(requeue=False)
+            except Exception as exc:
+                # The channel it came on is gone; the broker redelivers it and the ledger
+                # recognises its message id.
+                log.warning("settle_failed", message_id=message.message_id, error=repr(exc))
+
+
+def _sms_sender(
+    config: Config, exchange: Exchange, metrics: Metrics, ledger_health: LedgerHealth
+) -> SmsSender | None:
+    settings = config.sms
+    if not settings.mqtt_host:
+        return None
+    password = None
+    if settings.mqtt_password_file:
+        password = Path(settings.mqtt_password_file).read_text().strip()
+    sender = SmsSender(
+        exchange.ledger,
+        ledger_health,
+        settings,
+        password,
+        exchange.clock,
+        metrics,
+        lambda: exchange.calendar.stamp(exchange.clock.now()),
+    )
+    metrics.watch_sms_gateway(sender.connected.is_set)
+    return sender
+
+
+async def run(config: Config, config_path: Path) -> None:
+    """Run until SIGTERM or SIGINT, then shut down cleanly; SIGHUP reloads the config."""
+    router = Router(config, config_path=config_path)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def reload() -> None:
+        task = asyncio.create_task(router.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    starting = asyncio.create_task(router.start())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    try:
+        if not starting.done():
+            # Stopped while still waiting for the broker.
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+        else:
+            starting.result()
+            await stopping
+    finally:
+        await router.stop()

@@ -1,0 +1,38 @@
+"""A unit's connection settings: who it is, how it reaches the broker, where its seal is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from docex.adapters.settings_file import read_settings
+
+
+class UnitSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    unit: str
+    amqp_url: str
+    prefix: str = "docex"
+    seal_carrier: str
+    # The unit's verification seal (验证印章), needed only to print (§35).
+    verification_carrier: str = ""
+    ca_certificate: str
+    # The CA's revocation list (revocations.crl), kept current by the General Office; "" = none.
+    revocation_list: str = ""
+    mailbox: str
+
+
+def load_unit_settings(path: Path) -> UnitSettings:
+    """Relative paths in the file are taken relative to the file itself."""
+    settings = read_settings(path, UnitSettings)
+    base = path.parent.resolve()
+    for field in (
+        "seal_carrier",
+        "verification_carrier",
+        "ca_certificate",
+        "revocation_list",
+        "mailbox",
+    ):
+        if getattr(settings, field):
+            setattr(settings, field, str(base / getattr(settings, field)))
+    return settings

@@ -48,6 +48,28 @@ async def test_commits_leave_the_log_to_the_checkpointer(tmp_path: Path) -> None
     ledger.close()
 
 
+async def test_stopping_mid_checkpoint_does_not_crash(tmp_path: Path) -> None:
+    """A checkpoint goes on in its worker thread after its task is cancelled, as the router
+    stops; closing the connection under it crashed the process (a segfault)."""
+    path = tmp_path / "ledger.sqlite"
+    ledger = Ledger(path, checkpoints=False)
+    for _ in range(20):
+        with ledger.transaction():
+            for number in range(300):
+                ledger.enqueue("finance", f"m{number}", "status", body=os.urandom(4000))
+        checkpointer = Checkpointer(path, interval_s=0)
+        running = asyncio.create_task(checkpointer.run())
+        # Into the worker thread, and cancelled while it checkpoints.
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        checkpointer.close()
+    assert ledger.outbox_depth() == 20 * 300
+    ledger.close()
+
+
 def test_a_ledger_from_before_the_state_counts_is_counted_once(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     Ledger(path).close()

@@ -105,8 +105,8 @@ async def test_a_unit_past_its_intake_limit_is_refused_and_no_one_else(
 ) -> None:
     """The broker nacks a unit's publishes once its intake queue holds `intake_limit`
     commands; other units' publishes are confirmed as ever. A changed limit applies to new
-    units; existing intake queues are kept, not refused."""
-    add_unit(config_file, "health", "市卫生健康委")
+    units (sports is new to this run); existing intake queues are kept, not refused."""
+    add_unit(config_file, "sports", "市体育局")
     config_file.write_text(
         config_file.read_text().replace("max_message_bytes", "intake_limit = 3\nmax_message_bytes")
     )
@@ -118,17 +118,17 @@ async def test_a_unit_past_its_intake_limit_is_refused_and_no_one_else(
             admin, names, [unit.id for unit in config.units], config.router.intake_limit
         )
         channel = await admin.channel(publisher_confirms=True)
-        health = await channel.get_exchange(names.inbound("health"), ensure=False)
+        sports = await channel.get_exchange(names.inbound("sports"), ensure=False)
         education = await channel.get_exchange(names.inbound("education"), ensure=False)
         # A quorum queue refuses once it is over its limit: it takes one more than the limit.
         for _ in range(3 + 1):
-            await health.publish(aio_pika.Message(b"x", message_id=uuid7()), routing_key="")
+            await sports.publish(aio_pika.Message(b"x", message_id=uuid7()), routing_key="")
         with pytest.raises(aiormq.exceptions.DeliveryError, match="Nack"):
-            await health.publish(aio_pika.Message(b"x", message_id=uuid7()), routing_key="")
+            await sports.publish(aio_pika.Message(b"x", message_id=uuid7()), routing_key="")
         for _ in range(5):
             await education.publish(aio_pika.Message(b"x", message_id=uuid7()), routing_key="")
-        await channel.queue_delete(names.intake_queue("health"))
-        await channel.queue_delete(names.unit_queue("health"))
+        await channel.queue_delete(names.intake_queue("sports"))
+        await channel.queue_delete(names.unit_queue("sports"))
 
 
 def inject(router: Router, routing_key: str, message_id: str, body: bytes) -> None:

@@ -387,6 +387,30 @@ async def test_a_unit_cannot_publish_as_another_unit(
     assert router.ledger.document(envelope.id) is None
 
 
+@pytest.mark.parametrize("target", ["finance", "router"])
+async def test_a_unit_cannot_write_into_another_intake(
+    units: dict[str, UnitClient], config: Config, target: str
+) -> None:
+    """A unit may write only its own inbound exchange: it can neither fill another unit's
+    intake queue (and so take that unit's place in the router's turns) nor reach the old
+    shared one."""
+    names = Names(config.router.prefix)
+    exchange = names.inbound(target) if target != "router" else f"{config.router.prefix}.in"
+    connection = await aio_pika.connect(units["gov-office"].settings.amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        inbound = await channel.get_exchange(exchange, ensure=False)
+        with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
+            await inbound.publish(
+                aio_pika.Message(
+                    b"x",
+                    message_id=uuid7(),
+                    user_id=amqp_user(config.router.prefix, "gov-office"),
+                ),
+                routing_key="",
+            )
+
+
 async def test_a_unit_cannot_read_another_units_queue(
     units: dict[str, UnitClient], config: Config
 ) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 
 import aio_pika
 
-from docex.adapters.settings_file import SettingsError
 from docex.seals.errors import SealError
+from docex.settings_file import SettingsError
 
 
 def run_adapter(main: Callable[[], Coroutine[Any, Any, None]]) -> int:

@@ -11,10 +11,10 @@ from pathlib import Path
 from docex.adapters.hotfolder.service import serve
 from docex.adapters.hotfolder.settings import HotFolderSettings, load_hotfolder_settings
 from docex.adapters.running import run_adapter, stop_on_signals
-from docex.adapters.settings_file import SettingsError
 from docex.cli.adapter_mqtt import add_mqtt_command
 from docex.seals.kinds import SealKind
 from docex.seals.seal import Seal, open_seal
+from docex.settings_file import SettingsError
 
 
 def add_adapter_commands(subparsers: argparse._SubParsersAction) -> None:

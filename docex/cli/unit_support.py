@@ -14,10 +14,10 @@ from typing import Any
 import aiormq
 
 from docex import wire
-from docex.adapters.settings_file import SettingsError
 from docex.filenames import is_unprintable
 from docex.seals.carrier import PASSWORD_ENV
 from docex.seals.errors import SealError
+from docex.settings_file import SettingsError
 from docex.unit.client import ExchangeBusy, ExchangeTimeout, UnitClient
 from docex.unit.settings import UnitSettings, load_unit_settings
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import msgspec
 
-from docex.adapters.settings_file import read_settings
+from docex.settings_file import read_settings
 
 
 class UnitSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

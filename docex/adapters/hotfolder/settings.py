@@ -12,8 +12,8 @@ from pathlib import Path
 
 import msgspec
 
-from docex.adapters.settings_file import SettingsError, read_secret, read_settings
 from docex.seals.carrier import PASSWORD_ENV as SEAL_PASSWORD_ENV
+from docex.settings_file import SettingsError, read_secret, read_settings
 from docex.unit.settings import UnitSettings, load_unit_settings
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import msgspec
 
-from docex.adapters.settings_file import read_secret, read_settings
+from docex.settings_file import read_secret, read_settings
 from docex.unit.settings import UnitSettings, load_unit_settings
 
 MQTT_PASSWORD_ENV = "DOCEX_MQTT_PASSWORD"

@@ -23,25 +23,24 @@ import secrets
 import statistics
 import sys
 import time
-from datetime import UTC, datetime
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from bench.route import (
     DEFAULT_AMQP_URL,
     BenchError,
     Cleanup,
+    Document,
     Workspace,
     log_tail,
+    seal_documents,
     set_up,
     start_router,
     wait_until_consuming,
 )
 from docex import wire
 from docex.ids import uuid7
-from docex.seals.seal import Seal
-from docex.unit.compose import apply_seal, compose
 
 FLOODER, FLOODED, PROBER, PROBED = "flooder", "flooded", "prober", "probed"
 UNITS = {
@@ -50,27 +49,7 @@ UNITS = {
     PROBER: "基准测试发文单位",
     PROBED: "基准测试收文单位",
 }
-PDF = b"%PDF-1.7\n" + bytes(1024)
-
-
-def sealed(seal: Seal, sender: str, recipient: str, count: int) -> list[tuple[str, bytes]]:
-    now = datetime.now(UTC)
-    documents = []
-    for index in range(count):
-        envelope = compose(
-            PDF + index.to_bytes(4),
-            sender=sender,
-            to=[recipient],
-            cc=[],
-            print_quota={recipient: 1},
-            title=f"基准测试（第{index}号）",
-            doc_no=f"基准〔2026〕{index}号",
-            format="pdf",
-            now=now,
-        )
-        envelope = apply_seal(envelope, seal, sealed_by="基准测试", now=now)
-        documents.append((envelope.id, wire.encode(wire.Submit(v=wire.VERSION, envelope=envelope))))
-    return documents
+SIZE = 1024
 
 
 class Unit:
@@ -127,35 +106,40 @@ class Arrivals:
         return self.at[doc_id]
 
 
-async def listen(workspace: Workspace, unit_id: str, arrivals: Arrivals) -> None:
-    connection = await aio_pika.connect(workspace.unit_url(unit_id))
+async def listen(
+    workspace: Workspace, unit_id: str, arrivals: Arrivals
+) -> AbstractRobustConnection:
+    connection = await aio_pika.connect_robust(workspace.unit_url(unit_id))
     channel = await connection.channel()
     await channel.set_qos(prefetch_count=1000)
     queue = await channel.get_queue(workspace.names.unit_queue(unit_id))
     await queue.consume(arrivals.on_message)
+    return connection
 
 
-async def probe(prober: Unit, probed: Arrivals, document: tuple[str, bytes]) -> float:
-    doc_id, body = document
+async def probe(prober: Unit, probed: Arrivals, document: Document) -> float:
     sent = time.perf_counter()
-    await prober.publish(body)
-    return await probed.wait_for(doc_id, 60) - sent
+    await prober.publish(document.body)
+    return await probed.wait_for(document.key, 60) - sent
 
 
 async def measure(workspace: Workspace, flood: int, probes: int, every: float) -> None:
-    flood_docs = sealed(workspace.seals[FLOODER], FLOODER, FLOODED, flood)
-    probe_docs = sealed(workspace.seals[PROBER], PROBER, PROBED, 2 * probes)
+    flood_docs = seal_documents(workspace.seals[FLOODER], SIZE, flood, FLOODER, FLOODED)
+    probe_docs = seal_documents(workspace.seals[PROBER], SIZE, 2 * probes, PROBER, PROBED)
     flooded, probed = Arrivals(), Arrivals()
-    await listen(workspace, FLOODED, flooded)
-    await listen(workspace, PROBED, probed)
-    async with Unit(workspace, FLOODER) as flooder, Unit(workspace, PROBER) as prober:
+    async with (
+        await listen(workspace, FLOODED, flooded),
+        await listen(workspace, PROBED, probed),
+        Unit(workspace, FLOODER) as flooder,
+        Unit(workspace, PROBER) as prober,
+    ):
         idle = [await probe(prober, probed, document) for document in probe_docs[:probes]]
         started = time.perf_counter()
 
         async def push() -> None:
             for start in range(0, flood, 500):
                 chunk = flood_docs[start : start + 500]
-                await asyncio.gather(*(flooder.publish(body) for _, body in chunk))
+                await asyncio.gather(*(flooder.publish(document.body) for document in chunk))
 
         pushing = asyncio.create_task(push())
         busy: list[tuple[float, int]] = []
@@ -165,7 +149,7 @@ async def measure(workspace: Workspace, flood: int, probes: int, every: float) -
             busy.append((waited, flood - len(flooded.at)))
         await pushing
         pushed = time.perf_counter() - started
-        await flooded.wait_for(flood_docs[-1][0], 300)
+        await flooded.wait_for(flood_docs[-1].key, 300)
         drained = time.perf_counter() - started
     print(f"\nflood: {flood} submits from one unit, published in {pushed:.1f} s,"
           f" all delivered {drained:.1f} s after the first")

@@ -378,7 +378,9 @@ class Document:
     body: bytes  # the encoded submit, exactly what a unit's client publishes
 
 
-def seal_documents(seal: Seal, size: int, count: int) -> list[Document]:
+def seal_documents(
+    seal: Seal, size: int, count: int, sender: str = SENDER, recipient: str = RECIPIENT
+) -> list[Document]:
     """Distinct bodies (the ledger stores a body once per hash), sealed as a unit would."""
     now = datetime.now(UTC)
     documents = []
@@ -386,10 +388,10 @@ def seal_documents(seal: Seal, size: int, count: int) -> list[Document]:
         content = PDF_HEADER + os.urandom(max(0, size - len(PDF_HEADER)))
         envelope = compose(
             content,
-            sender=SENDER,
-            to=[RECIPIENT],
+            sender=sender,
+            to=[recipient],
             cc=[],
-            print_quota={RECIPIENT: 1},
+            print_quota={recipient: 1},
             title=f"关于基准测试的通知（第{index}号）",
             doc_no=f"基准〔2026〕{index}号",
             format="pdf",

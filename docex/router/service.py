@@ -315,6 +315,9 @@ class Router:
                 continue
             await self._settle(batch, verdicts)
             self.outbox.wakeup.set()
+            # Under a flood a batch is always ready and nothing above need wait: without this
+            # the outbox (and every watch) would not run until the flood was over.
+            await asyncio.sleep(0)
 
     def _apply(self, batch: list[AbstractIncomingMessage]) -> list[Verdict]:
         verdicts = []

@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from docex.config import Config
+from docex.ledger.port import LedgerReads
 from docex.ledger.reader import with_ledger
-from docex.ledger.sqlite import Fault, Ledger
+from docex.ledger.records import Fault
 
 _PROBE_TIMEOUT_S = 3.0
 
@@ -34,7 +35,7 @@ def _status(args: argparse.Namespace) -> int:
     return with_ledger(args.config, _report)
 
 
-def _report(config: Config, ledger: Ledger) -> int:
+def _report(config: Config, ledger: LedgerReads) -> int:
     now = datetime.now(UTC)
     ready, readiness = _readiness(config)
     print(f"router:  {readiness}")

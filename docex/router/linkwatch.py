@@ -32,7 +32,7 @@ import structlog
 
 from docex import wire
 from docex.config import Unit
-from docex.ledger.sqlite import Delivery, Fault, Link, StoredDocument
+from docex.ledger.records import Delivery, Fault, Link, StoredDocument
 from docex.router.handler import Exchange
 from docex.router.ledger_health import LedgerHealth
 from docex.router.paper import PaperDocument, PaperNotice, render

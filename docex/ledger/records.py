@@ -73,10 +73,13 @@ class Link:
     heartbeats: bool
 
 
+EXCHANGE = "*"  # the scope of a fault of the exchange itself
+
+
 @dataclass(frozen=True)
 class Fault:
     id: int
-    scope: str
+    scope: str  # a unit id, or EXCHANGE
     kind: str
     started_at: str
     ended_at: str | None

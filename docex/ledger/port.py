@@ -237,7 +237,7 @@ class LedgerWrites(Protocol):
         ...
 
     def sms_sent_since(self, mobile: str, since: float) -> int:
-        """Reminders texted to the number after `since`, for its hourly allowance."""
+        """Texts sent to the number after `since`, for its hourly allowance."""
         ...
 
     def sms_gone(self, text_id: str, mobile: str, at: float, seqs: list[int]) -> None:

@@ -17,6 +17,7 @@ import msgspec
 from docex.config_lines import line_of, parse_path
 from docex.exchange_date import ExchangeCalendar
 from docex.ids import ID_RULE, is_safe_id
+from docex.ledger.open import LedgerLocationError, sqlite_file
 
 BUILTIN_FORMATS = ("pdf", "ofd")
 # What a delivery carries besides the document's body: its envelope's headers and seal.
@@ -354,7 +355,10 @@ def load_config(path: Path) -> Config:
             where = (*where, unknown.group(1))
         raise ConfigError(f"{path}:\n  " + _describe(text, where, message)) from exc
     base = path.parent.resolve()
-    config.router.ledger = str(base / config.router.ledger)
+    try:
+        config.router.ledger = str(sqlite_file(config.router.ledger, base))
+    except LedgerLocationError as exc:
+        raise ConfigError(f"{path}: {_describe(text, ('router', 'ledger'), str(exc))}") from exc
     config.router.seal_carrier = str(base / config.router.seal_carrier)
     config.router.seal_password_file = str(base / config.router.seal_password_file)
     config.seals.ca_certificate = str(base / config.seals.ca_certificate)

@@ -23,7 +23,7 @@ from docex import wire
 from docex.config import ExchangeSettings, load_config
 from docex.core.rules import MESSAGE_MAX
 from docex.ids import is_safe_id, uuid7
-from docex.ledger.sqlite import Ledger
+from docex.ledger.sqlite import SqliteLedger
 from docex.router.handler import Exchange, Inbound, Verdict
 from docex.router.metrics import Metrics
 from docex.router.reload import compare
@@ -50,7 +50,7 @@ class Desk:
     """An exchange as the router runs it, and what the commands below refer to."""
 
     exchange: Exchange
-    ledger: Ledger
+    ledger: SqliteLedger
     pki: Pki
     prefix: str
     # Sent by the General Office to Finance (main) and Education (copy), quota 3 and 1.
@@ -90,11 +90,11 @@ class Desk:
         return answer.doc_id
 
 
-def exchange_for(config_path: Path, pki: Pki) -> tuple[Exchange, Ledger]:
+def exchange_for(config_path: Path, pki: Pki) -> tuple[Exchange, SqliteLedger]:
     """Built as docex/router/service.py builds it; Metrics keeps its own registry, so it can be
     built again and again in one process."""
     config = load_config(config_path)
-    ledger = Ledger(Path(config.router.ledger), checkpoints=False)
+    ledger = SqliteLedger(Path(config.router.ledger), checkpoints=False)
     verifier = SealVerifier.from_files(pki.ca_certificate)
     clock = FakeClock(WORKDAY_MORNING)
     return Exchange(ledger, config, verifier, pki.exchange, clock, Metrics(ledger)), ledger

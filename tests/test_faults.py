@@ -17,7 +17,7 @@ import pytest
 from docex import wire
 from docex.config import Config, load_config
 from docex.ids import uuid7
-from docex.ledger.sqlite import Ledger
+from docex.ledger.sqlite import SqliteLedger
 from docex.router.service import Router
 from docex.topology import Names
 from docex.unit.client import UnitClient
@@ -108,7 +108,7 @@ async def test_kill_9_with_1000_documents_in_flight_loses_and_repeats_nothing(
     assert set(inbox.copies) == {envelope.id for envelope in documents}
     for doc_id, message_ids in inbox.copies.items():
         assert len(set(message_ids)) == 1, f"{doc_id} was delivered as different messages"
-    ledger = Ledger(Path(config.router.ledger))
+    ledger = SqliteLedger(Path(config.router.ledger))
     try:
         assert ledger.outbox_depth() == 0
         states = {ledger.delivery(envelope.id, "finance").state for envelope in documents}  # type: ignore[union-attr]

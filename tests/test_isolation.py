@@ -15,7 +15,7 @@ import pytest
 from docex import topology, wire
 from docex.config import Config, load_config
 from docex.ids import uuid7
-from docex.ledger.sqlite import OutboxRow
+from docex.ledger.records import OutboxRow
 from docex.router.service import Router
 from docex.topology import Names
 from docex.unit.client import UnitClient

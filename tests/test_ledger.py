@@ -10,13 +10,13 @@ import sqlite3
 from pathlib import Path
 
 from docex.ledger.checkpoint import Checkpointer
-from docex.ledger.sqlite import Ledger
+from docex.ledger.sqlite import SqliteLedger
 from tests.conftest import eventually
 
 PAGES = 1500  # past SQLite's own checkpoint threshold of 1,000 pages
 
 
-def fill(ledger: Ledger) -> None:
+def fill(ledger: SqliteLedger) -> None:
     with ledger.transaction():
         for number in range(PAGES):
             ledger.enqueue("finance", f"m{number}", "status", body=os.urandom(4000))
@@ -26,7 +26,7 @@ async def test_commits_leave_the_log_to_the_checkpointer(tmp_path: Path) -> None
     """The write-ahead log is copied into the ledger off the event loop (docex/ledger/checkpoint.py)
     and only there: a commit never pays for a checkpoint."""
     path = tmp_path / "ledger.sqlite"
-    ledger = Ledger(path, checkpoints=False)
+    ledger = SqliteLedger(path, checkpoints=False)
     fill(ledger)
     fill(ledger)
     # Without the checkpointer the data stays in the log, however long it grows.
@@ -52,7 +52,7 @@ async def test_stopping_mid_checkpoint_does_not_crash(tmp_path: Path) -> None:
     """A checkpoint goes on in its worker thread after its task is cancelled, as the router
     stops; closing the connection under it crashed the process (a segfault)."""
     path = tmp_path / "ledger.sqlite"
-    ledger = Ledger(path, checkpoints=False)
+    ledger = SqliteLedger(path, checkpoints=False)
     for _ in range(20):
         with ledger.transaction():
             for number in range(300):
@@ -72,7 +72,7 @@ async def test_stopping_mid_checkpoint_does_not_crash(tmp_path: Path) -> None:
 
 def test_a_ledger_from_before_the_state_counts_is_counted_once(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
-    Ledger(path).close()
+    SqliteLedger(path).close()
     old = sqlite3.connect(path, isolation_level=None)
     old.execute("DROP TRIGGER delivery_state_added")
     old.execute("DROP TRIGGER delivery_state_changed")
@@ -85,16 +85,16 @@ def test_a_ledger_from_before_the_state_counts_is_counted_once(tmp_path: Path) -
     )
     old.close()
 
-    ledger = Ledger(path)
+    ledger = SqliteLedger(path)
     assert ledger.deliveries_by_state() == [("delivered", 1), ("received", 2)]
     ledger.close()
-    assert Ledger(path).deliveries_by_state() == [("delivered", 1), ("received", 2)]
+    assert SqliteLedger(path).deliveries_by_state() == [("delivered", 1), ("received", 2)]
 
 
 def test_the_periodic_queries_read_only_what_is_untaken(tmp_path: Path) -> None:
     """The link watch asks after each unit every 15 s: it must not scan every delivery."""
     path = tmp_path / "ledger.sqlite"
-    Ledger(path).close()
+    SqliteLedger(path).close()
     db = sqlite3.connect(path)
     queries = {
         "oldest_untaken": "SELECT delivered_at FROM deliveries WHERE recipient = 'x'"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
-from docex.ledger.sqlite import Ledger
+from docex.ledger.sqlite import SqliteLedger
 from docex.router import health
 from docex.router.metrics import Metrics
 from docex.router.supervision import Supervisor
@@ -19,7 +19,7 @@ from tests.test_operations import readiness
 async def test_a_failed_task_is_logged_counted_reported_and_started_again(
     tmp_path: Path, free_port: int
 ) -> None:
-    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger = SqliteLedger(tmp_path / "ledger.sqlite")
     metrics = Metrics(ledger)
     supervisor = Supervisor(metrics.task_failures, settle_s=0.3)
     starts = 0

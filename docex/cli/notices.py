@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from docex.config import Config
+from docex.ledger.port import LedgerReads
 from docex.ledger.reader import with_ledger
-from docex.ledger.sqlite import Ledger, NoticeRecord
+from docex.ledger.records import NoticeRecord
 
 
 def add_notice_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +28,7 @@ def add_notice_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    def listing(config: Config, ledger: Ledger) -> int:
+    def listing(config: Config, ledger: LedgerReads) -> int:
         notices = ledger.notices()
         if not notices:
             print("no paper notices")
@@ -47,7 +48,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    def show(config: Config, ledger: Ledger) -> int:
+    def show(config: Config, ledger: LedgerReads) -> int:
         notice = ledger.notice(args.id)
         if notice is None:
             print(f"error: no paper notice {args.id}", file=sys.stderr)
@@ -58,7 +59,7 @@ def _show(args: argparse.Namespace) -> int:
     return with_ledger(args.config, show)
 
 
-def _print_notice(config: Config, ledger: Ledger, notice: NoticeRecord) -> None:
+def _print_notice(config: Config, ledger: LedgerReads, notice: NoticeRecord) -> None:
     fault = ledger.fault(notice.fault_id)
     assert fault is not None
     scope = "the exchange itself" if fault.scope == "*" else _unit(config, fault.scope)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from docex.config import ConfigError, load_config
-from docex.ledger.sqlite import Ledger
+from docex.ledger.open import open_ledger
 from docex.router.report import statistics, write_csv
 from docex.router.report_chart import write_chart
 from docex.router.work_updates import PeriodError
@@ -30,7 +30,7 @@ def add_report_commands(subparsers: argparse._SubParsersAction) -> None:
 def _report(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
-        ledger = Ledger(Path(config.router.ledger), read_only=True)
+        ledger = open_ledger(config.router.ledger, read_only=True)
     except (ConfigError, sqlite3.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -15,8 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from docex.config import Config
+from docex.ledger.port import LedgerReads
+from docex.ledger.queries import OpenFault, UnitLink, exchange_status
 from docex.ledger.reader import with_ledger
-from docex.ledger.sqlite import Fault, Ledger
+from docex.ledger.records import EXCHANGE
 
 _PROBE_TIMEOUT_S = 3.0
 
@@ -34,49 +36,27 @@ def _status(args: argparse.Namespace) -> int:
     return with_ledger(args.config, _report)
 
 
-def _report(config: Config, ledger: Ledger) -> int:
-    now = datetime.now(UTC)
+def _report(config: Config, ledger: LedgerReads) -> int:
     ready, readiness = _readiness(config)
     print(f"router:  {readiness}")
-    faults = ledger.open_faults()
-    fallback = timedelta(hours=config.links.paper_fallback_hours)
-    print(f"faults:  {len(faults) or 'none'} open")
-    for fault in faults:
-        print(f"  {_fault(fault, now, fallback)}")
-    print(f"waiting: {ledger.outbox_depth()} to publish, {ledger.sms_depth()} SMS reminders")
-    if set_aside := ledger.dead_outbox_rows():
+    status = exchange_status(ledger, config, datetime.now(UTC))
+    print(f"faults:  {len(status.faults) or 'none'} open")
+    for fault in status.faults:
+        print(f"  {_fault(fault)}")
+    print(f"waiting: {status.to_publish} to publish, {status.sms_waiting} SMS reminders")
+    if status.set_aside:
         print(
-            f"set aside: {set_aside} messages the broker can never take (ledger table"
+            f"set aside: {status.set_aside} messages the broker can never take (ledger table"
             " outbox_dead; the General Office was told of each; see the router's log)"
         )
-    states = ", ".join(f"{state} {count}" for state, count in ledger.deliveries_by_state())
+    states = ", ".join(f"{state} {count}" for state, count in status.deliveries_by_state)
     print(f"deliveries: {states or 'none yet'}")
-    pending = dict(ledger.pending_receipts())
-    down = {fault.scope for fault in faults}
     rows = [("UNIT", "LINK", "LAST HEARD", "UNTAKEN", "OLDEST UNTAKEN")]
-    for unit in config.units:
-        if unit.status != "active":
-            continue
-        link = ledger.link(unit.id)
-        heard = "never"
-        if link is not None:
-            heard = f"{_age(now, link.last_seen_at)} ago" + (
-                " (heartbeats)" if link.heartbeats else ""
-            )
-        oldest = ledger.oldest_untaken(unit.id, None)
-        rows.append(
-            (
-                unit.id,
-                "DOWN" if unit.id in down or "*" in down else "up",
-                heard,
-                str(pending.get(unit.id, 0)),
-                f"{_age(now, oldest)} ago" if oldest else "-",
-            )
-        )
+    rows += [_unit_row(link) for link in status.units]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    return 0 if ready and not faults else 1
+    return 0 if ready and not status.faults else 1
 
 
 def _readiness(config: Config) -> tuple[bool, str]:
@@ -96,17 +76,26 @@ def _readiness(config: Config) -> tuple[bool, str]:
         return False, f"NOT RUNNING, or not answering at {url}: {reason}"
 
 
-def _fault(fault: Fault, now: datetime, fallback: timedelta) -> str:
-    scope = "the exchange itself" if fault.scope == "*" else fault.scope
-    started = datetime.fromisoformat(fault.started_at)
-    line = f"{scope}: {fault.kind} for {_age(now, fault.started_at)}"
+def _unit_row(link: UnitLink) -> tuple[str, str, str, str, str]:
+    heard = "never"
+    if link.heard_ago is not None:
+        heard = f"{_duration(link.heard_ago)} ago" + (" (heartbeats)" if link.heartbeats else "")
+    oldest = link.oldest_untaken_ago
+    return (
+        link.unit,
+        "DOWN" if link.down else "up",
+        heard,
+        str(link.untaken),
+        f"{_duration(oldest)} ago" if oldest is not None else "-",
+    )
+
+
+def _fault(fault: OpenFault) -> str:
+    scope = "the exchange itself" if fault.scope == EXCHANGE else fault.scope
+    line = f"{scope}: {fault.kind} for {_duration(fault.open_for)}"
     if fault.paper_issued_at:
         return line + f"; on paper since {fault.paper_issued_at} (docex notices list)"
-    return line + f"; documents go on paper in {_duration(started + fallback - now)} (§47)"
-
-
-def _age(now: datetime, stamp: str) -> str:
-    return _duration(now - datetime.fromisoformat(stamp))
+    return line + f"; documents go on paper in {_duration(fault.paper_in)} (§47)"
 
 
 def _duration(span: timedelta) -> str:

@@ -9,16 +9,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from docex.config import Config, ConfigError, load_config
-from docex.ledger.sqlite import Ledger
+from docex.ledger.open import open_ledger
+from docex.ledger.port import LedgerReads
 
-Action = Callable[[Config, Ledger], int]
+Action = Callable[[Config, LedgerReads], int]
 
 
 def with_ledger(config_path: Path, action: Action) -> int:
     """Run `action` on the config and its ledger; its return is the exit status."""
     try:
         config = load_config(config_path)
-        ledger = Ledger(Path(config.router.ledger), read_only=True)
+        ledger = open_ledger(config.router.ledger, read_only=True)
     except (ConfigError, sqlite3.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -11,12 +11,18 @@ import json
 import sqlite3
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
-
-from docex import wire
+from docex.ledger.records import (
+    Delivery,
+    Fault,
+    Link,
+    NoticeRecord,
+    OutboxRow,
+    SmsRow,
+    StoredDocument,
+    StoredInfo,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS contents (
@@ -202,110 +208,13 @@ CREATE TABLE IF NOT EXISTS liveness (
 """
 
 
-@dataclass(frozen=True)
-class SmsRow:
-    seq: int
-    unit: str
-    name: str
-    mobile: str
-    text: str
-    created_at: str
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    """A message to publish; a `deliver` row names its delivery instead of carrying the body,
-    so a document's content is stored once however many recipients it has."""
-
-    seq: int
-    routing_key: str
-    message_id: str
-    type: str
-    body: bytes | None
-    doc_id: str | None
-    recipient: str | None
-
-
-@dataclass(frozen=True)
-class StoredDocument:
-    id: str
-    sender: str
-    title: str
-    doc_no: str
-    sha256: bytes
-    envelope: bytes
-    sent_at: str
-    sent_exchange_date: str
-
-
-def stored_envelope(document: StoredDocument) -> wire.Envelope:
-    """The envelope as sealed, without its body (kept once, by hash, in `contents`)."""
-    return msgspec.msgpack.decode(document.envelope, type=wire.Envelope)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    doc_id: str
-    recipient: str
-    role: str
-    print_quota: int
-    printed: int
-    state: str
-    attempt: int
-    delivered_at: str | None
-    received_at: str | None
-    received_exchange_date: str | None
-    attachments_received_at: str | None
-
-
-@dataclass(frozen=True)
-class Link:
-    unit: str
-    last_seen_at: str
-    heartbeats: bool
-
-
-@dataclass(frozen=True)
-class Fault:
-    id: int
-    scope: str
-    kind: str
-    started_at: str
-    ended_at: str | None
-    office_notified_at: str | None
-    paper_issued_at: str | None
-
-
-@dataclass(frozen=True)
-class NoticeRecord:
-    id: int
-    fault_id: int
-    unit: str
-    path: str
-    created_at: str
-
-
-@dataclass(frozen=True)
-class StoredInfo:
-    id: str
-    kind: str
-    sender: str
-    item: bytes
-    created_at: str
-    deadline: str
-    replied_at: str | None
-    delay_explained_at: str | None
-    overdue_at: str | None
-    adopted_at: str | None
-
-
 _INFO_COLUMNS = (
     "id, kind, sender, item, created_at, deadline, replied_at, delay_explained_at,"
     " overdue_at, adopted_at"
 )
 
 
-class Ledger:
+class SqliteLedger:
     def __init__(
         self,
         path: Path,

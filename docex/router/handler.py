@@ -20,7 +20,8 @@ from docex.config import DELIVERY_ALLOWANCE, Config, Unit
 from docex.core.rules import Rejection, check_submission
 from docex.exchange_date import seconds_between
 from docex.ids import ID_RULE, is_safe_id
-from docex.ledger.sqlite import Delivery, Ledger, OutboxRow, StoredDocument, stored_envelope
+from docex.ledger.port import Ledger
+from docex.ledger.records import Delivery, OutboxRow, StoredDocument, stored_envelope
 from docex.router.information import Information
 from docex.router.lifecycle import Lifecycle
 from docex.router.metrics import Metrics

@@ -22,7 +22,7 @@ import msgspec
 import structlog
 
 from docex import wire
-from docex.ledger.sqlite import StoredInfo
+from docex.ledger.records import StoredInfo
 from docex.router.handler import Exchange
 from docex.router.ledger_health import LedgerHealth
 from docex.router.work_updates import due_date, filed_in_full, periods_around

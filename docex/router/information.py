@@ -21,7 +21,8 @@ from docex.config import Config
 from docex.core.rules import Rejection
 from docex.exchange_date import ExchangeCalendar
 from docex.ids import uuid7
-from docex.ledger.sqlite import Ledger, StoredInfo
+from docex.ledger.port import Ledger
+from docex.ledger.records import StoredInfo
 from docex.router.metrics import Metrics
 from docex.router.work_updates import PeriodError, due_date
 

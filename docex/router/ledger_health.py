@@ -26,7 +26,7 @@ import structlog
 from prometheus_client import Counter
 
 from docex.backoff import Backoff
-from docex.ledger.sqlite import Ledger
+from docex.ledger.port import LedgerWrites
 
 log = structlog.get_logger("docex.router")
 
@@ -45,7 +45,7 @@ _WHY = {
 
 
 class LedgerHealth:
-    def __init__(self, ledger: Ledger, retries: Counter) -> None:
+    def __init__(self, ledger: LedgerWrites, retries: Counter) -> None:
         self._ledger = ledger
         self._retries = retries
         # The writers whose last attempt failed; the episode lasts while there are any.

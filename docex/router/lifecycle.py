@@ -25,7 +25,8 @@ from docex.clock import Clock
 from docex.config import ExchangeSettings
 from docex.core.rules import Rejection
 from docex.exchange_date import ExchangeCalendar, seconds_between
-from docex.ledger.sqlite import Delivery, Ledger, StoredDocument, stored_envelope
+from docex.ledger.port import Ledger
+from docex.ledger.records import Delivery, StoredDocument, stored_envelope
 from docex.router.metrics import Metrics
 from docex.seals.errors import SealError
 from docex.seals.kinds import SealKind

@@ -32,14 +32,12 @@ import structlog
 
 from docex import wire
 from docex.config import Unit
-from docex.ledger.sqlite import Delivery, Fault, Link, StoredDocument
+from docex.ledger.records import EXCHANGE, Delivery, Fault, Link, StoredDocument
 from docex.router.handler import Exchange
 from docex.router.ledger_health import LedgerHealth
 from docex.router.paper import PaperDocument, PaperNotice, render
 
 log = structlog.get_logger("docex.router")
-
-EXCHANGE = "*"
 
 # What each kind of fault means to people, with {who} the unit concerned.
 _FAULTS = {

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from docex.ledger.sqlite import Ledger
+from docex.ledger.port import LedgerReads
 
 # Seconds: from the broker's confirm of a delivery, and from delivery to receipt, which is
 # people's time (minutes to days: §38's resend requests and the 24-hour rules).
@@ -23,7 +23,7 @@ _RECEIPT_BUCKETS = (60, 300, 900, 3600, 4 * 3600, 8 * 3600, 24 * 3600, 48 * 3600
 
 
 class _LedgerCollector(Collector):
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: LedgerReads) -> None:
         self.ledger = ledger
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -52,7 +52,7 @@ class _LedgerCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: LedgerReads) -> None:
         self.registry = CollectorRegistry()
         self.accepted = Counter(
             "docex_documents_accepted", "Documents accepted for exchange", registry=self.registry

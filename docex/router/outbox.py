@@ -32,7 +32,7 @@ from pamqp.commands import Basic
 
 from docex import wire
 from docex.backoff import Backoff
-from docex.ledger.sqlite import OutboxRow
+from docex.ledger.records import OutboxRow
 from docex.router.handler import Exchange
 from docex.router.ledger_health import LedgerHealth
 from docex.router.metrics import Metrics

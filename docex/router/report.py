@@ -19,7 +19,7 @@ from pathlib import Path
 
 from docex.config import Config, InformationSettings
 from docex.exchange_date import ExchangeCalendar
-from docex.ledger.sqlite import Ledger
+from docex.ledger.port import LedgerReads
 from docex.router.work_updates import due_date, filed_in_full
 
 # Deliveries that were not meant to be received in the end.
@@ -46,7 +46,9 @@ class UnitStatistics:
     gov_info_adopted: int = 0
 
 
-def statistics(config: Config, ledger: Ledger, period: str, today: date) -> list[UnitStatistics]:
+def statistics(
+    config: Config, ledger: LedgerReads, period: str, today: date
+) -> list[UnitStatistics]:
     """One row per unit, in the order of the configuration; `today` decides which work-update
     filings are already due. Raises PeriodError for a period that is neither a year nor a
     month."""

@@ -38,7 +38,7 @@ from docex.backoff import Backoff
 from docex.clock import Clock, SystemClock
 from docex.config import Config, ConfigError, load_config
 from docex.ledger.checkpoint import Checkpointer
-from docex.ledger.sqlite import Ledger
+from docex.ledger.open import open_ledger
 from docex.router import health, systemd
 from docex.router.handler import Exchange, Inbound, Verdict
 from docex.router.info_watch import InfoWatch
@@ -68,7 +68,7 @@ class Router:
         self.config = config
         self.config_path = config_path
         self.names = topology.Names(config.router.prefix)
-        self.ledger = Ledger(Path(config.router.ledger), checkpoints=False, waits_for_locks=False)
+        self.ledger = open_ledger(config.router.ledger, checkpoints=False, waits_for_locks=False)
         self.checkpointer = Checkpointer(Path(config.router.ledger))
         self.metrics = Metrics(self.ledger)
         self.ledger_health = LedgerHealth(self.ledger, self.metrics.ledger_retries)

@@ -16,7 +16,8 @@ import msgspec
 
 from docex import wire
 from docex.config import Config, Unit
-from docex.ledger.sqlite import Ledger, OutboxRow, StoredDocument, stored_envelope
+from docex.ledger.port import Ledger
+from docex.ledger.records import OutboxRow, StoredDocument, stored_envelope
 
 _MESSAGES = msgspec.msgpack.Decoder(wire.Withdrawn | wire.Notice | wire.InfoItem | wire.InfoNotice)
 _REMINDED = ("withdrawn", "notice", "info_item", "info_notice")

@@ -24,7 +24,8 @@ import structlog
 from docex.backoff import Backoff
 from docex.clock import Clock
 from docex.config import SmsSettings
-from docex.ledger.sqlite import Ledger, SmsRow
+from docex.ledger.port import Ledger
+from docex.ledger.records import SmsRow
 from docex.router.ledger_health import LedgerHealth
 from docex.router.metrics import Metrics
 

@@ -17,7 +17,8 @@ import structlog
 from docex import limits, wire
 from docex.clock import Clock
 from docex.config import DELIVERY_ALLOWANCE, Config, Unit
-from docex.core.rules import Rejection, check_submission
+from docex.core.rejection import Rejection
+from docex.core.rules import check_submission
 from docex.exchange_date import seconds_between
 from docex.ids import ID_RULE, is_safe_id
 from docex.ledger.sqlite import Delivery, Ledger, OutboxRow, StoredDocument, stored_envelope

@@ -23,7 +23,7 @@ import structlog
 from docex import limits, wire
 from docex.clock import Clock
 from docex.config import ExchangeSettings
-from docex.core.rules import Rejection
+from docex.core.rejection import Rejection
 from docex.exchange_date import ExchangeCalendar, seconds_between
 from docex.ledger.sqlite import Delivery, Ledger, StoredDocument, stored_envelope
 from docex.router.metrics import Metrics

@@ -19,6 +19,7 @@ from docex.clock import Clock
 from docex.config import DELIVERY_ALLOWANCE, Config, Unit
 from docex.core.rejection import Rejection
 from docex.core.rules import check_submission
+from docex.core.states import DeliveryState
 from docex.exchange_date import seconds_between
 from docex.ids import ID_RULE, is_safe_id
 from docex.ledger.sqlite import Delivery, Ledger, OutboxRow, StoredDocument, stored_envelope
@@ -313,7 +314,7 @@ class Exchange:
         document = self.ledger.document(row.doc_id)
         delivery = self.ledger.delivery(row.doc_id, row.recipient)
         assert document is not None and delivery is not None
-        if delivery.state != "queued":
+        if delivery.state != DeliveryState.QUEUED:
             return None
         envelope = stored_envelope(document)
         envelope = msgspec.structs.replace(envelope, content=self.ledger.content(document.sha256))

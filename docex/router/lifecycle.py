@@ -1,16 +1,16 @@
 """What happens to a document after it is sent (§33–§38): receipt, printing, return, resend,
 extra copies, withdrawal and paper attachments, one delivery (document × recipient) at a time.
 
-Delivery states:
+Delivery states (the table is docex/core/states.py):
     queued → delivered → received
     queued | delivered | resend_requested → returned | withdrawn   (only before receipt)
     delivered | received → resend_requested → queued (next attempt) → delivered | received
     returned | resend_requested → queued                           (the sender resends)
     queued | delivered | resend_requested → paper   (§47: a link fault outlasted the fallback
                                                      time; final, never delivered electronically)
+    queued | delivered | resend_requested → forwarded | recipient_revoked   (§9: the unit left)
 Receipt time is a column, not a state: set once by the first print, download or read (§37)
-and kept through any later resend.
-"""
+and kept through any later resend."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from docex import limits, wire
 from docex.clock import Clock
 from docex.config import ExchangeSettings
 from docex.core.rejection import Rejection
+from docex.core.states import BEFORE_RECEIPT, RESENDABLE, TAKEN_IN, DeliveryState, sources
 from docex.exchange_date import ExchangeCalendar, seconds_between
 from docex.ledger.sqlite import Delivery, Ledger, StoredDocument, stored_envelope
 from docex.router.metrics import Metrics
@@ -32,10 +33,6 @@ from docex.seals.kinds import SealKind
 from docex.seals.verify import SealVerifier
 
 log = structlog.get_logger("docex.router")
-
-BEFORE_RECEIPT = ("queued", "delivered", "resend_requested")
-TAKEN_IN = ("queued", "delivered", "resend_requested", "received")
-RESENDABLE = ("returned", "resend_requested")
 
 Answer = Callable[[str, wire.Answer | wire.Withdrawn], None]
 Sealable = TypeVar("Sealable", wire.Status, wire.PrintGrant)
@@ -150,7 +147,8 @@ class Lifecycle:
         if not command.reason.strip():
             raise Rejection("reason_required", "say why the document is returned")
         self._require_unreceived(delivery, "return")
-        self.ledger.set_state(document.id, unit, "returned")
+        if not self.ledger.move(document.id, unit, DeliveryState.RETURNED):
+            raise self._changed_meanwhile(delivery, "return")
         self._tell_both(
             unit,
             message_id,
@@ -164,8 +162,10 @@ class Lifecycle:
     def resend_request(self, unit: str, message_id: str, command: wire.ResendRequest) -> None:
         """§38: printing, downloading or reading failed; the sender is asked to send again."""
         document, delivery = self._addressed_to(unit, command.doc_id)
-        self._require(delivery, ("delivered", "received"), "ask for a resend of")
-        self.ledger.set_state(document.id, unit, "resend_requested")
+        action = "ask for a resend of"
+        self._require(delivery, sources(DeliveryState.RESEND_REQUESTED), action)
+        if not self.ledger.move(document.id, unit, DeliveryState.RESEND_REQUESTED):
+            raise self._changed_meanwhile(delivery, action)
         self._tell_both(unit, message_id, document, "resend_requested", message=command.reason)
 
     def quota_request(self, unit: str, message_id: str, command: wire.QuotaRequest) -> None:
@@ -223,6 +223,8 @@ class Lifecycle:
         document, delivery = self._sent_by(unit, command.doc_id, command.recipient)
         self._require(delivery, RESENDABLE, "resend")
         attempt = self.ledger.requeue(document.id, delivery.recipient)
+        if attempt is None:
+            raise self._changed_meanwhile(delivery, "resend")
         self.ledger.enqueue(
             delivery.recipient,
             f"{document.id}/{delivery.recipient}/{attempt}",
@@ -293,7 +295,12 @@ class Lifecycle:
             if delivery.received_at is not None or delivery.state not in BEFORE_RECEIPT:
                 refused[recipient] = delivery.state
                 continue
-            self.ledger.set_state(document.id, recipient, "withdrawn")
+            if not self.ledger.move(document.id, recipient, DeliveryState.WITHDRAWN):
+                # Changed since it was read (another router): refused as it is now.
+                current = self.ledger.delivery(document.id, recipient)
+                assert current is not None
+                refused[recipient] = current.state
+                continue
             self.answer(recipient, wire.Withdrawn(doc_id=document.id, at=moment.at))
             withdrawn.append(recipient)
         if not withdrawn:
@@ -320,12 +327,15 @@ class Lifecycle:
         """§9(二)(三): a revoked or merged unit's pending documents go to its successor, or
         back to their senders. Returns how many deliveries were moved."""
         moment = self.now()
-        pending = self.ledger.pending_for(recipient)
-        for delivery in pending:
+        to = DeliveryState.FORWARDED if successor else DeliveryState.RECIPIENT_REVOKED
+        moved = 0
+        for delivery in self.ledger.pending_for(recipient):
             document = self.ledger.document(delivery.doc_id)
             assert document is not None
+            if not self.ledger.move(delivery.doc_id, recipient, to):
+                continue  # received or moved meanwhile (another router)
+            moved += 1
             if successor:
-                self.ledger.set_state(delivery.doc_id, recipient, "forwarded")
                 if self.ledger.delivery(delivery.doc_id, successor) is None:
                     self.ledger.insert_delivery(
                         delivery.doc_id, successor, delivery.role, delivery.print_quota
@@ -345,7 +355,6 @@ class Lifecycle:
                     message=f"{recipient} was merged into {successor}",
                 )
             else:
-                self.ledger.set_state(delivery.doc_id, recipient, "recipient_revoked")
                 news = wire.Status(
                     doc_id=delivery.doc_id,
                     state="recipient_revoked",
@@ -355,8 +364,8 @@ class Lifecycle:
                     message=f"{recipient} left the exchange before receiving it",
                 )
             self.answer(document.sender, news)
-        log.info("recipient_gone", unit=recipient, successor=successor, moved=len(pending))
-        return len(pending)
+        log.info("recipient_gone", unit=recipient, successor=successor, moved=moved)
+        return moved
 
     def to_paper(
         self, recipient: str, reason: str, message: str
@@ -369,7 +378,8 @@ class Lifecycle:
         for delivery in self.ledger.pending_for(recipient):
             document = self.ledger.document(delivery.doc_id)
             assert document is not None
-            self.ledger.set_state(delivery.doc_id, recipient, "paper")
+            if not self.ledger.move(delivery.doc_id, recipient, DeliveryState.PAPER):
+                continue  # received or moved meanwhile (another router)
             self.answer(
                 document.sender,
                 wire.Status(
@@ -447,14 +457,28 @@ class Lifecycle:
         return document, delivery
 
     @staticmethod
-    def _require(delivery: Delivery, states: tuple[str, ...], action: str) -> None:
+    def _require(delivery: Delivery, states: frozenset[DeliveryState], action: str) -> None:
         if delivery.state not in states:
-            specific = delivery.state in ("withdrawn", "returned", "paper")
+            specific = delivery.state in (
+                DeliveryState.WITHDRAWN,
+                DeliveryState.RETURNED,
+                DeliveryState.PAPER,
+            )
             raise Rejection(
                 f"document_{delivery.state}" if specific else "wrong_state",
                 f"cannot {action} document {delivery.doc_id} for {delivery.recipient}:"
                 f" it is {delivery.state}",
             )
+
+    @staticmethod
+    def _changed_meanwhile(delivery: Delivery, action: str) -> Rejection:
+        """A guarded write found the delivery no longer as it was read: another router changed
+        it in between, and the unit may ask again."""
+        return Rejection(
+            "wrong_state",
+            f"cannot {action} document {delivery.doc_id} for {delivery.recipient}:"
+            " it changed meanwhile",
+        )
 
     @classmethod
     def _require_unreceived(cls, delivery: Delivery, action: str) -> None:

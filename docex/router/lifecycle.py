@@ -10,7 +10,10 @@ Delivery states (the table is docex/core/states.py):
                                                      time; final, never delivered electronically)
     queued | delivered | resend_requested → forwarded | recipient_revoked   (§9: the unit left)
 Receipt time is a column, not a state: set once by the first print, download or read (§37)
-and kept through any later resend."""
+and kept through any later resend.
+
+What an action may do is decided in docex/core/documents.py; this module reads and writes.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +26,9 @@ import structlog
 from docex import limits, wire
 from docex.clock import Clock
 from docex.config import ExchangeSettings
+from docex.core import documents
 from docex.core.rejection import Rejection
-from docex.core.states import BEFORE_RECEIPT, RESENDABLE, TAKEN_IN, DeliveryState, sources
+from docex.core.states import RESENDABLE, TAKEN_IN, DeliveryState, sources
 from docex.exchange_date import ExchangeCalendar, seconds_between
 from docex.ledger.sqlite import Delivery, Ledger, StoredDocument, stored_envelope
 from docex.router.metrics import Metrics
@@ -78,7 +82,7 @@ class Lifecycle:
     def receipt(self, unit: str, message_id: str, receipt: wire.Receipt) -> None:
         """§36, §37: a declassified download or a read into the office system."""
         document, delivery = self._addressed_to(unit, receipt.doc_id)
-        self._require(delivery, TAKEN_IN, "read or download")
+        documents.require_state(delivery, TAKEN_IN, "read or download")
         moment = self._receive(document, unit, receipt.kind)
         self.answer(
             unit,
@@ -94,27 +98,28 @@ class Lifecycle:
     def print_request(self, unit: str, message_id: str, request: wire.PrintRequest) -> None:
         """§35: printing needs the verification seal; copies are numbered within the quota."""
         document, delivery = self._addressed_to(unit, request.doc_id)
-        self._require(delivery, TAKEN_IN, "print")
+        documents.require_state(delivery, TAKEN_IN, "print")
         self._check_print_seal(unit, message_id, request)
-        remaining = delivery.print_quota - delivery.printed
-        if not self.ledger.add_printed(document.id, unit, request.copies):
+        decision = documents.decide_print(delivery.printed, delivery.print_quota, request.copies)
+        if isinstance(decision, documents.PrintDenied):
             self.answer(
                 unit,
                 wire.PrintDenied(
                     ref=message_id,
                     doc_id=document.id,
                     requested=request.copies,
-                    remaining=remaining,
-                    message=f"asked for {request.copies}, {remaining} of"
+                    remaining=decision.remaining,
+                    message=f"asked for {request.copies}, {decision.remaining} of"
                     f" {delivery.print_quota} copies left",
                 ),
             )
-            log.info("print_denied", doc_id=document.id, unit=unit, remaining=remaining)
+            log.info("print_denied", doc_id=document.id, unit=unit, remaining=decision.remaining)
             return
+        if not self.ledger.add_printed(document.id, unit, request.copies):
+            raise documents.changed_meanwhile(delivery, "print")
         self._receive(document, unit, "printed")
         moment = self.now()
-        # Numbered on from the copies printed before: one command at a time changes them.
-        first, last = delivery.printed + 1, delivery.printed + request.copies
+        first, last = decision.first, decision.last
         self.answer(
             unit,
             self.attest(
@@ -124,7 +129,7 @@ class Lifecycle:
                     recipient=unit,
                     first_copy=first,
                     last_copy=last,
-                    remaining=remaining - request.copies,
+                    remaining=decision.remaining,
                     at=moment.at,
                 )
             ),
@@ -146,9 +151,9 @@ class Lifecycle:
         document, delivery = self._addressed_to(unit, command.doc_id)
         if not command.reason.strip():
             raise Rejection("reason_required", "say why the document is returned")
-        self._require_unreceived(delivery, "return")
+        documents.require_unreceived(delivery, "return")
         if not self.ledger.move(document.id, unit, DeliveryState.RETURNED):
-            raise self._changed_meanwhile(delivery, "return")
+            raise documents.changed_meanwhile(delivery, "return")
         self._tell_both(
             unit,
             message_id,
@@ -163,15 +168,15 @@ class Lifecycle:
         """§38: printing, downloading or reading failed; the sender is asked to send again."""
         document, delivery = self._addressed_to(unit, command.doc_id)
         action = "ask for a resend of"
-        self._require(delivery, sources(DeliveryState.RESEND_REQUESTED), action)
+        documents.require_state(delivery, sources(DeliveryState.RESEND_REQUESTED), action)
         if not self.ledger.move(document.id, unit, DeliveryState.RESEND_REQUESTED):
-            raise self._changed_meanwhile(delivery, action)
+            raise documents.changed_meanwhile(delivery, action)
         self._tell_both(unit, message_id, document, "resend_requested", message=command.reason)
 
     def quota_request(self, unit: str, message_id: str, command: wire.QuotaRequest) -> None:
         """§38: the recipient asks the sender for extra copies."""
         document, delivery = self._addressed_to(unit, command.doc_id)
-        self._require(delivery, TAKEN_IN, "ask for copies of")
+        documents.require_state(delivery, TAKEN_IN, "ask for copies of")
         self._tell_both(
             unit,
             message_id,
@@ -221,10 +226,10 @@ class Lifecycle:
     def resend(self, unit: str, message_id: str, command: wire.Resend) -> None:
         """§38: the stored document goes again, as the next attempt; nothing is uploaded."""
         document, delivery = self._sent_by(unit, command.doc_id, command.recipient)
-        self._require(delivery, RESENDABLE, "resend")
+        documents.require_state(delivery, RESENDABLE, "resend")
         attempt = self.ledger.requeue(document.id, delivery.recipient)
         if attempt is None:
-            raise self._changed_meanwhile(delivery, "resend")
+            raise documents.changed_meanwhile(delivery, "resend")
         self.ledger.enqueue(
             delivery.recipient,
             f"{document.id}/{delivery.recipient}/{attempt}",
@@ -247,7 +252,7 @@ class Lifecycle:
     def quota_grant(self, unit: str, message_id: str, command: wire.QuotaGrant) -> None:
         """§38: the sender grants extra copies, up to what it could have set at once."""
         document, delivery = self._sent_by(unit, command.doc_id, command.recipient)
-        self._require(delivery, TAKEN_IN, "grant copies of")
+        documents.require_state(delivery, TAKEN_IN, "grant copies of")
         quota = delivery.print_quota + command.copies
         try:
             limits.check_total_quota("the quota after this grant", quota, self.settings)
@@ -282,19 +287,10 @@ class Lifecycle:
         if document is None or document.sender != unit:
             raise Rejection("unknown_document", f"you sent no document {command.doc_id!r}")
         deliveries = {d.recipient: d for d in self.ledger.deliveries(document.id)}
-        named = list(dict.fromkeys(command.recipients)) or list(deliveries)
-        strangers = [r for r in named if r not in deliveries]
-        if strangers:
-            raise Rejection(
-                "not_a_recipient", f"not sent to {len(strangers)} of them: {', '.join(strangers)}"
-            )
+        plan = documents.plan_withdrawal(command.recipients, deliveries)
         moment = self.now()
-        withdrawn, refused = [], {}
-        for recipient in named:
-            delivery = deliveries[recipient]
-            if delivery.received_at is not None or delivery.state not in BEFORE_RECEIPT:
-                refused[recipient] = delivery.state
-                continue
+        withdrawn, refused = [], dict(plan.refused)
+        for recipient in plan.withdrawn:
             if not self.ledger.move(document.id, recipient, DeliveryState.WITHDRAWN):
                 # Changed since it was read (another router): refused as it is now.
                 current = self.ledger.delivery(document.id, recipient)
@@ -303,12 +299,6 @@ class Lifecycle:
                 continue
             self.answer(recipient, wire.Withdrawn(doc_id=document.id, at=moment.at))
             withdrawn.append(recipient)
-        if not withdrawn:
-            raise Rejection(
-                "already_received",
-                "nothing withdrawn: "
-                + ", ".join(f"{who} is {state}" for who, state in refused.items()),
-            )
         self.answer(
             unit,
             wire.WithdrawResult(
@@ -455,37 +445,3 @@ class Lifecycle:
         if delivery is None:
             raise Rejection("not_a_recipient", f"{doc_id} was not sent to {recipient!r}")
         return document, delivery
-
-    @staticmethod
-    def _require(delivery: Delivery, states: frozenset[DeliveryState], action: str) -> None:
-        if delivery.state not in states:
-            specific = delivery.state in (
-                DeliveryState.WITHDRAWN,
-                DeliveryState.RETURNED,
-                DeliveryState.PAPER,
-            )
-            raise Rejection(
-                f"document_{delivery.state}" if specific else "wrong_state",
-                f"cannot {action} document {delivery.doc_id} for {delivery.recipient}:"
-                f" it is {delivery.state}",
-            )
-
-    @staticmethod
-    def _changed_meanwhile(delivery: Delivery, action: str) -> Rejection:
-        """A guarded write found the delivery no longer as it was read: another router changed
-        it in between, and the unit may ask again."""
-        return Rejection(
-            "wrong_state",
-            f"cannot {action} document {delivery.doc_id} for {delivery.recipient}:"
-            " it changed meanwhile",
-        )
-
-    @classmethod
-    def _require_unreceived(cls, delivery: Delivery, action: str) -> None:
-        if delivery.received_at is not None:
-            raise Rejection(
-                "already_received",
-                f"document {delivery.doc_id} was received at {delivery.received_at};"
-                f" too late to {action} it",
-            )
-        cls._require(delivery, BEFORE_RECEIPT, action)

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from docex import wire
 from docex.config import ExchangeSettings, load_config
-from docex.core.rules import MESSAGE_MAX
+from docex.core.rejection import MESSAGE_MAX
 from docex.ids import is_safe_id, uuid7
 from docex.ledger.sqlite import SqliteLedger
 from docex.router.handler import Exchange, Inbound, Verdict

@@ -15,7 +15,7 @@ import pytest
 
 from docex import wire
 from docex.config import Config
-from docex.core.rules import MESSAGE_MAX
+from docex.core.rejection import MESSAGE_MAX
 from docex.ids import uuid7
 from docex.router.service import Router
 from docex.topology import Names

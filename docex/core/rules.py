@@ -11,24 +11,13 @@ from datetime import datetime
 
 from docex import formats
 from docex.config import Config, Unit
+from docex.core.rejection import Rejection
 from docex.seals.errors import SealError
 from docex.seals.kinds import SealKind
 from docex.seals.verify import SealVerifier
 from docex.wire import Envelope, content_digest, signing_bytes
 
 _EXCLUDED_CLASSIFICATIONS = {"secret", "confidential", "top_secret"}
-# Characters of a rejection's message. Ours quote values short (wire.quoted), but some come
-# from elsewhere: msgspec quotes a wrong enum value whole.
-MESSAGE_MAX = 500
-
-
-class Rejection(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        if len(message) > MESSAGE_MAX:
-            message = message[: MESSAGE_MAX - 1] + "…"
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def check_submission(

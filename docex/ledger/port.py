@@ -16,6 +16,7 @@ from collections.abc import Collection
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from docex.core.states import DeliveryState
 from docex.ledger.records import (
     Delivery,
     Fault,
@@ -175,7 +176,10 @@ class LedgerWrites(Protocol):
         """Receipt time is set once, by the first receipt (§37); returns whether this was it."""
         ...
 
-    def set_state(self, doc_id: str, recipient: str, state: str) -> None: ...
+    def move(self, doc_id: str, recipient: str, to: DeliveryState) -> bool:
+        """Compare-and-set: moves only from a state docex/core/states.py allows to reach `to`;
+        returns whether it moved."""
+        ...
 
     def add_printed(self, doc_id: str, recipient: str, copies: int) -> bool:
         """Count printed copies; refused (False, nothing counted) past the quota, even for two
@@ -184,8 +188,9 @@ class LedgerWrites(Protocol):
 
     def add_quota(self, doc_id: str, recipient: str, copies: int) -> None: ...
 
-    def requeue(self, doc_id: str, recipient: str) -> int:
-        """Deliver again, as the next attempt; returns its number."""
+    def requeue(self, doc_id: str, recipient: str) -> int | None:
+        """Deliver again, as the next attempt; returns its number, None when the delivery was
+        in no state to be sent again."""
         ...
 
     def mark_attachments_received(self, doc_id: str, recipient: str, at: str) -> None:

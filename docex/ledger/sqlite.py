@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from docex.core.states import BEFORE_RECEIPT, TAKEN_AWAY, DeliveryState, sources
 from docex.ledger.records import (
     Delivery,
     Fault,
@@ -346,8 +347,8 @@ class SqliteLedger:
     def insert_delivery(self, doc_id: str, recipient: str, role: str, print_quota: int) -> None:
         self._db.execute(
             "INSERT INTO deliveries (doc_id, recipient, role, print_quota, state)"
-            " VALUES (?, ?, ?, ?, 'queued')",
-            (doc_id, recipient, role, print_quota),
+            " VALUES (?, ?, ?, ?, ?)",
+            (doc_id, recipient, role, print_quota, DeliveryState.QUEUED),
         )
 
     def delivery(self, doc_id: str, recipient: str) -> Delivery | None:
@@ -368,27 +369,51 @@ class SqliteLedger:
         """Returns False when the delivery was not waiting to be delivered (a republish)."""
         cursor = self._db.execute(
             "UPDATE deliveries SET delivered_at = ?,"
-            " state = CASE WHEN received_at IS NULL THEN 'delivered' ELSE 'received' END"
-            " WHERE doc_id = ? AND recipient = ? AND state = 'queued'",
-            (at, doc_id, recipient),
+            " state = CASE WHEN received_at IS NULL THEN ? ELSE ? END"
+            " WHERE doc_id = ? AND recipient = ? AND state IN (SELECT value FROM json_each(?))",
+            (
+                at,
+                DeliveryState.DELIVERED,
+                DeliveryState.RECEIVED,
+                doc_id,
+                recipient,
+                _states(sources(DeliveryState.DELIVERED)),
+            ),
         )
         return cursor.rowcount == 1
 
     def mark_received(self, doc_id: str, recipient: str, at: str, exchange_date: str) -> bool:
         """Receipt time is set once, by the first receipt (§37); returns whether this was it."""
         cursor = self._db.execute(
-            "UPDATE deliveries SET state = 'received', received_at = ?, received_exchange_date = ?"
+            "UPDATE deliveries SET state = ?, received_at = ?, received_exchange_date = ?"
             " WHERE doc_id = ? AND recipient = ? AND received_at IS NULL"
-            " AND state IN ('queued', 'delivered', 'resend_requested')",
-            (at, exchange_date, doc_id, recipient),
+            " AND state IN (SELECT value FROM json_each(?))",
+            (
+                DeliveryState.RECEIVED,
+                at,
+                exchange_date,
+                doc_id,
+                recipient,
+                _states(sources(DeliveryState.RECEIVED)),
+            ),
         )
         return cursor.rowcount == 1
 
-    def set_state(self, doc_id: str, recipient: str, state: str) -> None:
-        self._db.execute(
-            "UPDATE deliveries SET state = ? WHERE doc_id = ? AND recipient = ?",
-            (state, doc_id, recipient),
+    def move(self, doc_id: str, recipient: str, to: DeliveryState) -> bool:
+        """Move the delivery to a state that carries nothing else, only from a state the table
+        allows (docex/core/states.py); returns whether it moved. Compare-and-set: a state
+        changed since the caller read it is never overwritten. Moves that set more than the
+        state are `mark_delivered`, `mark_received` and `requeue`."""
+        if to in (DeliveryState.QUEUED, DeliveryState.DELIVERED, DeliveryState.RECEIVED):
+            raise ValueError(f"moving to {to} sets more than the state")
+        # A receipt time, once set, stays: such a delivery can no longer be taken away.
+        unreceived = " AND received_at IS NULL" if to in TAKEN_AWAY else ""
+        cursor = self._db.execute(
+            "UPDATE deliveries SET state = ? WHERE doc_id = ? AND recipient = ?"
+            f" AND state IN (SELECT value FROM json_each(?)){unreceived}",
+            (to, doc_id, recipient, _states(sources(to))),
         )
+        return cursor.rowcount == 1
 
     def add_printed(self, doc_id: str, recipient: str, copies: int) -> bool:
         """Count printed copies; refused (False) if they would exceed the quota. One statement,
@@ -407,18 +432,16 @@ class SqliteLedger:
             (copies, doc_id, recipient),
         )
 
-    def requeue(self, doc_id: str, recipient: str) -> int:
-        """Deliver again, as the next attempt; returns its number."""
-        self._db.execute(
-            "UPDATE deliveries SET state = 'queued', attempt = attempt + 1"
-            " WHERE doc_id = ? AND recipient = ?",
-            (doc_id, recipient),
-        )
-        (attempt,) = self._db.execute(
-            "SELECT attempt FROM deliveries WHERE doc_id = ? AND recipient = ?",
-            (doc_id, recipient),
-        ).fetchone()
-        return int(attempt)
+    def requeue(self, doc_id: str, recipient: str) -> int | None:
+        """Deliver again, as the next attempt; returns its number, or None when the delivery
+        was in no state a resend may take it from."""
+        rows = self._db.execute(
+            "UPDATE deliveries SET state = ?, attempt = attempt + 1"
+            " WHERE doc_id = ? AND recipient = ? AND state IN (SELECT value FROM json_each(?))"
+            " RETURNING attempt",
+            (DeliveryState.QUEUED, doc_id, recipient, _states(sources(DeliveryState.QUEUED))),
+        ).fetchall()
+        return int(rows[0][0]) if rows else None
 
     def mark_attachments_received(self, doc_id: str, recipient: str, at: str) -> None:
         self._db.execute(
@@ -482,9 +505,9 @@ class SqliteLedger:
         """Deliveries to this unit that it has not received yet."""
         rows = self._db.execute(
             f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE recipient = ?"
-            " AND received_at IS NULL AND state IN ('queued', 'delivered', 'resend_requested')"
+            " AND received_at IS NULL AND state IN (SELECT value FROM json_each(?))"
             " ORDER BY rowid",
-            (recipient,),
+            (recipient, _states(BEFORE_RECEIPT)),
         ).fetchall()
         return [Delivery(*row) for row in rows]
 
@@ -512,8 +535,9 @@ class SqliteLedger:
     def pending_receipts(self) -> list[tuple[str, int]]:
         return self._db.execute(
             "SELECT recipient, count(*) FROM deliveries WHERE received_at IS NULL"
-            " AND state IN ('queued', 'delivered', 'resend_requested')"
-            " GROUP BY recipient ORDER BY recipient"
+            " AND state IN (SELECT value FROM json_each(?))"
+            " GROUP BY recipient ORDER BY recipient",
+            (_states(BEFORE_RECEIPT),),
         ).fetchall()
 
     def remove_from_outbox(self, seqs: list[int]) -> None:
@@ -582,11 +606,11 @@ class SqliteLedger:
         """When the oldest delivery still untaken by this unit, and delivered after `since`,
         was delivered. Compared as instants: stamps carry their UTC offset."""
         (oldest,) = self._db.execute(
-            "SELECT delivered_at FROM deliveries WHERE recipient = ? AND state = 'delivered'"
+            "SELECT delivered_at FROM deliveries WHERE recipient = ? AND state = ?"
             " AND received_at IS NULL"
             " AND (? IS NULL OR julianday(delivered_at) > julianday(?))"
             " ORDER BY julianday(delivered_at) LIMIT 1",
-            (unit, since, since),
+            (unit, DeliveryState.DELIVERED, since, since),
         ).fetchone() or (None,)
         return oldest
 
@@ -784,6 +808,11 @@ class SqliteLedger:
             (f"{period}%",),
         ).fetchall()
         return {str(unit): int(count) for unit, count in rows}
+
+
+def _states(states: frozenset[DeliveryState]) -> str:
+    """A group of states as one SQL parameter, for `state IN (SELECT value FROM json_each(?))`."""
+    return json.dumps(sorted(states))
 
 
 _FAULT_COLUMNS = "id, scope, kind, started_at, ended_at, office_notified_at, paper_issued_at"

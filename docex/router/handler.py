@@ -17,7 +17,9 @@ import structlog
 from docex import limits, wire
 from docex.clock import Clock
 from docex.config import DELIVERY_ALLOWANCE, Config, Unit
-from docex.core.rules import Rejection, check_submission
+from docex.core.rejection import Rejection
+from docex.core.rules import check_submission
+from docex.core.states import DeliveryState
 from docex.exchange_date import seconds_between
 from docex.ids import ID_RULE, is_safe_id
 from docex.ledger.port import Ledger
@@ -313,7 +315,7 @@ class Exchange:
         document = self.ledger.document(row.doc_id)
         delivery = self.ledger.delivery(row.doc_id, row.recipient)
         assert document is not None and delivery is not None
-        if delivery.state != "queued":
+        if delivery.state != DeliveryState.QUEUED:
             return None
         envelope = stored_envelope(document)
         envelope = msgspec.structs.replace(envelope, content=self.ledger.content(document.sha256))

@@ -18,7 +18,7 @@ import structlog
 from docex import wire
 from docex.clock import Clock
 from docex.config import Config
-from docex.core.rules import Rejection
+from docex.core.rejection import Rejection
 from docex.exchange_date import ExchangeCalendar
 from docex.ids import uuid7
 from docex.ledger.port import Ledger

@@ -1,15 +1,18 @@
 """What happens to a document after it is sent (§33–§38): receipt, printing, return, resend,
 extra copies, withdrawal and paper attachments, one delivery (document × recipient) at a time.
 
-Delivery states:
+Delivery states (the table is docex/core/states.py):
     queued → delivered → received
     queued | delivered | resend_requested → returned | withdrawn   (only before receipt)
     delivered | received → resend_requested → queued (next attempt) → delivered | received
     returned | resend_requested → queued                           (the sender resends)
     queued | delivered | resend_requested → paper   (§47: a link fault outlasted the fallback
                                                      time; final, never delivered electronically)
+    queued | delivered | resend_requested → forwarded | recipient_revoked   (§9: the unit left)
 Receipt time is a column, not a state: set once by the first print, download or read (§37)
 and kept through any later resend.
+
+What an action may do is decided in docex/core/documents.py; this module reads and writes.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ import structlog
 from docex import limits, wire
 from docex.clock import Clock
 from docex.config import ExchangeSettings
-from docex.core.rules import Rejection
+from docex.core import documents
+from docex.core.rejection import Rejection
+from docex.core.states import RESENDABLE, TAKEN_IN, DeliveryState, sources
 from docex.exchange_date import ExchangeCalendar, seconds_between
 from docex.ledger.port import Ledger
 from docex.ledger.records import Delivery, StoredDocument, stored_envelope
@@ -33,10 +38,6 @@ from docex.seals.kinds import SealKind
 from docex.seals.verify import SealVerifier
 
 log = structlog.get_logger("docex.router")
-
-BEFORE_RECEIPT = ("queued", "delivered", "resend_requested")
-TAKEN_IN = ("queued", "delivered", "resend_requested", "received")
-RESENDABLE = ("returned", "resend_requested")
 
 Answer = Callable[[str, wire.Answer | wire.Withdrawn], None]
 Sealable = TypeVar("Sealable", wire.Status, wire.PrintGrant)
@@ -82,7 +83,7 @@ class Lifecycle:
     def receipt(self, unit: str, message_id: str, receipt: wire.Receipt) -> None:
         """§36, §37: a declassified download or a read into the office system."""
         document, delivery = self._addressed_to(unit, receipt.doc_id)
-        self._require(delivery, TAKEN_IN, "read or download")
+        documents.require_state(delivery, TAKEN_IN, "read or download")
         moment = self._receive(document, unit, receipt.kind)
         self.answer(
             unit,
@@ -98,27 +99,28 @@ class Lifecycle:
     def print_request(self, unit: str, message_id: str, request: wire.PrintRequest) -> None:
         """§35: printing needs the verification seal; copies are numbered within the quota."""
         document, delivery = self._addressed_to(unit, request.doc_id)
-        self._require(delivery, TAKEN_IN, "print")
+        documents.require_state(delivery, TAKEN_IN, "print")
         self._check_print_seal(unit, message_id, request)
-        remaining = delivery.print_quota - delivery.printed
-        if not self.ledger.add_printed(document.id, unit, request.copies):
+        decision = documents.decide_print(delivery.printed, delivery.print_quota, request.copies)
+        if isinstance(decision, documents.PrintDenied):
             self.answer(
                 unit,
                 wire.PrintDenied(
                     ref=message_id,
                     doc_id=document.id,
                     requested=request.copies,
-                    remaining=remaining,
-                    message=f"asked for {request.copies}, {remaining} of"
+                    remaining=decision.remaining,
+                    message=f"asked for {request.copies}, {decision.remaining} of"
                     f" {delivery.print_quota} copies left",
                 ),
             )
-            log.info("print_denied", doc_id=document.id, unit=unit, remaining=remaining)
+            log.info("print_denied", doc_id=document.id, unit=unit, remaining=decision.remaining)
             return
+        if not self.ledger.add_printed(document.id, unit, request.copies):
+            raise documents.changed_meanwhile(delivery, "print")
         self._receive(document, unit, "printed")
         moment = self.now()
-        # Numbered on from the copies printed before: one command at a time changes them.
-        first, last = delivery.printed + 1, delivery.printed + request.copies
+        first, last = decision.first, decision.last
         self.answer(
             unit,
             self.attest(
@@ -128,7 +130,7 @@ class Lifecycle:
                     recipient=unit,
                     first_copy=first,
                     last_copy=last,
-                    remaining=remaining - request.copies,
+                    remaining=decision.remaining,
                     at=moment.at,
                 )
             ),
@@ -150,8 +152,9 @@ class Lifecycle:
         document, delivery = self._addressed_to(unit, command.doc_id)
         if not command.reason.strip():
             raise Rejection("reason_required", "say why the document is returned")
-        self._require_unreceived(delivery, "return")
-        self.ledger.set_state(document.id, unit, "returned")
+        documents.require_unreceived(delivery, "return")
+        if not self.ledger.move(document.id, unit, DeliveryState.RETURNED):
+            raise documents.changed_meanwhile(delivery, "return")
         self._tell_both(
             unit,
             message_id,
@@ -165,14 +168,16 @@ class Lifecycle:
     def resend_request(self, unit: str, message_id: str, command: wire.ResendRequest) -> None:
         """§38: printing, downloading or reading failed; the sender is asked to send again."""
         document, delivery = self._addressed_to(unit, command.doc_id)
-        self._require(delivery, ("delivered", "received"), "ask for a resend of")
-        self.ledger.set_state(document.id, unit, "resend_requested")
+        action = "ask for a resend of"
+        documents.require_state(delivery, sources(DeliveryState.RESEND_REQUESTED), action)
+        if not self.ledger.move(document.id, unit, DeliveryState.RESEND_REQUESTED):
+            raise documents.changed_meanwhile(delivery, action)
         self._tell_both(unit, message_id, document, "resend_requested", message=command.reason)
 
     def quota_request(self, unit: str, message_id: str, command: wire.QuotaRequest) -> None:
         """§38: the recipient asks the sender for extra copies."""
         document, delivery = self._addressed_to(unit, command.doc_id)
-        self._require(delivery, TAKEN_IN, "ask for copies of")
+        documents.require_state(delivery, TAKEN_IN, "ask for copies of")
         self._tell_both(
             unit,
             message_id,
@@ -222,8 +227,10 @@ class Lifecycle:
     def resend(self, unit: str, message_id: str, command: wire.Resend) -> None:
         """§38: the stored document goes again, as the next attempt; nothing is uploaded."""
         document, delivery = self._sent_by(unit, command.doc_id, command.recipient)
-        self._require(delivery, RESENDABLE, "resend")
+        documents.require_state(delivery, RESENDABLE, "resend")
         attempt = self.ledger.requeue(document.id, delivery.recipient)
+        if attempt is None:
+            raise documents.changed_meanwhile(delivery, "resend")
         self.ledger.enqueue(
             delivery.recipient,
             f"{document.id}/{delivery.recipient}/{attempt}",
@@ -246,7 +253,7 @@ class Lifecycle:
     def quota_grant(self, unit: str, message_id: str, command: wire.QuotaGrant) -> None:
         """§38: the sender grants extra copies, up to what it could have set at once."""
         document, delivery = self._sent_by(unit, command.doc_id, command.recipient)
-        self._require(delivery, TAKEN_IN, "grant copies of")
+        documents.require_state(delivery, TAKEN_IN, "grant copies of")
         quota = delivery.print_quota + command.copies
         try:
             limits.check_total_quota("the quota after this grant", quota, self.settings)
@@ -281,28 +288,18 @@ class Lifecycle:
         if document is None or document.sender != unit:
             raise Rejection("unknown_document", f"you sent no document {command.doc_id!r}")
         deliveries = {d.recipient: d for d in self.ledger.deliveries(document.id)}
-        named = list(dict.fromkeys(command.recipients)) or list(deliveries)
-        strangers = [r for r in named if r not in deliveries]
-        if strangers:
-            raise Rejection(
-                "not_a_recipient", f"not sent to {len(strangers)} of them: {', '.join(strangers)}"
-            )
+        plan = documents.plan_withdrawal(command.recipients, deliveries)
         moment = self.now()
-        withdrawn, refused = [], {}
-        for recipient in named:
-            delivery = deliveries[recipient]
-            if delivery.received_at is not None or delivery.state not in BEFORE_RECEIPT:
-                refused[recipient] = delivery.state
+        withdrawn, refused = [], dict(plan.refused)
+        for recipient in plan.withdrawn:
+            if not self.ledger.move(document.id, recipient, DeliveryState.WITHDRAWN):
+                # Changed since it was read (another router): refused as it is now.
+                current = self.ledger.delivery(document.id, recipient)
+                assert current is not None
+                refused[recipient] = current.state
                 continue
-            self.ledger.set_state(document.id, recipient, "withdrawn")
             self.answer(recipient, wire.Withdrawn(doc_id=document.id, at=moment.at))
             withdrawn.append(recipient)
-        if not withdrawn:
-            raise Rejection(
-                "already_received",
-                "nothing withdrawn: "
-                + ", ".join(f"{who} is {state}" for who, state in refused.items()),
-            )
         self.answer(
             unit,
             wire.WithdrawResult(
@@ -321,12 +318,15 @@ class Lifecycle:
         """§9(二)(三): a revoked or merged unit's pending documents go to its successor, or
         back to their senders. Returns how many deliveries were moved."""
         moment = self.now()
-        pending = self.ledger.pending_for(recipient)
-        for delivery in pending:
+        to = DeliveryState.FORWARDED if successor else DeliveryState.RECIPIENT_REVOKED
+        moved = 0
+        for delivery in self.ledger.pending_for(recipient):
             document = self.ledger.document(delivery.doc_id)
             assert document is not None
+            if not self.ledger.move(delivery.doc_id, recipient, to):
+                continue  # received or moved meanwhile (another router)
+            moved += 1
             if successor:
-                self.ledger.set_state(delivery.doc_id, recipient, "forwarded")
                 if self.ledger.delivery(delivery.doc_id, successor) is None:
                     self.ledger.insert_delivery(
                         delivery.doc_id, successor, delivery.role, delivery.print_quota
@@ -346,7 +346,6 @@ class Lifecycle:
                     message=f"{recipient} was merged into {successor}",
                 )
             else:
-                self.ledger.set_state(delivery.doc_id, recipient, "recipient_revoked")
                 news = wire.Status(
                     doc_id=delivery.doc_id,
                     state="recipient_revoked",
@@ -356,8 +355,8 @@ class Lifecycle:
                     message=f"{recipient} left the exchange before receiving it",
                 )
             self.answer(document.sender, news)
-        log.info("recipient_gone", unit=recipient, successor=successor, moved=len(pending))
-        return len(pending)
+        log.info("recipient_gone", unit=recipient, successor=successor, moved=moved)
+        return moved
 
     def to_paper(
         self, recipient: str, reason: str, message: str
@@ -370,7 +369,8 @@ class Lifecycle:
         for delivery in self.ledger.pending_for(recipient):
             document = self.ledger.document(delivery.doc_id)
             assert document is not None
-            self.ledger.set_state(delivery.doc_id, recipient, "paper")
+            if not self.ledger.move(delivery.doc_id, recipient, DeliveryState.PAPER):
+                continue  # received or moved meanwhile (another router)
             self.answer(
                 document.sender,
                 wire.Status(
@@ -446,23 +446,3 @@ class Lifecycle:
         if delivery is None:
             raise Rejection("not_a_recipient", f"{doc_id} was not sent to {recipient!r}")
         return document, delivery
-
-    @staticmethod
-    def _require(delivery: Delivery, states: tuple[str, ...], action: str) -> None:
-        if delivery.state not in states:
-            specific = delivery.state in ("withdrawn", "returned", "paper")
-            raise Rejection(
-                f"document_{delivery.state}" if specific else "wrong_state",
-                f"cannot {action} document {delivery.doc_id} for {delivery.recipient}:"
-                f" it is {delivery.state}",
-            )
-
-    @classmethod
-    def _require_unreceived(cls, delivery: Delivery, action: str) -> None:
-        if delivery.received_at is not None:
-            raise Rejection(
-                "already_received",
-                f"document {delivery.doc_id} was received at {delivery.received_at};"
-                f" too late to {action} it",
-            )
-        cls._require(delivery, BEFORE_RECEIPT, action)

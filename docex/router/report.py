@@ -18,12 +18,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from docex.config import Config, InformationSettings
+from docex.core.states import TAKEN_AWAY, DeliveryState
 from docex.exchange_date import ExchangeCalendar
 from docex.ledger.port import LedgerReads
 from docex.router.work_updates import due_date, filed_in_full
-
-# Deliveries that were not meant to be received in the end.
-_NOT_EXPECTED = ("withdrawn", "returned", "forwarded", "recipient_revoked", "paper")
 
 
 @dataclass
@@ -60,9 +58,9 @@ def statistics(
         period
     ):
         documents.setdefault(sender, set()).add(doc_id)
-        if sender in rows and state == "withdrawn":
+        if sender in rows and state == DeliveryState.WITHDRAWN:
             rows[sender].withdrawals += 1
-        if recipient not in rows or state in _NOT_EXPECTED:
+        if recipient not in rows or state in TAKEN_AWAY:
             continue
         rows[recipient].receipts_expected += 1
         deadline = _next_workday(calendar, date.fromisoformat(sent_date)).isoformat()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from docex.config import Config, load_config
+from docex.core.states import DeliveryState
 from docex.ledger.port import Ledger
 from docex.ledger.queries import ExchangeStatus, OpenFault, UnitLink, exchange_status
 from docex.ledger.records import EXCHANGE
@@ -38,7 +39,7 @@ def test_the_status_of_a_working_day(ledger: Ledger, config: Config) -> None:
         ledger.mark_delivered("d1", "a", at("11:30"))
         ledger.mark_delivered("d1", "b", at("11:00"))
         ledger.mark_received("d1", "b", at("11:40"), "2026-03-02")
-        ledger.set_state("d1", "c", "returned")
+        assert ledger.move("d1", "c", DeliveryState.RETURNED)
         for number in range(3):
             ledger.enqueue("a", f"m{number}", "status")
         ledger.set_aside(ledger.outbox_batch(1, 1)[0], "too_large", "too big", at("11:55"))

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import functools
 import signal
-import sqlite3
 from pathlib import Path
 
 import aio_pika
@@ -38,6 +37,7 @@ from docex.backoff import Backoff
 from docex.clock import Clock, SystemClock
 from docex.config import Config, ConfigError, load_config
 from docex.ledger.checkpoint import Checkpointer
+from docex.ledger.errors import LedgerError, LedgerUnavailable
 from docex.ledger.sqlite import Ledger
 from docex.router import health, systemd
 from docex.router.handler import Exchange, Inbound, Verdict
@@ -308,7 +308,7 @@ class Router:
                 verdicts = await self.ledger_health.retry(
                     "intake", functools.partial(self._apply, batch)
                 )
-            except sqlite3.Error:
+            except LedgerError:
                 log.exception("ledger_commit_failed", batch=len(batch))
                 await self._settle(batch, None)
                 await asyncio.sleep(1.0)
@@ -324,7 +324,7 @@ class Router:
                 try:
                     with self.ledger.savepoint():
                         verdicts.append(self.exchange.handle(inbound))
-                except sqlite3.OperationalError:
+                except LedgerUnavailable:
                     raise  # the ledger's trouble, not the command's: the batch waits
                 except Exception:
                     log.exception(

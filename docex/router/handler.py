@@ -48,7 +48,7 @@ class Inbound:
     body: bytes
 
 
-class Exchange:
+class CommandHandler:
     def __init__(
         self,
         ledger: Ledger,

@@ -6,7 +6,6 @@ answers (outbox rows) commit together or not at all. Nothing here touches the br
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
@@ -19,7 +18,7 @@ from docex.clock import Clock
 from docex.config import DELIVERY_ALLOWANCE, Config, Unit
 from docex.core.rules import Rejection, check_submission
 from docex.exchange_date import seconds_between
-from docex.ids import ID_RULE, is_safe_id
+from docex.ids import ID_RULE, delivery_message_id, is_safe_id, uuid7
 from docex.ledger.sqlite import Delivery, Ledger, OutboxRow, StoredDocument, stored_envelope
 from docex.router.information import Information
 from docex.router.lifecycle import Lifecycle
@@ -185,7 +184,7 @@ class CommandHandler:
             self.ledger.insert_delivery(envelope.id, recipient, role, quota)
             self.ledger.enqueue(
                 recipient,
-                f"{envelope.id}/{recipient}/1",
+                delivery_message_id(envelope.id, recipient, 1),
                 "deliver",
                 doc_id=envelope.id,
                 recipient=recipient,
@@ -287,7 +286,7 @@ class CommandHandler:
     def tell(self, unit_id: str, message: wire.RouterMessage) -> None:
         """Queue a message for a unit; it leaves when the caller's transaction commits."""
         self.ledger.enqueue(
-            unit_id, uuid.uuid4().hex, wire.type_name(message), body=wire.encode(message)
+            unit_id, uuid7(), wire.type_name(message), body=wire.encode(message)
         )
 
     def _attest(self, message: Attested) -> Attested:

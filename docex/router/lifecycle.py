@@ -25,6 +25,7 @@ from docex.clock import Clock
 from docex.config import ExchangeSettings
 from docex.core.rules import Rejection
 from docex.exchange_date import ExchangeCalendar, seconds_between
+from docex.ids import delivery_message_id
 from docex.ledger.sqlite import Delivery, Ledger, StoredDocument, stored_envelope
 from docex.router.metrics import Metrics
 from docex.seals.errors import SealError
@@ -225,7 +226,7 @@ class Lifecycle:
         attempt = self.ledger.requeue(document.id, delivery.recipient)
         self.ledger.enqueue(
             delivery.recipient,
-            f"{document.id}/{delivery.recipient}/{attempt}",
+            delivery_message_id(document.id, delivery.recipient, attempt),
             "deliver",
             doc_id=document.id,
             recipient=delivery.recipient,
@@ -332,7 +333,7 @@ class Lifecycle:
                     )
                     self.ledger.enqueue(
                         successor,
-                        f"{delivery.doc_id}/{successor}/1",
+                        delivery_message_id(delivery.doc_id, successor, 1),
                         "deliver",
                         doc_id=delivery.doc_id,
                         recipient=successor,

@@ -16,8 +16,10 @@ from typing import TypeVar, get_args
 
 import msgspec
 import pytest
+import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from docex import wire
 from docex.config import ExchangeSettings, load_config
@@ -389,3 +391,31 @@ def test_reloaded_bounds_apply_to_the_next_command(desk: Desk) -> None:
         assert isinstance(answer, wire.Status) and answer.reason == "invalid_copies"
     finally:
         desk.handler.reconfigure(old, compare(lowered, old))
+
+
+def logged(desk: Desk, unit: str, command: wire.Command, message_id: str) -> list[dict]:
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        desk.handle(unit, wire.encode(command), message_id)
+    return logs
+
+
+def test_what_a_command_logs_names_its_unit_and_message_id(desk: Desk) -> None:
+    """Bound once per command by the handler, and nothing of it outlives the command."""
+    message_id = uuid7()
+    # Refused in docex/router/lifecycle.py and logged by the handler: neither names them.
+    command = wire.Return(v=V, doc_id="no-such-document", reason="发错了")
+
+    [line] = logged(desk, "finance", command, message_id)
+
+    assert line["event"] == "command_rejected"
+    assert (line["unit"], line["message_id"]) == ("finance", message_id)
+    assert structlog.contextvars.get_contextvars() == {}
+
+
+def test_a_message_id_that_is_not_an_id_stays_out_of_the_log(desk: Desk) -> None:
+    command = wire.StatusQuery(v=V, doc_id=desk.document)
+
+    [line] = logged(desk, "finance", command, "\x1b[2Jcleared")
+
+    assert line["reason"] == "invalid_message_id"
+    assert (line["unit"], line["message_id"]) == ("finance", "")

@@ -85,6 +85,13 @@ class CommandHandler:
                 "command_from_unknown_user", user_id=inbound.user_id, message_id=inbound.message_id
             )
             return Verdict.DEAD
+        # Whatever is logged while the command is applied names its unit and message id, the
+        # id only once it is known to be one (docex/ids.py): a log line must not carry a
+        # sender's escape sequences.
+        with structlog.contextvars.bound_contextvars(unit=unit.id, message_id=""):
+            return self._handle(unit, inbound)
+
+    def _handle(self, unit: Unit, inbound: Inbound) -> Verdict:
         # Anything a unit sends shows its link works (§46); a heartbeat shows nothing else, so
         # it gets no answer and no row in `commands`, from any unit, revoked or not.
         heard_at = self.calendar.stamp(self.clock.now())
@@ -100,8 +107,9 @@ class CommandHandler:
                 f"message_id {wire.quoted(inbound.message_id)} is not an id: {ID_RULE}",
             )
             return self._reject(unit, "", "", rejection)
+        structlog.contextvars.bind_contextvars(message_id=inbound.message_id)
         if self.ledger.command_seen(unit.id, inbound.message_id):
-            log.info("duplicate_command", unit=unit.id, message_id=inbound.message_id)
+            log.info("duplicate_command")
             return Verdict.ACK
         if unit.status != "active":
             rejection = Rejection("sender_revoked", f"unit {unit.id!r} is {unit.status}")
@@ -252,7 +260,9 @@ class CommandHandler:
         rejection = Rejection(
             "internal_error", "the router could not process this command; it has been logged"
         )
-        return self._reject(unit, inbound.message_id or "", "", rejection)
+        message_id = inbound.message_id or ""
+        with structlog.contextvars.bound_contextvars(unit=unit.id, message_id=message_id):
+            return self._reject(unit, message_id, "", rejection)
 
     def _reject(self, unit: Unit, message_id: str, doc_id: str, rejection: Rejection) -> Verdict:
         at = self.calendar.stamp(self.clock.now())
@@ -271,12 +281,7 @@ class CommandHandler:
         )
         self.metrics.rejected.labels(rejection.code).inc()
         log.warning(
-            "command_rejected",
-            unit=unit.id,
-            message_id=message_id,
-            doc_id=doc_id,
-            reason=rejection.code,
-            detail=rejection.message,
+            "command_rejected", doc_id=doc_id, reason=rejection.code, detail=rejection.message
         )
         return Verdict.DEAD
 

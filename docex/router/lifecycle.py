@@ -113,7 +113,7 @@ class Lifecycle:
                     f" {delivery.print_quota} copies left",
                 ),
             )
-            log.info("print_denied", doc_id=document.id, unit=unit, remaining=remaining)
+            log.info("print_denied", doc_id=document.id, remaining=remaining)
             return
         self._receive(document, unit, "printed")
         moment = self.now()
@@ -143,7 +143,7 @@ class Lifecycle:
                 message=f"copies {first}–{last} of {delivery.print_quota}",
             ),
         )
-        log.info("print_granted", doc_id=document.id, unit=unit, first=first, last=last)
+        log.info("print_granted", doc_id=document.id, first=first, last=last)
 
     def return_document(self, unit: str, message_id: str, command: wire.Return) -> None:
         """§34: a recipient who finds the document wrong returns it, before taking it in."""
@@ -160,7 +160,7 @@ class Lifecycle:
             message=command.reason,
             reason="returned_by_recipient",
         )
-        log.info("document_returned", doc_id=document.id, unit=unit, reason=command.reason)
+        log.info("document_returned", doc_id=document.id, reason=command.reason)
 
     def resend_request(self, unit: str, message_id: str, command: wire.ResendRequest) -> None:
         """§38: printing, downloading or reading failed; the sender is asked to send again."""

@@ -1,4 +1,5 @@
-"""Jittered exponential backoff between reconnects.
+"""Jittered exponential backoff: how docex waits before trying again, wherever it does
+(reconnects, a destination the broker refused, a failed task, a locked ledger).
 
 aiomqtt 2.x does not reconnect by itself (the MQTT bridge, the router's SMS sender). The
 jitter keeps clients that lost the same broker from all knocking on it in the same instant

@@ -27,8 +27,15 @@ def is_safe_id(value: str) -> bool:
 
 
 def uuid7() -> str:
+    """The id docex gives whatever it makes: documents, commands, the router's messages."""
     millis = time.time_ns() // 1_000_000
     value = (millis & ((1 << 48) - 1)) << 80 | int.from_bytes(os.urandom(10)) & ((1 << 80) - 1)
     value = (value & ~(0xF << 76)) | (0x7 << 76)
     value = (value & ~(0x3 << 62)) | (0x2 << 62)
     return str(uuid.UUID(int=value))
+
+
+def delivery_message_id(doc_id: str, recipient: str, attempt: int) -> str:
+    """A delivery's AMQP message id: a republish after a crash carries the same one, so the
+    unit can tell; a resend (§38) is the next attempt and carries another."""
+    return f"{doc_id}/{recipient}/{attempt}"

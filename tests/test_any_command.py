@@ -2,8 +2,8 @@
 own: never the router's "this is a bug" answer (`internal_error`), never an exception, and
 nothing in the outbox that the broker could not take.
 
-Driven through `Exchange.handle` as docex/router/service.py calls it, with a real ledger file and
-real seals but no broker, so Hypothesis can try sixty commands of each type in seconds.
+Driven through `CommandHandler.handle` as docex/router/service.py calls it, with a real ledger
+file and real seals but no broker, so Hypothesis can try sixty commands of each type in seconds.
 """
 
 from __future__ import annotations
@@ -16,15 +16,17 @@ from typing import TypeVar, get_args
 
 import msgspec
 import pytest
+import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from docex import wire
 from docex.config import ExchangeSettings, load_config
 from docex.core.rejection import MESSAGE_MAX
 from docex.ids import is_safe_id, uuid7
 from docex.ledger.sqlite import SqliteLedger
-from docex.router.handler import Exchange, Inbound, Verdict
+from docex.router.handler import CommandHandler, Inbound, Verdict
 from docex.router.metrics import Metrics
 from docex.router.reload import compare
 from docex.seals.seal import Seal
@@ -49,7 +51,7 @@ AMQP_SHORTSTR = 255
 class Desk:
     """An exchange as the router runs it, and what the commands below refer to."""
 
-    exchange: Exchange
+    handler: CommandHandler
     ledger: SqliteLedger
     pki: Pki
     prefix: str
@@ -64,7 +66,7 @@ class Desk:
         """Apply one command as docex/router/service.py does; what it put in the outbox, decoded."""
         inbound = Inbound(message_id, amqp_user(self.prefix, unit), body)
         with self.ledger.transaction(durable=False), self.ledger.savepoint():
-            verdict = self.exchange.handle(inbound)
+            verdict = self.handler.handle(inbound)
         assert verdict in (Verdict.ACK, Verdict.DEAD)
         everything = self.ledger.outbox_batch(1_000_000, per_destination=1_000_000)
         rows = [row for row in everything if row.seq > self.read_up_to]
@@ -72,7 +74,7 @@ class Desk:
         published = []
         for row in rows:
             assert len(row.message_id.encode()) <= AMQP_SHORTSTR, row.message_id
-            rendered = self.exchange.render(row)
+            rendered = self.handler.render(row)
             if rendered is not None:
                 published.append(wire.decode_router_message(rendered))
         return published
@@ -90,14 +92,14 @@ class Desk:
         return answer.doc_id
 
 
-def exchange_for(config_path: Path, pki: Pki) -> tuple[Exchange, SqliteLedger]:
+def handler_for(config_path: Path, pki: Pki) -> tuple[CommandHandler, SqliteLedger]:
     """Built as docex/router/service.py builds it; Metrics keeps its own registry, so it can be
     built again and again in one process."""
     config = load_config(config_path)
     ledger = SqliteLedger(Path(config.router.ledger), checkpoints=False)
     verifier = SealVerifier.from_files(pki.ca_certificate)
     clock = FakeClock(WORKDAY_MORNING)
-    return Exchange(ledger, config, verifier, pki.exchange, clock, Metrics(ledger)), ledger
+    return CommandHandler(ledger, config, verifier, pki.exchange, clock, Metrics(ledger)), ledger
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +108,8 @@ def desk(tmp_path_factory: pytest.TempPathFactory, pki: Pki, prefix: str) -> Ite
     config_path = write_router_config(
         directory / "router.toml", prefix, pki, directory / "ledger.sqlite"
     )
-    exchange, ledger = exchange_for(config_path, pki)
-    desk = Desk(exchange, ledger, pki, prefix)
+    handler, ledger = handler_for(config_path, pki)
+    desk = Desk(handler, ledger, pki, prefix)
     envelope = sealed_envelope(
         pki.signing["gov-office"],
         to=["finance"],
@@ -352,7 +354,7 @@ def test_a_circular_to_as_many_units_as_allowed_is_accepted_in_linear_time(
     with config_path.open("a") as config:
         for unit in everyone:
             config.write(f'[[units]]\nid = "{unit}"\nname = "单位"\namqp_user = "user-{unit}"\n')
-    exchange, ledger = exchange_for(config_path, pki)
+    handler, ledger = handler_for(config_path, pki)
     half = len(everyone) // 2
     envelope = sealed_envelope(
         pki.signing["gov-office"],
@@ -364,7 +366,7 @@ def test_a_circular_to_as_many_units_as_allowed_is_accepted_in_linear_time(
 
     started = time.perf_counter()
     with ledger.transaction(durable=False):
-        verdict = exchange.handle(inbound)
+        verdict = handler.handle(inbound)
     assert time.perf_counter() - started < 0.6
     assert verdict is Verdict.ACK
     assert len(ledger.deliveries(envelope.id)) == len(everyone)
@@ -375,11 +377,11 @@ def test_reloaded_bounds_apply_to_the_next_command(desk: Desk) -> None:
     """§31, §38: an operator who lowers max_print_quota and reloads bounds the next grant."""
     envelope = sealed_envelope(desk.pki.signing["gov-office"], print_quota={"finance": 3})
     desk.accepted("gov-office", submit(envelope))
-    old = desk.exchange.config
+    old = desk.handler.config
     lowered = msgspec.structs.replace(
         old, exchange=msgspec.structs.replace(old.exchange, max_print_quota=3)
     )
-    desk.exchange.reconfigure(lowered, compare(old, lowered))
+    desk.handler.reconfigure(lowered, compare(old, lowered))
     try:
         grant = wire.QuotaGrant(v=V, doc_id=envelope.id, recipient="finance", copies=1)
         [answer] = desk.answers("gov-office", wire.encode(grant), uuid7())
@@ -388,4 +390,32 @@ def test_reloaded_bounds_apply_to_the_next_command(desk: Desk) -> None:
         [answer] = desk.answers("finance", wire.encode(asked), uuid7())
         assert isinstance(answer, wire.Status) and answer.reason == "invalid_copies"
     finally:
-        desk.exchange.reconfigure(old, compare(lowered, old))
+        desk.handler.reconfigure(old, compare(lowered, old))
+
+
+def logged(desk: Desk, unit: str, command: wire.Command, message_id: str) -> list[dict]:
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        desk.handle(unit, wire.encode(command), message_id)
+    return logs
+
+
+def test_what_a_command_logs_names_its_unit_and_message_id(desk: Desk) -> None:
+    """Bound once per command by the handler, and nothing of it outlives the command."""
+    message_id = uuid7()
+    # Refused in docex/router/lifecycle.py and logged by the handler: neither names them.
+    command = wire.Return(v=V, doc_id="no-such-document", reason="发错了")
+
+    [line] = logged(desk, "finance", command, message_id)
+
+    assert line["event"] == "command_rejected"
+    assert (line["unit"], line["message_id"]) == ("finance", message_id)
+    assert structlog.contextvars.get_contextvars() == {}
+
+
+def test_a_message_id_that_is_not_an_id_stays_out_of_the_log(desk: Desk) -> None:
+    command = wire.StatusQuery(v=V, doc_id=desk.document)
+
+    [line] = logged(desk, "finance", command, "\x1b[2Jcleared")
+
+    assert line["reason"] == "invalid_message_id"
+    assert (line["unit"], line["message_id"]) == ("finance", "")

@@ -129,12 +129,12 @@ CASES: dict[str, tuple[Callable[[Pki], bytes], str, str]] = {
     "content and hash changed after sealing §18": (
         lambda pki: tampered(pki, content=PDF + b"%x", sha256=wire.content_digest(PDF + b"%x")),
         "seal_bad_signature",
-        "",
+        "signature does not match",
     ),
     "title changed after sealing §18": (
         lambda pki: tampered(pki, title="篡改的标题"),
         "seal_bad_signature",
-        "",
+        "signature does not match",
     ),
     "seal from another CA": (sealed_by(lambda pki: pki.foreign_signing), "seal_untrusted", "CA"),
     "seal of another unit": (

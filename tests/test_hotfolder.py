@@ -24,11 +24,11 @@ import pytest_asyncio
 
 from docex import wire
 from docex.adapters.hotfolder.folder import Folder
-from docex.adapters.hotfolder.journal import Journal
 from docex.adapters.hotfolder.service import serve
 from docex.adapters.hotfolder.settings import HotFolderSettings, load_hotfolder_settings
 from docex.config import Config
 from docex.ids import uuid7
+from docex.ledger.journal import Journal
 from docex.router.service import Router
 from docex.topology import Names
 from docex.unit.client import UnitClient

@@ -250,7 +250,7 @@ async def test_a_set_aside_delivery_is_reported_to_its_sender(
     assert isinstance(answer, wire.Status) and answer.state == "accepted"
     row = OutboxRow(0, "finance", "m" * 300, "deliver", None, envelope.id, "finance")
     with router.ledger.transaction():
-        router.exchange.set_aside(row, "invalid_property", "message_id is over 255 bytes")
+        router.handler.set_aside(row, "invalid_property", "message_id is over 255 bytes")
     router.outbox.wakeup.set()
     office = units["gov-office"]
     news = await office.wait_for(

@@ -67,7 +67,7 @@ class Site:
 
     async def beat(self, *units: str) -> None:
         """These units' adapters are alive: the router hears a heartbeat from each, now."""
-        now = self.router.exchange.calendar.stamp(self.clock.now())
+        now = self.router.handler.calendar.stamp(self.clock.now())
         for unit in units:
             await self.units[unit].heartbeat()
             await self.heard(unit, now)
@@ -178,7 +178,7 @@ async def test_a_silent_unit_goes_on_paper_after_24_hours_exactly_once(site: Sit
     site.units["finance"].start_heartbeats(interval_s=0.05)
     await site.beat("gov-office", "education")
     site.later(10 * SECOND)
-    await site.heard("finance", site.router.exchange.calendar.stamp(site.clock.now()))
+    await site.heard("finance", site.router.handler.calendar.stamp(site.clock.now()))
 
     main_doc = await site.send(
         "gov-office", to=["finance"], print_quota={"finance": 3}, title="关于做好年终工作的通知"
@@ -371,7 +371,7 @@ async def test_the_exchange_down_for_24_hours_sends_paper_to_every_unit(site: Si
         "finance", to=["education"], cc=["gov-office"], title="发往教育局的通知"
     )
     broker = {"up": False}
-    watch = LinkWatch(site.router.exchange, site.router.ledger_health, lambda: broker["up"])
+    watch = LinkWatch(site.router.handler, site.router.ledger_health, lambda: broker["up"])
 
     watch.check()
     fault = site.router.ledger.open_fault("*")
@@ -434,7 +434,7 @@ async def test_heartbeats_are_acked_but_never_answered_or_recorded(site: Site, p
 
     queued = site.router.ledger.outbox_depth()
     with site.router.ledger.transaction():
-        verdict = site.router.exchange.handle(
+        verdict = site.router.handler.handle(
             Inbound("", amqp_user(prefix, REVOKED_UNIT), wire.encode(wire.Heartbeat(v=1)))
         )
     assert verdict is Verdict.ACK
@@ -452,7 +452,7 @@ async def test_a_notice_that_cannot_be_written_is_retried_and_routing_goes_on(
     site.check()
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
-    links = site.router.exchange.config.links
+    links = site.router.handler.config.links
     spool, links.spool_dir = links.spool_dir, str(blocker)
 
     site.later(timedelta(hours=24))

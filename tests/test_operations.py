@@ -349,7 +349,7 @@ async def test_router_status_shows_readiness_faults_and_links(
 
     clock.current += timedelta(minutes=3)
     await office.heartbeat()
-    now = router.exchange.calendar.stamp(clock.current)
+    now = router.handler.calendar.stamp(clock.current)
 
     def office_heard_now() -> bool:
         link = router.ledger.link("gov-office")

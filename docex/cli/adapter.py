@@ -1,20 +1,22 @@
 """`docex adapter …`: the adapters a unit runs for good instead of calling `docex unit`.
 
 The `adapter` group is made here, next to the hot folder, and takes the MQTT bridge in too.
+The adapters, their broker client and the seals are imported when one runs.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from docex.adapters.hotfolder.service import serve
-from docex.adapters.hotfolder.settings import HotFolderSettings, load_hotfolder_settings
-from docex.adapters.running import run_adapter, stop_on_signals
 from docex.cli.adapter_mqtt import add_mqtt_command
 from docex.seals.kinds import SealKind
-from docex.seals.seal import Seal, open_seal
 from docex.settings_file import SettingsError
+
+if TYPE_CHECKING:
+    from docex.adapters.hotfolder.settings import HotFolderSettings
+    from docex.seals.seal import Seal
 
 
 def add_adapter_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -34,12 +36,16 @@ def add_adapter_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from docex.adapters.running import run_adapter
+
     return run_adapter(lambda: _serve(args.config))
 
 
 def _signing_seal(settings: HotFolderSettings) -> Seal:
     """Opened once at start: a wrong password or someone else's seal stops the adapter before
     it takes a single file."""
+    from docex.seals.seal import open_seal
+
     carrier = Path(settings.unit.seal_carrier)
     seal = open_seal(carrier, settings.seal_password)
     if (seal.unit_id, seal.kind) != (settings.unit.unit, SealKind.SIGNING):
@@ -51,5 +57,9 @@ def _signing_seal(settings: HotFolderSettings) -> Seal:
 
 
 async def _serve(config: Path) -> None:
+    from docex.adapters.hotfolder.service import serve
+    from docex.adapters.hotfolder.settings import load_hotfolder_settings
+    from docex.adapters.running import stop_on_signals
+
     settings = load_hotfolder_settings(config)
     await serve(settings, _signing_seal(settings), stop_on_signals())

@@ -1,4 +1,6 @@
-"""`docex adapter mqtt --config FILE`: run one unit's MQTT bridge until SIGTERM."""
+"""`docex adapter mqtt --config FILE`: run one unit's MQTT bridge until SIGTERM.
+
+The bridge, aiomqtt and the broker client are imported when it runs."""
 
 from __future__ import annotations
 
@@ -6,11 +8,10 @@ import argparse
 import asyncio
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from docex.adapters.mqtt.bridge import Bridge
-from docex.adapters.mqtt.settings import BridgeSettings, load_bridge_settings
-from docex.adapters.running import run_adapter, stop_on_signals
-from docex.unit.client import UnitClient
+if TYPE_CHECKING:
+    from docex.adapters.mqtt.settings import BridgeSettings
 
 
 def add_mqtt_command(commands: argparse._SubParsersAction) -> None:
@@ -22,10 +23,17 @@ def add_mqtt_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from docex.adapters.mqtt.settings import load_bridge_settings
+    from docex.adapters.running import run_adapter
+
     return run_adapter(lambda: _serve(load_bridge_settings(args.config)))
 
 
 async def _serve(settings: BridgeSettings) -> None:
+    from docex.adapters.mqtt.bridge import Bridge
+    from docex.adapters.running import stop_on_signals
+    from docex.unit.client import UnitClient
+
     stop = stop_on_signals()
     async with UnitClient(settings.unit) as client:
         bridge = asyncio.create_task(Bridge(settings, client).run(), name="bridge")

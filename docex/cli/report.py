@@ -1,20 +1,17 @@
 """`docex report`: per-unit statistics for a year or a month, as CSV (docex/router/report.py says
 what each column counts) and a PNG chart of who is late. Reads the ledger read-only, beside
-a running router."""
+a running router. The statistics and matplotlib are imported when the command runs."""
 
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from docex.config import ConfigError, load_config
-from docex.ledger.open import open_ledger
-from docex.router.report import statistics, write_csv
-from docex.router.report_chart import write_chart
-from docex.router.work_updates import PeriodError
+from docex.config import Config
+from docex.ledger.port import LedgerReads
+from docex.ledger.reader import with_ledger
 
 
 def add_report_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -28,26 +25,22 @@ def add_report_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-        ledger = open_ledger(config.router.ledger, read_only=True)
-    except (ConfigError, sqlite3.Error) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    today = datetime.now(UTC).astimezone(config.calendar().timezone).date()
-    try:
-        rows = statistics(config, ledger, args.period, today)
-    except PeriodError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except sqlite3.Error as exc:
-        print(f"error: cannot read the ledger {config.router.ledger}: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        ledger.close()
-    table = args.out / f"docex-report-{args.period}.csv"
-    chart = table.with_suffix(".png")
-    write_csv(rows, table)
-    write_chart(rows, args.period, chart)
-    print(f"{table}: {len(rows)} units\n{chart}")
-    return 0
+    from docex.router.report import statistics, write_csv
+    from docex.router.report_chart import write_chart
+    from docex.router.work_updates import PeriodError
+
+    def report(config: Config, ledger: LedgerReads) -> int:
+        today = datetime.now(UTC).astimezone(config.calendar().timezone).date()
+        try:
+            rows = statistics(config, ledger, args.period, today)
+        except PeriodError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        table = args.out / f"docex-report-{args.period}.csv"
+        chart = table.with_suffix(".png")
+        write_csv(rows, table)
+        write_chart(rows, args.period, chart)
+        print(f"{table}: {len(rows)} units\n{chart}")
+        return 0
+
+    return with_ledger(args.config, report)

@@ -1,4 +1,8 @@
-"""`docex router …`, `docex units …`, `docex config …`: the operator's commands."""
+"""`docex router …`, `docex units …`, `docex config …`: the operator's commands.
+
+The daemon, the broker client and provisioning are imported when their command runs, not
+when the parser is built, so `docex --help` and every other command start quickly.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,10 @@ import sys
 from datetime import date
 from pathlib import Path
 
-import aio_pika
-
 from docex.cli.notices import add_notice_commands
 from docex.cli.report import add_report_commands
 from docex.cli.router_status import add_status_command
 from docex.config import ConfigError, load_config
-from docex.ledger import lock
-from docex.router.provision import ProvisionError, provision
-from docex.router.service import run
-from docex.seals.errors import SealError
 
 
 def add_router_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -53,6 +51,12 @@ def add_router_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import aio_pika
+
+    from docex.ledger import lock
+    from docex.router.service import run
+    from docex.seals.errors import SealError
+
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -71,6 +75,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _provision(args: argparse.Namespace) -> int:
+    from docex.router.provision import ProvisionError, provision
+
     try:
         for line in provision(load_config(args.config), args.password_dir):
             print(line)

@@ -7,6 +7,7 @@ import getpass
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from docex import formats, wire
 from docex.cli import unit_info, unit_lifecycle
@@ -20,11 +21,11 @@ from docex.cli.unit_support import (
     with_client,
 )
 from docex.filenames import UnsafeFileName
-from docex.seals.seal import open_seal
-from docex.unit.client import UnitClient
-from docex.unit.compose import apply_seal, compose
 from docex.unit.delivery_files import save_delivery
 from docex.unit.settings import UnitSettings
+
+if TYPE_CHECKING:
+    from docex.unit.client import UnitClient
 
 
 def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -81,6 +82,9 @@ def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
+    from docex.seals.seal import open_seal
+    from docex.unit.compose import apply_seal, compose
+
     content = args.file.read_bytes()
     format_name = args.format or formats.detect(content)
     if format_name is None:

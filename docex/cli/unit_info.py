@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docex import wire
 from docex.cli.unit_support import print_answer, sync, with_client
-from docex.unit.client import UnitClient
 from docex.unit.settings import UnitSettings
+
+if TYPE_CHECKING:
+    from docex.unit.client import UnitClient
 
 V = wire.VERSION
 

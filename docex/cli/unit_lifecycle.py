@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -24,10 +25,11 @@ from docex.filenames import UnsafeFileName, write_inside
 from docex.ids import uuid7
 from docex.seals.errors import SealError
 from docex.seals.kinds import SealKind
-from docex.seals.seal import open_seal
-from docex.unit.client import UnitClient
 from docex.unit.delivery_files import document_name
 from docex.unit.settings import UnitSettings
+
+if TYPE_CHECKING:
+    from docex.unit.client import UnitClient
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -132,6 +134,8 @@ def _simple(
 
 
 async def _print(args: argparse.Namespace, settings: UnitSettings) -> int:
+    from docex.seals.seal import open_seal
+
     if not settings.verification_carrier:
         raise CommandError("printing needs verification_carrier in the unit's settings (§35)")
     seal = open_seal(Path(settings.verification_carrier), seal_password(args.seal_password_file))

@@ -1,4 +1,7 @@
-"""What every `docex unit …` command shares: settings, the client, and one-line errors."""
+"""What every `docex unit …` command shares: settings, the client, and one-line errors.
+
+The client and its AMQP library are imported when a command runs, not when the parser is
+built."""
 
 from __future__ import annotations
 
@@ -9,17 +12,17 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any
-
-import aiormq
+from typing import TYPE_CHECKING, Any
 
 from docex import wire
 from docex.filenames import is_unprintable
 from docex.seals.carrier import PASSWORD_ENV
 from docex.seals.errors import SealError
 from docex.settings_file import SettingsError
-from docex.unit.client import ExchangeBusy, ExchangeTimeout, UnitClient
 from docex.unit.settings import UnitSettings, load_unit_settings
+
+if TYPE_CHECKING:
+    from docex.unit.client import UnitClient
 
 SEAL_PASSWORD_ENV = PASSWORD_ENV
 
@@ -36,6 +39,10 @@ def sync(action: Action) -> Callable[[argparse.Namespace], int]:
 
 
 def _run(action: Action, args: argparse.Namespace) -> int:
+    import aiormq
+
+    from docex.unit.client import ExchangeBusy, ExchangeTimeout
+
     try:
         settings = load_unit_settings(args.config)
         return asyncio.run(action(args, settings))
@@ -50,6 +57,8 @@ def _run(action: Action, args: argparse.Namespace) -> int:
 async def with_client(
     settings: UnitSettings, action: Callable[[UnitClient], Awaitable[int]]
 ) -> int:
+    from docex.unit.client import UnitClient
+
     async with UnitClient(settings) as client:
         return await action(client)
 

@@ -6,7 +6,6 @@ answers (outbox rows) commit together or not at all. Nothing here touches the br
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
@@ -21,7 +20,7 @@ from docex.core.rejection import Rejection
 from docex.core.rules import check_submission
 from docex.core.states import DeliveryState
 from docex.exchange_date import seconds_between
-from docex.ids import ID_RULE, is_safe_id
+from docex.ids import ID_RULE, delivery_message_id, is_safe_id, uuid7
 from docex.ledger.port import Ledger
 from docex.ledger.records import Delivery, OutboxRow, StoredDocument, stored_envelope
 from docex.router.information import Information
@@ -51,7 +50,7 @@ class Inbound:
     body: bytes
 
 
-class Exchange:
+class CommandHandler:
     def __init__(
         self,
         ledger: Ledger,
@@ -89,6 +88,13 @@ class Exchange:
                 "command_from_unknown_user", user_id=inbound.user_id, message_id=inbound.message_id
             )
             return Verdict.DEAD
+        # Whatever is logged while the command is applied names its unit and message id, the
+        # id only once it is known to be one (docex/ids.py): a log line must not carry a
+        # sender's escape sequences.
+        with structlog.contextvars.bound_contextvars(unit=unit.id, message_id=""):
+            return self._handle(unit, inbound)
+
+    def _handle(self, unit: Unit, inbound: Inbound) -> Verdict:
         # Anything a unit sends shows its link works (§46); a heartbeat shows nothing else, so
         # it gets no answer and no row in `commands`, from any unit, revoked or not.
         heard_at = self.calendar.stamp(self.clock.now())
@@ -104,8 +110,9 @@ class Exchange:
                 f"message_id {wire.quoted(inbound.message_id)} is not an id: {ID_RULE}",
             )
             return self._reject(unit, "", "", rejection)
+        structlog.contextvars.bind_contextvars(message_id=inbound.message_id)
         if self.ledger.command_seen(unit.id, inbound.message_id):
-            log.info("duplicate_command", unit=unit.id, message_id=inbound.message_id)
+            log.info("duplicate_command")
             return Verdict.ACK
         if unit.status != "active":
             rejection = Rejection("sender_revoked", f"unit {unit.id!r} is {unit.status}")
@@ -188,7 +195,7 @@ class Exchange:
             self.ledger.insert_delivery(envelope.id, recipient, role, quota)
             self.ledger.enqueue(
                 recipient,
-                f"{envelope.id}/{recipient}/1",
+                delivery_message_id(envelope.id, recipient, 1),
                 "deliver",
                 doc_id=envelope.id,
                 recipient=recipient,
@@ -256,7 +263,9 @@ class Exchange:
         rejection = Rejection(
             "internal_error", "the router could not process this command; it has been logged"
         )
-        return self._reject(unit, inbound.message_id or "", "", rejection)
+        message_id = inbound.message_id or ""
+        with structlog.contextvars.bound_contextvars(unit=unit.id, message_id=message_id):
+            return self._reject(unit, message_id, "", rejection)
 
     def _reject(self, unit: Unit, message_id: str, doc_id: str, rejection: Rejection) -> Verdict:
         at = self.calendar.stamp(self.clock.now())
@@ -275,12 +284,7 @@ class Exchange:
         )
         self.metrics.rejected.labels(rejection.code).inc()
         log.warning(
-            "command_rejected",
-            unit=unit.id,
-            message_id=message_id,
-            doc_id=doc_id,
-            reason=rejection.code,
-            detail=rejection.message,
+            "command_rejected", doc_id=doc_id, reason=rejection.code, detail=rejection.message
         )
         return Verdict.DEAD
 
@@ -290,7 +294,7 @@ class Exchange:
     def tell(self, unit_id: str, message: wire.RouterMessage) -> None:
         """Queue a message for a unit; it leaves when the caller's transaction commits."""
         self.ledger.enqueue(
-            unit_id, uuid.uuid4().hex, wire.type_name(message), body=wire.encode(message)
+            unit_id, uuid7(), wire.type_name(message), body=wire.encode(message)
         )
 
     def _attest(self, message: Attested) -> Attested:

@@ -23,7 +23,7 @@ import structlog
 
 from docex import wire
 from docex.ledger.records import StoredInfo
-from docex.router.handler import Exchange
+from docex.router.handler import CommandHandler
 from docex.router.ledger_health import LedgerHealth
 from docex.router.work_updates import due_date, filed_in_full, periods_around
 
@@ -33,14 +33,14 @@ log = structlog.get_logger("docex.router")
 class InfoWatch:
     def __init__(
         self,
-        exchange: Exchange,
+        handler: CommandHandler,
         ledger_health: LedgerHealth,
         wake_outbox: Callable[[], None] = lambda: None,
     ) -> None:
-        self.exchange = exchange
-        self.ledger = exchange.ledger
+        self.handler = handler
+        self.ledger = handler.ledger
         self.ledger_health = ledger_health
-        self.metrics = exchange.metrics
+        self.metrics = handler.metrics
         self.wake_outbox = wake_outbox
         self.started = self._today()
 
@@ -49,10 +49,10 @@ class InfoWatch:
         until it can (checks are idempotent); any other failure is the supervisor's."""
         while True:
             await self.ledger_health.retry("infowatch", self.check)
-            await asyncio.sleep(self.exchange.config.information.check_interval_s)
+            await asyncio.sleep(self.handler.config.information.check_interval_s)
 
     def check(self) -> None:
-        now = self.exchange.calendar.stamp(self.exchange.clock.now())
+        now = self.handler.calendar.stamp(self.handler.clock.now())
         with self.ledger.transaction():
             for request in self.ledger.requests_past_deadline(now):
                 self._overdue(request, now)
@@ -66,7 +66,7 @@ class InfoWatch:
         title = msgspec.msgpack.decode(request.item, type=wire.InfoItem).title
         state = "回复晚于时限" if request.replied_at else "尚未回复"
         for unit in [request.sender, *self.ledger.info_recipients(request.id)]:
-            self.exchange.tell(
+            self.handler.tell(
                 unit,
                 wire.InfoNotice(
                     kind="overdue",
@@ -80,7 +80,7 @@ class InfoWatch:
         log.warning("request_overdue", info_id=request.id, deadline=request.deadline)
 
     def _watch_updates(self, period: str, today: date, now: str) -> None:
-        settings = self.exchange.config.information
+        settings = self.handler.config.information
         due = due_date(period, settings)
         if due < self.started:
             return
@@ -108,7 +108,7 @@ class InfoWatch:
         else:
             text = f"请在 {due.isoformat()} 前报送 {period} 工作动态（第四十一条）"
             self.metrics.info_reminders.inc()
-        self.exchange.tell(
+        self.handler.tell(
             unit,
             wire.InfoNotice(
                 kind="late" if what == "late" else "reminder",
@@ -120,7 +120,7 @@ class InfoWatch:
         )
 
     def _units_owing(self) -> list[str]:
-        config = self.exchange.config
+        config = self.handler.config
         return [
             unit.id
             for unit in config.units
@@ -128,4 +128,4 @@ class InfoWatch:
         ]
 
     def _today(self) -> date:
-        return self.exchange.clock.now().astimezone(self.exchange.calendar.timezone).date()
+        return self.handler.clock.now().astimezone(self.handler.calendar.timezone).date()

@@ -17,7 +17,6 @@ succeeds on a full disk.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -26,6 +25,7 @@ import structlog
 from prometheus_client import Counter
 
 from docex.backoff import Backoff
+from docex.ledger.errors import LedgerUnavailable, why_unavailable
 from docex.ledger.port import LedgerWrites
 
 log = structlog.get_logger("docex.router")
@@ -51,7 +51,7 @@ class LedgerHealth:
         # The writers whose last attempt failed; the episode lasts while there are any.
         self._failing: set[str] = set()
         self._since: datetime | None = None
-        self._error: sqlite3.OperationalError | None = None
+        self._error: LedgerUnavailable | None = None
 
     async def commit(self, writer: str, apply: Callable[[], T], *, durable: bool = True) -> T:
         """`apply` in one transaction, applied again until the transaction commits."""
@@ -64,7 +64,7 @@ class LedgerHealth:
 
     async def retry(self, writer: str, work: Callable[[], T]) -> T:
         """Run `work`, which commits by itself, again and again until it gets through. Only
-        what is wrong with the ledger is waited out (sqlite3.OperationalError: locked, disk
+        what is wrong with the ledger is waited out (LedgerUnavailable: locked, disk
         full, I/O); anything else is raised, for the task's supervisor."""
         backoff = Backoff(initial_s=_RETRY_INITIAL_S, cap_s=_RETRY_CAP_S)
         committed = False
@@ -72,7 +72,7 @@ class LedgerHealth:
             while True:
                 try:
                     result = work()
-                except sqlite3.OperationalError as exc:
+                except LedgerUnavailable as exc:
                     self._failed(writer, exc)
                     await asyncio.sleep(backoff.next_delay())
                 else:
@@ -91,14 +91,14 @@ class LedgerHealth:
         if self._since is None or self._error is None:
             return []
         lasted = (datetime.now(UTC) - self._since).total_seconds()
-        why = _WHY.get(_reason(self._error), "cannot write")
+        why = _WHY.get(why_unavailable(self._error), "cannot write")
         return [
             f"ledger: cannot commit since {self._since:%Y-%m-%d %H:%M:%S} UTC ({lasted:.0f} s):"
             f" {why} ({self._error})"
         ]
 
-    def _failed(self, writer: str, error: sqlite3.OperationalError) -> None:
-        reason = _reason(error)
+    def _failed(self, writer: str, error: LedgerUnavailable) -> None:
+        reason = why_unavailable(error)
         self._retries.labels(writer, reason).inc()
         if self._since is None:
             self._since = datetime.now(UTC)
@@ -117,15 +117,6 @@ class LedgerHealth:
             lasted = (datetime.now(UTC) - self._since).total_seconds()
             log.info("ledger_writable", after_s=round(lasted, 1))
         self._since = self._error = None
-
-
-def _reason(error: sqlite3.OperationalError) -> str:
-    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
-    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        return "locked"
-    if code == sqlite3.SQLITE_FULL:
-        return "disk_full"
-    return "error"
 
 
 def _now() -> str:

@@ -30,6 +30,7 @@ from docex.core import documents
 from docex.core.rejection import Rejection
 from docex.core.states import RESENDABLE, TAKEN_IN, DeliveryState, sources
 from docex.exchange_date import ExchangeCalendar, seconds_between
+from docex.ids import delivery_message_id
 from docex.ledger.port import Ledger
 from docex.ledger.records import Delivery, StoredDocument, stored_envelope
 from docex.router.metrics import Metrics
@@ -114,7 +115,7 @@ class Lifecycle:
                     f" {delivery.print_quota} copies left",
                 ),
             )
-            log.info("print_denied", doc_id=document.id, unit=unit, remaining=decision.remaining)
+            log.info("print_denied", doc_id=document.id, remaining=decision.remaining)
             return
         if not self.ledger.add_printed(document.id, unit, request.copies):
             raise documents.changed_meanwhile(delivery, "print")
@@ -145,7 +146,7 @@ class Lifecycle:
                 message=f"copies {first}–{last} of {delivery.print_quota}",
             ),
         )
-        log.info("print_granted", doc_id=document.id, unit=unit, first=first, last=last)
+        log.info("print_granted", doc_id=document.id, first=first, last=last)
 
     def return_document(self, unit: str, message_id: str, command: wire.Return) -> None:
         """§34: a recipient who finds the document wrong returns it, before taking it in."""
@@ -163,7 +164,7 @@ class Lifecycle:
             message=command.reason,
             reason="returned_by_recipient",
         )
-        log.info("document_returned", doc_id=document.id, unit=unit, reason=command.reason)
+        log.info("document_returned", doc_id=document.id, reason=command.reason)
 
     def resend_request(self, unit: str, message_id: str, command: wire.ResendRequest) -> None:
         """§38: printing, downloading or reading failed; the sender is asked to send again."""
@@ -233,7 +234,7 @@ class Lifecycle:
             raise documents.changed_meanwhile(delivery, "resend")
         self.ledger.enqueue(
             delivery.recipient,
-            f"{document.id}/{delivery.recipient}/{attempt}",
+            delivery_message_id(document.id, delivery.recipient, attempt),
             "deliver",
             doc_id=document.id,
             recipient=delivery.recipient,
@@ -333,7 +334,7 @@ class Lifecycle:
                     )
                     self.ledger.enqueue(
                         successor,
-                        f"{delivery.doc_id}/{successor}/1",
+                        delivery_message_id(delivery.doc_id, successor, 1),
                         "deliver",
                         doc_id=delivery.doc_id,
                         recipient=successor,

@@ -33,7 +33,7 @@ import structlog
 from docex import wire
 from docex.config import Unit
 from docex.ledger.records import EXCHANGE, Delivery, Fault, Link, StoredDocument
-from docex.router.handler import Exchange
+from docex.router.handler import CommandHandler
 from docex.router.ledger_health import LedgerHealth
 from docex.router.paper import PaperDocument, PaperNotice, render
 
@@ -50,37 +50,37 @@ _FAULTS = {
 class LinkWatch:
     def __init__(
         self,
-        exchange: Exchange,
+        handler: CommandHandler,
         ledger_health: LedgerHealth,
         broker_connected: Callable[[], bool],
         wake_outbox: Callable[[], None] = lambda: None,
     ) -> None:
-        self.exchange = exchange
-        self.ledger = exchange.ledger
+        self.handler = handler
+        self.ledger = handler.ledger
         self.ledger_health = ledger_health
-        self.metrics = exchange.metrics
+        self.metrics = handler.metrics
         self.broker_connected = broker_connected
         # Notices leave at once, not at the outbox publisher's next look.
         self.wake_outbox = wake_outbox
-        self.started = exchange.clock.now()
+        self.started = handler.clock.now()
 
     async def run(self) -> None:
         """Check every `check_interval_s`. A check the ledger cannot commit is tried again
         until it can (checks are idempotent); any other failure is the supervisor's."""
         while True:
             await self.ledger_health.retry("linkwatch", self.check)
-            await asyncio.sleep(self.exchange.config.links.check_interval_s)
+            await asyncio.sleep(self.handler.config.links.check_interval_s)
 
     def check(self) -> None:
         """Open and close faults as the links are now, and write the paper notices that are due."""
-        now = self.exchange.clock.now()
+        now = self.handler.clock.now()
         with self.ledger.transaction():
             self._forget_units_gone(now)
             if not self._watch_exchange(now):
                 listening_since = self._listening_since()
                 for unit in self._active_units():
                     self._watch_unit(unit, now, listening_since)
-        fallback = timedelta(hours=self.exchange.config.links.paper_fallback_hours)
+        fallback = timedelta(hours=self.handler.config.links.paper_fallback_hours)
         for fault in self.ledger.open_faults():
             if now - _instant(fault.started_at) >= fallback:
                 self._fall_back_to_paper(fault, now)
@@ -104,7 +104,7 @@ class LinkWatch:
         active = {unit.id for unit in self._active_units()}
         for fault in self.ledger.open_faults():
             if fault.scope != EXCHANGE and fault.scope not in active:
-                self.ledger.end_fault(fault.id, self.exchange.calendar.stamp(now))
+                self.ledger.end_fault(fault.id, self.handler.calendar.stamp(now))
                 log.info("fault_closed_unit_gone", scope=fault.scope, fault_id=fault.id)
 
     def _watch_unit(self, unit: Unit, now: datetime, listening_since: datetime) -> None:
@@ -121,7 +121,7 @@ class LinkWatch:
     def _why_down(
         self, unit: str, link: Link | None, now: datetime, listening_since: datetime
     ) -> str | None:
-        settings = self.exchange.config.links
+        settings = self.handler.config.links
         if link is not None and link.heartbeats:
             silent_since = max(_instant(link.last_seen_at), listening_since)
             if now - silent_since > timedelta(seconds=settings.heartbeat_timeout_s):
@@ -138,29 +138,29 @@ class LinkWatch:
         return max(self.started, _instant(ended)) if ended else self.started
 
     def _start(self, scope: str, kind: str, now: datetime) -> None:
-        at = self.exchange.calendar.stamp(now)
-        office = self.exchange.config.router.office_unit
+        at = self.handler.calendar.stamp(now)
+        office = self.handler.config.router.office_unit
         fault = self.ledger.start_fault(scope, kind, at, office_notified=bool(office))
         text = (
             f"{self._describe(fault)}。故障自{at}起。请组织查明原因、排除故障，并在24小时内"
-            f"作出响应（第四十六条）；{self.exchange.config.links.paper_fallback_hours:g}小时内"
+            f"作出响应（第四十六条）；{self.handler.config.links.paper_fallback_hours:g}小时内"
             f"仍未排除的，改按纸质方式交换（第四十七条）。"
         )
         if office:
-            self.exchange.tell(office, self._notice("fault", fault, at, text))
+            self.handler.tell(office, self._notice("fault", fault, at, text))
         log.warning("link_down", scope=scope, fault=kind, fault_id=fault.id, office=office)
 
     def _recovered(self, fault: Fault, now: datetime, units: list[str]) -> None:
-        at = self.exchange.calendar.stamp(now)
+        at = self.handler.calendar.stamp(now)
         self.ledger.end_fault(fault.id, at)
         text = (
             f"故障已排除：{self._describe(fault)}（自{fault.started_at}起）。{at}起恢复电子交换；"
             f"未改为纸质交换的公文照常送达，不会重复送达；已改为纸质交换的公文按纸质通知办理。"
         )
-        office = self.exchange.config.router.office_unit
+        office = self.handler.config.router.office_unit
         for unit in dict.fromkeys([office, *units]):
             if unit:
-                self.exchange.tell(unit, self._notice("recovered", fault, at, text))
+                self.handler.tell(unit, self._notice("recovered", fault, at, text))
         log.info(
             "link_restored",
             scope=fault.scope,
@@ -188,15 +188,15 @@ class LinkWatch:
                 log.exception("paper_notice_failed", fault_id=fault.id, unit=unit.id)
         if not failed and fault.paper_issued_at is None:
             with self.ledger.transaction():
-                self.ledger.mark_paper_issued(fault.id, self.exchange.calendar.stamp(now))
+                self.ledger.mark_paper_issued(fault.id, self.handler.calendar.stamp(now))
 
     def _paper_notice(self, fault: Fault, unit: Unit, now: datetime) -> None:
         sequence = len(self.ledger.notices(fault.id, unit.id)) + 1
         if sequence > 1 and not self.ledger.pending_for(unit.id):
             return
-        at = self.exchange.calendar.stamp(now)
-        config = self.exchange.config
-        moved = self.exchange.lifecycle.to_paper(
+        at = self.handler.calendar.stamp(now)
+        config = self.handler.config
+        moved = self.handler.lifecycle.to_paper(
             unit.id,
             fault.kind,
             f"按第{fault.id}号故障的纸质通知改为纸质交换：请打印后送交{unit.name}并办理交接签字",
@@ -216,7 +216,7 @@ class LinkWatch:
         )
         for recipient in dict.fromkeys([config.router.office_unit, unit.id]):
             if recipient:
-                self.exchange.tell(recipient, message)
+                self.handler.tell(recipient, message)
         self.metrics.paper_notices.inc()
         log.warning(
             "paper_notice_written",
@@ -235,7 +235,7 @@ class LinkWatch:
         at: str,
         moved: list[tuple[StoredDocument, Delivery]],
     ) -> PaperNotice:
-        config = self.exchange.config
+        config = self.handler.config
         office = config.unit(config.router.office_unit)
         return PaperNotice(
             unit_id=unit.id,
@@ -286,11 +286,11 @@ class LinkWatch:
         return _FAULTS[fault.kind].format(who=who)
 
     def _name(self, unit_id: str) -> str:
-        unit = self.exchange.config.unit(unit_id)
+        unit = self.handler.config.unit(unit_id)
         return unit.name if unit else unit_id
 
     def _active_units(self) -> list[Unit]:
-        return [unit for unit in self.exchange.config.units if unit.status == "active"]
+        return [unit for unit in self.handler.config.units if unit.status == "active"]
 
 
 def _instant(stamp: str) -> datetime:

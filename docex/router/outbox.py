@@ -33,7 +33,7 @@ from pamqp.commands import Basic
 from docex import wire
 from docex.backoff import Backoff
 from docex.ledger.records import OutboxRow
-from docex.router.handler import Exchange
+from docex.router.handler import CommandHandler
 from docex.router.ledger_health import LedgerHealth
 from docex.router.metrics import Metrics
 
@@ -96,7 +96,7 @@ def check_publishable(row: OutboxRow, body: bytes, max_message_bytes: int) -> No
 class OutboxPublisher:
     def __init__(
         self,
-        exchange: Exchange,
+        handler: CommandHandler,
         metrics: Metrics,
         ledger_health: LedgerHealth,
         max_message_bytes: int,
@@ -107,8 +107,8 @@ class OutboxPublisher:
         """`redeclare(unit)` declares a unit's queue again; False when there is no such unit.
         `on_published` is called after rows were confirmed and committed."""
         self._broker_connected = broker_connected
-        self._exchange = exchange
-        self._ledger = exchange.ledger
+        self._handler = handler
+        self._ledger = handler.ledger
         self._metrics = metrics
         self._ledger_health = ledger_health
         self._max_message_bytes = max_message_bytes
@@ -160,9 +160,9 @@ class OutboxPublisher:
         if confirmed or set_aside:
 
             def record() -> None:
-                self._exchange.published(confirmed)
+                self._handler.published(confirmed)
                 for row, reason, detail in set_aside:
-                    self._exchange.set_aside(row, reason, detail)
+                    self._handler.set_aside(row, reason, detail)
 
             # Lost in a power cut, this is redone: the rows are still in the outbox, go out
             # again under their message ids, and recipients keep each once. While the ledger
@@ -187,7 +187,7 @@ class OutboxPublisher:
 
     async def _try(self, row: OutboxRow, outbound: AbstractExchange) -> BaseException | None:
         try:
-            body = self._exchange.render(row)
+            body = self._handler.render(row)
             if body is None:
                 return None
             check_publishable(row, body, self._max_message_bytes)

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import functools
 import signal
-import sqlite3
 from pathlib import Path
 
 import aio_pika
@@ -38,9 +37,10 @@ from docex.backoff import Backoff
 from docex.clock import Clock, SystemClock
 from docex.config import Config, ConfigError, load_config
 from docex.ledger.checkpoint import Checkpointer
+from docex.ledger.errors import LedgerError, LedgerUnavailable
 from docex.ledger.open import open_ledger
 from docex.router import health, systemd
-from docex.router.handler import Exchange, Inbound, Verdict
+from docex.router.handler import CommandHandler, Inbound, Verdict
 from docex.router.info_watch import InfoWatch
 from docex.router.intake import FairIntake
 from docex.router.ledger_health import LedgerHealth
@@ -81,14 +81,14 @@ class Router:
             Path(config.router.seal_carrier),
             Path(config.router.seal_password_file).read_text().strip(),
         )
-        self.exchange = Exchange(
+        self.handler = CommandHandler(
             self.ledger, config, verifier, seal, clock or SystemClock(), self.metrics
         )
         self.ready = asyncio.Event()
         self._intake: FairIntake[AbstractIncomingMessage] = FairIntake()
-        self.sms = _sms_sender(config, self.exchange, self.metrics, self.ledger_health)
+        self.sms = _sms_sender(config, self.handler, self.metrics, self.ledger_health)
         self.outbox = OutboxPublisher(
-            self.exchange,
+            self.handler,
             self.metrics,
             self.ledger_health,
             config.router.max_message_bytes,
@@ -97,9 +97,9 @@ class Router:
             self._published,
         )
         self.linkwatch = LinkWatch(
-            self.exchange, self.ledger_health, self.broker_connected, self.outbox.wakeup.set
+            self.handler, self.ledger_health, self.broker_connected, self.outbox.wakeup.set
         )
-        self.infowatch = InfoWatch(self.exchange, self.ledger_health, self.outbox.wakeup.set)
+        self.infowatch = InfoWatch(self.handler, self.ledger_health, self.outbox.wakeup.set)
         self._connection: AbstractRobustConnection | None = None
         # Each unit's intake queue and the tag of the router's consumer on it.
         self._consuming: dict[str, tuple[AbstractQueue, str]] = {}
@@ -132,7 +132,7 @@ class Router:
             await self._consume(unit_id)
         self.ready.set()
         systemd.notify("READY=1", f"STATUS=routing for {len(unit_ids)} units")
-        for warning in self.config.calendar_warnings(self.exchange.clock.now().date()):
+        for warning in self.config.calendar_warnings(self.handler.clock.now().date()):
             log.warning("calendar_not_covered", detail=warning)
         log.info(
             "router_started",
@@ -232,7 +232,7 @@ class Router:
             return False
         if new.seals.revocation_list:
             try:
-                self.exchange.verifier.replace_revocations(Path(new.seals.revocation_list))
+                self.handler.verifier.replace_revocations(Path(new.seals.revocation_list))
             except SealError as exc:
                 self.metrics.reloads.labels("failure").inc()
                 log.error("config_reload_failed", problems=f"{exc.code}: {exc.message}")
@@ -246,7 +246,7 @@ class Router:
         for unit in change.added:
             await self._consume(unit.id)
         await self.ledger_health.commit(
-            "reload", functools.partial(self.exchange.reconfigure, new, change)
+            "reload", functools.partial(self.handler.reconfigure, new, change)
         )
         self.config = new
         self.metrics.reloads.labels("success").inc()
@@ -308,7 +308,7 @@ class Router:
                 verdicts = await self.ledger_health.retry(
                     "intake", functools.partial(self._apply, batch)
                 )
-            except sqlite3.Error:
+            except LedgerError:
                 log.exception("ledger_commit_failed", batch=len(batch))
                 await self._settle(batch, None)
                 await asyncio.sleep(1.0)
@@ -326,14 +326,14 @@ class Router:
                 inbound = Inbound(message.message_id, message.user_id, message.body)
                 try:
                     with self.ledger.savepoint():
-                        verdicts.append(self.exchange.handle(inbound))
-                except sqlite3.OperationalError:
+                        verdicts.append(self.handler.handle(inbound))
+                except LedgerUnavailable:
                     raise  # the ledger's trouble, not the command's: the batch waits
                 except Exception:
                     log.exception(
                         "command_failed", message_id=message.message_id, user_id=message.user_id
                     )
-                    verdicts.append(self.exchange.fail(inbound))
+                    verdicts.append(self.handler.fail(inbound))
         return verdicts
 
     async def _settle(
@@ -355,7 +355,7 @@ class Router:
 
 
 def _sms_sender(
-    config: Config, exchange: Exchange, metrics: Metrics, ledger_health: LedgerHealth
+    config: Config, handler: CommandHandler, metrics: Metrics, ledger_health: LedgerHealth
 ) -> SmsSender | None:
     settings = config.sms
     if not settings.mqtt_host:
@@ -364,13 +364,13 @@ def _sms_sender(
     if settings.mqtt_password_file:
         password = Path(settings.mqtt_password_file).read_text().strip()
     sender = SmsSender(
-        exchange.ledger,
+        handler.ledger,
         ledger_health,
         settings,
         password,
-        exchange.clock,
+        handler.clock,
         metrics,
-        lambda: exchange.calendar.stamp(exchange.clock.now()),
+        lambda: handler.calendar.stamp(handler.clock.now()),
     )
     metrics.watch_sms_gateway(sender.connected.is_set)
     return sender

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import functools
 import json
-import uuid
 from collections.abc import Callable
 
 import aiomqtt
@@ -24,6 +23,7 @@ import structlog
 from docex.backoff import Backoff
 from docex.clock import Clock
 from docex.config import SmsSettings
+from docex.ids import uuid7
 from docex.ledger.port import Ledger
 from docex.ledger.records import SmsRow
 from docex.router.ledger_health import LedgerHealth
@@ -87,7 +87,8 @@ class SmsSender:
             self.settings.mqtt_port,
             username=self.settings.mqtt_username or None,
             password=self.password,
-            identifier=f"docex-router-sms-{uuid.uuid4().hex[:8]}",
+            # The random tail: a UUIDv7 begins with the time, alike for routers started together.
+            identifier=f"docex-router-sms-{uuid7()[-8:]}",
         )
 
     async def _send_waiting(self, client: aiomqtt.Client) -> None:
@@ -104,7 +105,7 @@ class SmsSender:
         text = first.text
         if len(rows) > 1:
             text += f"（另有{len(rows) - 1}条提醒，请登录公文交换系统查看）"
-        text_id = uuid.uuid4().hex
+        text_id = uuid7()
         payload = {
             "id": text_id,
             "unit": first.unit,

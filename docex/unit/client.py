@@ -23,11 +23,11 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, 
 
 from docex import wire
 from docex.ids import uuid7
+from docex.ledger.mailbox import Mailbox
 from docex.seals.errors import SealError
 from docex.seals.kinds import SealKind
 from docex.seals.verify import SealVerifier
 from docex.topology import Names
-from docex.unit.mailbox import Mailbox
 from docex.unit.settings import UnitSettings
 
 log = structlog.get_logger("docex.unit")

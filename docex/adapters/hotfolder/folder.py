@@ -8,16 +8,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from docex.adapters.hotfolder.journal import Drop
 from docex.adapters.hotfolder.sidecar import DropError
 from docex.filenames import write_inside
+from docex.ledger.journal import Drop
+from docex.ledger.mailbox import StoredDelivery
 from docex.unit.delivery_files import (
     document_name,
     metadata_path,
     save_delivery,
     write_metadata,
 )
-from docex.unit.mailbox import StoredDelivery
 
 SIDECAR = ".toml"
 _NOTES = {"sent": ".sent.json", "rejected": ".rejected.txt"}

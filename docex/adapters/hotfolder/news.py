@@ -17,8 +17,8 @@ import structlog
 
 from docex import wire
 from docex.adapters.hotfolder.folder import Folder
-from docex.adapters.hotfolder.journal import Journal
-from docex.unit.mailbox import Mailbox
+from docex.ledger.journal import Journal
+from docex.ledger.mailbox import Mailbox
 
 log = structlog.get_logger("docex.hotfolder")
 

@@ -18,10 +18,10 @@ import structlog
 
 from docex import formats, wire
 from docex.adapters.hotfolder.folder import Folder
-from docex.adapters.hotfolder.journal import Drop, Journal
 from docex.adapters.hotfolder.sidecar import DropError, parse_sidecar
 from docex.clock import Clock
 from docex.ids import uuid7
+from docex.ledger.journal import Drop, Journal
 from docex.seals.seal import Seal
 from docex.unit.client import UnitClient
 from docex.unit.compose import apply_seal, compose

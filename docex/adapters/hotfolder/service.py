@@ -14,11 +14,11 @@ import structlog
 
 from docex.adapters.hotfolder.folder import Folder
 from docex.adapters.hotfolder.incoming import Incoming
-from docex.adapters.hotfolder.journal import Journal
 from docex.adapters.hotfolder.news import News
 from docex.adapters.hotfolder.outgoing import Outgoing
 from docex.adapters.hotfolder.settings import HotFolderSettings
 from docex.clock import SystemClock
+from docex.ledger.journal import Journal
 from docex.seals.seal import Seal
 from docex.unit.client import BROKER_UNAVAILABLE, UnitClient
 

@@ -27,7 +27,7 @@ def check_submission(
     _check_exclusions(envelope)
     _check_content(envelope, config)
     _check_recipients(envelope, config)
-    _check_seal(envelope, verifier, now)
+    check_envelope_seal(envelope, verifier, now)
 
 
 def _check_sender(envelope: Envelope, sender: Unit) -> None:
@@ -100,7 +100,9 @@ def _check_recipients(envelope: Envelope, config: Config) -> None:
             raise Rejection("invalid_quota", f"print quota for {unit_id!r}, who is no recipient")
 
 
-def _check_seal(envelope: Envelope, verifier: SealVerifier, now: datetime) -> None:
+def check_envelope_seal(envelope: Envelope, verifier: SealVerifier, at: datetime) -> None:
+    """The sender's signing seal holds over the envelope's headers (§18), as of `at`: the
+    router's clock when it accepts, the acceptance time when a recipient checks it again."""
     stamp = envelope.seal
     if stamp is None:
         raise Rejection("unsealed", "the document carries no signing seal (§18)")
@@ -111,7 +113,7 @@ def _check_seal(envelope: Envelope, verifier: SealVerifier, now: datetime) -> No
             stamp.sig,
             unit_id=envelope.sender,
             kind=SealKind.SIGNING,
-            at=now,
+            at=at,
         )
     except SealError as exc:
         raise Rejection(exc.code, exc.message) from exc

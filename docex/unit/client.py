@@ -22,10 +22,10 @@ import yarl
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractQueue
 
 from docex import wire
+from docex.core.rejection import Rejection
+from docex.core.rules import check_envelope_seal
 from docex.ids import uuid7
 from docex.ledger.mailbox import Mailbox
-from docex.seals.errors import SealError
-from docex.seals.kinds import SealKind
 from docex.seals.verify import SealVerifier
 from docex.topology import Names
 from docex.unit.settings import UnitSettings
@@ -246,19 +246,10 @@ class UnitClient:
     def _check_seal(self, deliver: wire.Deliver) -> str:
         """Verify the sender's seal as of the router's acceptance time; '' when it holds."""
         envelope = deliver.envelope
-        if envelope.seal is None:
-            return "unsealed: the document carries no seal"
         if wire.content_digest(envelope.content) != envelope.sha256:
             return "content_hash_mismatch: the body is not what was sealed"
         try:
-            self.verifier.verify(
-                envelope.seal.cert,
-                wire.signing_bytes(envelope),
-                envelope.seal.sig,
-                unit_id=envelope.sender,
-                kind=SealKind.SIGNING,
-                at=datetime.fromisoformat(deliver.sent_at),
-            )
-        except SealError as exc:
+            check_envelope_seal(envelope, self.verifier, datetime.fromisoformat(deliver.sent_at))
+        except Rejection as exc:
             return f"{exc.code}: {exc.message}"
         return ""

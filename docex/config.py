@@ -17,7 +17,7 @@ import msgspec
 from docex.config_lines import line_of, parse_path
 from docex.exchange_date import ExchangeCalendar
 from docex.ids import ID_RULE, is_safe_id
-from docex.ledger.open import LedgerLocationError, sqlite_file
+from docex.ledger.location import LedgerLocationError, sqlite_file
 
 BUILTIN_FORMATS = ("pdf", "ofd")
 # What a delivery carries besides the document's body: its envelope's headers and seal.

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from docex.config import ConfigError, load_config
-from docex.ledger.open import LedgerLocationError, open_ledger, sqlite_file
+from docex.ledger.location import LedgerLocationError, sqlite_file
+from docex.ledger.open import open_ledger
 from tests.test_config import MINIMAL
 
 

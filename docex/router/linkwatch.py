@@ -21,7 +21,7 @@ import structlog
 
 from docex import wire
 from docex.config import Unit
-from docex.core import links
+from docex.core import links, texts
 from docex.core.links import EXCHANGE, Back, Down
 from docex.ledger.records import Delivery, Fault, StoredDocument
 from docex.router.handler import CommandHandler
@@ -29,13 +29,6 @@ from docex.router.ledger_health import LedgerHealth
 from docex.router.paper import PaperDocument, PaperNotice, render
 
 log = structlog.get_logger("docex.router")
-
-# What each kind of fault means to people, with {who} the unit concerned.
-_FAULTS = {
-    "heartbeat_lost": "{who}的系统已停止发送心跳，发往该单位的电子公文无法送达",
-    "queue_untaken": "发往{who}的电子公文长时间无人接收，该单位的系统可能已停止工作",
-    "broker_unreachable": "交换系统无法连接消息服务器，全部电子公文交换中断",
-}
 
 
 class LinkWatch:
@@ -123,11 +116,8 @@ class LinkWatch:
         at = self.handler.calendar.stamp(now)
         office = self.handler.config.router.office_unit
         fault = self.ledger.start_fault(scope, kind, at, office_notified=bool(office))
-        text = (
-            f"{self._describe(fault)}。故障自{at}起。请组织查明原因、排除故障，并在24小时内"
-            f"作出响应（第四十六条）；{self.handler.config.links.paper_fallback_hours:g}小时内"
-            f"仍未排除的，改按纸质方式交换（第四十七条）。"
-        )
+        fallback_hours = self.handler.config.links.paper_fallback_hours
+        text = texts.fault_notice(self._describe(fault), at, fallback_hours)
         if office:
             self.handler.tell(office, self._notice("fault", fault, at, text))
         log.warning("link_down", scope=scope, fault=kind, fault_id=fault.id, office=office)
@@ -135,10 +125,7 @@ class LinkWatch:
     def _recovered(self, fault: Fault, now: datetime, units: list[str]) -> None:
         at = self.handler.calendar.stamp(now)
         self.ledger.end_fault(fault.id, at)
-        text = (
-            f"故障已排除：{self._describe(fault)}（自{fault.started_at}起）。{at}起恢复电子交换；"
-            f"未改为纸质交换的公文照常送达，不会重复送达；已改为纸质交换的公文按纸质通知办理。"
-        )
+        text = texts.recovered_notice(self._describe(fault), fault.started_at, at)
         office = self.handler.config.router.office_unit
         for unit in dict.fromkeys([office, *units]):
             if unit:
@@ -177,19 +164,18 @@ class LinkWatch:
         at = self.handler.calendar.stamp(now)
         config = self.handler.config
         moved = self.handler.lifecycle.to_paper(
-            unit.id,
-            fault.kind,
-            f"按第{fault.id}号故障的纸质通知改为纸质交换：请打印后送交{unit.name}并办理交接签字",
+            unit.id, fault.kind, texts.paper_status(fault.id, unit.name)
         )
         path = Path(config.links.spool_dir, f"fault-{fault.id}", f"{_safe(unit.id)}-{sequence}.pdf")
         render(self._sheet(fault, unit, sequence, at, moved), path)
         doc_ids = [document.id for document, _ in moved]
         notice_id = self.ledger.add_notice(fault.id, unit.id, str(path), at, doc_ids)
-        listed = "、".join(f"{d.doc_no}《{d.title}》" for d, _ in moved) or "无"
-        text = (
-            f"{self._describe(fault)}，超过{config.links.paper_fallback_hours:g}小时仍未排除"
-            f"（第四十七条）。第{notice_id}号纸质通知：{unit.name}的下列公文改按纸质方式交换，"
-            f"不再以电子方式送达：{listed}。"
+        text = texts.paper_notice(
+            self._describe(fault),
+            config.links.paper_fallback_hours,
+            notice_id,
+            unit.name,
+            [(document.doc_no, document.title) for document, _ in moved],
         )
         message = msgspec.structs.replace(
             self._notice("paper", fault, at, text), documents=doc_ids, recipient=unit.id
@@ -226,7 +212,7 @@ class LinkWatch:
             created_at=at,
             fallback_hours=config.links.paper_fallback_hours,
             sequence=sequence,
-            office_name=office.name if office else "市府办公厅",
+            office_name=office.name if office else texts.DEFAULT_OFFICE_NAME,
             documents=[
                 PaperDocument(
                     doc_no=document.doc_no,
@@ -262,8 +248,7 @@ class LinkWatch:
         )
 
     def _describe(self, fault: Fault) -> str:
-        who = f"{self._name(fault.scope)}（{fault.scope}）"
-        return _FAULTS[fault.kind].format(who=who)
+        return texts.fault_description(fault.kind, self._name(fault.scope), fault.scope)
 
     def _name(self, unit_id: str) -> str:
         unit = self.handler.config.unit(unit_id)

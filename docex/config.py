@@ -68,7 +68,7 @@ class ExchangeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
 
 
 class LinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Link watch and paper fallback (§46, §47); see docex/router/linkwatch.py for the rules."""
+    """Link watch and paper fallback (§46, §47); see docex/core/links.py for the rules."""
 
     # A unit that has sent a heartbeat is down after this long without hearing from it.
     heartbeat_timeout_s: float = 120.0

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import msgspec
 
 from docex import wire
+from docex.core.links import EXCHANGE as EXCHANGE  # the scope of a fault of the exchange itself
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,6 @@ class Link:
     unit: str
     last_seen_at: str
     heartbeats: bool
-
-
-EXCHANGE = "*"  # the scope of a fault of the exchange itself
 
 
 @dataclass(frozen=True)

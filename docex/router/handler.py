@@ -16,6 +16,7 @@ import structlog
 from docex import limits, wire
 from docex.clock import Clock
 from docex.config import DELIVERY_ALLOWANCE, Config, Unit
+from docex.core import texts
 from docex.core.rejection import Rejection
 from docex.core.rules import check_submission
 from docex.core.states import DeliveryState
@@ -366,7 +367,6 @@ class CommandHandler:
         office = self.config.router.office_unit
         about_office = row.routing_key == office and row.type == "notice"
         if office and not about_office:
-            what = f"公文 {row.doc_id} 的" if row.doc_id else ""
             self.tell(
                 office,
                 wire.Notice(
@@ -376,9 +376,8 @@ class CommandHandler:
                     fault=reason,
                     started_at=at,
                     at=at,
-                    text=(
-                        f"发往 {row.routing_key[:64]} 的{what}消息（{row.type}）无法投递"
-                        f"（{reason}），已移出发送队列，其他消息照常发送。请运维人员处理。"
+                    text=texts.undeliverable_notice(
+                        row.routing_key[:64], row.doc_id, row.type, reason
                     ),
                     documents=[row.doc_id] if row.doc_id else [],
                     recipient=row.routing_key[:64],

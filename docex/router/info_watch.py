@@ -22,6 +22,7 @@ import msgspec
 import structlog
 
 from docex import wire
+from docex.core import texts
 from docex.ledger.records import StoredInfo
 from docex.router.handler import CommandHandler
 from docex.router.ledger_health import LedgerHealth
@@ -64,7 +65,7 @@ class InfoWatch:
     def _overdue(self, request: StoredInfo, now: str) -> None:
         self.ledger.mark_info(request.id, "overdue_at", now)
         title = msgspec.msgpack.decode(request.item, type=wire.InfoItem).title
-        state = "回复晚于时限" if request.replied_at else "尚未回复"
+        text = texts.request_overdue(title, request.deadline, replied=bool(request.replied_at))
         for unit in [request.sender, *self.ledger.info_recipients(request.id)]:
             self.handler.tell(
                 unit,
@@ -73,7 +74,7 @@ class InfoWatch:
                     subject=request.id,
                     due=request.deadline,
                     at=now,
-                    text=f"请求办理事项《{title}》已超过办理时限 {request.deadline}，{state}",
+                    text=text,
                 ),
             )
         self.metrics.requests_overdue.inc()
@@ -102,11 +103,11 @@ class InfoWatch:
 
     def _tell_update(self, unit: str, period: str, due: date, what: str, now: str) -> None:
         if what == "late":
-            text = f"{period} 工作动态未在 {due.isoformat()} 前报送（第四十一条）"
+            text = texts.work_update_late(period, due.isoformat())
             self.metrics.work_updates_late.inc()
             log.warning("work_update_late", unit=unit, period=period, due=due.isoformat())
         else:
-            text = f"请在 {due.isoformat()} 前报送 {period} 工作动态（第四十一条）"
+            text = texts.work_update_reminder(period, due.isoformat())
             self.metrics.info_reminders.inc()
         self.handler.tell(
             unit,

@@ -1,22 +1,11 @@
 """Link watch (§46, §47): the General Office hears at once when a unit's system or the exchange
 itself stops exchanging, and a fault not cleared within `paper_fallback_hours` (24) switches
-the affected documents to paper.
+the affected documents to paper. When a link counts as down, and when as back, is decided in
+docex/core/links.py; here the ledger is read and written, notices sent, PDFs written and
+metrics set.
 
-When a link is down:
-- the exchange itself (scope "*"): the router's own broker connection is down;
-- a unit that has ever sent a heartbeat: nothing heard from it (a heartbeat or any command) for
-  `heartbeat_timeout_s`;
-- any unit: a document delivered to its queue `queue_timeout_s` ago is still untaken, and
-  nothing has been heard from the unit since it was delivered. This watches the units that run
-  no heartbeat adapter (the CLI, used now and then); a unit that keeps beating never meets it.
-Silence counts only from when the router could have heard it: not before this watcher started,
-and not before the exchange's last fault ended. While the exchange itself is down no unit fault
-is opened: the units' silence is explained.
-
-A unit's fault ends when the unit is heard from after the fault began; the exchange's fault
-ends when the broker connection is back. Faults live in the ledger, so a restart keeps their
-start times and the 24-hour clock. Every check is idempotent: calling it again, or from a
-restarted router, issues nothing twice.
+Faults live in the ledger, so a restart keeps their start times and the 24-hour clock. Every
+check is idempotent: calling it again, or from a restarted router, issues nothing twice.
 """
 
 from __future__ import annotations
@@ -24,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import msgspec
@@ -32,19 +21,14 @@ import structlog
 
 from docex import wire
 from docex.config import Unit
-from docex.ledger.records import EXCHANGE, Delivery, Fault, Link, StoredDocument
+from docex.core import links, texts
+from docex.core.links import EXCHANGE, Back, Down
+from docex.ledger.records import Delivery, Fault, StoredDocument
 from docex.router.handler import CommandHandler
 from docex.router.ledger_health import LedgerHealth
 from docex.router.paper import PaperDocument, PaperNotice, render
 
 log = structlog.get_logger("docex.router")
-
-# What each kind of fault means to people, with {who} the unit concerned.
-_FAULTS = {
-    "heartbeat_lost": "{who}的系统已停止发送心跳，发往该单位的电子公文无法送达",
-    "queue_untaken": "发往{who}的电子公文长时间无人接收，该单位的系统可能已停止工作",
-    "broker_unreachable": "交换系统无法连接消息服务器，全部电子公文交换中断",
-}
 
 
 class LinkWatch:
@@ -76,76 +60,64 @@ class LinkWatch:
         now = self.handler.clock.now()
         with self.ledger.transaction():
             self._forget_units_gone(now)
-            if not self._watch_exchange(now):
-                listening_since = self._listening_since()
-                for unit in self._active_units():
-                    self._watch_unit(unit, now, listening_since)
-        fallback = timedelta(hours=self.handler.config.links.paper_fallback_hours)
-        for fault in self.ledger.open_faults():
-            if now - _instant(fault.started_at) >= fallback:
-                self._fall_back_to_paper(fault, now)
+            exchange_down = self._watch_exchange(now)
+            listening_since = links.listening_since(self.started, self.ledger.last_ended(EXCHANGE))
+            for unit in self._active_units():
+                self._watch_unit(unit, now, exchange_down, listening_since)
+        settings = self.handler.config.links
+        for fault in links.due_for_paper(self.ledger.open_faults(), now, settings):
+            self._fall_back_to_paper(fault, now)
         self._set_metrics(now)
         self.wake_outbox()
 
     def _watch_exchange(self, now: datetime) -> bool:
         """Returns whether the exchange itself is down."""
         fault = self.ledger.open_fault(EXCHANGE)
-        if self.broker_connected():
-            if fault is not None:
+        connected = self.broker_connected()
+        match links.judge_exchange(connected, fault):
+            case Down(kind):
+                self._start(EXCHANGE, kind, now)
+            case Back():
+                assert fault is not None
                 self._recovered(fault, now, [unit.id for unit in self._active_units()])
-            return False
-        if fault is None:
-            self._start(EXCHANGE, "broker_unreachable", now)
-        return True
+        return not connected
 
     def _forget_units_gone(self, now: datetime) -> None:
         """A unit revoked or merged away (§9) had its pending documents moved on reload; its
         fault is no longer anyone's to clear."""
         active = {unit.id for unit in self._active_units()}
-        for fault in self.ledger.open_faults():
-            if fault.scope != EXCHANGE and fault.scope not in active:
-                self.ledger.end_fault(fault.id, self.handler.calendar.stamp(now))
-                log.info("fault_closed_unit_gone", scope=fault.scope, fault_id=fault.id)
+        for fault in links.left_behind(self.ledger.open_faults(), active):
+            self.ledger.end_fault(fault.id, self.handler.calendar.stamp(now))
+            log.info("fault_closed_unit_gone", scope=fault.scope, fault_id=fault.id)
 
-    def _watch_unit(self, unit: Unit, now: datetime, listening_since: datetime) -> None:
+    def _watch_unit(
+        self, unit: Unit, now: datetime, exchange_down: bool, listening_since: datetime
+    ) -> None:
         fault = self.ledger.open_fault(unit.id)
         link = self.ledger.link(unit.id)
-        if fault is not None:
-            if link is not None and _instant(link.last_seen_at) > _instant(fault.started_at):
+        untaken = self.ledger.oldest_untaken(unit.id, link.last_seen_at if link else None)
+        verdict = links.judge_unit(
+            fault,
+            link,
+            untaken,
+            exchange_down=exchange_down,
+            now=now,
+            listening_since=listening_since,
+            settings=self.handler.config.links,
+        )
+        match verdict:
+            case Down(kind):
+                self._start(unit.id, kind, now)
+            case Back():
+                assert fault is not None
                 self._recovered(fault, now, [unit.id])
-            return
-        kind = self._why_down(unit.id, link, now, listening_since)
-        if kind is not None:
-            self._start(unit.id, kind, now)
-
-    def _why_down(
-        self, unit: str, link: Link | None, now: datetime, listening_since: datetime
-    ) -> str | None:
-        settings = self.handler.config.links
-        if link is not None and link.heartbeats:
-            silent_since = max(_instant(link.last_seen_at), listening_since)
-            if now - silent_since > timedelta(seconds=settings.heartbeat_timeout_s):
-                return "heartbeat_lost"
-        untaken = self.ledger.oldest_untaken(unit, link.last_seen_at if link else None)
-        if untaken is not None:
-            waiting_since = max(_instant(untaken), listening_since)
-            if now - waiting_since > timedelta(seconds=settings.queue_timeout_s):
-                return "queue_untaken"
-        return None
-
-    def _listening_since(self) -> datetime:
-        ended = self.ledger.last_ended(EXCHANGE)
-        return max(self.started, _instant(ended)) if ended else self.started
 
     def _start(self, scope: str, kind: str, now: datetime) -> None:
         at = self.handler.calendar.stamp(now)
         office = self.handler.config.router.office_unit
         fault = self.ledger.start_fault(scope, kind, at, office_notified=bool(office))
-        text = (
-            f"{self._describe(fault)}。故障自{at}起。请组织查明原因、排除故障，并在24小时内"
-            f"作出响应（第四十六条）；{self.handler.config.links.paper_fallback_hours:g}小时内"
-            f"仍未排除的，改按纸质方式交换（第四十七条）。"
-        )
+        fallback_hours = self.handler.config.links.paper_fallback_hours
+        text = texts.fault_notice(self._describe(fault), at, fallback_hours)
         if office:
             self.handler.tell(office, self._notice("fault", fault, at, text))
         log.warning("link_down", scope=scope, fault=kind, fault_id=fault.id, office=office)
@@ -153,10 +125,7 @@ class LinkWatch:
     def _recovered(self, fault: Fault, now: datetime, units: list[str]) -> None:
         at = self.handler.calendar.stamp(now)
         self.ledger.end_fault(fault.id, at)
-        text = (
-            f"故障已排除：{self._describe(fault)}（自{fault.started_at}起）。{at}起恢复电子交换；"
-            f"未改为纸质交换的公文照常送达，不会重复送达；已改为纸质交换的公文按纸质通知办理。"
-        )
+        text = texts.recovered_notice(self._describe(fault), fault.started_at, at)
         office = self.handler.config.router.office_unit
         for unit in dict.fromkeys([office, *units]):
             if unit:
@@ -166,17 +135,14 @@ class LinkWatch:
             scope=fault.scope,
             fault=fault.kind,
             fault_id=fault.id,
-            lasted_s=(now - _instant(fault.started_at)).total_seconds(),
+            lasted_s=links.fault_age(fault, now).total_seconds(),
         )
 
     def _fall_back_to_paper(self, fault: Fault, now: datetime) -> None:
         """§47: a notice for each affected unit that has none for this fault yet, and another
         when documents have been sent to it since. A notice that cannot be written changes
         nothing (its transaction rolls back) and is tried again at the next check."""
-        if fault.scope == EXCHANGE:
-            affected = self._active_units()
-        else:
-            affected = [u for u in self._active_units() if u.id == fault.scope]
+        affected = [unit for unit in self._active_units() if links.affects(fault, unit.id)]
         failed = False
         for unit in affected:
             try:
@@ -191,25 +157,25 @@ class LinkWatch:
                 self.ledger.mark_paper_issued(fault.id, self.handler.calendar.stamp(now))
 
     def _paper_notice(self, fault: Fault, unit: Unit, now: datetime) -> None:
-        sequence = len(self.ledger.notices(fault.id, unit.id)) + 1
-        if sequence > 1 and not self.ledger.pending_for(unit.id):
+        earlier = len(self.ledger.notices(fault.id, unit.id))
+        if not links.paper_notice_due(earlier, bool(self.ledger.pending_for(unit.id))):
             return
+        sequence = earlier + 1
         at = self.handler.calendar.stamp(now)
         config = self.handler.config
         moved = self.handler.lifecycle.to_paper(
-            unit.id,
-            fault.kind,
-            f"按第{fault.id}号故障的纸质通知改为纸质交换：请打印后送交{unit.name}并办理交接签字",
+            unit.id, fault.kind, texts.paper_status(fault.id, unit.name)
         )
         path = Path(config.links.spool_dir, f"fault-{fault.id}", f"{_safe(unit.id)}-{sequence}.pdf")
         render(self._sheet(fault, unit, sequence, at, moved), path)
         doc_ids = [document.id for document, _ in moved]
         notice_id = self.ledger.add_notice(fault.id, unit.id, str(path), at, doc_ids)
-        listed = "、".join(f"{d.doc_no}《{d.title}》" for d, _ in moved) or "无"
-        text = (
-            f"{self._describe(fault)}，超过{config.links.paper_fallback_hours:g}小时仍未排除"
-            f"（第四十七条）。第{notice_id}号纸质通知：{unit.name}的下列公文改按纸质方式交换，"
-            f"不再以电子方式送达：{listed}。"
+        text = texts.paper_notice(
+            self._describe(fault),
+            config.links.paper_fallback_hours,
+            notice_id,
+            unit.name,
+            [(document.doc_no, document.title) for document, _ in moved],
         )
         message = msgspec.structs.replace(
             self._notice("paper", fault, at, text), documents=doc_ids, recipient=unit.id
@@ -246,7 +212,7 @@ class LinkWatch:
             created_at=at,
             fallback_hours=config.links.paper_fallback_hours,
             sequence=sequence,
-            office_name=office.name if office else "市府办公厅",
+            office_name=office.name if office else texts.DEFAULT_OFFICE_NAME,
             documents=[
                 PaperDocument(
                     doc_no=document.doc_no,
@@ -267,7 +233,7 @@ class LinkWatch:
             self.metrics.link_up.labels(unit.id).set(0 if unit.id in down else 1)
         self.metrics.fault_age.clear()
         for fault in open_faults:
-            age = (now - _instant(fault.started_at)).total_seconds()
+            age = links.fault_age(fault, now).total_seconds()
             self.metrics.fault_age.labels(fault.scope).set(age)
 
     def _notice(self, kind: wire.NoticeKind, fault: Fault, at: str, text: str) -> wire.Notice:
@@ -282,8 +248,7 @@ class LinkWatch:
         )
 
     def _describe(self, fault: Fault) -> str:
-        who = f"{self._name(fault.scope)}（{fault.scope}）"
-        return _FAULTS[fault.kind].format(who=who)
+        return texts.fault_description(fault.kind, self._name(fault.scope), fault.scope)
 
     def _name(self, unit_id: str) -> str:
         unit = self.handler.config.unit(unit_id)
@@ -291,10 +256,6 @@ class LinkWatch:
 
     def _active_units(self) -> list[Unit]:
         return [unit for unit in self.handler.config.units if unit.status == "active"]
-
-
-def _instant(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp)
 
 
 def _safe(unit_id: str) -> str:

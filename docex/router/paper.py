@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from reportlab.lib import colors
@@ -23,6 +22,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import Flowable
+
+from docex.core import texts
 
 # TrueType CJK fonts Debian ships, best first: (path, index of the face in a collection).
 # Noto CJK is not here: its CFF outlines are not supported by reportlab.
@@ -82,7 +83,7 @@ def render(notice: PaperNotice, path: Path) -> None:
     font = cjk_font()
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    title = "关于改用纸质方式交换公文的通知" + ("（补充）" if notice.sequence > 1 else "")
+    title = texts.paper_sheet_title(notice.sequence)
     document = SimpleDocTemplate(
         str(partial),
         pagesize=A4,
@@ -105,52 +106,35 @@ def _story(notice: PaperNotice, title: str, font: str) -> list[Flowable]:
     heading = ParagraphStyle("heading", fontName=font, fontSize=18, leading=26, alignment=TA_CENTER)
     body = ParagraphStyle("body", fontName=font, fontSize=11, leading=18, wordWrap="CJK")
     small = ParagraphStyle("small", fontName=font, fontSize=9, leading=12, wordWrap="CJK")
-    if notice.documents:
-        what = (
-            "下列发往贵单位的公文改按纸质方式交换：由发文单位打印纸质公文送达，双方在交接签字栏签字。"
-            "这些公文不再以电子方式送达，也不能再在交换系统中接收、打印或下载。"
-        )
-    else:
-        what = (
-            "故障排除前，发往贵单位的公文改按纸质方式交换，另行通知；"
-            "目前没有待贵单位接收的电子公文。"
-        )
     story: list[Flowable] = [
         Paragraph(title, heading),
         Spacer(1, 4 * mm),
         Paragraph(
-            f"故障编号：{notice.fault_id}　通知序号：{notice.sequence}"
-            f"　生成时间：{_when(notice.created_at)}",
-            small,
+            texts.paper_sheet_header(notice.fault_id, notice.sequence, notice.created_at), small
         ),
         Spacer(1, 4 * mm),
-        Paragraph(f"{notice.unit_name}（{notice.unit_id}）：", body),
+        Paragraph(texts.paper_sheet_addressee(notice.unit_name, notice.unit_id), body),
         Paragraph(
-            f"{notice.fault}。故障自{_when(notice.started_at)}起，"
-            f"超过 {notice.fallback_hours:g} 小时仍未排除。依照交换系统管理办法第四十七条，{what}",
+            texts.paper_sheet_body(
+                notice.fault, notice.started_at, notice.fallback_hours, bool(notice.documents)
+            ),
             body,
         ),
         Spacer(1, 5 * mm),
     ]
     if notice.documents:
         story += [_table(notice.documents, font, small), Spacer(1, 8 * mm)]
-        story.append(
-            Paragraph(
-                "送件人（签字）：＿＿＿＿＿　收件人（签字）：＿＿＿＿＿　交接日期：＿＿月＿＿日",
-                body,
-            )
-        )
+        story.append(Paragraph(texts.PAPER_SHEET_SIGNATURES, body))
     story += [
         Spacer(1, 12 * mm),
-        Paragraph(f"{notice.office_name}（政务信息中心）", body),
-        Paragraph(_when(notice.created_at, "%Y年%m月%d日"), body),
+        Paragraph(texts.paper_sheet_signer(notice.office_name), body),
+        Paragraph(texts.paper_sheet_date(notice.created_at), body),
     ]
     return story
 
 
 def _table(documents: list[PaperDocument], font: str, style: ParagraphStyle) -> Table:
-    header = ["序号", "文号", "标题", "发文单位", "主送/抄送", "允许打印份数", "交接签字"]
-    rows: list[list[object]] = [[Paragraph(text, style) for text in header]]
+    rows: list[list[object]] = [[Paragraph(text, style) for text in texts.PAPER_SHEET_COLUMNS]]
     for number, doc in enumerate(documents, start=1):
         rows.append(
             [
@@ -158,7 +142,7 @@ def _table(documents: list[PaperDocument], font: str, style: ParagraphStyle) -> 
                 Paragraph(doc.doc_no, style),
                 Paragraph(doc.title, style),
                 Paragraph(doc.sender, style),
-                "主送" if doc.role == "main" else "抄送",
+                texts.role_name(doc.role),
                 str(doc.print_quota),
                 "",
             ]
@@ -181,8 +165,3 @@ def _table(documents: list[PaperDocument], font: str, style: ParagraphStyle) -> 
         )
     )
     return table
-
-
-def _when(stamp: str, layout: str = "%Y年%m月%d日 %H:%M") -> str:
-    """A ledger stamp (local time with its offset) as people write it."""
-    return datetime.fromisoformat(stamp).strftime(layout)

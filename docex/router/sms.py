@@ -10,12 +10,11 @@ own commands they are already looking at, and get no text. docex/router/sms_send
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import msgspec
 
 from docex import wire
 from docex.config import Config, Unit
+from docex.core import texts
 from docex.ledger.port import Ledger
 from docex.ledger.records import OutboxRow, StoredDocument, stored_envelope
 
@@ -33,11 +32,12 @@ class Reminders:
         delivery = self.ledger.delivery(document.id, recipient)
         if unit is None or delivery is None:
             return
-        role = "主送" if delivery.role == "main" else "抄送"
-        again = "重发" if delivery.attempt > 1 else ""
-        text = (
-            f"{unit.name}：{_name(config, document.sender)}{again}{role}"
-            f"{_naming(document)}，请及时签收。"
+        text = texts.sms_delivered(
+            unit.name,
+            _name(config, document.sender),
+            resent=delivery.attempt > 1,
+            role=delivery.role,
+            document=_naming(document),
         )
         self._queue(config, unit, text, at)
 
@@ -62,21 +62,20 @@ class Reminders:
                 document = self.ledger.document(message.doc_id)
                 if document is None:
                     return None
-                sender = _name(config, document.sender)
-                return f"{sender}已撤回{_naming(document)}，请勿签收。"
+                return texts.sms_withdrawn(_name(config, document.sender), _naming(document))
             case wire.Notice(kind="paper"):
-                # The notice itself lists titles; a text names only how many (see _naming).
                 office = config.unit(config.router.office_unit)
-                return (
-                    f"{_name(config, message.recipient)}的{len(message.documents)}件公文因交换故障"
-                    f"改按纸质方式交换（第四十七条），请与{office.name if office else '市府办公厅'}"
-                    f"联系办理交接。"
+                return texts.sms_paper(
+                    _name(config, message.recipient),
+                    len(message.documents),
+                    office.name if office else texts.DEFAULT_OFFICE_NAME,
                 )
             case wire.Notice() | wire.InfoNotice():
                 return message.text
             case wire.InfoItem(kind="request"):
-                deadline = f"，办理时限 {_minutes(message.deadline)}" if message.deadline else ""
-                return f"{_name(config, message.sender)}请求办理《{message.title}》{deadline}。"
+                return texts.sms_request(
+                    _name(config, message.sender), message.title, message.deadline
+                )
             case _:
                 return None
 
@@ -97,18 +96,10 @@ def _texted(config: Config, unit_id: str) -> Unit | None:
 
 
 def _naming(document: StoredDocument) -> str:
-    """A text passes through the SMS operator's hands: only a public document's title goes
-    in it; any other is named by its 文号 alone."""
-    if stored_envelope(document).classification == "public":
-        return f"公文《{document.title}》（{document.doc_no}）"
-    return f"内部公文（{document.doc_no}）"
+    public = stored_envelope(document).classification == "public"
+    return texts.document_named(document.title, document.doc_no, public)
 
 
 def _name(config: Config, unit_id: str) -> str:
     unit = config.unit(unit_id)
     return unit.name if unit else unit_id
-
-
-def _minutes(stamp: str) -> str:
-    """An exchange stamp as people write it: 2026-12-01 17:00 (a text is short)."""
-    return datetime.fromisoformat(stamp).strftime("%Y-%m-%d %H:%M")

@@ -23,6 +23,7 @@ import structlog
 from docex.backoff import Backoff
 from docex.clock import Clock
 from docex.config import SmsSettings
+from docex.core import texts
 from docex.ids import uuid7
 from docex.ledger.port import Ledger
 from docex.ledger.records import SmsRow
@@ -104,7 +105,7 @@ class SmsSender:
         first = rows[0]
         text = first.text
         if len(rows) > 1:
-            text += f"（另有{len(rows) - 1}条提醒，请登录公文交换系统查看）"
+            text += texts.sms_more(len(rows) - 1)
         text_id = uuid7()
         payload = {
             "id": text_id,

@@ -2,7 +2,7 @@
 
 The parser is built from light modules only; each command imports what it runs on (the
 router, the broker clients, matplotlib, reportlab) when it runs, so `docex --help` and a typo
-answer at once (tests/test_layout.py holds the line).
+answer at once (tests/core/test_layout.py holds the line).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The link watch's decisions (docex/core/links.py), on plain data and a fixed time: who is down
-and why, who is back, whose documents go to paper and when. tests/test_linkwatch.py drives the
+and why, who is back, whose documents go to paper and when. tests/edge/test_linkwatch.py drives the
 same rules through a real router."""
 
 from __future__ import annotations

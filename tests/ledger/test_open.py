@@ -9,7 +9,7 @@ import pytest
 from docex.config import ConfigError, load_config
 from docex.ledger.location import LedgerLocationError, sqlite_file
 from docex.ledger.open import open_ledger
-from tests.test_config import MINIMAL
+from tests.core.test_config import MINIMAL
 
 
 @pytest.mark.parametrize(

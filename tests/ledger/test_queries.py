@@ -12,8 +12,8 @@ from docex.core.states import DeliveryState
 from docex.ledger.port import Ledger
 from docex.ledger.queries import ExchangeStatus, OpenFault, UnitLink, exchange_status
 from docex.ledger.records import EXCHANGE
+from tests.core.test_config import MINIMAL, unit
 from tests.ledger.stored import add_document
-from tests.test_config import MINIMAL, unit
 
 NOW = datetime.fromisoformat("2026-03-02T12:00:00+08:00")
 

@@ -10,7 +10,7 @@ import pytest
 
 from docex.config import ConfigError, load_config
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MINIMAL = (
     '[seals]\nca_certificate = "ca.crt"\n'
     '[router]\nseal_carrier = "x.carrier"\nseal_password_file = "x.password"\n'

@@ -12,7 +12,7 @@ from docex.router.service import Router
 from docex.router.work_updates import PeriodError, due_date, periods_around
 from docex.unit.client import UnitClient
 from tests.conftest import FakeClock
-from tests.test_information import accepted, notices
+from tests.edge.test_information import accepted, notices
 
 V = wire.VERSION
 

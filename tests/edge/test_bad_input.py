@@ -21,8 +21,8 @@ from docex.router.service import Router
 from docex.topology import Names
 from docex.unit.client import UnitClient
 from tests.conftest import Pki, amqp_user
+from tests.core.test_wire import DEEP, NOT_UTF8
 from tests.documents import PDF, sealed_envelope, submit
-from tests.test_wire import DEEP, NOT_UTF8
 
 encode = msgspec.msgpack.encode
 

@@ -30,7 +30,7 @@ from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory, eventually
 from tests.documents import sealed_envelope, submit
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def edit(config_file: Path, old: str, new: str) -> None:

@@ -21,7 +21,7 @@ from docex.topology import Names
 from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory, eventually
 from tests.documents import sealed_envelope, submit
-from tests.test_operations import router_status
+from tests.edge.test_operations import router_status
 
 FLOOD = 5_000
 

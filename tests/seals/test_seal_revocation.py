@@ -15,7 +15,7 @@ from docex.seals.kinds import SealKind
 from docex.seals.revocation import REVOCATION_LIST_FILE, Reason
 from docex.seals.seal import Seal
 from docex.seals.verify import SealVerifier
-from tests.test_seal_ceremony import NOW, Office, establish_office, make_seal
+from tests.seals.test_seal_ceremony import NOW, Office, establish_office, make_seal
 
 DATA = b"canonical envelope header || sha256(content)"
 REVOKED_AT = NOW + timedelta(hours=1)

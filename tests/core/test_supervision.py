@@ -13,7 +13,7 @@ from docex.ledger.sqlite import SqliteLedger
 from docex.router import health
 from docex.router.metrics import Metrics
 from docex.router.supervision import Supervisor
-from tests.test_operations import readiness
+from tests.edge.test_operations import readiness
 
 
 async def test_a_failed_task_is_logged_counted_reported_and_started_again(

@@ -36,7 +36,7 @@ from docex.unit.settings import UnitSettings
 from tests.conftest import SEAL_PASSWORD, Pki, eventually, unit_settings
 from tests.documents import PDF, delivered, ofd, sealed_envelope, submit
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 OFFICE = "gov-office"
 
 

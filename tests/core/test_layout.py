@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "docex"
+PACKAGE = Path(__file__).resolve().parents[2] / "docex"
 HEAVY_FOR_THE_PARSER = ["matplotlib", "reportlab", "aio_pika", "aiomqtt", "docex.router.service"]
 IO_FOR_THE_CORE = ["sqlite3", "aio_pika", "aiomqtt", "prometheus_client"]
 

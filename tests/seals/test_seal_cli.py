@@ -17,7 +17,7 @@ from docex.seals.ceremony_log import LOG_FILE
 from docex.seals.certificate import seal_image
 from docex.seals.custody import CUSTODY_FILE, read_share_file
 from docex.seals.seal import open_seal
-from tests.test_seal_ceremony import PNG, snapshot
+from tests.seals.test_seal_ceremony import PNG, snapshot
 
 PASSWORD = "carrier-口令"
 OFFICE_PEOPLE = "--attendee secrecy-office=王保密 --attendee info-centre=李信息"

@@ -13,7 +13,7 @@ from docex.config import Config
 from docex.seals.seal import Seal
 from tests.conftest import Pki, UnitClientFactory
 from tests.documents import PDF, delivered, sealed_envelope
-from tests.test_hotfolder import publish_to_unit
+from tests.edge.test_hotfolder import publish_to_unit
 
 Change = Callable[[wire.Envelope, Pki], wire.Envelope]
 

@@ -25,7 +25,7 @@ from docex.seals.seal import Seal
 from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory, unit_settings, write_router_config
 from tests.documents import sealed_envelope, submit
-from tests.test_seal_ceremony import NOW, PASSWORD, Office, establish_office, make_seal
+from tests.seals.test_seal_ceremony import NOW, PASSWORD, Office, establish_office, make_seal
 
 REVOKED_AT = NOW + timedelta(hours=1)
 SECOND = timedelta(seconds=1)

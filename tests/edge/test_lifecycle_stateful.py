@@ -32,7 +32,7 @@ from docex.router.service import Router
 from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory
 from tests.documents import sealed_envelope, submit
-from tests.test_lifecycle import print_request
+from tests.edge.test_lifecycle import print_request
 
 T = TypeVar("T")
 V = wire.VERSION

@@ -35,7 +35,7 @@ from docex.router.service import Router
 from docex.unit.client import UnitClient
 from tests.conftest import Pki, eventually, in_background, unit_settings
 from tests.documents import sealed_envelope, submit
-from tests.test_hotfolder import REPO, docex, write_unit_settings
+from tests.edge.test_hotfolder import REPO, docex, write_unit_settings
 
 MQTT_HOST = "127.0.0.1"
 OFFICE = "gov-office"

@@ -28,8 +28,8 @@ from docex.router.service import Router
 from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory, eventually
 from tests.documents import PDF, sealed_envelope, submit
-from tests.test_faults import Inbox, start_router, watch_queue
-from tests.test_operations import edit, get, readiness, router_status
+from tests.edge.test_faults import Inbox, start_router, watch_queue
+from tests.edge.test_operations import edit, get, readiness, router_status
 
 # Longer than the 5 s SQLite waits for a lock by default, which the router used to sit out on
 # its event loop.

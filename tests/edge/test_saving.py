@@ -22,8 +22,8 @@ from docex.config import Config
 from docex.topology import Names
 from tests.conftest import Pki, UnitConfigWriter
 from tests.documents import PDF, delivered, sealed_envelope
-from tests.test_cli import docex
-from tests.test_hotfolder import publish_to_unit
+from tests.edge.test_cli import docex
+from tests.edge.test_hotfolder import publish_to_unit
 
 UNIT = "finance"
 HOSTILE_IDS = {

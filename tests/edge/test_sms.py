@@ -22,7 +22,7 @@ from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory, eventually, in_background
 from tests.documents import sealed_envelope, submit
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 V = wire.VERSION
 FINANCE_CONTACTS = {"13800138001": "王会计", "13800138002": "李处长"}
 

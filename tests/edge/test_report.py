@@ -13,8 +13,8 @@ from docex.router.service import Router
 from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki
 from tests.documents import sealed_envelope, submit
-from tests.test_cli import docex
-from tests.test_information import accepted
+from tests.edge.test_cli import docex
+from tests.edge.test_information import accepted
 
 V = wire.VERSION
 

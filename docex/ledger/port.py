@@ -215,12 +215,10 @@ class LedgerWrites(Protocol):
         recipient: str | None = None,
     ) -> None: ...
 
-    def outbox_batch(
-        self, limit: int, per_destination: int, held: Collection[str] = ()
-    ) -> list[OutboxRow]:
-        """The oldest rows of each destination, at most `per_destination` each and `limit` in
-        all, leaving out the `held` destinations; in the order they were enqueued, which is
-        each destination's own order."""
+    def outbox_batch(self, limit: int, held: Collection[str] = ()) -> list[OutboxRow]:
+        """Up to `limit` rows, the destinations taking turns (each one's oldest, then each
+        one's second, …), leaving out the `held` destinations; in the order they were
+        enqueued, which is each destination's own order."""
         ...
 
     def remove_from_outbox(self, seqs: list[int]) -> None: ...

@@ -465,22 +465,38 @@ class SqliteLedger:
             (routing_key, message_id, type_, body, doc_id, recipient),
         )
 
-    def outbox_batch(
-        self, limit: int, per_destination: int, held: Collection[str] = ()
-    ) -> list[OutboxRow]:
-        """The oldest rows of each destination, at most `per_destination` each, leaving out
-        the `held` destinations: a backlog for one unit takes a share of the batch, not all
-        of it. In each destination's own order, since a unit reads its news in that order."""
-        rows = self._db.execute(
-            "WITH picked AS (SELECT seq FROM ("
-            "   SELECT seq, row_number() OVER (PARTITION BY routing_key ORDER BY seq) AS turn"
-            "   FROM outbox WHERE routing_key NOT IN (SELECT value FROM json_each(?)))"
-            " WHERE turn <= ? ORDER BY seq LIMIT ?)"
-            " SELECT seq, routing_key, message_id, type, body, doc_id, recipient"
-            " FROM outbox JOIN picked USING (seq) ORDER BY seq",
-            (json.dumps(list(held)), per_destination, limit),
-        ).fetchall()
-        return [OutboxRow(*row) for row in rows]
+    def outbox_batch(self, limit: int, held: Collection[str] = ()) -> list[OutboxRow]:
+        """Up to `limit` rows, shared out evenly among the destinations that have any (each
+        one's oldest first), leaving out the `held` destinations: a backlog for one unit takes
+        its share of the batch, or all of it when nobody else waits. Returned in the order
+        they were enqueued, which is each destination's own order.
+
+        Both reads walk the index by destination, so a pass costs the same whatever the
+        backlog (a window over the whole outbox took 17 ms a pass at 10,000 rows)."""
+        skipped = set(held)
+        destinations = [
+            key
+            for (key,) in self._db.execute(
+                # The distinct destinations, one index lookup each.
+                "WITH RECURSIVE destination(key) AS ("
+                " SELECT min(routing_key) FROM outbox"
+                " UNION ALL SELECT (SELECT min(routing_key) FROM outbox WHERE routing_key > key)"
+                " FROM destination WHERE key IS NOT NULL)"
+                " SELECT key FROM destination WHERE key IS NOT NULL"
+            )
+            if key not in skipped
+        ][:limit]
+        if not destinations:
+            return []
+        share, extra = divmod(limit, len(destinations))
+        rows = []
+        for index, key in enumerate(destinations):
+            rows += self._db.execute(
+                "SELECT seq, routing_key, message_id, type, body, doc_id, recipient FROM outbox"
+                " WHERE routing_key = ? ORDER BY seq LIMIT ?",
+                (key, share + (1 if index < extra else 0)),
+            ).fetchall()
+        return sorted((OutboxRow(*row) for row in rows), key=lambda row: row.seq)
 
     def set_aside(self, row: OutboxRow, reason: str, error: str, at: str) -> None:
         """Move a row the broker will never take out of the outbox (see `outbox_dead`)."""

@@ -40,8 +40,6 @@ from docex.router.metrics import Metrics
 log = structlog.get_logger("docex.router")
 
 _BATCH = 512
-# A backlog for one unit takes at most this much of a batch: the rest is everybody else's.
-_PER_DESTINATION = 64
 _PUBLISH_TIMEOUT_S = 15.0
 # A row that broke the channel on its own this many times is set aside.
 _MAX_FAILURES = 5
@@ -127,7 +125,7 @@ class OutboxPublisher:
             self.wakeup.clear()
             now = time.monotonic()
             self._held = {key: until for key, until in self._held.items() if until > now}
-            rows = self._ledger.outbox_batch(_BATCH, _PER_DESTINATION, self._held)
+            rows = self._ledger.outbox_batch(_BATCH, self._held)
             if not rows:
                 wait = min([1.0, *(until - now for until in self._held.values())])
                 with contextlib.suppress(TimeoutError):

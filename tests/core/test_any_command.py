@@ -68,7 +68,7 @@ class Desk:
         with self.ledger.transaction(durable=False), self.ledger.savepoint():
             verdict = self.handler.handle(inbound)
         assert verdict in (Verdict.ACK, Verdict.DEAD)
-        everything = self.ledger.outbox_batch(1_000_000, per_destination=1_000_000)
+        everything = self.ledger.outbox_batch(1_000_000)
         rows = [row for row in everything if row.seq > self.read_up_to]
         self.read_up_to = rows[-1].seq if rows else self.read_up_to
         published = []

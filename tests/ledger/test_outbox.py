@@ -22,7 +22,7 @@ def test_rows_read_back_as_enqueued(ledger: Ledger) -> None:
     with ledger.transaction():
         ledger.enqueue("finance", "m1", "status", body=b"\x00answer")
         ledger.enqueue("education", "m2", "deliver", doc_id="d1", recipient="education")
-    first, second = ledger.outbox_batch(10, 10)
+    first, second = ledger.outbox_batch(10)
     assert (first.routing_key, first.message_id, first.type, first.body) == (
         "finance",
         "m1",
@@ -41,29 +41,31 @@ def test_rows_read_back_as_enqueued(ledger: Ledger) -> None:
 
 
 def test_a_batch_takes_a_share_of_each_destination_in_its_order(ledger: Ledger) -> None:
-    """A backlog for one unit takes a share of the batch, not all of it; each unit's messages
-    leave in the order they were enqueued."""
+    """Destinations take turns: a backlog for one unit takes its share of the batch, not all
+    of it, and all of it when nobody else waits; each unit's messages leave in the order they
+    were enqueued."""
     fill(ledger, [("a", "a1"), ("a", "a2"), ("a", "a3"), ("b", "b1"), ("a", "a4"), ("b", "b2")])
-    assert ids(ledger.outbox_batch(10, 2)) == ["a1", "a2", "b1", "b2"]
-    assert ids(ledger.outbox_batch(3, 2)) == ["a1", "a2", "b1"]
-    assert ids(ledger.outbox_batch(10, 10, held={"a"})) == ["b1", "b2"]
-    assert ids(ledger.outbox_batch(10, 10, held=["a", "b"])) == []
+    assert ids(ledger.outbox_batch(4)) == ["a1", "a2", "b1", "b2"]
+    assert ids(ledger.outbox_batch(3)) == ["a1", "a2", "b1"]
+    assert ids(ledger.outbox_batch(2)) == ["a1", "b1"]
+    assert ids(ledger.outbox_batch(10, held={"b"})) == ["a1", "a2", "a3", "a4"]
+    assert ids(ledger.outbox_batch(10, held=["a", "b"])) == []
 
 
 def test_removed_rows_leave_the_rest_in_order(ledger: Ledger) -> None:
     fill(ledger, [("a", "a1"), ("a", "a2"), ("b", "b1"), ("a", "a3")])
-    batch = ledger.outbox_batch(10, 10)
+    batch = ledger.outbox_batch(10)
     with ledger.transaction():
         ledger.remove_from_outbox([batch[0].seq, batch[2].seq])
-    assert ids(ledger.outbox_batch(10, 10)) == ["a2", "a3"]
+    assert ids(ledger.outbox_batch(10)) == ["a2", "a3"]
     assert ledger.outbox_depth() == 2
 
 
 def test_a_row_set_aside_leaves_the_outbox_and_is_kept(ledger: Ledger) -> None:
     fill(ledger, [("a", "a1"), ("a", "a2")])
     with ledger.transaction():
-        ledger.set_aside(ledger.outbox_batch(1, 1)[0], "too_large", "frame too large", AT)
-    assert ids(ledger.outbox_batch(10, 10)) == ["a2"]
+        ledger.set_aside(ledger.outbox_batch(1)[0], "too_large", "frame too large", AT)
+    assert ids(ledger.outbox_batch(10)) == ["a2"]
     assert (ledger.outbox_depth(), ledger.dead_outbox_rows()) == (1, 1)
 
 

@@ -42,7 +42,7 @@ def test_the_status_of_a_working_day(ledger: Ledger, config: Config) -> None:
         assert ledger.move("d1", "c", DeliveryState.RETURNED)
         for number in range(3):
             ledger.enqueue("a", f"m{number}", "status")
-        ledger.set_aside(ledger.outbox_batch(1, 1)[0], "too_large", "too big", at("11:55"))
+        ledger.set_aside(ledger.outbox_batch(1)[0], "too_large", "too big", at("11:55"))
         ledger.queue_sms("a", "财政局", "13800000000", "请及时签收", at("11:56"))
 
     assert exchange_status(ledger, config, NOW) == ExchangeStatus(

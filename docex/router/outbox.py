@@ -39,7 +39,7 @@ from docex.router.metrics import Metrics
 
 log = structlog.get_logger("docex.router")
 
-_BATCH = 512
+_BATCH = 256
 _PUBLISH_TIMEOUT_S = 15.0
 # A row that broke the channel on its own this many times is set aside.
 _MAX_FAILURES = 5

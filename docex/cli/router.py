@@ -54,6 +54,7 @@ def _run(args: argparse.Namespace) -> int:
     import aio_pika
 
     from docex.ledger import lock
+    from docex.ledger.errors import LedgerError
     from docex.router.service import run
     from docex.seals.errors import SealError
 
@@ -70,6 +71,15 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     except (SealError, OSError, lock.LedgerInUse) as exc:
         print(f"error: cannot start the router: {exc}", file=sys.stderr)
+        return 2
+    except LedgerError as exc:
+        # At start the ledger's schema is written, and that does not wait for a lock.
+        print(
+            f"error: cannot start the router: the ledger {config.router.ledger} cannot be"
+            f" written ({exc}); is an sqlite3 shell or another program holding it? Close it"
+            " and start again",
+            file=sys.stderr,
+        )
         return 2
     return 0
 

@@ -24,6 +24,7 @@ from structlog.testing import capture_logs
 from docex import wire
 from docex.config import load_config
 from docex.ids import uuid7
+from docex.ledger.sqlite import SqliteLedger
 from docex.router.service import Router
 from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory, eventually
@@ -317,3 +318,16 @@ async def test_a_second_router_on_the_same_ledger_refuses_to_start(
             first.wait(timeout=30)
         if first.returncode is None:
             first.kill()
+
+
+async def test_a_router_started_while_the_ledger_is_held_says_so_in_one_line(
+    config_file: Path, ledger_path: Path
+) -> None:
+    """An operator's sqlite3 shell in a write transaction when the router starts: one line
+    that names the ledger and what to do, no traceback; systemd starts it again later."""
+    SqliteLedger(ledger_path).close()
+    with operator_holding(ledger_path):
+        code, output = await docex("router", "run", "--config", str(config_file))
+    assert code == 2
+    [line] = output.splitlines()
+    assert str(ledger_path) in line and "locked" in line and "sqlite3 shell" in line, line

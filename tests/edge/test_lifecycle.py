@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -20,6 +21,7 @@ from docex.seals.verify import SealVerifier
 from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, amqp_user
 from tests.documents import sealed_envelope, submit
+from tests.edge.test_operations import edit, unit_block
 
 V = wire.VERSION
 
@@ -331,3 +333,52 @@ async def test_paper_attachments_are_confirmed(units: dict[str, UnitClient], pki
     plain = await sent(units, pki)
     refused = await units["finance"].request(wire.AttachmentsReceived(v=V, doc_id=plain.id))
     assert isinstance(refused, wire.Status) and refused.reason == "no_paper_attachments"
+
+
+async def test_a_return_needs_a_reason(
+    units: dict[str, UnitClient], pki: Pki, router: Router
+) -> None:
+    """§34: a recipient who returns a document says why; a blank reason is refused and the
+    document stays with the recipient."""
+    envelope = await sent(units, pki)
+    blank = await units["finance"].request(wire.Return(v=V, doc_id=envelope.id, reason="  \t"))
+    assert isinstance(blank, wire.Status) and blank.reason == "reason_required", blank
+    assert router.ledger.delivery(envelope.id, "finance").state == "delivered"  # type: ignore[union-attr]
+    returned = await units["finance"].request(
+        wire.Return(v=V, doc_id=envelope.id, reason="非本单位职责范围")
+    )
+    assert isinstance(returned, wire.Status) and returned.state == "returned", returned
+
+
+async def test_a_unit_revoked_while_connected_can_send_nothing(
+    units: dict[str, UnitClient], pki: Pki, router: Router, config_file: Path
+) -> None:
+    """§9: once the registry revokes a unit, the exchange refuses what it sends, even while
+    its system is still connected."""
+    edit(config_file, unit_block("education"), unit_block("education") + 'status = "revoked"\n')
+    assert await router.reload()
+    envelope = sealed_envelope(pki.signing["education"], sender="education", to=["finance"])
+    answer = await units["education"].request(submit(envelope))
+    assert isinstance(answer, wire.Status) and answer.reason == "sender_revoked", answer
+    assert router.ledger.document(envelope.id) is None
+
+
+async def test_the_receipt_time_stays_when_a_print_follows_a_resend_request(
+    units: dict[str, UnitClient], pki: Pki, router: Router, clock: FakeClock
+) -> None:
+    """§37: the receipt time is the first read, print or download, set once: a print made
+    after the recipient asked for a resend (§38) does not move it."""
+    envelope = await sent(units, pki)
+    read = await units["finance"].request(wire.Receipt(v=V, doc_id=envelope.id, kind="read"))
+    assert isinstance(read, wire.Status) and read.state == "received"
+    clock.current += timedelta(hours=2)
+    asked = await units["finance"].request(
+        wire.ResendRequest(v=V, doc_id=envelope.id, reason="文件打不开")
+    )
+    assert isinstance(asked, wire.Status) and asked.state == "resend_requested", asked
+    clock.current += timedelta(hours=1)
+    printed = await ask_to_print(units, pki, "finance", envelope.id, 1)
+    assert isinstance(printed, wire.PrintGrant), printed
+    delivery = router.ledger.delivery(envelope.id, "finance")
+    assert delivery is not None and delivery.received_at == read.at
+    assert delivery.received_exchange_date == read.exchange_date

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,8 +36,17 @@ def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
     send.add_argument("file", type=Path)
     send.add_argument("--to", type=_unit_list, required=True, help="main recipients (主送): A,B")
     send.add_argument("--cc", type=_unit_list, default=[], help="copy recipients (抄送): C,D")
-    send.add_argument(
-        "--copies", type=_copies, default={}, help="copies each may print (§31): A=3,C=1"
+    # §31: the sender sets the copies each recipient may print; a forgotten one is an error,
+    # not a quota of 0.
+    copies = send.add_mutually_exclusive_group(required=True)
+    copies.add_argument(
+        "--copies", type=_copies, help="copies each recipient may print (§31): A=3,C=1"
+    )
+    copies.add_argument(
+        "--copies-all",
+        type=_count,
+        metavar="N",
+        help="the same number of copies for every recipient",
     )
     send.add_argument("--title", required=True)
     send.add_argument("--doc-no", required=True, help="document number (文号)")
@@ -49,7 +57,9 @@ def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
         help="secret and above are never exchanged (§4)",
     )
     send.add_argument("--format", help="pdf, ofd or a configured one (default: from the file)")
-    send.add_argument("--sealed-by", default=getpass.getuser(), help="who applies the seal")
+    send.add_argument(
+        "--sealed-by", required=True, help="the person who applies the seal (§29), by name"
+    )
     send.add_argument(
         "--seal-password-file",
         type=Path,
@@ -85,6 +95,7 @@ async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
     from docex.seals.seal import open_seal
     from docex.unit.compose import apply_seal, compose
 
+    print_quota = _print_quota(args)
     content = args.file.read_bytes()
     format_name = args.format or formats.detect(content)
     if format_name is None:
@@ -96,7 +107,7 @@ async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
         sender=settings.unit,
         to=args.to,
         cc=args.cc,
-        print_quota=args.copies,
+        print_quota=print_quota,
         title=args.title,
         doc_no=args.doc_no,
         format=format_name,
@@ -218,6 +229,26 @@ def _unit_list(value: str) -> list[str]:
     if not units:
         raise argparse.ArgumentTypeError("name at least one unit")
     return units
+
+
+def _print_quota(args: argparse.Namespace) -> dict[str, int]:
+    """Copies for every recipient (§31), from --copies-all or --copies naming each one."""
+    recipients = [*args.to, *args.cc]
+    if args.copies_all is not None:
+        return dict.fromkeys(recipients, args.copies_all)
+    missing = [unit for unit in recipients if unit not in args.copies]
+    if missing:
+        raise CommandError(
+            f"say how many copies {', '.join(missing)} may print (§31):"
+            " --copies UNIT=N for each recipient, or --copies-all N"
+        )
+    return dict(args.copies)
+
+
+def _count(value: str) -> int:
+    if not value.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of copies")
+    return int(value)
 
 
 def _copies(value: str) -> dict[str, int]:

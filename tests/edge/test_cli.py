@@ -47,6 +47,8 @@ async def test_send_receive_and_follow_a_document(
         "finance",
         "--copies",
         "finance=2",
+        "--sealed-by",
+        "张三",
         "--title",
         "关于年终工作的通知",
         "--doc-no",
@@ -86,6 +88,7 @@ async def test_command_line_errors_are_one_clear_line(
     pdf = tmp_path / "a.pdf"
     pdf.write_bytes(PDF)
     send = ["unit", "--config", str(office), "send", "--title", "t", "--doc-no", "n"]
+    send += ["--sealed-by", "张三", "--copies-all", "1"]
 
     code, out = await docex(*send, str(text), "--to", "finance")
     assert (code, out.strip()) == (
@@ -95,6 +98,17 @@ async def test_command_line_errors_are_one_clear_line(
 
     code, out = await docex(*send, str(pdf), "--to", "finance", password="wrong")
     assert code == 2 and out.startswith("error: ") and "password" in out and "Traceback" not in out
+
+    bare = ["unit", "--config", str(office), "send", str(pdf), "--to", "finance", "--cc"]
+    bare += ["education", "--title", "t", "--doc-no", "n", "--sealed-by", "张三"]
+    code, out = await docex(*bare)
+    assert code == 2 and "--copies" in out and "Traceback" not in out, out
+    code, out = await docex(*bare, "--copies", "finance=2")
+    assert (code, out.strip()) == (
+        2,
+        "error: say how many copies education may print (§31): --copies UNIT=N for each"
+        " recipient, or --copies-all N",
+    )
 
     code, out = await docex(*send, str(pdf), "--to", "nobody")
     assert (code, out.strip()) == (1, "rejected: unknown_recipient: no unit 'nobody' is registered")
@@ -126,7 +140,9 @@ async def test_print_return_and_withdraw_from_the_command_line(
         "--cc",
         "education",
         "--copies",
-        "finance=2",
+        "finance=2,education=0",
+        "--sealed-by",
+        "张三",
         "--title",
         "t",
         "--doc-no",

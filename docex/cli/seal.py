@@ -30,7 +30,6 @@ from docex.seals.kinds import SealKind
 from docex.seals.revocation import REVOCATION_LIST_FILE, Reason
 from docex.seals.seal import Seal
 
-SEAL_PASSWORD_ENV = PASSWORD_ENV
 MAX_COMMON_NAME_BYTES = 64  # X.509 upper bound, counted in UTF-8 bytes: ~21 Chinese characters
 
 _CEREMONY_EPILOG = (
@@ -180,7 +179,7 @@ def _add_carrier_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--carrier-password-file",
         type=Path,
-        help=f"carrier password (else ${SEAL_PASSWORD_ENV}, else prompt); §24: give the "
+        help=f"carrier password (else ${PASSWORD_ENV}, else prompt); §24: give the "
         "carrier and its password to different people",
     )
     parser.add_argument(
@@ -330,8 +329,8 @@ def _carrier_password(args: argparse.Namespace) -> str:
                 "password_unreadable",
                 f"cannot read password file {args.carrier_password_file}: {e}",
             ) from None
-    elif os.environ.get(SEAL_PASSWORD_ENV):
-        password = os.environ[SEAL_PASSWORD_ENV]
+    elif os.environ.get(PASSWORD_ENV):
+        password = os.environ[PASSWORD_ENV]
     else:
         password = getpass.getpass("new carrier password: ")
         if getpass.getpass("repeat new carrier password: ") != password:

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from docex import formats, wire
 from docex.cli import unit_info, unit_lifecycle
 from docex.cli.unit_support import (
-    SEAL_PASSWORD_ENV,
     CommandError,
     print_answer,
     seal_password,
@@ -20,6 +19,7 @@ from docex.cli.unit_support import (
     with_client,
 )
 from docex.filenames import UnsafeFileName
+from docex.seals.carrier import PASSWORD_ENV
 from docex.unit.delivery_files import save_delivery
 from docex.unit.settings import UnitSettings
 
@@ -63,7 +63,7 @@ def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
     send.add_argument(
         "--seal-password-file",
         type=Path,
-        help=f"the seal carrier's password (else ${SEAL_PASSWORD_ENV}, else prompt)",
+        help=f"the seal carrier's password (else ${PASSWORD_ENV}, else prompt)",
     )
     send.add_argument("--timeout", type=float, default=30.0)
     send.set_defaults(func=sync(_send))

@@ -13,7 +13,6 @@ import msgspec
 
 from docex import wire
 from docex.cli.unit_support import (
-    SEAL_PASSWORD_ENV,
     CommandError,
     print_answer,
     seal_password,
@@ -23,6 +22,7 @@ from docex.cli.unit_support import (
 )
 from docex.filenames import UnsafeFileName, write_inside
 from docex.ids import uuid7
+from docex.seals.carrier import PASSWORD_ENV
 from docex.seals.errors import SealError
 from docex.seals.kinds import SealKind
 from docex.unit.delivery_files import document_name
@@ -39,7 +39,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     printing.add_argument(
         "--seal-password-file",
         type=Path,
-        help=f"the verification seal's password (else ${SEAL_PASSWORD_ENV}, else prompt)",
+        help=f"the verification seal's password (else ${PASSWORD_ENV}, else prompt)",
     )
     printing.set_defaults(func=sync(_print))
 

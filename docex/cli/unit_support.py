@@ -24,7 +24,6 @@ from docex.unit.settings import UnitSettings, load_unit_settings
 if TYPE_CHECKING:
     from docex.unit.client import UnitClient
 
-SEAL_PASSWORD_ENV = PASSWORD_ENV
 
 
 class CommandError(Exception):
@@ -66,8 +65,8 @@ async def with_client(
 def seal_password(file: Path | None) -> str:
     if file is not None:
         return file.read_text().rstrip("\n")
-    if SEAL_PASSWORD_ENV in os.environ:
-        return os.environ[SEAL_PASSWORD_ENV]
+    if PASSWORD_ENV in os.environ:
+        return os.environ[PASSWORD_ENV]
     return getpass.getpass("seal carrier password: ")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import msgspec
 
-from docex.seals.carrier import PASSWORD_ENV as SEAL_PASSWORD_ENV
+from docex.seals.carrier import PASSWORD_ENV
 from docex.settings_file import SettingsError, read_secret, read_settings
 from docex.unit.settings import UnitSettings, load_unit_settings
 
@@ -57,7 +57,7 @@ def load_hotfolder_settings(path: Path) -> HotFolderSettings:
 
 
 def _seal_password(base: Path, file_name: str) -> str:
-    password = read_secret(base / file_name if file_name else None, SEAL_PASSWORD_ENV)
+    password = read_secret(base / file_name if file_name else None, PASSWORD_ENV)
     if password is None:
-        raise SettingsError(f"name seal_password_file in the settings, or set ${SEAL_PASSWORD_ENV}")
+        raise SettingsError(f"name seal_password_file in the settings, or set ${PASSWORD_ENV}")
     return password

@@ -17,7 +17,7 @@ import msgspec
 from docex.config_lines import line_of, parse_path
 from docex.exchange_date import ExchangeCalendar
 from docex.ids import ID_RULE, is_safe_id
-from docex.ledger.location import LedgerLocationError, sqlite_file
+from docex.ledger.location import LedgerLocationError, is_postgresql, sqlite_file
 
 BUILTIN_FORMATS = ("pdf", "ofd")
 # What a delivery carries besides the document's body: its envelope's headers and seal.
@@ -356,7 +356,8 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"{path}:\n  " + _describe(text, where, message)) from exc
     base = path.parent.resolve()
     try:
-        config.router.ledger = str(sqlite_file(config.router.ledger, base))
+        if not is_postgresql(config.router.ledger):
+            config.router.ledger = str(sqlite_file(config.router.ledger, base))
     except LedgerLocationError as exc:
         raise ConfigError(f"{path}: {_describe(text, ('router', 'ledger'), str(exc))}") from exc
     config.router.seal_carrier = str(base / config.router.seal_carrier)

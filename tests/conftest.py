@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import subprocess
 import uuid
@@ -61,9 +62,50 @@ class Pki:
         return self.directory / f"{unit}-signing.carrier"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--ledger",
+        choices=["sqlite", "postgres"],
+        default=os.environ.get("DOCEX_TEST_LEDGER", "sqlite"),
+        help="the ledger the routers under test keep: a SQLite file (default) or a schema"
+        " of their own on the PostgreSQL server ($DOCEX_TEST_POSTGRES, else 127.0.0.1:5432)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--ledger") != "postgres":
+        return
+    skip = pytest.mark.skip(reason="looks into the SQLite file itself; run with --ledger=sqlite")
+    for item in items:
+        if "sqlite_only" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def prefix() -> str:
     return f"test{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def postgres_database(prefix: str) -> Iterator[str]:
+    """The run's own PostgreSQL database, made at first use and dropped at the end."""
+    from tests.postgres import run_database
+
+    with run_database(prefix) as name:
+        yield name
+
+
+@pytest.fixture
+def ledger_location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | Path]:
+    """Where this test's router keeps its ledger: a SQLite file in the test's directory, or,
+    with --ledger=postgres, a new schema in the run's PostgreSQL database."""
+    if request.config.getoption("--ledger") == "sqlite":
+        yield tmp_path / "ledger.sqlite"
+        return
+    from tests.postgres import schema_url
+
+    with schema_url(request.getfixturevalue("postgres_database")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -120,7 +162,7 @@ def amqp_user(prefix: str, unit: str) -> str:
     return f"{prefix}-{unit}"
 
 
-def write_router_config(path: Path, prefix: str, pki: Pki, ledger: Path) -> Path:
+def write_router_config(path: Path, prefix: str, pki: Pki, ledger: str | Path) -> Path:
     units = "".join(
         f'[[units]]\nid = "{unit}"\nname = "{name}"\namqp_user = "{amqp_user(prefix, unit)}"\n\n'
         for unit, name in UNITS.items()
@@ -213,9 +255,9 @@ async def delete_broker_objects(prefix: str) -> None:
 
 
 @pytest.fixture
-def config_file(tmp_path: Path, prefix: str, pki: Pki) -> Path:
+def config_file(tmp_path: Path, prefix: str, pki: Pki, ledger_location: str | Path) -> Path:
     """A router's config for this test; loading it needs no broker."""
-    return write_router_config(tmp_path / "router.toml", prefix, pki, tmp_path / "ledger.sqlite")
+    return write_router_config(tmp_path / "router.toml", prefix, pki, ledger_location)
 
 
 @pytest.fixture

@@ -1,22 +1,26 @@
 """The ledger's errors, named for the code around it: the router waits out a ledger that
-cannot commit, and the operator's commands report one they cannot read, without knowing that
-the ledger is SQLite (only docex/ledger/ imports sqlite3)."""
+cannot commit, and the operator's commands report one they cannot read, without knowing which
+database keeps it. Each database's adapter (sqlite.py, postgres.py) turns its driver's errors
+into these, at the one place it talks to the driver."""
 
 from __future__ import annotations
 
-import sqlite3
 
-# Whatever the ledger raises about itself: a file that is not a ledger, a query that failed.
-LedgerError = sqlite3.Error
-# The ledger cannot commit now but may later: locked by another process, the disk full, I/O.
-LedgerUnavailable = sqlite3.OperationalError
+class LedgerError(Exception):
+    """Whatever the ledger raises about itself: a file that is not a ledger, a query that
+    failed, a database that refused the connection."""
+
+
+class LedgerUnavailable(LedgerError):
+    """The ledger cannot commit now but may later. `reason` is what a metric counts and
+    readiness names: `locked` (another writer holds it; for PostgreSQL also a deadlock or a
+    serialisation conflict, which a retry resolves), `disk_full`, `gone` (the database
+    connection was lost) or `error`."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def why_unavailable(error: LedgerUnavailable) -> str:
-    """`locked`, `disk_full` or `error`: the reason a metric counts and readiness names."""
-    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
-    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        return "locked"
-    if code == sqlite3.SQLITE_FULL:
-        return "disk_full"
-    return "error"
+    return error.reason

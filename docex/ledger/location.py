@@ -1,6 +1,7 @@
 """Where a ledger is: a path to a SQLite file, or a URL — `sqlite:///absolute/path`,
-`sqlite:relative/path`. A PostgreSQL URL is recognised and refused, in one line, until that
-ledger exists. Other text is a path, as it always was, colons and all.
+`sqlite:relative/path`, or `postgresql://user@host/database` (libpq's URL: several hosts,
+`target_session_attrs=read-write` and the rest work as libpq documents them). Other text is a
+path, as it always was, colons and all.
 
 Apart from opening it (open.py) so that the configuration can check a location without
 loading a database driver.
@@ -18,15 +19,18 @@ class LedgerLocationError(ValueError):
     pass
 
 
+def is_postgresql(location: str | Path) -> bool:
+    scheme, colon, _ = str(location).partition(":")
+    return bool(colon) and scheme.lower() in _POSTGRESQL
+
+
 def sqlite_file(location: str | Path, base: Path = Path()) -> Path:
     """The SQLite file a location names; a relative one is taken from `base` (docex/config.py
     gives the config file's folder). LedgerLocationError for a location naming no such file."""
     text = str(location)
     scheme, colon, _ = text.partition(":")
-    if colon and scheme.lower() in _POSTGRESQL:
-        raise LedgerLocationError(
-            f"{text}: a PostgreSQL ledger is not built yet; give a SQLite file instead"
-        )
+    if is_postgresql(text):
+        raise LedgerLocationError(f"{text}: a PostgreSQL database, not a SQLite file")
     if not colon or scheme.lower() != "sqlite":
         return base / text
     url = urlsplit(text)

@@ -3,8 +3,8 @@
 Two sides, so each caller is held to what it needs: operators' tools, the metrics and the
 read model (docex/ledger/queries.py) only read (`LedgerReads`); the router works in units of
 work that read what it decides on and write the outcome (`Ledger`, both sides). An
-implementation (docex/ledger/sqlite.py) proves itself by passing the contract suite in
-tests/ledger/; docex/ledger/open.py picks one from the configured location.
+implementation (docex/ledger/sqlite.py, docex/ledger/postgres.py) proves itself by passing the
+contract suite in tests/ledger/; docex/ledger/open.py picks one from the configured location.
 
 Times are stamps as the caller gives them (exchange local time with its UTC offset), except
 the SMS allowance, which counts Unix seconds.
@@ -148,6 +148,17 @@ class LedgerWrites(Protocol):
 
     def record_liveness(self, at: str) -> None: ...
 
+    def lock_subject(self, subject: str) -> None:
+        """Until the transaction ends, no other router's transaction gets past this for the
+        same subject (a document, an information item, a command): what it reads stays true
+        until it commits. A database with one writer at a time needs nothing here."""
+        ...
+
+    def fold_state_counts(self) -> None:
+        """Bring the per-state counts up to date where they are kept as deltas (the leader's
+        job, every few seconds)."""
+        ...
+
     # Commands: each recorded once per unit and id, so a redelivered one is recognised.
 
     def command_seen(self, unit: str, command_id: str) -> bool: ...
@@ -181,9 +192,10 @@ class LedgerWrites(Protocol):
         returns whether it moved."""
         ...
 
-    def add_printed(self, doc_id: str, recipient: str, copies: int) -> bool:
-        """Count printed copies; refused (False, nothing counted) past the quota, even for two
-        requests racing for the last copy."""
+    def add_printed(self, doc_id: str, recipient: str, copies: int, printed_before: int) -> bool:
+        """Count printed copies, numbered on from `printed_before` (what the caller read);
+        refused (False, nothing counted) past the quota, or when another print was counted
+        since that read: two prints never get the same copy numbers."""
         ...
 
     def add_quota(self, doc_id: str, recipient: str, copies: int) -> None: ...

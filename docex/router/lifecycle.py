@@ -117,7 +117,7 @@ class Lifecycle:
             )
             log.info("print_denied", doc_id=document.id, remaining=decision.remaining)
             return
-        if not self.ledger.add_printed(document.id, unit, request.copies):
+        if not self.ledger.add_printed(document.id, unit, request.copies, delivery.printed):
             raise documents.changed_meanwhile(delivery, "print")
         self._receive(document, unit, "printed")
         moment = self.now()

@@ -1,24 +1,31 @@
 """The ledger under test: every implementation of the port (docex/ledger/port.py) runs the
-same contract tests. A new implementation is one more entry in IMPLEMENTATIONS."""
+same contract tests, whichever ledger the routers of the run keep (--ledger)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from docex.ledger.open import open_ledger
 from docex.ledger.port import Ledger
-
-# Each opens a new, empty ledger of its kind in the test's own directory.
-IMPLEMENTATIONS: dict[str, Callable[[Path], Ledger]] = {
-    "sqlite": lambda directory: open_ledger(directory / "ledger.sqlite"),
-}
+from tests.postgres import schema_url
 
 
-@pytest.fixture(params=list(IMPLEMENTATIONS.values()), ids=list(IMPLEMENTATIONS))
-def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
-    opened = request.param(tmp_path)
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where a new, empty ledger of each kind is: a file in the test's own directory, a
+    schema of its own in the run's PostgreSQL database."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "ledger.sqlite")
+        return
+    with schema_url(request.getfixturevalue("postgres_database")) as url:
+        yield url
+
+
+@pytest.fixture
+def ledger(ledger_url: str) -> Iterator[Ledger]:
+    opened = open_ledger(ledger_url)
     yield opened
     opened.close()

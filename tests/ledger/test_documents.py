@@ -93,7 +93,10 @@ def test_untaken_deliveries_are_counted_per_unit(ledger: Ledger) -> None:
 def test_printed_copies_never_pass_the_quota(ledger: Ledger) -> None:
     with ledger.transaction():
         add_document(ledger, "d1", ["education"])
-        counted = [ledger.add_printed("d1", "education", copies) for copies in (1, 2, 1, 1)]
+        counted = [
+            ledger.add_printed("d1", "education", copies, before)
+            for copies, before in ((1, 0), (2, 1), (1, 1), (1, 2))
+        ]
     assert counted == [True, False, True, False]
 
     def printed() -> tuple[int, int]:
@@ -104,8 +107,18 @@ def test_printed_copies_never_pass_the_quota(ledger: Ledger) -> None:
     assert printed() == (2, 2)
     with ledger.transaction():
         ledger.add_quota("d1", "education", 3)
-        assert ledger.add_printed("d1", "education", 3)
+        assert ledger.add_printed("d1", "education", 3, 2)
     assert printed() == (5, 5)
+
+
+def test_a_print_counted_since_the_read_is_not_numbered_over(ledger: Ledger) -> None:
+    """§35: copies are numbered from what was printed before; a print counted meanwhile (by
+    another router) makes this one fail instead of handing out its copy numbers again."""
+    with ledger.transaction():
+        add_document(ledger, "d1", ["education"])
+        assert ledger.add_printed("d1", "education", 1, 0)
+        assert not ledger.add_printed("d1", "education", 1, 0)
+        assert ledger.add_printed("d1", "education", 1, 1)
 
 
 def test_attachments_received_is_set_once(ledger: Ledger) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from docex.config import ConfigError, load_config
+from docex.ledger.errors import LedgerError, LedgerUnavailable
 from docex.ledger.location import LedgerLocationError, sqlite_file
 from docex.ledger.open import open_ledger
 from tests.core.test_config import MINIMAL
@@ -32,8 +33,6 @@ def test_a_location_names_a_sqlite_file(location: str, file: str) -> None:
 @pytest.mark.parametrize(
     ("location", "problem"),
     [
-        ("postgresql://docex@db/ledger", "a PostgreSQL ledger is not built yet"),
-        ("postgres://db/ledger", "a PostgreSQL ledger is not built yet"),
         ("sqlite://host/ledger.sqlite", "a sqlite: URL names a file"),
         ("sqlite:", "a sqlite: URL names a file"),
     ],
@@ -60,12 +59,29 @@ def test_the_config_resolves_a_relative_sqlite_url_beside_itself(tmp_path: Path)
     assert load_config(config).router.ledger == str(tmp_path.resolve() / "var" / "ledger.sqlite")
 
 
-def test_a_postgresql_ledger_in_the_config_is_one_clear_line(tmp_path: Path) -> None:
+def test_a_postgresql_url_in_the_config_is_kept_as_given(tmp_path: Path) -> None:
     config = tmp_path / "router.toml"
     config.write_text(MINIMAL + 'ledger = "postgresql://docex@db/ledger"\n')
-    with pytest.raises(ConfigError) as raised:
-        load_config(config)
-    assert str(raised.value) == (
-        f"{config}: line 6: router.ledger: postgresql://docex@db/ledger:"
-        " a PostgreSQL ledger is not built yet; give a SQLite file instead"
-    )
+    assert load_config(config).router.ledger == "postgresql://docex@db/ledger"
+
+
+def test_a_postgresql_url_opens_a_postgresql_ledger(ledger_url: str) -> None:
+    """The same URL opens the same ledger for a writer and for a reader beside it; the
+    reader cannot write."""
+    writer = open_ledger(ledger_url)
+    with writer.transaction():
+        writer.enqueue("finance", "m1", "status")
+    reader = open_ledger(ledger_url, read_only=True)
+    assert reader.outbox_depth() == 1
+    with pytest.raises(LedgerError), reader.transaction():
+        reader.enqueue("finance", "m2", "status")
+    reader.close()
+    writer.close()
+
+
+def test_an_unreachable_postgresql_ledger_is_one_clear_line() -> None:
+    with pytest.raises(LedgerUnavailable) as raised:
+        open_ledger("postgresql://docex:secret@127.0.0.1:1/ledger?connect_timeout=2")
+    message = str(raised.value)
+    assert message.startswith("PostgreSQL ledger ledger on 127.0.0.1:1:"), message
+    assert "secret" not in message

@@ -1,0 +1,228 @@
+"""The shared ledger: PostgreSQL, for several routers (docex/router/cluster.py) on one
+exchange.
+
+The statements are sql.py's, the same as SQLite's. What a shared ledger adds:
+- subject locks (`lock_subject`): a transaction takes a transaction-level advisory lock on
+  each document, information item or command it touches before reading it, so two routers
+  never decide on one delivery from the same stale read (two prints given the same copy
+  numbers, a withdraw and a print both told they succeeded); the compare-and-set updates
+  (`move`, `add_printed`, `mark_received`) are the second fence;
+- state counts as appended deltas, folded by the leader (`fold_state_counts`), so no
+  transaction waits for another on a counter row;
+- sessions that a hung router cannot keep: idle timeouts end them, and with them any lock.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.pq import TransactionStatus
+
+from docex.ledger import schema
+from docex.ledger.errors import LedgerError, LedgerUnavailable
+from docex.ledger.sql import Cursor, SqlLedger
+
+# One key space for docex's advisory locks, beside whatever else uses the database.
+_MIGRATION_LOCK = 0x646F6365_78000000  # "docex" + 0
+# The server ends a session that stays idle this long (a frozen router), and with it its locks;
+# a live router's connections are used (or pinged) every few seconds.
+_IDLE_TIMEOUT = "20s"
+# Found dead in ~15 s instead of the OS's two hours: a cut network must free a router's locks.
+_KEEPALIVES: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10000,
+}
+
+
+class PostgresLedger(SqlLedger):
+    _db: _Connection
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
+        self.url = url
+        self._read_only = read_only
+        self._db = _Connection(url, read_only)
+        if not read_only:
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Under a lock: routers started together must not migrate twice."""
+        with self.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+            self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
+            row = self._db.execute("SELECT version FROM schema_version").fetchone()
+            try:
+                steps = schema.pending("postgres", row[0] if row else 0)
+            except schema.SchemaTooNew as exc:
+                raise LedgerError(f"{_safe(self.url)}: {exc}") from None
+            for _, script in steps:
+                self._db.execute_script(script)
+            if steps:
+                self._db.execute("DELETE FROM schema_version")
+                self._db.execute("INSERT INTO schema_version (version) VALUES (?)", (steps[-1][0],))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _instant(self, stamp: str) -> str:
+        return f"({stamp})::timestamptz"
+
+    @contextmanager
+    def transaction(self, durable: bool = True) -> Iterator[None]:
+        """`durable=False`: committed without waiting for the standby and the disk, for
+        bookkeeping that is redone if lost."""
+        self._db.execute("BEGIN")
+        try:
+            if not durable:
+                self._db.execute("SET LOCAL synchronous_commit = off")
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.rollback()
+            raise
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        self._db.execute("SAVEPOINT command")
+        try:
+            yield
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK TO SAVEPOINT command")
+                self._db.execute("RELEASE SAVEPOINT command")
+            raise
+        self._db.execute("RELEASE SAVEPOINT command")
+
+    def lock_subject(self, subject: str) -> None:
+        """Held until the transaction ends; a hash collision only makes two unrelated subjects
+        wait for each other."""
+        self._db.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (subject,))
+
+    def fold_state_counts(self) -> None:
+        self._db.execute(
+            "WITH folded AS (DELETE FROM delivery_state_deltas RETURNING state, delta)"
+            " INSERT INTO delivery_states (state, count)"
+            " SELECT state, sum(delta) FROM folded GROUP BY state"
+            " ON CONFLICT (state) DO UPDATE SET count = delivery_states.count + excluded.count"
+        )
+
+    def deliveries_by_state(self) -> list[tuple[str, int]]:
+        """Folded counts plus the deltas not folded yet: exact, and still a few rows."""
+        rows = self._db.execute(
+            "SELECT state, sum(n)::bigint FROM (SELECT state, count AS n FROM delivery_states"
+            " UNION ALL SELECT state, delta FROM delivery_state_deltas) AS counted"
+            " GROUP BY state ORDER BY state"
+        ).fetchall()
+        return [(str(state), int(count)) for state, count in rows]
+
+    def database_clock_skew(self, local_epoch: float) -> float:
+        """Seconds this host's clock is ahead of the database's (negative: behind)."""
+        (server,) = self._db.execute(
+            "SELECT extract(epoch FROM clock_timestamp())::float8"
+        ).fetchone()
+        return local_epoch - float(server)
+
+
+class _Connection:
+    """One psycopg session, with `?` placeholders and the ledger's errors. A lost session is
+    opened again at the next transaction; its advisory locks are gone with it."""
+
+    def __init__(self, url: str, read_only: bool) -> None:
+        self._url = url
+        self._read_only = read_only
+        self._conn = self._open()
+        self._texts: dict[str, str] = {}
+
+    def _open(self) -> psycopg.Connection[Any]:
+        try:
+            conn = psycopg.connect(
+                self._url,
+                autocommit=True,
+                application_name=f"docex {socket.gethostname()}",
+                **_KEEPALIVES,
+            )
+        except psycopg.Error as exc:
+            raise _translated(exc, self._url) from exc
+        conn.execute(
+            f"SET idle_session_timeout = '{_IDLE_TIMEOUT}';"
+            f" SET idle_in_transaction_session_timeout = '{_IDLE_TIMEOUT}'"
+        )
+        if self._read_only:
+            conn.execute("SET default_transaction_read_only = on")
+        return conn
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.info.transaction_status in (
+            TransactionStatus.INTRANS,
+            TransactionStatus.INERROR,
+        )
+
+    def _text(self, sql: str) -> str:
+        text = self._texts.get(sql)
+        if text is None:
+            text = self._texts[sql] = sql.replace("%", "%%").replace("?", "%s")
+        return text
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        if self._conn.closed or self._conn.broken:
+            if sql != "BEGIN":
+                raise LedgerUnavailable("the database session was lost", "gone")
+            self._conn = self._open()
+        try:
+            return self._conn.execute(self._text(sql), params)
+        except psycopg.Error as exc:
+            raise _translated(exc, self._url) from exc
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        try:
+            with self._conn.cursor() as cursor:
+                cursor.executemany(self._text(sql), rows)
+        except psycopg.Error as exc:
+            raise _translated(exc, self._url) from exc
+
+    def execute_script(self, script: str) -> None:
+        """Several statements, no parameters (a migration)."""
+        try:
+            self._conn.execute(script.encode())
+        except psycopg.Error as exc:
+            raise _translated(exc, self._url) from exc
+
+    def rollback(self) -> None:
+        if self._conn.closed or self._conn.broken:
+            return
+        try:
+            self._conn.execute("ROLLBACK")
+        except psycopg.Error:
+            self._conn.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _translated(error: psycopg.Error, url: str) -> LedgerError:
+    where = _safe(url)
+    if isinstance(error, pg_errors.DeadlockDetected | pg_errors.SerializationFailure):
+        return LedgerUnavailable(f"{where}: {error}", "locked")
+    if isinstance(error, pg_errors.DiskFull):
+        return LedgerUnavailable(f"{where}: {error}", "disk_full")
+    if isinstance(error, psycopg.OperationalError):
+        return LedgerUnavailable(f"{where}: {str(error).strip()}", "gone")
+    return LedgerError(f"{where}: {str(error).strip()}")
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return "the PostgreSQL ledger"
+    host = info.get("host", "localhost")
+    return f"PostgreSQL ledger {info.get('dbname', '')} on {host}:{info.get('port', 5432)}"

@@ -377,7 +377,8 @@ class SqlLedger:
         (oldest,) = self._db.execute(
             "SELECT delivered_at FROM deliveries WHERE recipient = ? AND state = ?"
             " AND received_at IS NULL"
-            f" AND (CAST(? AS TEXT) IS NULL OR {self._instant('delivered_at')} > {self._instant('?')})"
+            " AND (CAST(? AS TEXT) IS NULL"
+            f" OR {self._instant('delivered_at')} > {self._instant('?')})"
             f" ORDER BY {self._instant('delivered_at')} LIMIT 1",
             (unit, DeliveryState.DELIVERED, since, since),
         ).fetchone() or (None,)

@@ -35,7 +35,6 @@ from docex.seals.verify import SealVerifier
 log = structlog.get_logger("docex.router")
 
 
-
 Attested = TypeVar("Attested", wire.Status, wire.PrintGrant)
 
 
@@ -112,6 +111,9 @@ class CommandHandler:
             )
             return self._reject(unit, "", "", rejection)
         structlog.contextvars.bind_contextvars(message_id=inbound.message_id)
+        # With several routers on one ledger: the same command redelivered to another router
+        # waits here until the first one's transaction ends, and then is seen as a duplicate.
+        self.ledger.lock_subject(f"m:{unit.id}:{inbound.message_id}")
         if self.ledger.command_seen(unit.id, inbound.message_id):
             log.info("duplicate_command")
             return Verdict.ACK
@@ -131,6 +133,10 @@ class CommandHandler:
             return self._reject(unit, inbound.message_id, "", Rejection(exc.code, exc.message))
         assert not isinstance(command, wire.Heartbeat), "heartbeats are taken above"
         doc_id = _subject(command)
+        if doc_id:
+            # Whatever this command reads about its document stays true until it commits,
+            # whichever router handles the other commands about it (docex/ledger/postgres.py).
+            self.ledger.lock_subject(f"s:{doc_id}")
         life = self.lifecycle
         try:
             match command:
@@ -294,9 +300,7 @@ class CommandHandler:
 
     def tell(self, unit_id: str, message: wire.RouterMessage) -> None:
         """Queue a message for a unit; it leaves when the caller's transaction commits."""
-        self.ledger.enqueue(
-            unit_id, uuid7(), wire.type_name(message), body=wire.encode(message)
-        )
+        self.ledger.enqueue(unit_id, uuid7(), wire.type_name(message), body=wire.encode(message))
 
     def _attest(self, message: Attested) -> Attested:
         """Put the exchange's seal on what it attests, so a sender can prove it later."""
@@ -355,7 +359,6 @@ class CommandHandler:
                 document.sender,
                 wire.Status(doc_id=row.doc_id, state="delivered", recipient=row.recipient, at=at),
             )
-
 
     def set_aside(self, row: OutboxRow, reason: str, detail: str) -> None:
         """An outbox row the broker can never take leaves the outbox so it holds up no one.

@@ -38,6 +38,7 @@ from docex.clock import Clock, SystemClock
 from docex.config import Config, ConfigError, load_config
 from docex.ledger.checkpoint import Checkpointer
 from docex.ledger.errors import LedgerError, LedgerUnavailable
+from docex.ledger.location import is_postgresql
 from docex.ledger.open import open_ledger
 from docex.router import health, systemd
 from docex.router.handler import CommandHandler, Inbound, Verdict
@@ -69,7 +70,12 @@ class Router:
         self.config_path = config_path
         self.names = topology.Names(config.router.prefix)
         self.ledger = open_ledger(config.router.ledger, checkpoints=False, waits_for_locks=False)
-        self.checkpointer = Checkpointer(Path(config.router.ledger))
+        # PostgreSQL checkpoints by itself; a SQLite ledger's are done off the event loop.
+        self.checkpointer = (
+            None
+            if is_postgresql(config.router.ledger)
+            else Checkpointer(Path(config.router.ledger))
+        )
         self.metrics = Metrics(self.ledger)
         self.ledger_health = LedgerHealth(self.ledger, self.metrics.ledger_retries)
         self.supervisor = Supervisor(self.metrics.task_failures)
@@ -125,9 +131,7 @@ class Router:
         if not self.supervisor.running:
             await self._start_watching()
         self.supervisor.start("intake", self._take_in)
-        self.supervisor.start(
-            "outbox", functools.partial(self.outbox.run, channel, self._outbound)
-        )
+        self.supervisor.start("outbox", functools.partial(self.outbox.run, channel, self._outbound))
         for unit_id in unit_ids:
             await self._consume(unit_id)
         self.ready.set()
@@ -170,7 +174,8 @@ class Router:
         self.supervisor.start("ledger_probe", self.ledger_health.probe)
         self.supervisor.start("linkwatch", self.linkwatch.run)
         self.supervisor.start("infowatch", self.infowatch.run)
-        self.supervisor.start("checkpoint", self.checkpointer.run)
+        if self.checkpointer is not None:
+            self.supervisor.start("checkpoint", self.checkpointer.run)
         if self.sms is not None:
             self.supervisor.start("sms", self.sms.run)
         if (interval := systemd.watchdog_interval()) is not None:
@@ -198,7 +203,8 @@ class Router:
         await self.supervisor.stop()
         if self._connection is not None:
             await self._connection.close()
-        self.checkpointer.close()
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.ledger.close()
         log.info("router_stopped")
 

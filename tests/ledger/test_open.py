@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from docex.config import ConfigError, load_config
+from docex.config import load_config
 from docex.ledger.errors import LedgerError, LedgerUnavailable
 from docex.ledger.location import LedgerLocationError, sqlite_file
 from docex.ledger.open import open_ledger

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from datetime import date
 from pathlib import Path
@@ -55,6 +56,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from docex.ledger import lock
     from docex.ledger.errors import LedgerError
+    from docex.ledger.location import is_postgresql
     from docex.router.service import run
     from docex.seals.errors import SealError
 
@@ -63,8 +65,14 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # One router per SQLite file; routers sharing a PostgreSQL ledger divide the work among
+    # themselves (docex/router/cluster.py).
+    if is_postgresql(config.router.ledger):
+        held: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    else:
+        held = lock.held(Path(config.router.ledger))
     try:
-        with lock.held(Path(config.router.ledger)):
+        with held:
             asyncio.run(run(config, args.config))
     except aio_pika.exceptions.ProbableAuthenticationError as exc:
         print(f"error: the broker refused the router's login: {exc}", file=sys.stderr)
@@ -73,6 +81,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: cannot start the router: {exc}", file=sys.stderr)
         return 2
     except LedgerError as exc:
+        if is_postgresql(config.router.ledger):
+            print(f"error: cannot start the router: {exc}", file=sys.stderr)
+            return 2
         # At start the ledger's schema is written, and that does not wait for a lock.
         print(
             f"error: cannot start the router: the ledger {config.router.ledger} cannot be"

@@ -68,6 +68,16 @@ class PostgresLedger(SqlLedger):
                 self._db.execute("DELETE FROM schema_version")
                 self._db.execute("INSERT INTO schema_version (version) VALUES (?)", (steps[-1][0],))
 
+    @property
+    def connection(self) -> _Connection:
+        """The session itself, for docex/ledger/migrate.py's bulk copy."""
+        return self._db
+
+    @property
+    def description(self) -> str:
+        """Where it is, without the password: for messages and logs."""
+        return _safe(self.url)
+
     def close(self) -> None:
         self._db.close()
 
@@ -185,6 +195,18 @@ class _Connection:
         try:
             with self._conn.cursor() as cursor:
                 cursor.executemany(self._text(sql), rows)
+        except psycopg.Error as exc:
+            raise _translated(exc, self._url) from exc
+
+    def copy_rows(self, table: str, columns: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Bulk load (docex/ledger/migrate.py): COPY, not one INSERT per row."""
+        try:
+            with (
+                self._conn.cursor() as cursor,
+                cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
         except psycopg.Error as exc:
             raise _translated(exc, self._url) from exc
 

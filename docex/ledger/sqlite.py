@@ -79,6 +79,11 @@ class SqliteLedger(SqlLedger):
                     self._db.execute("ROLLBACK")
                 raise
 
+    @property
+    def connection(self) -> _Connection:
+        """The connection itself, for docex/ledger/migrate.py's copy."""
+        return self._db
+
     def close(self) -> None:
         self._db.close()
 

@@ -44,6 +44,10 @@ class RouterSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # (nacks) that unit's publishes and no one else's. Fixed when the queue is first made.
     intake_limit: int = 10_000
     office_unit: str = ""
+    # With a PostgreSQL ledger, several routers share the exchange: the units are split into
+    # this many parts, taken up evenly by the routers alive (docex/router/cluster.py). The same
+    # on every router; change it only with every router stopped.
+    partitions: int = 16
     # Prometheus metrics, /healthz and /readyz; port 0 turns the endpoint off.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464

@@ -99,6 +99,9 @@ async def declare_unit(
                 "x-dead-letter-exchange": names.dead_letter_exchange,
                 "x-max-length": intake_limit,
                 "x-overflow": "reject-publish",
+                # One router at a time takes a unit's commands, however many run
+                # (docex/router/cluster.py): they are applied in the order the unit sent them.
+                "x-single-active-consumer": True,
             },
         )
     await intake.bind(inbound)

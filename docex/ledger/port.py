@@ -12,7 +12,7 @@ the SMS allowance, which counts Unix seconds.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -154,6 +154,11 @@ class LedgerWrites(Protocol):
         until it commits. A database with one writer at a time needs nothing here."""
         ...
 
+    def apply_once(self, digest: str, at: str, router: str) -> bool:
+        """Whether the ledger-side changes of the configuration with this digest are still to
+        be applied: true for the first router that reloads it, once per exchange."""
+        ...
+
     def fold_state_counts(self) -> None:
         """Bring the per-state counts up to date where they are kept as deltas (the leader's
         job, every few seconds)."""
@@ -227,10 +232,16 @@ class LedgerWrites(Protocol):
         recipient: str | None = None,
     ) -> None: ...
 
-    def outbox_batch(self, limit: int, held: Collection[str] = ()) -> list[OutboxRow]:
+    def outbox_batch(
+        self,
+        limit: int,
+        held: Collection[str] = (),
+        only: Callable[[str], bool] | None = None,
+    ) -> list[OutboxRow]:
         """Up to `limit` rows, the destinations taking turns (each one's oldest, then each
-        one's second, …), leaving out the `held` destinations; in the order they were
-        enqueued, which is each destination's own order."""
+        one's second, …), leaving out the `held` destinations and those `only` refuses (the
+        units another router publishes to); in the order they were enqueued, which is each
+        destination's own order."""
         ...
 
     def remove_from_outbox(self, seqs: list[int]) -> None: ...

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
@@ -27,8 +27,11 @@ from docex.ledger import schema
 from docex.ledger.errors import LedgerError, LedgerUnavailable
 from docex.ledger.sql import Cursor, SqlLedger
 
-# One key space for docex's advisory locks, beside whatever else uses the database.
-_MIGRATION_LOCK = 0x646F6365_78000000  # "docex" + 0
+# docex's advisory locks: (ADVISORY_NAMESPACE, key), beside whatever else uses the database.
+# Key 0 is the leader's lease, 1 + p partition p's (docex/router/cluster.py), -1 migrations.
+ADVISORY_NAMESPACE = 0x646F6378  # "docx"
+LEADER_LOCK = 0
+_MIGRATION_LOCK = -1
 # The server ends a session that stays idle this long (a frozen router), and with it its locks;
 # a live router's connections are used (or pinged) every few seconds.
 _IDLE_TIMEOUT = "20s"
@@ -45,17 +48,23 @@ _KEEPALIVES: dict[str, Any] = {
 class PostgresLedger(SqlLedger):
     _db: _Connection
 
-    def __init__(self, url: str, *, read_only: bool = False) -> None:
+    def __init__(self, url: str, *, read_only: bool = False, fenced_by: int | None = None) -> None:
+        """`fenced_by`: a transaction commits only while this session holds that lock (the
+        leader's session: docex/router/cluster.py)."""
         self.url = url
         self._read_only = read_only
+        self._fence: int | None = None
         self._db = _Connection(url, read_only)
         if not read_only:
             self._migrate()
+        self._fence = fenced_by
 
     def _migrate(self) -> None:
         """Under a lock: routers started together must not migrate twice."""
         with self.transaction():
-            self._db.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+            self._db.execute(
+                "SELECT pg_advisory_xact_lock(?, ?)", (ADVISORY_NAMESPACE, _MIGRATION_LOCK)
+            )
             self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
             row = self._db.execute("SELECT version FROM schema_version").fetchone()
             try:
@@ -90,6 +99,8 @@ class PostgresLedger(SqlLedger):
         bookkeeping that is redone if lost."""
         self._db.execute("BEGIN")
         try:
+            if self._fence is not None and self._fence not in self.held_locks():
+                raise LedgerUnavailable("this router is no longer the leader", "not_leader")
             if not durable:
                 self._db.execute("SET LOCAL synchronous_commit = off")
             yield
@@ -131,6 +142,93 @@ class PostgresLedger(SqlLedger):
             " GROUP BY state ORDER BY state"
         ).fetchall()
         return [(str(state), int(count)) for state, count in rows]
+
+    # The cluster's bookkeeping (docex/router/cluster.py), on a router's control session.
+
+    def held_locks(self) -> set[int]:
+        """The docex advisory locks this session holds."""
+        rows = self._db.execute(
+            "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory'"
+            " AND pid = pg_backend_pid() AND granted AND classid = ? AND objsubid = 2",
+            (ADVISORY_NAMESPACE,),
+        ).fetchall()
+        return {_signed(int(objid)) for (objid,) in rows}
+
+    def try_lock(self, key: int) -> bool:
+        (got,) = self._db.execute(
+            "SELECT pg_try_advisory_lock(?, ?)", (ADVISORY_NAMESPACE, key)
+        ).fetchone()
+        return bool(got)
+
+    def unlock(self, key: int) -> None:
+        self._db.execute("SELECT pg_advisory_unlock(?, ?)", (ADVISORY_NAMESPACE, key))
+
+    def reconnect(self) -> None:
+        self._db.reopen()
+
+    def heartbeat(
+        self,
+        router: str,
+        *,
+        broker_connected: bool,
+        config_digest: str,
+        clock_skew_ms: int,
+        leader: bool,
+        partitions: list[int],
+    ) -> None:
+        host, _, pid = router.rpartition(":")
+        pid = pid if pid.isdigit() else "0"
+        self._db.execute(
+            "INSERT INTO routers (id, host, pid, started_at, seen_at, broker_connected,"
+            " config_digest, clock_skew_ms, leader, partitions)"
+            " VALUES (?, ?, ?, now(), now(), ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET seen_at = now(),"
+            " broker_connected = excluded.broker_connected,"
+            " config_digest = excluded.config_digest, clock_skew_ms = excluded.clock_skew_ms,"
+            " leader = excluded.leader, partitions = excluded.partitions",
+            (
+                router,
+                host,
+                int(pid or 0),
+                broker_connected,
+                config_digest,
+                clock_skew_ms,
+                leader,
+                partitions,
+            ),
+        )
+
+    def live_routers(self, alive_s: int) -> list[str]:
+        rows = self._db.execute(
+            "SELECT id FROM routers WHERE seen_at > now() - make_interval(secs => ?) ORDER BY id",
+            (alive_s,),
+        ).fetchall()
+        return [str(router) for (router,) in rows]
+
+    def routers(self) -> list[tuple[str, bool, bool, list[int], float, int]]:
+        """(id, leader, broker connected, partitions, seconds since seen, clock skew in ms)."""
+        rows = self._db.execute(
+            "SELECT id, leader, broker_connected, partitions,"
+            " extract(epoch FROM now() - seen_at)::float8, clock_skew_ms"
+            " FROM routers ORDER BY id"
+        ).fetchall()
+        return [
+            (str(r[0]), bool(r[1]), bool(r[2]), list(r[3]), float(r[4]), int(r[5])) for r in rows
+        ]
+
+    def leave(self, router: str) -> None:
+        self._db.execute("SELECT pg_advisory_unlock_all()")
+        self._db.execute("DELETE FROM routers WHERE id = ?", (router,))
+
+    def apply_once(self, digest: str, at: str, router: str) -> bool:
+        """Inside a transaction: whether this configuration's ledger-side changes are still
+        to be applied (True once per digest, whichever router asks first)."""
+        row = self._db.execute(
+            "INSERT INTO config_applied (digest, applied_at, router) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING RETURNING 1",
+            (digest, at, router),
+        ).fetchone()
+        return row is not None
 
     def database_clock_skew(self, local_epoch: float) -> float:
         """Seconds this host's clock is ahead of the database's (negative: behind)."""
@@ -217,6 +315,11 @@ class _Connection:
         except psycopg.Error as exc:
             raise _translated(exc, self._url) from exc
 
+    def reopen(self) -> None:
+        with suppress(psycopg.Error):
+            self._conn.close()
+        self._conn = self._open()
+
     def rollback(self) -> None:
         if self._conn.closed or self._conn.broken:
             return
@@ -238,6 +341,11 @@ def _translated(error: psycopg.Error, url: str) -> LedgerError:
     if isinstance(error, psycopg.OperationalError):
         return LedgerUnavailable(f"{where}: {str(error).strip()}", "gone")
     return LedgerError(f"{where}: {str(error).strip()}")
+
+
+def _signed(objid: int) -> int:
+    """pg_locks shows a lock's int4 key as an unsigned oid."""
+    return objid - (1 << 32) if objid >= 1 << 31 else objid
 
 
 def _safe(url: str) -> str:

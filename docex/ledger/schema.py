@@ -382,7 +382,7 @@ CREATE TABLE routers (
     config_digest text NOT NULL,
     clock_skew_ms integer NOT NULL,
     leader boolean NOT NULL,
-    intake_units integer NOT NULL DEFAULT 0
+    partitions integer[] NOT NULL DEFAULT '{}'
 );
 -- Configuration changes whose ledger side (renames, moving what waited for a revoked unit)
 -- was applied, once per cluster however many routers reload.

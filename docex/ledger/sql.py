@@ -8,7 +8,7 @@ docex/core/states.py, never from a message, and a fixed text lets PostgreSQL pre
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Protocol
 
 from docex.core.states import BEFORE_RECEIPT, TAKEN_AWAY, DeliveryState, sources
@@ -219,7 +219,12 @@ class SqlLedger:
             (routing_key, message_id, type_, body, doc_id, recipient),
         )
 
-    def outbox_batch(self, limit: int, held: Collection[str] = ()) -> list[OutboxRow]:
+    def outbox_batch(
+        self,
+        limit: int,
+        held: Collection[str] = (),
+        only: Callable[[str], bool] | None = None,
+    ) -> list[OutboxRow]:
         """Up to `limit` rows, shared out evenly among the destinations that have any (each
         one's oldest first), leaving out the `held` destinations: a backlog for one unit takes
         its share of the batch, or all of it when nobody else waits. Returned in the order
@@ -238,7 +243,7 @@ class SqlLedger:
                 " FROM destination WHERE key IS NOT NULL)"
                 " SELECT key FROM destination WHERE key IS NOT NULL"
             ).fetchall()
-            if key not in skipped
+            if key not in skipped and (only is None or only(key))
         ][:limit]
         if not destinations:
             return []
@@ -293,6 +298,10 @@ class SqlLedger:
             " ORDER BY rowid",
             (unit_id,),
         ).fetchall()
+
+    def apply_once(self, digest: str, at: str, router: str) -> bool:
+        """One router per SQLite ledger: its configuration changes always apply."""
+        return True
 
     def deliveries_by_state(self) -> list[tuple[str, int]]:
         """Every state a delivery has been in, with how many are in it now (0 included, so a

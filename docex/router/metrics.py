@@ -23,10 +23,15 @@ _RECEIPT_BUCKETS = (60, 300, 900, 3600, 4 * 3600, 8 * 3600, 24 * 3600, 48 * 3600
 
 
 class _LedgerCollector(Collector):
-    def __init__(self, ledger: LedgerReads) -> None:
+    def __init__(self, ledger: LedgerReads, exports: Callable[[], bool]) -> None:
         self.ledger = ledger
+        self.exports = exports
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        # Of several routers on one ledger only the leader exports what the ledger holds, so
+        # dashboards summing over routers do not multiply it.
+        if not self.exports():
+            return
         states = GaugeMetricFamily(
             "docex_deliveries", "Deliveries (document x recipient) by state", labels=["state"]
         )
@@ -52,7 +57,7 @@ class _LedgerCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, ledger: LedgerReads) -> None:
+    def __init__(self, ledger: LedgerReads, leader: Callable[[], bool] = lambda: True) -> None:
         self.registry = CollectorRegistry()
         self.accepted = Counter(
             "docex_documents_accepted", "Documents accepted for exchange", registry=self.registry
@@ -161,7 +166,13 @@ class Metrics:
         Info("docex_build", "The running docex", registry=self.registry).info(
             {"version": version("docex")}
         )
-        self.registry.register(_LedgerCollector(ledger))
+        self.registry.register(_LedgerCollector(ledger, leader))
+        self.leader = Gauge(
+            "docex_leader",
+            "1 on the router that runs the exchange-wide jobs and exports the ledger's gauges",
+            registry=self.registry,
+        )
+        self.leader.set_function(lambda: 1 if leader() else 0)
 
     def watch_sms_gateway(self, connected: Callable[[], bool]) -> None:
         """Only a router with SMS configured has this gauge, so that the alert on it never

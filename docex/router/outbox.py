@@ -101,9 +101,12 @@ class OutboxPublisher:
         broker_connected: Callable[[], bool],
         redeclare: Callable[[str], Awaitable[bool]],
         on_published: Callable[[], None],
+        mine: Callable[[str], bool],
     ) -> None:
         """`redeclare(unit)` declares a unit's queue again; False when there is no such unit.
-        `on_published` is called after rows were confirmed and committed."""
+        `on_published` is called after rows were confirmed and committed. `mine(unit)`: this
+        router publishes to that unit (docex/router/cluster.py)."""
+        self._mine = mine
         self._broker_connected = broker_connected
         self._handler = handler
         self._ledger = handler.ledger
@@ -125,7 +128,7 @@ class OutboxPublisher:
             self.wakeup.clear()
             now = time.monotonic()
             self._held = {key: until for key, until in self._held.items() if until > now}
-            rows = self._ledger.outbox_batch(_BATCH, self._held)
+            rows = self._ledger.outbox_batch(_BATCH, self._held, self._mine)
             if not rows:
                 wait = min([1.0, *(until - now for until in self._held.values())])
                 with contextlib.suppress(TimeoutError):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import signal
 from pathlib import Path
 
@@ -40,7 +41,10 @@ from docex.ledger.checkpoint import Checkpointer
 from docex.ledger.errors import LedgerError, LedgerUnavailable
 from docex.ledger.location import is_postgresql
 from docex.ledger.open import open_ledger
+from docex.ledger.port import Ledger
+from docex.ledger.postgres import LEADER_LOCK, PostgresLedger
 from docex.router import health, systemd
+from docex.router.cluster import SharedCluster, SoloCluster
 from docex.router.handler import CommandHandler, Inbound, Verdict
 from docex.router.info_watch import InfoWatch
 from docex.router.intake import FairIntake
@@ -58,25 +62,46 @@ from docex.seals.verify import SealVerifier
 log = structlog.get_logger("docex.router")
 
 _INTAKE_BATCH = 256
+_FOLD_INTERVAL_S = 15.0
 _RECONNECT_INTERVAL_S = 1.0
 _MAX_CONNECT_BACKOFF_S = 30.0
 
 
 class Router:
     def __init__(
-        self, config: Config, clock: Clock | None = None, config_path: Path | None = None
+        self,
+        config: Config,
+        clock: Clock | None = None,
+        config_path: Path | None = None,
+        router_id: str | None = None,
     ) -> None:
+        """`router_id`: how this router is known to the others sharing its ledger; by
+        default host:pid."""
         self.config = config
         self.config_path = config_path
         self.names = topology.Names(config.router.prefix)
         self.ledger = open_ledger(config.router.ledger, checkpoints=False, waits_for_locks=False)
         # PostgreSQL checkpoints by itself; a SQLite ledger's are done off the event loop.
-        self.checkpointer = (
-            None
-            if is_postgresql(config.router.ledger)
-            else Checkpointer(Path(config.router.ledger))
-        )
-        self.metrics = Metrics(self.ledger)
+        ledger_file = None if is_postgresql(config.router.ledger) else Path(config.router.ledger)
+        self.checkpointer = Checkpointer(ledger_file) if ledger_file else None
+        self.cluster: SoloCluster | SharedCluster
+        if ledger_file is None:
+            # The leader's jobs run on its control session, fenced by its lease.
+            control = PostgresLedger(config.router.ledger, fenced_by=LEADER_LOCK)
+            leader_ledger: Ledger = control
+            self.cluster = SharedCluster(
+                control,
+                config.router.partitions,
+                self.config_digest,
+                self.broker_connected,
+                self._follow_partitions,
+                self._lead,
+                router_id,
+            )
+        else:
+            leader_ledger = self.ledger
+            self.cluster = SoloCluster()
+        self.metrics = Metrics(self.ledger, lambda: self.cluster.leader)
         self.ledger_health = LedgerHealth(self.ledger, self.metrics.ledger_retries)
         self.supervisor = Supervisor(self.metrics.task_failures)
         revocation_list = config.seals.revocation_list
@@ -87,12 +112,18 @@ class Router:
             Path(config.router.seal_carrier),
             Path(config.router.seal_password_file).read_text().strip(),
         )
-        self.handler = CommandHandler(
-            self.ledger, config, verifier, seal, clock or SystemClock(), self.metrics
-        )
+        clock = clock or SystemClock()
+        self.handler = CommandHandler(self.ledger, config, verifier, seal, clock, self.metrics)
+        if leader_ledger is self.ledger:
+            self.leader_handler, self.leader_health = self.handler, self.ledger_health
+        else:
+            self.leader_handler = CommandHandler(
+                leader_ledger, config, verifier, seal, clock, self.metrics
+            )
+            self.leader_health = LedgerHealth(leader_ledger, self.metrics.ledger_retries)
         self.ready = asyncio.Event()
         self._intake: FairIntake[AbstractIncomingMessage] = FairIntake()
-        self.sms = _sms_sender(config, self.handler, self.metrics, self.ledger_health)
+        self.sms = _sms_sender(config, self.leader_handler, self.metrics, self.leader_health)
         self.outbox = OutboxPublisher(
             self.handler,
             self.metrics,
@@ -101,11 +132,12 @@ class Router:
             self.broker_connected,
             self._redeclare,
             self._published,
+            self.cluster.owns,
         )
         self.linkwatch = LinkWatch(
-            self.handler, self.ledger_health, self.broker_connected, self.outbox.wakeup.set
+            self.leader_handler, self.leader_health, self.broker_connected, self.outbox.wakeup.set
         )
-        self.infowatch = InfoWatch(self.handler, self.ledger_health, self.outbox.wakeup.set)
+        self.infowatch = InfoWatch(self.leader_handler, self.leader_health, self.outbox.wakeup.set)
         self._connection: AbstractRobustConnection | None = None
         # Each unit's intake queue and the tag of the router's consumer on it.
         self._consuming: dict[str, tuple[AbstractQueue, str]] = {}
@@ -132,8 +164,7 @@ class Router:
             await self._start_watching()
         self.supervisor.start("intake", self._take_in)
         self.supervisor.start("outbox", functools.partial(self.outbox.run, channel, self._outbound))
-        for unit_id in unit_ids:
-            await self._consume(unit_id)
+        await self._follow_partitions()
         self.ready.set()
         systemd.notify("READY=1", f"STATUS=routing for {len(unit_ids)} units")
         for warning in self.config.calendar_warnings(self.handler.clock.now().date()):
@@ -172,12 +203,12 @@ class Router:
         """What needs the ledger but not the broker: the ledger's probe, the link and
         information watches, checkpoints, SMS, the watchdog and the health endpoints."""
         self.supervisor.start("ledger_probe", self.ledger_health.probe)
-        self.supervisor.start("linkwatch", self.linkwatch.run)
-        self.supervisor.start("infowatch", self.infowatch.run)
         if self.checkpointer is not None:
             self.supervisor.start("checkpoint", self.checkpointer.run)
-        if self.sms is not None:
-            self.supervisor.start("sms", self.sms.run)
+        if isinstance(self.cluster, SharedCluster):
+            self.supervisor.start("cluster", self.cluster.run)
+        else:
+            await self._lead(True)
         if (interval := systemd.watchdog_interval()) is not None:
             self.supervisor.start("watchdog", functools.partial(self._watchdog, interval))
         if self.config.router.metrics_port:
@@ -201,6 +232,9 @@ class Router:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained(), flush_timeout)
         await self.supervisor.stop()
+        if isinstance(self.cluster, SharedCluster):
+            await self.cluster.stop()
+            self.cluster.session.close()
         if self._connection is not None:
             await self._connection.close()
         if self.checkpointer is not None:
@@ -215,7 +249,14 @@ class Router:
             problems.append("not started, or stopping")
         if not self.broker_connected():
             problems.append("broker: not connected")
-        return problems + self.ledger_health.problems() + self.supervisor.problems()
+        if self.cluster.leader and self.leader_health is not self.ledger_health:
+            problems += self.leader_health.problems()
+        return (
+            problems
+            + self.ledger_health.problems()
+            + self.supervisor.problems()
+            + self.cluster.problems()
+        )
 
     def broker_connected(self) -> bool:
         """A robust connection is not `is_closed` while it reconnects; `connected` tells."""
@@ -249,12 +290,19 @@ class Router:
         await topology.declare(
             self._connection, self.names, [u.id for u in new.units], self.config.router.intake_limit
         )
-        for unit in change.added:
-            await self._consume(unit.id)
-        await self.ledger_health.commit(
-            "reload", functools.partial(self.handler.reconfigure, new, change)
-        )
+        digest = self.config_digest()
+
+        def apply() -> None:
+            # Several routers reload the same file; the ledger side is applied once.
+            at = self.handler.calendar.stamp(self.handler.clock.now())
+            if self.ledger.apply_once(digest, at, getattr(self.cluster, "id", "solo")):
+                self.handler.reconfigure(new, change)
+
+        await self.ledger_health.commit("reload", apply)
         self.config = new
+        for handler in {self.handler, self.leader_handler}:
+            handler.config = new
+        await self._follow_partitions()
         self.metrics.reloads.labels("success").inc()
         log.info(
             "config_reloaded",
@@ -278,6 +326,45 @@ class Router:
         while len(self._intake) or self.ledger.outbox_depth():
             self.outbox.wakeup.set()
             await asyncio.sleep(0.05)
+
+    def config_digest(self) -> str:
+        """Which configuration file this router runs on, as the other routers see it."""
+        if self.config_path is None:
+            return ""
+        return hashlib.sha256(self.config_path.read_bytes()).hexdigest()[:16]
+
+    async def _lead(self, leader: bool) -> None:
+        """Start or stop the jobs that run once for the whole exchange."""
+        jobs = {"linkwatch": self.linkwatch.run, "infowatch": self.infowatch.run}
+        if self.sms is not None:
+            jobs["sms"] = self.sms.run
+        if isinstance(self.cluster, SharedCluster):
+            jobs["fold_counts"] = self._fold_counts
+        if not leader:
+            await self.supervisor.cancel(*jobs)
+            return
+        for name, job in jobs.items():
+            self.supervisor.start(name, job)
+
+    async def _fold_counts(self) -> None:
+        while True:
+            await self.leader_health.commit(
+                "fold_counts", self.leader_handler.ledger.fold_state_counts
+            )
+            await asyncio.sleep(_FOLD_INTERVAL_S)
+
+    async def _follow_partitions(self, owned: set[int] | None = None) -> None:
+        """Consume the intake queues of the units this router owns, and only those."""
+        if self._consume_channel is None:
+            return
+        for unit in self.config.units:
+            if self.cluster.owns(unit.id):
+                await self._consume(unit.id)
+            elif unit.id in self._consuming:
+                queue, tag = self._consuming.pop(unit.id)
+                with contextlib.suppress(Exception):
+                    await queue.cancel(tag)
+        self.outbox.wakeup.set()
 
     async def _consume(self, unit_id: str) -> None:
         """Take this unit's commands into the intake, where each unit gets its turn."""

@@ -60,6 +60,16 @@ class Supervisor:
             for name, down in self._down.items()
         ]
 
+    async def cancel(self, *names: str) -> None:
+        """Stop these tasks (the leader's jobs, when leadership is lost)."""
+        stopping = [task for task in self._tasks if task.get_name() in names]
+        for task in stopping:
+            task.cancel()
+        await asyncio.gather(*stopping, return_exceptions=True)
+        self._tasks = [task for task in self._tasks if task not in stopping]
+        for name in names:
+            self._down.pop(name, None)
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()

@@ -29,6 +29,7 @@ from docex.adapters.hotfolder.settings import HotFolderSettings, load_hotfolder_
 from docex.config import Config
 from docex.ids import uuid7
 from docex.ledger.journal import Journal
+from docex.ledger.open import open_ledger
 from docex.router.service import Router
 from docex.topology import Names
 from docex.unit.client import UnitClient
@@ -79,14 +80,14 @@ def drop(outbox: Path, name: str, sidecar_text: str, content: bytes = PDF) -> No
 
 def documents_by_title(config: Config, sender: str = OFFICE) -> dict[str, int]:
     """How many documents the router's ledger holds under each title (read-only)."""
-    ledger = sqlite3.connect(f"file:{config.router.ledger}?mode=ro", uri=True)
+    ledger = open_ledger(config.router.ledger, read_only=True)
     try:
-        rows = ledger.execute(
+        rows = ledger.connection.execute(
             "SELECT title, count(*) FROM documents WHERE sender = ? GROUP BY title", (sender,)
         ).fetchall()
     finally:
         ledger.close()
-    return dict(rows)
+    return {str(title): int(count) for title, count in rows}
 
 
 @pytest.fixture
@@ -779,9 +780,9 @@ async def test_200_drops_through_repeated_kill_9_are_each_sent_exactly_once(
     for i in range(count):
         note = json.loads((folder.sent / f"{i:03d}.pdf.sent.json").read_text())
         assert note["title"] == titles[i]
-    ledger = sqlite3.connect(f"file:{config.router.ledger}?mode=ro", uri=True)
+    ledger = open_ledger(config.router.ledger, read_only=True)
     try:
-        (deliveries,) = ledger.execute(
+        (deliveries,) = ledger.connection.execute(
             "SELECT count(*) FROM deliveries WHERE recipient = 'finance'"
         ).fetchone()
     finally:

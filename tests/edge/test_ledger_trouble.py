@@ -34,6 +34,10 @@ from tests.edge.test_operations import edit, get, readiness, router_status
 
 # Longer than the 5 s SQLite waits for a lock by default, which the router used to sit out on
 # its event loop.
+
+# Looks into the SQLite file itself (locks, full disk, rows).
+pytestmark = pytest.mark.sqlite_only
+
 LOCK_HELD_S = 6.0
 
 

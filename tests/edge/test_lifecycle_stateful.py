@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import sqlite3
 import threading
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from hypothesis.stateful import (
 from docex import wire
 from docex.config import Config
 from docex.ids import uuid7
+from docex.ledger.open import open_ledger
 from docex.router.service import Router
 from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory
@@ -54,11 +54,13 @@ class LoopThread:
 
 
 class Harness:
-    def __init__(self, loop: LoopThread, units: dict[str, UnitClient], pki: Pki, ledger: Path):
+    def __init__(
+        self, loop: LoopThread, units: dict[str, UnitClient], pki: Pki, ledger: str | Path
+    ):
         self.loop = loop
         self.units = units
         self.pki = pki
-        self.ledger = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
+        self.ledger = open_ledger(ledger, read_only=True).connection
         self.answered: list[tuple[str, str]] = []
 
     def command(
@@ -76,7 +78,7 @@ class Harness:
             (doc, recipient): (state, printed, quota, received_at)
             for doc, recipient, state, printed, quota, received_at in self.ledger.execute(
                 "SELECT doc_id, recipient, state, printed, print_quota, received_at FROM deliveries"
-            )
+            ).fetchall()
         }
 
 
@@ -100,7 +102,7 @@ def harness(
 
     router, clients = loop.run(start())
     try:
-        yield Harness(loop, clients, pki, Path(config.router.ledger))
+        yield Harness(loop, clients, pki, config.router.ledger)
     finally:
 
         async def stop() -> None:
@@ -205,6 +207,7 @@ class Lifecycle(RuleBasedStateMachine):
                 self.returned.add(key)
 
 
+@pytest.mark.sqlite_only  # on PostgreSQL: tests/ledger/test_races*.py drive two routers instead
 def test_lifecycle_invariants(harness: Harness) -> None:
     """§34, §35, §37, §38: printed ≤ quota, receipt time set once, every command one answer."""
     Lifecycle.harness = harness

@@ -21,8 +21,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# Everything on the SQLite ledger, then every test that uses a ledger again on PostgreSQL.
 test: $(STAMP) services lint
 	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --ledger=postgres -m "not slow" tests/ledger tests/edge
 
 # Leaves out the slow fault tests (kill -9, broker restart); CI runs everything.
 test-fast: $(STAMP) services

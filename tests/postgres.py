@@ -16,15 +16,19 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
-SERVER = os.environ.get("DOCEX_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+# The role scripts/ensure-services makes: it may create databases and nothing else.
+SERVER = os.environ.get(
+    "DOCEX_TEST_POSTGRES", "postgresql://docex_test:docex_test@127.0.0.1:5432/postgres"
+)
 
 
 def server_url(database: str) -> str:
     info = psycopg.conninfo.conninfo_to_dict(SERVER)
-    info["dbname"] = database
-    user = info.get("user", "postgres")
-    host = info.get("host", "127.0.0.1")
-    return f"postgresql://{user}@{host}:{info.get('port', 5432)}/{database}"
+    password = f":{quote(info['password'])}" if info.get("password") else ""
+    return (
+        f"postgresql://{info.get('user', 'postgres')}{password}@{info.get('host', '127.0.0.1')}"
+        f":{info.get('port', 5432)}/{database}"
+    )
 
 
 @contextmanager

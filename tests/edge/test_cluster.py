@@ -52,6 +52,7 @@ def empty_queues_for(shared_config: tuple[Config, Path]) -> None:
     """Nothing: every test run has its own prefix, and so its own queues."""
 
 
+@pytest.mark.timeout(300)
 async def test_two_routers_split_the_units_and_every_document_arrives_once(
     routers: list[Router], unit_client_for: UnitClientFactory, pki: Pki
 ) -> None:

@@ -25,6 +25,13 @@ def add_notice_commands(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("id", type=int)
     show.add_argument("--config", type=Path, required=True)
     show.set_defaults(func=_show)
+    pdf = commands.add_parser(
+        "pdf", help="write one notice's PDF from the ledger (on any host, to print it)"
+    )
+    pdf.add_argument("id", type=int)
+    pdf.add_argument("--out", type=Path, required=True, help="the file to write")
+    pdf.add_argument("--config", type=Path, required=True)
+    pdf.set_defaults(func=_pdf)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -57,6 +64,28 @@ def _show(args: argparse.Namespace) -> int:
         return 0
 
     return with_ledger(args.config, show)
+
+
+def _pdf(args: argparse.Namespace) -> int:
+    def write(config: Config, ledger: LedgerReads) -> int:
+        pdf = ledger.notice_pdf(args.id)
+        if pdf is None:
+            print(
+                f"error: no PDF of paper notice {args.id} in the ledger"
+                " (no such notice, or one written before notices kept their PDF:"
+                " see `docex notices show` for its file)",
+                file=sys.stderr,
+            )
+            return 1
+        try:
+            args.out.write_bytes(pdf)
+        except OSError as exc:
+            print(f"error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+            return 2
+        print(f"paper notice {args.id}: {len(pdf)} bytes written to {args.out}")
+        return 0
+
+    return with_ledger(args.config, write)
 
 
 def _print_notice(config: Config, ledger: LedgerReads, notice: NoticeRecord) -> None:

@@ -92,6 +92,10 @@ class LedgerReads(Protocol):
 
     def notice(self, notice_id: int) -> NoticeRecord | None: ...
 
+    def notice_pdf(self, notice_id: int) -> bytes | None:
+        """The notice as written; None for a notice from before notices kept their PDF."""
+        ...
+
     def notice_documents(self, notice_id: int) -> list[str]:
         """The documents the notice lists, in the order given."""
         ...
@@ -292,8 +296,17 @@ class LedgerWrites(Protocol):
         ...
 
     def add_notice(
-        self, fault_id: int, unit: str, path: str, at: str, doc_ids: list[str]
-    ) -> int: ...
+        self,
+        fault_id: int,
+        unit: str,
+        path: str,
+        at: str,
+        doc_ids: list[str],
+        pdf: bytes | None = None,
+    ) -> int:
+        """`pdf`: the notice itself, kept in the ledger, so whichever host wrote it, any
+        other can print it (`docex notices pdf`, the board)."""
+        ...
 
     # Information items (§39-§45).
 

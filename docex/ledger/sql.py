@@ -438,17 +438,29 @@ class SqlLedger:
         ).fetchone() or (None,)
         return ended
 
-    def add_notice(self, fault_id: int, unit: str, path: str, at: str, doc_ids: list[str]) -> int:
+    def add_notice(
+        self,
+        fault_id: int,
+        unit: str,
+        path: str,
+        at: str,
+        doc_ids: list[str],
+        pdf: bytes | None = None,
+    ) -> int:
         (notice_id,) = self._db.execute(
-            "INSERT INTO notices (fault_id, unit, path, created_at) VALUES (?, ?, ?, ?)"
+            "INSERT INTO notices (fault_id, unit, path, created_at, pdf) VALUES (?, ?, ?, ?, ?)"
             " RETURNING id",
-            (fault_id, unit, path, at),
+            (fault_id, unit, path, at, pdf),
         ).fetchone()
         self._db.executemany(
             "INSERT INTO notice_documents (notice_id, doc_id) VALUES (?, ?)",
             [(notice_id, doc_id) for doc_id in doc_ids],
         )
-        return notice_id
+        return int(notice_id)
+
+    def notice_pdf(self, notice_id: int) -> bytes | None:
+        row = self._db.execute("SELECT pdf FROM notices WHERE id = ?", (notice_id,)).fetchone()
+        return bytes(row[0]) if row and row[0] is not None else None
 
     def notices(self, fault_id: int | None = None, unit: str | None = None) -> list[NoticeRecord]:
         rows = self._db.execute(

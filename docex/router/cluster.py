@@ -99,9 +99,10 @@ class SharedCluster:
         return problems
 
     async def run(self) -> None:
+        """Ticks after the first, which the router runs as it starts."""
         while True:
-            await self.tick()
             await asyncio.sleep(_TICK_S)
+            await self.tick()
 
     async def tick(self) -> None:
         try:

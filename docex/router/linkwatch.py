@@ -169,7 +169,9 @@ class LinkWatch:
         path = Path(config.links.spool_dir, f"fault-{fault.id}", f"{_safe(unit.id)}-{sequence}.pdf")
         render(self._sheet(fault, unit, sequence, at, moved), path)
         doc_ids = [document.id for document, _ in moved]
-        notice_id = self.ledger.add_notice(fault.id, unit.id, str(path), at, doc_ids)
+        notice_id = self.ledger.add_notice(
+            fault.id, unit.id, str(path), at, doc_ids, pdf=path.read_bytes()
+        )
         text = texts.paper_notice(
             self._describe(fault),
             config.links.paper_fallback_hours,

@@ -145,6 +145,7 @@ class Router:
         self._outbound: AbstractExchange | None = None
         self._publish_channel: AbstractRobustChannel | None = None
         self._health: asyncio.Server | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         self._connection = await self._connect()
@@ -206,6 +207,8 @@ class Router:
         if self.checkpointer is not None:
             self.supervisor.start("checkpoint", self.checkpointer.run)
         if isinstance(self.cluster, SharedCluster):
+            # Started having tried for the lease and a share, not two seconds later.
+            await self.cluster.tick()
             self.supervisor.start("cluster", self.cluster.run)
         else:
             await self._lead(True)
@@ -222,10 +225,11 @@ class Router:
     async def stop(self, flush_timeout: float = 10.0) -> None:
         """Stop taking commands, finish those taken, and give the outbox a bounded time to empty."""
         self.ready.clear()
+        self._stopping = True
         systemd.notify("STOPPING=1")
         if self._health is not None:
             self._health.close()
-        for queue, tag in self._consuming.values():
+        for queue, tag in list(self._consuming.values()):
             with contextlib.suppress(Exception):
                 await queue.cancel(tag)
         if self.broker_connected():
@@ -355,7 +359,7 @@ class Router:
 
     async def _follow_partitions(self, owned: set[int] | None = None) -> None:
         """Consume the intake queues of the units this router owns, and only those."""
-        if self._consume_channel is None:
+        if self._consume_channel is None or self._stopping:
             return
         for unit in self.config.units:
             if self.cluster.owns(unit.id):

@@ -265,6 +265,13 @@ async def test_a_silent_unit_goes_on_paper_after_24_hours_exactly_once(site: Sit
     shown = docex("notices", "show", str(notice.id), "--config", str(site.config_file))
     assert str(path) in shown and "heartbeat_lost" in shown and "still open" in shown
     assert f"{main_doc.doc_no} 《{main_doc.title}》" in shown and "抄送, may print 1" in shown
+    # The ledger keeps the notice itself: any host can print it, byte for byte.
+    copy = site.config_file.parent / "notice-copy.pdf"
+    written = docex(
+        "notices", "pdf", str(notice.id), "--out", str(copy), "--config", str(site.config_file)
+    )
+    assert f"written to {copy}" in written
+    assert copy.read_bytes() == path.read_bytes()
 
     site.later(timedelta(hours=1))
     await site.beat("finance", "gov-office", "education")

@@ -18,7 +18,7 @@ from docex.config import Config
 from docex.ledger.port import LedgerReads
 from docex.ledger.queries import OpenFault, UnitLink, exchange_status
 from docex.ledger.reader import with_ledger
-from docex.ledger.records import EXCHANGE
+from docex.ledger.records import EXCHANGE, RouterRecord
 
 _PROBE_TIMEOUT_S = 3.0
 
@@ -40,6 +40,8 @@ def _report(config: Config, ledger: LedgerReads) -> int:
     ready, readiness = _readiness(config)
     print(f"router:  {readiness}")
     status = exchange_status(ledger, config, datetime.now(UTC))
+    for router in ledger.routers():
+        print(f"  {_router(router, config.router.partitions)}")
     print(f"faults:  {len(status.faults) or 'none'} open")
     for fault in status.faults:
         print(f"  {_fault(fault)}")
@@ -57,6 +59,19 @@ def _report(config: Config, ledger: LedgerReads) -> int:
     for row in rows:
         print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     return 0 if ready and not status.faults else 1
+
+
+def _router(router: RouterRecord, partitions: int) -> str:
+    """One of several routers sharing a PostgreSQL ledger, as it last reported itself."""
+    role = "leader" if router.leader else "member"
+    if router.seen_ago_s > 10:
+        role = f"gone? ({role} when last seen)"
+    broker = "broker connected" if router.broker_connected else "BROKER NOT CONNECTED"
+    return (
+        f"{router.id}: {role}, {len(router.partitions)} of {partitions} partitions"
+        f" {router.partitions}, {broker}, seen {router.seen_ago_s:.0f} s ago,"
+        f" clock {router.clock_skew_ms:+d} ms off the database's"
+    )
 
 
 def _readiness(config: Config) -> tuple[bool, str]:

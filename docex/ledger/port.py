@@ -23,6 +23,7 @@ from docex.ledger.records import (
     Link,
     NoticeRecord,
     OutboxRow,
+    RouterRecord,
     SmsRow,
     StoredDocument,
     StoredInfo,
@@ -98,6 +99,11 @@ class LedgerReads(Protocol):
 
     def notice_documents(self, notice_id: int) -> list[str]:
         """The documents the notice lists, in the order given."""
+        ...
+
+    def routers(self) -> list[RouterRecord]:
+        """The routers sharing the ledger, as each last reported itself (none for a ledger
+        with one router)."""
         ...
 
     # Information items (§39-§45).

@@ -25,6 +25,7 @@ from psycopg.pq import TransactionStatus
 
 from docex.ledger import schema
 from docex.ledger.errors import LedgerError, LedgerUnavailable
+from docex.ledger.records import RouterRecord
 from docex.ledger.sql import Cursor, SqlLedger
 
 # docex's advisory locks: (ADVISORY_NAMESPACE, key), beside whatever else uses the database.
@@ -205,15 +206,15 @@ class PostgresLedger(SqlLedger):
         ).fetchall()
         return [str(router) for (router,) in rows]
 
-    def routers(self) -> list[tuple[str, bool, bool, list[int], float, int]]:
-        """(id, leader, broker connected, partitions, seconds since seen, clock skew in ms)."""
+    def routers(self) -> list[RouterRecord]:
         rows = self._db.execute(
             "SELECT id, leader, broker_connected, partitions,"
             " extract(epoch FROM now() - seen_at)::float8, clock_skew_ms"
             " FROM routers ORDER BY id"
         ).fetchall()
         return [
-            (str(r[0]), bool(r[1]), bool(r[2]), list(r[3]), float(r[4]), int(r[5])) for r in rows
+            RouterRecord(str(r[0]), bool(r[1]), bool(r[2]), list(r[3]), float(r[4]), int(r[5]))
+            for r in rows
         ]
 
     def leave(self, router: str) -> None:

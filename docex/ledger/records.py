@@ -106,3 +106,16 @@ class StoredInfo:
     delay_explained_at: str | None
     overdue_at: str | None
     adopted_at: str | None
+
+
+@dataclass(frozen=True)
+class RouterRecord:
+    """A router sharing a PostgreSQL ledger, as it last reported itself
+    (docex/router/cluster.py)."""
+
+    id: str
+    leader: bool
+    broker_connected: bool
+    partitions: list[int]
+    seen_ago_s: float
+    clock_skew_ms: int

@@ -17,6 +17,7 @@ from typing import Any
 
 from docex.ledger import schema
 from docex.ledger.errors import LedgerError, LedgerUnavailable
+from docex.ledger.records import RouterRecord
 from docex.ledger.sql import Cursor, SqlLedger
 
 
@@ -125,6 +126,10 @@ class SqliteLedger(SqlLedger):
                 self._db.execute("RELEASE command")
             raise
         self._db.execute("RELEASE command")
+
+    def routers(self) -> list[RouterRecord]:
+        """None listed: a SQLite ledger has its one router, which needs no roll call."""
+        return []
 
     def lock_subject(self, subject: str) -> None:
         """Nothing to do: BEGIN IMMEDIATE already lets one transaction write at a time."""

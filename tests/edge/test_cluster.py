@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -64,6 +66,20 @@ async def test_two_routers_split_the_units_and_every_document_arrives_once(
     )
     assert not a.cluster.owned & b.cluster.owned
     assert [a.cluster.leader, b.cluster.leader].count(True) == 1
+    reader = open_ledger(a.config.router.ledger, read_only=True)
+    await eventually(
+        lambda: sorted(len(r.partitions) for r in reader.routers()) == [8, 8] or None,
+        "both routers reported their share",
+    )
+    reader.close()
+    shown = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "docex.cli", "router", "status", "--config", str(a.config_path)],
+        stdout=asyncio.subprocess.PIPE,
+    )
+    status = (await shown.communicate())[0].decode()
+    leader = "router-a" if a.cluster.leader else "router-b"
+    assert f"{leader}: leader, 8 of 16 partitions" in status, status
+    assert status.count(": member, 8 of 16 partitions") == 1, status
 
     async with contextlib.AsyncExitStack() as stack:
         units: dict[str, UnitClient] = {

@@ -63,14 +63,23 @@ async def receipts_sent(config: Config) -> list[str]:
     connection = await aio_pika.connect(config.router.amqp_url)
     async with connection:
         channel = await connection.channel()
-        queue = await channel.get_queue(
-            Names(config.router.prefix).intake_queue(UNIT), ensure=False
+        # Consumed, not fetched: an intake queue has a single active consumer, and RabbitMQ
+        # refuses basic.get on such a queue.
+        queue = await channel.declare_queue(
+            Names(config.router.prefix).intake_queue(UNIT), passive=True
         )
+        waiting = queue.declaration_result.message_count or 0
         found = []
-        while (message := await queue.get(no_ack=True, fail=False)) is not None:
-            command = wire.decode_command(message.body)
-            if isinstance(command, wire.Receipt) and command.kind == "read":
-                found.append(command.doc_id)
+        if waiting:
+            async with queue.iterator() as messages:
+                async for message in messages:
+                    await message.ack()
+                    command = wire.decode_command(message.body)
+                    if isinstance(command, wire.Receipt) and command.kind == "read":
+                        found.append(command.doc_id)
+                    waiting -= 1
+                    if not waiting:
+                        break
         return found
 
 

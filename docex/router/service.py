@@ -224,6 +224,8 @@ class Router:
 
     async def stop(self, flush_timeout: float = 10.0) -> None:
         """Stop taking commands, finish those taken, and give the outbox a bounded time to empty."""
+        if self._stopping:
+            return  # stopped already, or stopping
         self.ready.clear()
         self._stopping = True
         systemd.notify("STOPPING=1")

@@ -272,7 +272,7 @@ class PrivateRabbit:
 
 
 @contextlib.contextmanager
-def private_rabbit(count: int) -> Iterator[PrivateRabbit]:
+def running(count: int) -> Iterator[PrivateRabbit]:
     """`count` private nodes for as long as the block runs, removed however it ends."""
     rabbit = PrivateRabbit.start(count)
     try:

@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import yarl
@@ -24,13 +25,17 @@ class ProvisionError(Exception):
     pass
 
 
-def _rabbitmqctl(*args: str) -> str:
+# The broker this machine runs; tests pass the command for a private node instead.
+SYSTEM_RABBITMQCTL = ("rabbitmqctl",)
+
+
+def _rabbitmqctl(rabbitmqctl: Sequence[str], *args: str) -> str:
     try:
         done = subprocess.run(
-            ["rabbitmqctl", "--quiet", *args], capture_output=True, text=True, timeout=60
+            [*rabbitmqctl, "--quiet", *args], capture_output=True, text=True, timeout=60
         )
     except FileNotFoundError as exc:
-        raise ProvisionError("rabbitmqctl is not installed on this machine") from exc
+        raise ProvisionError(f"{rabbitmqctl[0]} is not installed on this machine") from exc
     if done.returncode != 0:
         raise ProvisionError(f"rabbitmqctl {args[0]} failed: {done.stderr.strip()}")
     return done.stdout
@@ -48,10 +53,12 @@ def unit_password(password_dir: Path, unit_id: str) -> str:
     return path.read_text().strip()
 
 
-def provision(config: Config, password_dir: Path) -> list[str]:
+def provision(
+    config: Config, password_dir: Path, rabbitmqctl: Sequence[str] = SYSTEM_RABBITMQCTL
+) -> list[str]:
     names = Names(config.router.prefix)
     vhost = yarl.URL(config.router.amqp_url).path.lstrip("/") or "/"
-    listed = json.loads(_rabbitmqctl("list_users", "--formatter", "json"))
+    listed = json.loads(_rabbitmqctl(rabbitmqctl, "list_users", "--formatter", "json"))
     existing = {user["user"] for user in listed}
     report = []
     for unit in config.units:
@@ -59,10 +66,11 @@ def provision(config: Config, password_dir: Path) -> list[str]:
             continue
         password = unit_password(password_dir, unit.id)
         if unit.amqp_user in existing:
-            _rabbitmqctl("change_password", unit.amqp_user, password)
+            _rabbitmqctl(rabbitmqctl, "change_password", unit.amqp_user, password)
         else:
-            _rabbitmqctl("add_user", unit.amqp_user, password)
+            _rabbitmqctl(rabbitmqctl, "add_user", unit.amqp_user, password)
         _rabbitmqctl(
+            rabbitmqctl,
             "set_permissions",
             "-p",
             vhost,

@@ -356,10 +356,20 @@ def kill_node_process(pid: int, node: Node) -> None:
 
 def wait_gone(pid: int, name: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
-    while Path(f"/proc/{pid}").exists():
+    while running_process(pid):
         if time.monotonic() > deadline:
             raise BrokerError(f"{name} (pid {pid}) still running after {timeout:.0f} s")
         time.sleep(0.05)
+
+
+def running_process(pid: int) -> bool:
+    """A zombie counts as gone: it holds no port and no file, and this machine's init (a
+    process_api) takes up to 2 s to reap one."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def remove_leftovers() -> None:

@@ -29,10 +29,14 @@ class ProvisionError(Exception):
 SYSTEM_RABBITMQCTL = ("rabbitmqctl",)
 
 
-def _rabbitmqctl(rabbitmqctl: Sequence[str], *args: str) -> str:
+def _rabbitmqctl(rabbitmqctl: Sequence[str], *args: str, stdin: str | None = None) -> str:
     try:
         done = subprocess.run(
-            [*rabbitmqctl, "--quiet", *args], capture_output=True, text=True, timeout=60
+            [*rabbitmqctl, "--quiet", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     except FileNotFoundError as exc:
         raise ProvisionError(f"{rabbitmqctl[0]} is not installed on this machine") from exc
@@ -48,7 +52,6 @@ def unit_password(password_dir: Path, unit_id: str) -> str:
         password_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as file:
-            # Hex: rabbitmqctl would read a password starting with "-" as an option.
             file.write(secrets.token_hex(24))
     return path.read_text().strip()
 
@@ -64,11 +67,11 @@ def provision(
     for unit in config.units:
         if unit.status != "active":
             continue
-        password = unit_password(password_dir, unit.id)
-        if unit.amqp_user in existing:
-            _rabbitmqctl(rabbitmqctl, "change_password", unit.amqp_user, password)
-        else:
-            _rabbitmqctl(rabbitmqctl, "add_user", unit.amqp_user, password)
+        # On stdin, which rabbitmqctl reads when the argument is left out: a command line
+        # is readable by every user of the machine (ps).
+        password = unit_password(password_dir, unit.id) + "\n"
+        command = "change_password" if unit.amqp_user in existing else "add_user"
+        _rabbitmqctl(rabbitmqctl, command, unit.amqp_user, stdin=password)
         _rabbitmqctl(
             rabbitmqctl,
             "set_permissions",

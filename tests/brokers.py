@@ -155,23 +155,27 @@ class PrivateRabbit:
         return done.stdout
 
     def pid(self, i: int) -> int:
-        """The node's beam process, as its own status tells (a -detached node writes no pid
-        file we could trust)."""
+        """Node i's beam process, as its own `status` told when it came up."""
+        if i not in self._pids:
+            raise BrokerError(f"{self.nodes[i].name} is not running: start_node({i}) first")
         return self._pids[i]
 
     def kill(self, i: int) -> None:
         """kill -9 node i, as a crash would, and wait until it is gone."""
-        pid = self._pids.pop(i)
-        kill_node_process(pid, self.nodes[i])
+        kill_node_process(self.pid(i), self.nodes[i])
+        del self._pids[i]
 
     def stop(self, i: int) -> None:
         """Stop node i cleanly (`rabbitmqctl stop`) and wait until its process has exited."""
-        pid = self._pids.pop(i)
+        pid = self.pid(i)
         self.ctl(i, "stop")
         wait_gone(pid, self.nodes[i].name)
+        del self._pids[i]
 
     def start_node(self, i: int) -> None:
         """Start node i again after kill or stop; a cluster member rejoins by itself."""
+        if i in self._pids:
+            raise BrokerError(f"{self.nodes[i].name} is running already: kill({i}) or stop({i})")
         self._launch(self.nodes[i])
         self._wait_ready(self.nodes[i])
 
@@ -236,14 +240,19 @@ class PrivateRabbit:
             OWNER: OWNER_MARK,
         }
         # cwd: a node that fails to boot drops erl_crash.dump where it was started.
-        subprocess.run(
+        done = subprocess.run(
             [str(self.sbin / "rabbitmq-server"), "-detached"],
             env=env,
             cwd=node.directory,
-            check=True,
             capture_output=True,
+            text=True,
             timeout=30,
         )
+        if done.returncode != 0:
+            raise BrokerError(
+                f"rabbitmq-server -detached for {node.name} exited {done.returncode}:"
+                f" see {node.directory}/log"
+            )
 
     def _wait_ready(self, node: Node) -> None:
         """Poll `status` until the node listens for AMQP: `await_startup` fails at once while
@@ -378,7 +387,11 @@ def remove_leftovers() -> None:
     a run going on beside this one keeps its nodes."""
 
     def orphaned(env: dict[str, str]) -> bool:
-        return env.get("RABBITMQ_NODENAME", "").startswith(NAME_PREFIX) and gone(env.get(OWNER))
+        return (
+            env.get("RABBITMQ_NODENAME", "").startswith(NAME_PREFIX)
+            and "RABBITMQ_CONF_ENV_FILE" in env
+            and gone(env.get(OWNER))
+        )
 
     for pid, env in node_processes(orphaned).items():
         env_file = Path(env["RABBITMQ_CONF_ENV_FILE"])

@@ -8,8 +8,9 @@ used (/work/shared/SCALE.md §8.1). Only epmd is shared.
 
 Debian's /usr/sbin/rabbitmq* wrappers run as the rabbitmq user with the system cookie, and
 /etc/rabbitmq names the system node and its listener, so the nodes are started with the real
-scripts in the server's sbin and each gets its own RABBITMQ_CONF_ENV_FILE. No plugins: docex
-needs none, and a node without them boots in a few seconds.
+scripts in the server's sbin and each gets its own RABBITMQ_CONF_ENV_FILE. Plugins only on
+request (the consistent-hash exchange of SCALE.md D4); management stays off, as its listener
+would take the system node's port 15672.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,8 +94,9 @@ class PrivateRabbit:
         self._pids: dict[int, int] = {}
 
     @classmethod
-    def start(cls, count: int) -> PrivateRabbit:
-        """Boot `count` nodes in parallel and join them into one cluster around node 0."""
+    def start(cls, count: int, plugins: Sequence[str] = ()) -> PrivateRabbit:
+        """Boot `count` nodes in parallel, with these plugins enabled, and join them into one
+        cluster around node 0."""
         remove_leftovers()
         tag = secrets.token_hex(4)
         directory = Path(tempfile.gettempdir()) / f"{DIR_PREFIX}{tag}"
@@ -107,7 +109,7 @@ class PrivateRabbit:
         ]
         rabbit = cls(directory, tag, nodes)
         try:
-            rabbit._write_files()
+            rabbit._write_files(plugins)
             for node in nodes:
                 rabbit._launch(node)
             for node in nodes:
@@ -209,7 +211,7 @@ class PrivateRabbit:
         self._pids.clear()
         shutil.rmtree(self.directory, ignore_errors=True)
 
-    def _write_files(self) -> None:
+    def _write_files(self, plugins: Sequence[str]) -> None:
         self.home.mkdir()
         cookie = self.home / ".erlang.cookie"
         cookie.write_text(secrets.token_hex(20).upper())
@@ -219,7 +221,7 @@ class PrivateRabbit:
             (node.directory / "rabbitmq.conf").write_text(
                 f"listeners.tcp.1 = 127.0.0.1:{node.amqp_port}\n"
             )
-            (node.directory / "enabled_plugins").write_text("[].\n")
+            (node.directory / "enabled_plugins").write_text(f"[{','.join(plugins)}].\n")
             node.env_file.write_text(
                 f"NODE_PORT={node.amqp_port}\n"
                 f"DIST_PORT={node.dist_port}\n"
@@ -281,9 +283,9 @@ class PrivateRabbit:
 
 
 @contextlib.contextmanager
-def running(count: int) -> Iterator[PrivateRabbit]:
+def running(count: int, plugins: Sequence[str] = ()) -> Iterator[PrivateRabbit]:
     """`count` private nodes for as long as the block runs, removed however it ends."""
-    rabbit = PrivateRabbit.start(count)
+    rabbit = PrivateRabbit.start(count, plugins)
     try:
         yield rabbit
     finally:

@@ -90,8 +90,9 @@ def private_rabbit() -> Iterator[brokers.PrivateRabbit]:
 
 @pytest.fixture(scope="module")
 def rabbit_cluster() -> Iterator[brokers.PrivateRabbit]:
-    """A private cluster of three RabbitMQ nodes for this module's tests."""
-    with brokers.running(3) as cluster:
+    """A private cluster of three RabbitMQ nodes for this module's tests, with the
+    consistent-hash exchange that partitioned intake needs (SCALE.md D4)."""
+    with brokers.running(3, plugins=["rabbitmq_consistent_hash_exchange"]) as cluster:
         yield cluster
 
 

@@ -1,5 +1,6 @@
 """The private cluster fixture does what a cluster test needs: three nodes that really form one
-cluster, a quorum queue that survives the kill of its leader, and a node that comes back."""
+cluster, a quorum queue that survives the kill of its leader, a node that comes back, and the
+consistent-hash exchange that partitioned intake is built on (SCALE.md D4)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,7 @@ async def test_a_quorum_queue_loses_nothing_when_its_leader_is_killed(
             durable=True,
             arguments={"x-queue-type": "quorum", "x-quorum-initial-group-size": 3},
         )
+        await channel.declare_exchange(f"{QUEUE}.hash", "x-consistent-hash", auto_delete=True)
     leader = cluster.leader_of(QUEUE)
     follower = next(node.index for node in cluster.nodes if node.index != leader)
     assert online_members(cluster, follower) == 3

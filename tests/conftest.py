@@ -2,6 +2,10 @@
 
 Every test session works under its own prefix (queues, exchanges, broker users), so runs on
 the same broker never see each other's messages; each test starts from empty queues.
+
+The broker is the machine's RabbitMQ, which others use at the same time: a test module that
+stops, kills or clusters brokers overrides `broker` and `broker_users` with a private node
+(`private_rabbit`, `rabbit_cluster`; tests/brokers.py), as tests/edge/test_faults.py does.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import os
 import socket
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,13 +29,14 @@ import pytest_asyncio
 
 from docex import topology
 from docex.config import Config, load_config
-from docex.router.provision import provision, unit_password
+from docex.router.provision import SYSTEM_RABBITMQCTL, provision, unit_password
 from docex.router.service import Router
 from docex.seals.ca import init_ca
 from docex.seals.kinds import SealKind
 from docex.seals.seal import Seal, issue_seal
 from docex.unit.client import UnitClient
 from docex.unit.settings import UnitSettings
+from tests import brokers
 
 BROKER = "127.0.0.1:5672"
 UNITS = {"gov-office": "市府办公厅", "finance": "市财政局", "education": "市教育局"}
@@ -79,6 +84,41 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "sqlite_only" in item.keywords:
             item.add_marker(skip)
+
+
+@dataclass(frozen=True)
+class Broker:
+    """Where a test's router and units connect (host:port), and the rabbitmqctl command that
+    administers that node."""
+
+    address: str
+    rabbitmqctl: Sequence[str]
+
+
+@pytest.fixture(scope="session")
+def broker() -> Broker:
+    """The machine's RabbitMQ; see the module doc for tests that need a broker of their own."""
+    return Broker(BROKER, SYSTEM_RABBITMQCTL)
+
+
+@pytest.fixture(scope="module")
+def private_rabbit() -> Iterator[brokers.PrivateRabbit]:
+    """One private RabbitMQ node for this module's tests, removed however they end."""
+    with brokers.running(1) as rabbit:
+        yield rabbit
+
+
+@pytest.fixture(scope="module")
+def rabbit_cluster() -> Iterator[brokers.PrivateRabbit]:
+    """A private cluster of three RabbitMQ nodes for this module's tests, with the
+    consistent-hash exchange that partitioned intake needs (SCALE.md D4)."""
+    with brokers.running(3, plugins=["rabbitmq_consistent_hash_exchange"]) as cluster:
+        yield cluster
+
+
+def private_broker(rabbit: brokers.PrivateRabbit, i: int = 0) -> Broker:
+    """Node i of a private cluster, as the `broker` fixture of a module that overrides it."""
+    return Broker(rabbit.nodes[i].address, rabbit.ctl_command(i))
 
 
 @pytest.fixture(scope="session")
@@ -162,7 +202,9 @@ def amqp_user(prefix: str, unit: str) -> str:
     return f"{prefix}-{unit}"
 
 
-def write_router_config(path: Path, prefix: str, pki: Pki, ledger: str | Path) -> Path:
+def write_router_config(
+    path: Path, prefix: str, pki: Pki, ledger: str | Path, broker: str = BROKER
+) -> Path:
     units = "".join(
         f'[[units]]\nid = "{unit}"\nname = "{name}"\namqp_user = "{amqp_user(prefix, unit)}"\n\n'
         for unit, name in UNITS.items()
@@ -174,7 +216,7 @@ def write_router_config(path: Path, prefix: str, pki: Pki, ledger: str | Path) -
     path.write_text(
         f"""
 [router]
-amqp_url = "amqp://guest:guest@{BROKER}/"
+amqp_url = "amqp://guest:guest@{broker}/"
 prefix = "{prefix}"
 ledger = "{ledger}"
 max_document_bytes = 262144
@@ -208,16 +250,27 @@ reader_groups = {{ all = ["gov-office", "finance", "education", "archive"] }}
     return path
 
 
+def provision_units(broker: Broker, prefix: str, pki: Pki, directory: Path) -> Config:
+    """Give the units their broker accounts, by the same code operators run; the passwords
+    are in `directory`/passwords."""
+    config = load_config(
+        write_router_config(directory / "router.toml", prefix, pki, directory, broker.address)
+    )
+    provision(config, directory / "passwords", broker.rabbitmqctl)
+    return config
+
+
 @pytest.fixture(scope="session")
-def broker_users(prefix: str, pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The units' broker accounts, made by the same code operators run; removed afterwards."""
+def broker_users(
+    broker: Broker, prefix: str, pki: Pki, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """The units' broker accounts, removed afterwards."""
     directory = tmp_path_factory.mktemp("broker")
-    config = load_config(write_router_config(directory / "router.toml", prefix, pki, directory))
-    provision(config, directory / "passwords")
+    config = provision_units(broker, prefix, pki, directory)
     yield directory / "passwords"
     for unit in config.units:
         subprocess.run(
-            ["rabbitmqctl", "--quiet", "delete_user", unit.amqp_user], capture_output=True
+            [*broker.rabbitmqctl, "--quiet", "delete_user", unit.amqp_user], capture_output=True
         )
 
 
@@ -255,9 +308,13 @@ async def delete_broker_objects(prefix: str) -> None:
 
 
 @pytest.fixture
-def config_file(tmp_path: Path, prefix: str, pki: Pki, ledger_location: str | Path) -> Path:
+def config_file(
+    tmp_path: Path, prefix: str, pki: Pki, ledger_location: str | Path, broker: Broker
+) -> Path:
     """A router's config for this test; loading it needs no broker."""
-    return write_router_config(tmp_path / "router.toml", prefix, pki, ledger_location)
+    return write_router_config(
+        tmp_path / "router.toml", prefix, pki, ledger_location, broker.address
+    )
 
 
 @pytest.fixture
@@ -308,12 +365,12 @@ async def router(
 
 
 def unit_settings(
-    prefix: str, pki: Pki, passwords: Path, unit: str, mailboxes: Path
+    prefix: str, pki: Pki, passwords: Path, unit: str, mailboxes: Path, broker: str = BROKER
 ) -> UnitSettings:
     password = unit_password(passwords, unit)
     return UnitSettings(
         unit=unit,
-        amqp_url=f"amqp://{amqp_user(prefix, unit)}:{password}@{BROKER}/",
+        amqp_url=f"amqp://{amqp_user(prefix, unit)}:{password}@{broker}/",
         prefix=prefix,
         seal_carrier=str(pki.carrier(unit)),
         ca_certificate=str(pki.ca_certificate),
@@ -325,10 +382,12 @@ UnitClientFactory = Callable[[str], UnitClient]
 
 
 @pytest.fixture
-def unit_client_for(prefix: str, pki: Pki, broker_users: Path, tmp_path: Path) -> UnitClientFactory:
+def unit_client_for(
+    prefix: str, pki: Pki, broker: Broker, broker_users: Path, tmp_path: Path
+) -> UnitClientFactory:
     """Makes a unit's client (an async context manager), with its mailbox in this test's dir."""
     return lambda unit: UnitClient(
-        unit_settings(prefix, pki, broker_users, unit, tmp_path / "mailboxes")
+        unit_settings(prefix, pki, broker_users, unit, tmp_path / "mailboxes", broker.address)
     )
 
 
@@ -336,12 +395,16 @@ UnitConfigWriter = Callable[..., Path]
 
 
 @pytest.fixture
-def unit_config(prefix: str, pki: Pki, broker_users: Path, tmp_path: Path) -> UnitConfigWriter:
+def unit_config(
+    prefix: str, pki: Pki, broker: Broker, broker_users: Path, tmp_path: Path
+) -> UnitConfigWriter:
     """Writes a unit's settings file, as `docex unit --config` reads it; keyword arguments
     change its fields."""
 
     def write(unit: str, **changes: str) -> Path:
-        settings = unit_settings(prefix, pki, broker_users, unit, tmp_path / "mailboxes")
+        settings = unit_settings(
+            prefix, pki, broker_users, unit, tmp_path / "mailboxes", broker.address
+        )
         settings = msgspec.structs.replace(settings, **changes)
         path = tmp_path / f"{unit}.toml"
         fields = msgspec.structs.asdict(settings)

@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import yarl
@@ -24,13 +25,21 @@ class ProvisionError(Exception):
     pass
 
 
-def _rabbitmqctl(*args: str) -> str:
+# The broker this machine runs; tests pass the command for a private node instead.
+SYSTEM_RABBITMQCTL = ("rabbitmqctl",)
+
+
+def _rabbitmqctl(rabbitmqctl: Sequence[str], *args: str, stdin: str | None = None) -> str:
     try:
         done = subprocess.run(
-            ["rabbitmqctl", "--quiet", *args], capture_output=True, text=True, timeout=60
+            [*rabbitmqctl, "--quiet", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     except FileNotFoundError as exc:
-        raise ProvisionError("rabbitmqctl is not installed on this machine") from exc
+        raise ProvisionError(f"{rabbitmqctl[0]} is not installed on this machine") from exc
     if done.returncode != 0:
         raise ProvisionError(f"rabbitmqctl {args[0]} failed: {done.stderr.strip()}")
     return done.stdout
@@ -43,26 +52,28 @@ def unit_password(password_dir: Path, unit_id: str) -> str:
         password_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as file:
-            # Hex: rabbitmqctl would read a password starting with "-" as an option.
             file.write(secrets.token_hex(24))
     return path.read_text().strip()
 
 
-def provision(config: Config, password_dir: Path) -> list[str]:
+def provision(
+    config: Config, password_dir: Path, rabbitmqctl: Sequence[str] = SYSTEM_RABBITMQCTL
+) -> list[str]:
     names = Names(config.router.prefix)
     vhost = yarl.URL(config.router.amqp_url).path.lstrip("/") or "/"
-    listed = json.loads(_rabbitmqctl("list_users", "--formatter", "json"))
+    listed = json.loads(_rabbitmqctl(rabbitmqctl, "list_users", "--formatter", "json"))
     existing = {user["user"] for user in listed}
     report = []
     for unit in config.units:
         if unit.status != "active":
             continue
-        password = unit_password(password_dir, unit.id)
-        if unit.amqp_user in existing:
-            _rabbitmqctl("change_password", unit.amqp_user, password)
-        else:
-            _rabbitmqctl("add_user", unit.amqp_user, password)
+        # On stdin, which rabbitmqctl reads when the argument is left out: a command line
+        # is readable by every user of the machine (ps).
+        password = unit_password(password_dir, unit.id) + "\n"
+        command = "change_password" if unit.amqp_user in existing else "add_user"
+        _rabbitmqctl(rabbitmqctl, command, unit.amqp_user, stdin=password)
         _rabbitmqctl(
+            rabbitmqctl,
             "set_permissions",
             "-p",
             vhost,

@@ -1,4 +1,8 @@
-"""Crashes and broker restarts in the middle of traffic: nothing is lost, nothing shows twice."""
+"""Crashes and broker restarts in the middle of traffic: nothing is lost, nothing shows twice.
+
+The broker these tests restart is a private node (tests/brokers.py): the machine's RabbitMQ
+serves other people's runs at the same time and is never stopped.
+"""
 
 from __future__ import annotations
 
@@ -21,10 +25,33 @@ from docex.ledger.sqlite import SqliteLedger
 from docex.router.service import Router
 from docex.topology import Names
 from docex.unit.client import UnitClient
-from tests.conftest import FakeClock, Pki, UnitClientFactory
+from tests.brokers import PrivateRabbit
+from tests.conftest import (
+    Broker,
+    FakeClock,
+    Pki,
+    UnitClientFactory,
+    private_broker,
+    provision_units,
+)
 from tests.documents import sealed_envelope, submit
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+@pytest.fixture(scope="module")
+def broker(private_rabbit: PrivateRabbit) -> Broker:
+    return private_broker(private_rabbit)
+
+
+@pytest.fixture(scope="module")
+def broker_users(
+    broker: Broker, prefix: str, pki: Pki, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The units' accounts on the private node; they go when the node goes."""
+    directory = tmp_path_factory.mktemp("broker")
+    provision_units(broker, prefix, pki, directory)
+    return directory / "passwords"
 
 
 class Inbox:
@@ -118,7 +145,7 @@ async def test_kill_9_with_1000_documents_in_flight_loses_and_repeats_nothing(
 
 
 async def test_broker_restart_mid_stream_loses_nothing(
-    units: dict[str, UnitClient], pki: Pki, config: Config
+    units: dict[str, UnitClient], pki: Pki, config: Config, private_rabbit: PrivateRabbit
 ) -> None:
     """The router reconnects by itself after RabbitMQ restarts, and every document arrives."""
     count = 300
@@ -139,14 +166,8 @@ async def test_broker_restart_mid_stream_loses_nothing(
 
     try:
         await asyncio.gather(*(send(envelope) for envelope in documents[: count // 2]))
-        restart = await asyncio.create_subprocess_exec(
-            "sh",
-            "-c",
-            "rabbitmqctl stop_app && rabbitmqctl start_app",
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        assert await restart.wait() == 0
+        # The router runs in this event loop: the restart must not block it.
+        await asyncio.to_thread(private_rabbit.restart, 0)
         await asyncio.gather(*(send(envelope) for envelope in documents[count // 2 :]))
         print("all sent; received so far:", len(inbox.copies))
         await until(inbox.complete, f"all {count} deliveries after the restart", 90)
@@ -163,6 +184,7 @@ async def test_broker_stopped_is_an_exchange_fault_that_clears_itself(
     clock: FakeClock,
     pki: Pki,
     unit_client_for: UnitClientFactory,
+    private_rabbit: PrivateRabbit,
 ) -> None:
     """§46: RabbitMQ stopped for a while is a fault of the exchange itself: the router stays up,
     says it is not ready, records the fault and tells the General Office; when RabbitMQ is back
@@ -181,7 +203,7 @@ async def test_broker_stopped_is_an_exchange_fault_that_clears_itself(
         async with unit_client_for("gov-office") as office:
             await asyncio.gather(*(publish(office, e) for e in documents[: count // 2]))
             await until(inbox.reached(count // 2), "the first half", 30)
-            await rabbitmqctl("stop_app")
+            await asyncio.to_thread(private_rabbit.stop, 0)
             try:
                 # Sent while the broker is away: the client retries until it is back.
                 sending = asyncio.gather(*(publish(office, e) for e in documents[count // 2 :]))
@@ -191,7 +213,7 @@ async def test_broker_stopped_is_an_exchange_fault_that_clears_itself(
                 assert router.supervisor.problems() == []
                 assert [f.scope for f in router.ledger.faults()] == ["*"]
             finally:
-                await rabbitmqctl("start_app")
+                await asyncio.to_thread(private_rabbit.start_node, 0)
             await poll(lambda: router.ledger.open_faults() == [], "the fault to end", 60)
             await poll(lambda: router.not_ready() == [], "the router to be ready", 60)
             await sending
@@ -221,13 +243,6 @@ async def publish(sender: UnitClient, envelope: wire.Envelope) -> None:
                 return
             except Exception:
                 await asyncio.sleep(0.5)
-
-
-async def rabbitmqctl(command: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        "rabbitmqctl", command, stdout=asyncio.subprocess.DEVNULL
-    )
-    assert await process.wait() == 0
 
 
 async def poll(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:

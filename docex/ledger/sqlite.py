@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from docex.core.states import BEFORE_RECEIPT, TAKEN_AWAY, DeliveryState, sources
+from docex.ledger.board_reads import BOARD_INDEXES, BoardReadsMixin
 from docex.ledger.records import (
     Delivery,
     Fault,
@@ -215,7 +216,7 @@ _INFO_COLUMNS = (
 )
 
 
-class SqliteLedger:
+class SqliteLedger(BoardReadsMixin):
     def __init__(
         self,
         path: Path,
@@ -247,6 +248,7 @@ class SqliteLedger:
             # docex/ledger/checkpoint.py does them, off the event loop.
             self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
+        self._db.executescript(BOARD_INDEXES)
 
     def close(self) -> None:
         self._db.close()

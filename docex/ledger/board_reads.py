@@ -1,0 +1,281 @@
+"""What the General Office's board (docex/board/) reads from the ledger, beyond the read side
+every tool shares (docex/ledger/port.py): pages of documents, waiting deliveries, faults,
+notices and late information, each bounded, newest or oldest first as people look for them.
+
+A mixin over the ledger's connection (`self._db`), in SQL that SQLite and PostgreSQL both run:
+`?` placeholders, LIKE patterns passed as parameters, times compared as the TEXT stamps they are
+(all written in the exchange's local offset, so text order is time order). The indexes these
+reads need are `BOARD_INDEXES`, made when the router opens the ledger for writing; a read-only
+board cannot make them, and reads correctly without them, only slower.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+BOARD_INDEXES = """
+CREATE INDEX IF NOT EXISTS documents_by_sent ON documents (sent_at, id);
+CREATE INDEX IF NOT EXISTS documents_by_doc_no ON documents (doc_no);
+CREATE INDEX IF NOT EXISTS documents_by_sender ON documents (sender, sent_at);
+CREATE INDEX IF NOT EXISTS deliveries_by_recipient ON deliveries (recipient, doc_id);
+CREATE INDEX IF NOT EXISTS deliveries_waiting ON deliveries (delivered_at)
+    WHERE received_at IS NULL AND state = 'delivered';
+CREATE INDEX IF NOT EXISTS info_items_overdue ON info_items (overdue_at)
+    WHERE overdue_at IS NOT NULL;
+"""
+
+# The largest character: a prefix's range of doc_no ends just below prefix + this.
+_LAST_CHARACTER = "\U0010ffff"
+
+
+@dataclass(frozen=True)
+class DocumentSearch:
+    """What a board user searches documents by; empty fields do not narrow the search.
+
+    `sent_from` and `sent_until` are local dates (YYYY-MM-DD), both included. `viewer`: the unit
+    whose registrar is looking (only what it sent or received), None for the General Office.
+    """
+
+    doc_no: str = ""
+    title: str = ""
+    sender: str = ""
+    recipient: str = ""
+    sent_from: str = ""
+    sent_until: str = ""
+    viewer: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    id: str
+    sender: str
+    title: str
+    doc_no: str
+    sent_at: str
+    sent_exchange_date: str
+
+
+@dataclass(frozen=True)
+class WaitingDelivery:
+    """Delivered to the recipient's queue, not yet received (§37)."""
+
+    doc_id: str
+    recipient: str
+    role: str
+    delivered_at: str
+    sender: str
+    title: str
+    doc_no: str
+
+
+@dataclass(frozen=True)
+class WaitingTotal:
+    recipient: str
+    count: int
+    oldest_delivered_at: str
+
+
+@dataclass(frozen=True)
+class OverdueRequest:
+    """A request to handle (§42) flagged overdue; `recipients` are the handling units."""
+
+    id: str
+    sender: str
+    item: bytes
+    deadline: str
+    overdue_at: str
+    replied_at: str | None
+    delay_explained_at: str | None
+    recipients: list[str]
+
+
+@dataclass(frozen=True)
+class LateUpdate:
+    """A unit that had not filed its work update (§41) for a period by the due date."""
+
+    unit: str
+    period: str
+    flagged_at: str
+
+
+class BoardReads(Protocol):
+    """The board's reads; every list is bounded by `limit`."""
+
+    def board_documents(
+        self, search: DocumentSearch, limit: int, before: tuple[str, str] | None = None
+    ) -> list[DocumentRow]:
+        """Newest first; `before` is the (sent_at, id) of the last row of the previous page."""
+        ...
+
+    def board_waiting(
+        self, viewer: str | None, limit: int, offset: int = 0
+    ) -> list[WaitingDelivery]:
+        """Oldest delivery first; a unit sees what was sent to it and what it sent."""
+        ...
+
+    def board_waiting_totals(self, viewer: str | None) -> list[WaitingTotal]:
+        """Per recipient, by unit id."""
+        ...
+
+    def board_links(self) -> dict[str, tuple[str, bool]]:
+        """Every unit heard from: when last, and whether it sends heartbeats."""
+        ...
+
+    def board_ended_faults(self, limit: int) -> list[tuple[int, str, str, str, str]]:
+        """(id, scope, kind, started_at, ended_at) of faults that ended, latest first."""
+        ...
+
+    def board_notices(
+        self, limit: int, before: int | None = None
+    ) -> list[tuple[int, int, str, str]]:
+        """(id, fault_id, unit, created_at), newest first, older than notice `before`."""
+        ...
+
+    def board_overdue_requests(self, limit: int) -> list[OverdueRequest]:
+        """Latest flagged first."""
+        ...
+
+    def board_late_updates(self, limit: int) -> list[LateUpdate]:
+        """Latest flagged first."""
+        ...
+
+
+class BoardReadsMixin:
+    """BoardReads for a ledger whose `_db.execute(sql, params)` runs portable SQL."""
+
+    _db: Any
+
+    def board_documents(
+        self, search: DocumentSearch, limit: int, before: tuple[str, str] | None = None
+    ) -> list[DocumentRow]:
+        where, params = _document_filters(search)
+        if before is not None:
+            where.append("(sent_at < ? OR (sent_at = ? AND id < ?))")
+            params += [before[0], before[0], before[1]]
+        sql = (
+            "SELECT id, sender, title, doc_no, sent_at, sent_exchange_date FROM documents"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY sent_at DESC, id DESC LIMIT ?"
+        )
+        rows = self._db.execute(sql, (*params, limit)).fetchall()
+        return [DocumentRow(*row) for row in rows]
+
+    def board_waiting(
+        self, viewer: str | None, limit: int, offset: int = 0
+    ) -> list[WaitingDelivery]:
+        visible, params = _waiting_visible(viewer)
+        rows = self._db.execute(
+            "SELECT d.doc_id, d.recipient, d.role, d.delivered_at, doc.sender, doc.title,"
+            " doc.doc_no FROM deliveries d JOIN documents doc ON doc.id = d.doc_id"
+            " WHERE d.received_at IS NULL AND d.state = 'delivered'"
+            f"{visible} ORDER BY d.delivered_at, d.doc_id, d.recipient LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        ).fetchall()
+        return [WaitingDelivery(*row) for row in rows]
+
+    def board_waiting_totals(self, viewer: str | None) -> list[WaitingTotal]:
+        visible, params = _waiting_visible(viewer)
+        join = " JOIN documents doc ON doc.id = d.doc_id" if viewer is not None else ""
+        rows = self._db.execute(
+            "SELECT d.recipient, count(*), min(d.delivered_at) FROM deliveries d"
+            f"{join} WHERE d.received_at IS NULL AND d.state = 'delivered'{visible}"
+            " GROUP BY d.recipient ORDER BY d.recipient",
+            tuple(params),
+        ).fetchall()
+        return [WaitingTotal(str(unit), int(count), str(oldest)) for unit, count, oldest in rows]
+
+    def board_links(self) -> dict[str, tuple[str, bool]]:
+        rows = self._db.execute("SELECT unit, last_seen_at, heartbeats FROM links").fetchall()
+        return {str(unit): (str(seen), bool(beats)) for unit, seen, beats in rows}
+
+    def board_ended_faults(self, limit: int) -> list[tuple[int, str, str, str, str]]:
+        rows = self._db.execute(
+            "SELECT id, scope, kind, started_at, ended_at FROM faults"
+            " WHERE ended_at IS NOT NULL ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [tuple(row) for row in rows]
+
+    def board_notices(
+        self, limit: int, before: int | None = None
+    ) -> list[tuple[int, int, str, str]]:
+        rows = self._db.execute(
+            "SELECT id, fault_id, unit, created_at FROM notices"
+            " WHERE (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?",
+            (before, before, limit),
+        ).fetchall()
+        return [tuple(row) for row in rows]
+
+    def board_overdue_requests(self, limit: int) -> list[OverdueRequest]:
+        rows = self._db.execute(
+            "SELECT id, sender, item, deadline, overdue_at, replied_at, delay_explained_at"
+            " FROM info_items WHERE overdue_at IS NOT NULL AND kind = 'request'"
+            " ORDER BY overdue_at DESC, id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        requests = []
+        for info_id, sender, item, deadline, overdue_at, replied_at, delayed_at in rows:
+            recipients = self._db.execute(
+                "SELECT recipient FROM info_recipients WHERE info_id = ? ORDER BY recipient",
+                (info_id,),
+            ).fetchall()
+            handlers = [str(unit) for (unit,) in recipients]
+            requests.append(
+                OverdueRequest(
+                    info_id, sender, item, deadline, overdue_at, replied_at, delayed_at, handlers
+                )
+            )
+        return requests
+
+    def board_late_updates(self, limit: int) -> list[LateUpdate]:
+        rows = self._db.execute(
+            "SELECT unit, subject, at FROM info_flags WHERE what = 'late'"
+            " ORDER BY at DESC, unit LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [LateUpdate(*row) for row in rows]
+
+
+def _document_filters(search: DocumentSearch) -> tuple[list[str], list[object]]:
+    where: list[str] = []
+    params: list[object] = []
+    if search.doc_no:
+        # Exact, or starting with what was typed: a range, so the doc_no index answers it.
+        where.append("doc_no >= ? AND doc_no < ?")
+        params += [search.doc_no, search.doc_no + _LAST_CHARACTER]
+    for word in search.title.split():
+        where.append("title LIKE ? ESCAPE '\\'")
+        params.append("%" + _like_escaped(word) + "%")
+    if search.sender:
+        where.append("sender = ?")
+        params.append(search.sender)
+    if search.recipient:
+        where.append(
+            "EXISTS (SELECT 1 FROM deliveries WHERE doc_id = documents.id AND recipient = ?)"
+        )
+        params.append(search.recipient)
+    if search.sent_from:
+        where.append("sent_at >= ?")
+        params.append(search.sent_from)
+    if search.sent_until:
+        # Every stamp of that day sorts before the day's date followed by a later character.
+        where.append("sent_at < ?")
+        params.append(search.sent_until + "U")
+    if search.viewer is not None:
+        where.append(
+            "(sender = ? OR EXISTS (SELECT 1 FROM deliveries"
+            " WHERE doc_id = documents.id AND recipient = ?))"
+        )
+        params += [search.viewer, search.viewer]
+    return where, params
+
+
+def _waiting_visible(viewer: str | None) -> tuple[str, list[object]]:
+    if viewer is None:
+        return "", []
+    return " AND (d.recipient = ? OR doc.sender = ?)", [viewer, viewer]
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

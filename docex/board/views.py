@@ -17,7 +17,7 @@ from aiohttp import web
 
 from docex import wire
 from docex.board.context import Board, board_of, viewer_of
-from docex.ledger.board_reads import DocumentSearch
+from docex.ledger.board_reads import TITLE_WINDOW, DocumentSearch
 from docex.ledger.records import Delivery, stored_envelope
 
 PAGE = 50
@@ -82,15 +82,29 @@ async def documents(request: web.Request) -> web.Response:
     except BadParameter as bad:
         return _error(request, 400, str(bad))
     rows = board.ledger.board_documents(search, PAGE + 1, before)
-    older = None
+    older = window_end = None
     if len(rows) > PAGE:
         rows = rows[:PAGE]
-        query = dict(request.query)
-        query["before"] = f"{rows[-1].sent_at}~{rows[-1].id}"
-        older = request.rel_url.with_query(query)
+        older = _with_cursor(request, (rows[-1].sent_at, rows[-1].id))
+    elif search.title.split():
+        window_end = board.ledger.board_title_window_end(search, before)
+        if window_end is not None:
+            older = _with_cursor(request, window_end)
     return render(
-        request, "documents.html", rows=rows, search=search, older=older, units=board.config.units
+        request,
+        "documents.html",
+        rows=rows,
+        search=search,
+        older=older,
+        window=TITLE_WINDOW if window_end else None,
+        units=board.config.units,
     )
+
+
+def _with_cursor(request: web.Request, last: tuple[str, str]) -> str:
+    query = dict(request.query)
+    query["before"] = f"{last[0]}~{last[1]}"
+    return str(request.rel_url.with_query(query))
 
 
 def _search(request: web.Request, board: Board) -> DocumentSearch:

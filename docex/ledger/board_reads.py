@@ -21,10 +21,18 @@ CREATE INDEX IF NOT EXISTS documents_by_sender ON documents (sender, sent_at);
 CREATE INDEX IF NOT EXISTS deliveries_by_recipient ON deliveries (recipient, doc_id);
 CREATE INDEX IF NOT EXISTS deliveries_waiting ON deliveries (delivered_at)
     WHERE received_at IS NULL AND state = 'delivered';
+CREATE INDEX IF NOT EXISTS deliveries_waiting_by_recipient ON deliveries (recipient, delivered_at)
+    WHERE received_at IS NULL AND state = 'delivered';
+CREATE INDEX IF NOT EXISTS deliveries_waiting_by_document
+    ON deliveries (doc_id, recipient, role, delivered_at)
+    WHERE received_at IS NULL AND state = 'delivered';
 CREATE INDEX IF NOT EXISTS info_items_overdue ON info_items (overdue_at)
     WHERE overdue_at IS NOT NULL;
 """
 
+# A search for words in titles looks at this many of the newest documents matching the rest of
+# the search; the board offers to go on from the oldest of them.
+TITLE_WINDOW = 20_000
 # The largest character: a prefix's range of doc_no ends just below prefix + this.
 _LAST_CHARACTER = "\U0010ffff"
 
@@ -105,7 +113,16 @@ class BoardReads(Protocol):
     def board_documents(
         self, search: DocumentSearch, limit: int, before: tuple[str, str] | None = None
     ) -> list[DocumentRow]:
-        """Newest first; `before` is the (sent_at, id) of the last row of the previous page."""
+        """Newest first; `before` is the (sent_at, id) of the last row of the previous page.
+        Title words are looked for among the newest TITLE_WINDOW documents that match the rest."""
+        ...
+
+    def board_title_window_end(
+        self, search: DocumentSearch, before: tuple[str, str] | None = None
+    ) -> tuple[str, str] | None:
+        """The (sent_at, id) of the oldest document a title search looks at, None when it
+        looks at every document matching the rest of the search (the viewer aside: a unit's
+        registrar searches the same window, of which it sees its own documents)."""
         ...
 
     def board_waiting(
@@ -149,38 +166,61 @@ class BoardReadsMixin:
     def board_documents(
         self, search: DocumentSearch, limit: int, before: tuple[str, str] | None = None
     ) -> list[DocumentRow]:
-        where, params = _document_filters(search)
-        if before is not None:
-            where.append("(sent_at < ? OR (sent_at = ? AND id < ?))")
-            params += [before[0], before[0], before[1]]
-        sql = (
-            "SELECT id, sender, title, doc_no, sent_at, sent_exchange_date FROM documents"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY sent_at DESC, id DESC LIMIT ?"
-        )
+        where, params = _document_filters(search, before)
+        words = search.title.split()
+        if words:
+            # A word inside titles needs a look at each title: only the newest TITLE_WINDOW.
+            end = self.board_title_window_end(search, before)
+            if end is not None:
+                where.append("(sent_at > ? OR (sent_at = ? AND id >= ?))")
+                params += [end[0], end[0], end[1]]
+            where += ["title LIKE ? ESCAPE '\\'"] * len(words)
+            params += ["%" + _like_escaped(word) + "%" for word in words]
+        columns = "id, sender, title, doc_no, sent_at, sent_exchange_date"
+        newest = " ORDER BY sent_at DESC, id DESC LIMIT ?"
+        if search.viewer is None:
+            sql = f"SELECT {columns} FROM documents{_where(where)}{newest}"
+        else:
+            # What the unit received, and what it sent, each read from the unit's own rows:
+            # a registrar's page costs the unit's share of the ledger, not the whole of it.
+            received = [*where, "id IN (SELECT doc_id FROM deliveries WHERE recipient = ?)"]
+            sent = [*where, "sender = ?"]
+            sql = (
+                f"SELECT {columns} FROM documents{_where(received)}"
+                f" UNION SELECT {columns} FROM documents{_where(sent)}{newest}"
+            )
+            params = [*params, search.viewer, *params, search.viewer]
         rows = self._db.execute(sql, (*params, limit)).fetchall()
         return [DocumentRow(*row) for row in rows]
+
+    def board_title_window_end(
+        self, search: DocumentSearch, before: tuple[str, str] | None = None
+    ) -> tuple[str, str] | None:
+        where, params = _document_filters(search, before)
+        row = self._db.execute(
+            f"SELECT sent_at, id FROM documents{_where(where)}"
+            " ORDER BY sent_at DESC, id DESC LIMIT 1 OFFSET ?",
+            (*params, TITLE_WINDOW - 1),
+        ).fetchone()
+        return (str(row[0]), str(row[1])) if row else None
 
     def board_waiting(
         self, viewer: str | None, limit: int, offset: int = 0
     ) -> list[WaitingDelivery]:
-        visible, params = _waiting_visible(viewer)
+        waiting, params = _waiting(viewer)
         rows = self._db.execute(
-            "SELECT d.doc_id, d.recipient, d.role, d.delivered_at, doc.sender, doc.title,"
-            " doc.doc_no FROM deliveries d JOIN documents doc ON doc.id = d.doc_id"
-            " WHERE d.received_at IS NULL AND d.state = 'delivered'"
-            f"{visible} ORDER BY d.delivered_at, d.doc_id, d.recipient LIMIT ? OFFSET ?",
+            "SELECT w.doc_id, w.recipient, w.role, w.delivered_at, doc.sender, doc.title,"
+            f" doc.doc_no FROM ({waiting}) AS w JOIN documents doc ON doc.id = w.doc_id"
+            " ORDER BY w.delivered_at, w.doc_id, w.recipient LIMIT ? OFFSET ?",
             (*params, limit, offset),
         ).fetchall()
         return [WaitingDelivery(*row) for row in rows]
 
     def board_waiting_totals(self, viewer: str | None) -> list[WaitingTotal]:
-        visible, params = _waiting_visible(viewer)
-        join = " JOIN documents doc ON doc.id = d.doc_id" if viewer is not None else ""
+        waiting, params = _waiting(viewer)
         rows = self._db.execute(
-            "SELECT d.recipient, count(*), min(d.delivered_at) FROM deliveries d"
-            f"{join} WHERE d.received_at IS NULL AND d.state = 'delivered'{visible}"
-            " GROUP BY d.recipient ORDER BY d.recipient",
+            f"SELECT w.recipient, count(*), min(w.delivered_at) FROM ({waiting}) AS w"
+            " GROUP BY w.recipient ORDER BY w.recipient",
             tuple(params),
         ).fetchall()
         return [WaitingTotal(str(unit), int(count), str(oldest)) for unit, count, oldest in rows]
@@ -237,16 +277,16 @@ class BoardReadsMixin:
         return [LateUpdate(*row) for row in rows]
 
 
-def _document_filters(search: DocumentSearch) -> tuple[list[str], list[object]]:
+def _document_filters(
+    search: DocumentSearch, before: tuple[str, str] | None
+) -> tuple[list[str], list[object]]:
+    """Everything but the title's words and the viewer, which board_documents adds."""
     where: list[str] = []
     params: list[object] = []
     if search.doc_no:
         # Exact, or starting with what was typed: a range, so the doc_no index answers it.
         where.append("doc_no >= ? AND doc_no < ?")
         params += [search.doc_no, search.doc_no + _LAST_CHARACTER]
-    for word in search.title.split():
-        where.append("title LIKE ? ESCAPE '\\'")
-        params.append("%" + _like_escaped(word) + "%")
     if search.sender:
         where.append("sender = ?")
         params.append(search.sender)
@@ -262,19 +302,31 @@ def _document_filters(search: DocumentSearch) -> tuple[list[str], list[object]]:
         # Every stamp of that day sorts before the day's date followed by a later character.
         where.append("sent_at < ?")
         params.append(search.sent_until + "U")
-    if search.viewer is not None:
-        where.append(
-            "(sender = ? OR EXISTS (SELECT 1 FROM deliveries"
-            " WHERE doc_id = documents.id AND recipient = ?))"
-        )
-        params += [search.viewer, search.viewer]
+    if before is not None:
+        where.append("(sent_at < ? OR (sent_at = ? AND id < ?))")
+        params += [before[0], before[0], before[1]]
     return where, params
 
 
-def _waiting_visible(viewer: str | None) -> tuple[str, list[object]]:
+def _where(conditions: list[str]) -> str:
+    return " WHERE " + " AND ".join(conditions) if conditions else ""
+
+
+_WAITING = "received_at IS NULL AND state = 'delivered'"
+
+
+def _waiting(viewer: str | None) -> tuple[str, list[object]]:
+    """The deliveries waiting for receipt that the viewer may see, as a subquery: for a unit,
+    those sent to it and those of the documents it sent, each read through its own index."""
+    columns = "doc_id, recipient, role, delivered_at"
     if viewer is None:
-        return "", []
-    return " AND (d.recipient = ? OR doc.sender = ?)", [viewer, viewer]
+        return f"SELECT {columns} FROM deliveries WHERE {_WAITING}", []
+    return (
+        f"SELECT {columns} FROM deliveries WHERE recipient = ? AND {_WAITING}"
+        f" UNION SELECT {columns} FROM deliveries WHERE {_WAITING}"
+        " AND doc_id IN (SELECT id FROM documents WHERE sender = ?)",
+        [viewer, viewer],
+    )
 
 
 def _like_escaped(text: str) -> str:

@@ -50,7 +50,7 @@ def unit_id(number: int) -> str:
 def write_config(directory: Path) -> Path:
     units = "".join(
         f'[[units]]\nid = "{unit_id(n)}"\nname = "单位{n:02d}"\namqp_user = "u{n}"\n\n'
-        for n in range(UNITS)
+        for n in range(UNITS + 1)  # unit-60 sends and receives nothing: a registrar's worst case
     )
     path = directory / "router.toml"
     path.write_text(
@@ -71,6 +71,7 @@ spool_dir = "paper"
 [board.subjects]
 "{OFFICE_DN}" = "office"
 "CN=bench-registrar,O=unit-07" = "unit-07"
+"CN=bench-registrar,O=unit-60" = "unit-60"
 
 {units}"""
     )
@@ -253,8 +254,15 @@ async def measure(config: Config, repeat: int) -> None:
         ("unit-07", "/documents?title=没有这个词"),
         ("unit-07", "/documents?doc_no=穗07〔2026〕"),
         ("unit-07", "/waiting"),
+        ("unit-60", "/documents"),
+        ("unit-60", "/documents?title=预算"),
+        ("unit-60", "/waiting"),
     ]
-    subjects = {"office": OFFICE_DN, "unit-07": "CN=bench-registrar,O=unit-07"}
+    subjects = {
+        "office": OFFICE_DN,
+        "unit-07": "CN=bench-registrar,O=unit-07",
+        "unit-60": "CN=bench-registrar,O=unit-60",
+    }
     print(f"{'viewer':8} {'cold ms':>8} {'median ms':>9}  page")
     async with aiohttp.ClientSession() as session:
         for viewer, path in pages:

@@ -48,9 +48,12 @@ def identify(
 
 def _is_loopback(peer: str) -> bool:
     try:
-        return ipaddress.ip_address(peer).is_loopback
+        address = ipaddress.ip_address(peer)
     except ValueError:
         return False  # a Unix socket or something stranger: not the proxy we know
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped.is_loopback  # IPv4 on a dual-stack socket
+    return address.is_loopback
 
 
 _HEX_ESCAPE = re.compile(r"(?:\\[0-9A-Fa-f]{2})+")

@@ -33,6 +33,8 @@ CREATE INDEX IF NOT EXISTS info_items_overdue ON info_items (overdue_at)
 # A search for words in titles looks at this many of the newest documents matching the rest of
 # the search; the board offers to go on from the oldest of them.
 TITLE_WINDOW = 20_000
+# A unit's registrar's page first looks among this many of the newest documents.
+VIEWER_WALK = 2_000
 # The largest character: a prefix's range of doc_no ends just below prefix + this.
 _LAST_CHARACTER = "\U0010ffff"
 
@@ -166,41 +168,61 @@ class BoardReadsMixin:
     def board_documents(
         self, search: DocumentSearch, limit: int, before: tuple[str, str] | None = None
     ) -> list[DocumentRow]:
-        where, params = _document_filters(search, before)
+        base, base_params = _document_filters(search, before)
+        where, params = list(base), list(base_params)
         words = search.title.split()
         if words:
             # A word inside titles needs a look at each title: only the newest TITLE_WINDOW.
-            end = self.board_title_window_end(search, before)
-            if end is not None:
-                where.append("(sent_at > ? OR (sent_at = ? AND id >= ?))")
-                params += [end[0], end[0], end[1]]
+            where, params = _from_newest(where, params, self._nth_newest(base, base_params))
             where += ["title LIKE ? ESCAPE '\\'"] * len(words)
             params += ["%" + _like_escaped(word) + "%" for word in words]
-        columns = "id, sender, title, doc_no, sent_at, sent_exchange_date"
-        newest = " ORDER BY sent_at DESC, id DESC LIMIT ?"
         if search.viewer is None:
-            sql = f"SELECT {columns} FROM documents{_where(where)}{newest}"
-        else:
-            # What the unit received, and what it sent, each read from the unit's own rows:
-            # a registrar's page costs the unit's share of the ledger, not the whole of it.
-            received = [*where, "id IN (SELECT doc_id FROM deliveries WHERE recipient = ?)"]
-            sent = [*where, "sender = ?"]
-            sql = (
-                f"SELECT {columns} FROM documents{_where(received)}"
-                f" UNION SELECT {columns} FROM documents{_where(sent)}{newest}"
-            )
-            params = [*params, search.viewer, *params, search.viewer]
-        rows = self._db.execute(sql, (*params, limit)).fetchall()
+            return self._documents(where, params, limit)
+        visible = (
+            "(sender = ? OR EXISTS (SELECT 1 FROM deliveries"
+            " WHERE doc_id = documents.id AND recipient = ?))"
+        )
+        where, params = [*where, visible], [*params, search.viewer, search.viewer]
+        if words:
+            return self._documents(where, params, limit)  # the title window bounds the walk
+        # A unit's documents among the newest ones, walking them in order: quick for a unit
+        # with a fair share of the traffic.
+        walk_end = self._nth_newest(base, base_params, VIEWER_WALK)
+        walked = self._documents(*_from_newest(where, params, walk_end), limit)
+        if len(walked) == limit or walk_end is None:
+            return walked
+        # Too few there: read what the unit received and what it sent from the unit's own rows,
+        # so a rarely addressed unit costs its own share of the ledger, not the whole of it.
+        received = [*base, "id IN (SELECT doc_id FROM deliveries WHERE recipient = ?)"]
+        sent = [*base, "sender = ?"]
+        rows = self._db.execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents{_where(received)}"
+            f" UNION SELECT {_DOCUMENT_COLUMNS} FROM documents{_where(sent)}{_NEWEST}",
+            (*base_params, search.viewer, *base_params, search.viewer, limit),
+        ).fetchall()
         return [DocumentRow(*row) for row in rows]
 
     def board_title_window_end(
         self, search: DocumentSearch, before: tuple[str, str] | None = None
     ) -> tuple[str, str] | None:
-        where, params = _document_filters(search, before)
+        return self._nth_newest(*_document_filters(search, before))
+
+    def _documents(self, where: list[str], params: list[object], limit: int) -> list[DocumentRow]:
+        rows = self._db.execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents{_where(where)}{_NEWEST}",
+            (*params, limit),
+        ).fetchall()
+        return [DocumentRow(*row) for row in rows]
+
+    def _nth_newest(
+        self, where: list[str], params: list[object], n: int | None = None
+    ) -> tuple[str, str] | None:
+        """(sent_at, id) of the n-th newest document matching, TITLE_WINDOW-th by default;
+        None when fewer match."""
         row = self._db.execute(
             f"SELECT sent_at, id FROM documents{_where(where)}"
             " ORDER BY sent_at DESC, id DESC LIMIT 1 OFFSET ?",
-            (*params, TITLE_WINDOW - 1),
+            (*params, (n or TITLE_WINDOW) - 1),
         ).fetchone()
         return (str(row[0]), str(row[1])) if row else None
 
@@ -208,10 +230,13 @@ class BoardReadsMixin:
         self, viewer: str | None, limit: int, offset: int = 0
     ) -> list[WaitingDelivery]:
         waiting, params = _waiting(viewer)
+        order = " ORDER BY delivered_at, doc_id, recipient"
+        # The page is cut from the deliveries alone; only its own rows look up their document.
         rows = self._db.execute(
             "SELECT w.doc_id, w.recipient, w.role, w.delivered_at, doc.sender, doc.title,"
-            f" doc.doc_no FROM ({waiting}) AS w JOIN documents doc ON doc.id = w.doc_id"
-            " ORDER BY w.delivered_at, w.doc_id, w.recipient LIMIT ? OFFSET ?",
+            f" doc.doc_no FROM (SELECT * FROM ({waiting}) AS v{order} LIMIT ? OFFSET ?) AS w"
+            " JOIN documents doc ON doc.id = w.doc_id"
+            " ORDER BY w.delivered_at, w.doc_id, w.recipient",
             (*params, limit, offset),
         ).fetchall()
         return [WaitingDelivery(*row) for row in rows]
@@ -303,9 +328,26 @@ def _document_filters(
         where.append("sent_at < ?")
         params.append(search.sent_until + "U")
     if before is not None:
-        where.append("(sent_at < ? OR (sent_at = ? AND id < ?))")
+        where.append("sent_at <= ? AND (sent_at < ? OR id < ?)")
         params += [before[0], before[0], before[1]]
     return where, params
+
+
+def _from_newest(
+    where: list[str], params: list[object], end: tuple[str, str] | None
+) -> tuple[list[str], list[object]]:
+    """Only documents no older than `end`, when there is one."""
+    if end is None:
+        return where, params
+    return (
+        # The plain bound first, so the sent_at index stops there.
+        [*where, "sent_at >= ? AND (sent_at > ? OR id >= ?)"],
+        [*params, end[0], end[0], end[1]],
+    )
+
+
+_DOCUMENT_COLUMNS = "id, sender, title, doc_no, sent_at, sent_exchange_date"
+_NEWEST = " ORDER BY sent_at DESC, id DESC LIMIT ?"
 
 
 def _where(conditions: list[str]) -> str:

@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from docex import wire
+from docex.ids import uuid7
 from docex.router.service import Router
 from docex.unit.client import UnitClient
 from tests.board.conftest import (
@@ -371,3 +372,41 @@ async def test_the_operations_page_warns_of_missing_holidays(
     await expect(page.locator("#outbox")).to_have_text(re.compile(r"^\d+$"))
     await expect(page.locator("#calendar")).to_contain_text(re.compile("2026|2027"))
     await screenshot(page, "ops")
+
+
+async def test_an_overdue_request_is_listed_with_its_handlers(
+    router: Router,
+    units: dict[str, UnitClient],
+    board: RunningBoard,
+    page_as: PageAs,
+    clock: FakeClock,
+) -> None:
+    """§42: a request to handle whose deadline passed with no reply is listed for the office,
+    with who asked, who was to handle it, the deadline and since when it is overdue."""
+    deadline = (clock.now() + timedelta(hours=2)).isoformat()
+    request = wire.Info(
+        v=wire.VERSION,
+        kind="request",
+        title="协助提供预算执行数据",
+        content="请提供2026年预算执行数据",
+        to=["education"],
+        deadline=deadline,
+    )
+    message_id = uuid7()
+    await units["finance"].publish(request, message_id)
+    answer = await units["finance"].wait_for(
+        lambda: units["finance"].mailbox.answer_to(message_id), 30
+    )
+    assert isinstance(answer, wire.Status) and answer.state == "accepted", answer
+    clock.current += timedelta(hours=3)
+    router.infowatch.check()
+    page = await page_as(OFFICE_DN)
+
+    await page.goto(f"{board.url}/info")
+    row = page.locator("#overdue tbody tr", has_text="协助提供预算执行数据")
+    await expect(row).to_contain_text("市财政局")
+    await expect(row).to_contain_text("市教育局")
+    await expect(row).to_contain_text("2026-11-26 12:00:00")  # the deadline, in Beijing time
+    await expect(row).to_contain_text("2026-11-26 13:00:00")  # flagged overdue
+    await expect(row).to_contain_text("未答复")
+    await screenshot(page, "info")

@@ -127,7 +127,12 @@ def test_sender_recipient_and_dates_narrow_the_search(exchange: Ledger) -> None:
     assert ids(exchange.board_documents(both, 10)) == ["d3"]
 
 
-def test_a_unit_sees_only_what_it_sent_or_received(exchange: Ledger) -> None:
+@pytest.mark.parametrize("walk", [1, 2, 3, 1000])
+def test_a_unit_sees_only_what_it_sent_or_received(
+    exchange: Ledger, walk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether its page is found among the newest documents or read from its own rows."""
+    monkeypatch.setattr(board_reads, "VIEWER_WALK", walk)
     finance = DocumentSearch(viewer="finance")
     assert ids(exchange.board_documents(finance, 10)) == ["d5", "d3", "d1"]
     assert ids(exchange.board_documents(finance, 2)) == ["d5", "d3"]

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from docex.unit.client import UnitClient
 
 
+
 class CommandError(Exception):
     pass
 

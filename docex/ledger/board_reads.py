@@ -265,10 +265,11 @@ class BoardReadsMixin:
     def board_notices(
         self, limit: int, before: int | None = None
     ) -> list[tuple[int, int, str, str]]:
+        where, params = (["id < ?"], [before]) if before is not None else ([], [])
         rows = self._db.execute(
-            "SELECT id, fault_id, unit, created_at FROM notices"
-            " WHERE (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?",
-            (before, before, limit),
+            f"SELECT id, fault_id, unit, created_at FROM notices{_where(where)}"
+            " ORDER BY id DESC LIMIT ?",
+            (*params, limit),
         ).fetchall()
         return [tuple(row) for row in rows]
 

@@ -86,6 +86,9 @@ async def test_a_sent_document_shows_with_its_receipt_time(
     await expect(page.locator("#documents tbody tr")).to_have_count(1)
     await expect(page.locator("#documents")).to_contain_text("关于做好年终工作的通知")
     await expect(page.locator("input[name=doc_no]")).to_have_value("穗府办〔2026〕12号")
+    # The page reloads itself at its own address, so the search is kept.
+    assert "doc_no=" in page.url
+    await expect(page.locator("meta[http-equiv=refresh]")).to_have_attribute("content", "60")
     await page.fill("input[name=doc_no]", "穗府办")
     await page.click("button[type=submit]")
     await expect(page.locator("#documents tbody tr")).to_have_count(1)

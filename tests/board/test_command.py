@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from docex.board.app import CONTENT_SECURITY_POLICY
 from docex.ledger.errors import LedgerError
 from docex.ledger.open import open_ledger
 from tests.board.conftest import OFFICE_DN, as_nginx_writes_it
@@ -28,7 +29,8 @@ def board(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def get(url: str, subject: str | None) -> tuple[int, str]:
+def get(url: str, subject: str | None) -> tuple[int, str, str]:
+    """Status, body and Content-Security-Policy."""
     headers = (
         {}
         if subject is None
@@ -39,9 +41,9 @@ def get(url: str, subject: str | None) -> tuple[int, str]:
     )
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as got:
-            return got.status, got.read().decode()
+            return got.status, got.read().decode(), got.headers["Content-Security-Policy"]
     except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+        return error.code, error.read().decode(), error.headers["Content-Security-Policy"]
 
 
 def free_port() -> int:
@@ -91,15 +93,17 @@ def test_it_serves_the_ledger_read_only_until_sigterm(config_file: Path, tmp_pat
         deadline = time.monotonic() + 30
         while True:
             try:
-                status, page = get(f"http://127.0.0.1:{port}/documents", OFFICE_DN)
+                status, page, policy = get(f"http://127.0.0.1:{port}/documents", OFFICE_DN)
                 break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
                     pytest.fail(f"the board did not answer: {process.communicate()}")
                 time.sleep(0.05)  # polling a port that has no event to wait on
         assert status == 200 and "没有符合条件的公文" in page
-        status, page = get(f"http://127.0.0.1:{port}/documents", None)
+        assert policy == CONTENT_SECURITY_POLICY and "default-src 'none'" in policy
+        status, page, policy = get(f"http://127.0.0.1:{port}/documents", None)
         assert status == 403 and "未通过客户端证书认证" in page
+        assert policy == CONTENT_SECURITY_POLICY
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)

@@ -18,7 +18,7 @@ from aiohttp import web
 from docex import wire
 from docex.board.context import Board, board_of, viewer_of
 from docex.ledger.board_reads import TITLE_WINDOW, DocumentSearch
-from docex.ledger.records import Delivery, stored_envelope
+from docex.ledger.records import EXCHANGE, Delivery, stored_envelope
 
 PAGE = 50
 # Documents a paper notice lists on the notices page; its PDF lists them all.
@@ -253,7 +253,7 @@ async def links(request: web.Request) -> web.Response:
             "heard_ago": now - datetime.fromisoformat(heard[unit.id][0])
             if unit.id in heard
             else None,
-            "down": unit.id in down or "*" in down,
+            "down": unit.id in down or EXCHANGE in down,
             "untaken": untaken.get(unit.id, 0),
         }
         for unit in board.config.units
@@ -270,7 +270,7 @@ async def links(request: web.Request) -> web.Response:
                 "seconds": max(int(left.total_seconds()), 0),
                 "soon": left < PAPER_SOON,
                 "untaken": sum(untaken.values())
-                if fault.scope == "*"
+                if fault.scope == EXCHANGE
                 else untaken.get(fault.scope, 0),
             }
         )

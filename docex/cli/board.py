@@ -42,6 +42,12 @@ def _board(args: argparse.Namespace) -> int:
     if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
         print(f"error: --listen {listen!r} is not HOST:PORT", file=sys.stderr)
         return 2
+    if host.strip("[]") not in ("127.0.0.1", "::1", "localhost"):
+        print(
+            f"warning: listening on {listen}: the board serves only requests from loopback,"
+            " where the TLS proxy runs; others get 403",
+            file=sys.stderr,
+        )
     if not config.board.subjects:
         print(
             f"error: {args.config}: [board] subjects names no certificate subject, so the board"

@@ -133,6 +133,16 @@ class SmsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     per_number_per_hour: int = 6
 
 
+class BoardSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The General Office's web board (`docex board`, docex/board/): it listens on loopback
+    behind a TLS proxy that checks client certificates and names the subject it verified."""
+
+    listen: str = "127.0.0.1:8480"
+    # Certificate subject DN, as the proxy passes it, -> "office" (sees everything) or the id
+    # of the unit whose registrar it is (sees only what that unit sent or received).
+    subjects: dict[str, str] = {}
+
+
 class Contact(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A user who registered a mobile number for SMS reminders (§16)."""
 
@@ -156,6 +166,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     links: LinkSettings = msgspec.field(default_factory=LinkSettings)
     information: InformationSettings = msgspec.field(default_factory=InformationSettings)
     sms: SmsSettings = msgspec.field(default_factory=SmsSettings)
+    board: BoardSettings = msgspec.field(default_factory=BoardSettings)
     # Magic bytes (hex) of formats beyond PDF and OFD, e.g. CEB, whose signature is not public.
     formats: dict[str, str] = {}
     units: list[Unit] = []
@@ -281,6 +292,7 @@ def _problems(config: Config) -> list[Problem]:
         problems.append((("links", "paper_fallback_hours"), "must be more than 0 hours"))
     problems += _information_problems(config, seen)
     problems += _sms_problems(config)
+    problems += _board_problems(config, seen)
     try:
         config.calendar()
     except (KeyError, ValueError) as exc:
@@ -326,6 +338,19 @@ def _sms_problems(config: Config) -> list[Problem]:
             if not _MOBILE.fullmatch(contact.mobile):
                 where = ("units", index, "contacts", number, "mobile")
                 problems.append((where, f"{contact.mobile!r} is not a phone number"))
+    return problems
+
+
+def _board_problems(config: Config, units: set[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    host, _, port = config.board.listen.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        problems.append((("board", "listen"), f"{config.board.listen!r} is not HOST:PORT"))
+    for subject, viewer in config.board.subjects.items():
+        if viewer != "office" and viewer not in units:
+            problems.append(
+                (("board", "subjects", subject), f'{viewer!r} is neither "office" nor a unit')
+            )
     return problems
 
 

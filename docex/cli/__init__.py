@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from docex.cli.adapter import add_adapter_commands
+from docex.cli.board import add_board_command
 from docex.cli.ledger import add_ledger_commands
 from docex.cli.router import add_router_commands
 from docex.cli.seal import add_seal_commands
@@ -32,6 +33,7 @@ def parser() -> argparse.ArgumentParser:
     add_adapter_commands(commands)
     add_seal_commands(commands)
     add_ledger_commands(commands)
+    add_board_command(commands)
     return root
 
 

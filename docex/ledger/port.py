@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from docex.core.states import DeliveryState
+from docex.ledger.board_reads import BoardReads
 from docex.ledger.records import (
     Delivery,
     Fault,
@@ -30,8 +31,9 @@ from docex.ledger.records import (
 )
 
 
-class LedgerReads(Protocol):
-    """What may be asked of the ledger without changing it, beside a running router."""
+class LedgerReads(BoardReads, Protocol):
+    """What may be asked of the ledger without changing it, beside a running router; the
+    General Office's board asks more (docex/ledger/board_reads.py)."""
 
     def close(self) -> None: ...
 

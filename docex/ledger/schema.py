@@ -9,6 +9,8 @@ The two lists describe the same tables; PostgreSQL's adds what only a shared led
 
 from __future__ import annotations
 
+from docex.ledger.board_reads import BOARD_INDEXES
+
 # Version 1 is the schema from before versions were recorded; its statements are written to
 # be a no-op on such a ledger, so it is simply applied again and recorded.
 SQLITE: list[str] = [
@@ -196,6 +198,8 @@ CREATE TABLE IF NOT EXISTS liveness (
 """,
     # 2: paper notices keep their PDF, so a notice does not depend on the host that wrote it.
     "ALTER TABLE notices ADD COLUMN pdf BLOB;",
+    # 3: what the board searches and lists (docex/ledger/board_reads.py).
+    BOARD_INDEXES,
 ]
 
 POSTGRES: list[str] = [
@@ -392,6 +396,8 @@ CREATE TABLE config_applied (
     router text NOT NULL
 );
 """,
+    # 2: what the board searches and lists (docex/ledger/board_reads.py).
+    BOARD_INDEXES,
 ]
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Protocol
 
 from docex.core.states import BEFORE_RECEIPT, TAKEN_AWAY, DeliveryState, sources
+from docex.ledger.board_reads import BoardReadsMixin
 from docex.ledger.records import (
     Delivery,
     Fault,
@@ -48,7 +49,7 @@ _INFO_COLUMNS = (
 )
 
 
-class SqlLedger:
+class SqlLedger(BoardReadsMixin):
     _db: Connection
 
     def _instant(self, stamp: str) -> str:

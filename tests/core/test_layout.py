@@ -11,7 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "docex"
-HEAVY_FOR_THE_PARSER = ["matplotlib", "reportlab", "aio_pika", "aiomqtt", "docex.router.service"]
+HEAVY_FOR_THE_PARSER = [
+    "matplotlib",
+    "reportlab",
+    "aio_pika",
+    "aiomqtt",
+    "docex.router.service",
+    "aiohttp",
+    "jinja2",
+]
 IO_FOR_THE_CORE = ["sqlite3", "aio_pika", "aiomqtt", "prometheus_client"]
 
 

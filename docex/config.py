@@ -30,6 +30,9 @@ class ConfigError(Exception):
 
 class RouterSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # The other nodes of a RabbitMQ cluster, same user and vhost: when the node in use stays
+    # away for 5 s the router moves to the next (docex/broker_link.py).
+    amqp_urls: list[str] = []
     prefix: str = "docex"
     ledger: str = "ledger.sqlite"
     max_document_bytes: int = 50 * 1024 * 1024

@@ -14,6 +14,7 @@ from docex.config import Config, Unit
 # Settings read once at start: a change is reported, and takes effect on the next restart.
 _RESTART_SETTINGS = (
     "amqp_url",
+    "amqp_urls",
     "prefix",
     "ledger",
     "prefetch",

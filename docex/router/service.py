@@ -33,7 +33,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from docex import topology
+from docex import broker_link, topology
 from docex.backoff import Backoff
 from docex.clock import Clock, SystemClock
 from docex.config import Config, ConfigError, load_config
@@ -181,11 +181,11 @@ class Router:
         """RabbitMQ away when the router starts is an exchange-wide outage like any other
         (§46): the link watch runs meanwhile, so the fault and its 24-hour clock (§47) start,
         and the router keeps trying. A refused login is a mistake to fix, not to wait out."""
-        url = self.config.router.amqp_url
+        urls = [self.config.router.amqp_url, *self.config.router.amqp_urls]
         backoff = Backoff(initial_s=0.5, cap_s=_MAX_CONNECT_BACKOFF_S)
         while True:
             try:
-                return await aio_pika.connect_robust(url, reconnect_interval=_RECONNECT_INTERVAL_S)
+                return await broker_link.connect(urls, reconnect_interval=_RECONNECT_INTERVAL_S)
             except aio_pika.exceptions.ProbableAuthenticationError:
                 raise
             except (aio_pika.exceptions.AMQPConnectionError, OSError) as exc:

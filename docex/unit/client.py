@@ -21,7 +21,7 @@ import structlog
 import yarl
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractQueue
 
-from docex import wire
+from docex import broker_link, wire
 from docex.core.rejection import Rejection
 from docex.core.rules import check_envelope_seal
 from docex.ids import uuid7
@@ -81,8 +81,8 @@ class UnitClient:
         self._heartbeats: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> UnitClient:
-        self._connection = await aio_pika.connect_robust(
-            self.settings.amqp_url, reconnect_interval=1.0
+        self._connection = await broker_link.connect(
+            [self.settings.amqp_url, *self.settings.amqp_urls], reconnect_interval=1.0
         )
         self._channel = await self._connection.channel(
             publisher_confirms=True, on_return_raises=True

@@ -12,6 +12,8 @@ from docex.settings_file import read_settings
 class UnitSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     unit: str
     amqp_url: str
+    # The other nodes of a RabbitMQ cluster: moved to when the node in use stays away for 5 s.
+    amqp_urls: list[str] = []
     prefix: str = "docex"
     seal_carrier: str
     # The unit's verification seal (验证印章), needed only to print (§35).

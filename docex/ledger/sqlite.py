@@ -60,6 +60,9 @@ class SqliteLedger(SqlLedger):
             # docex/ledger/checkpoint.py does them, off the event loop.
             self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._migrate()
+        # A ledger that cannot be written is found now, not at the first command.
+        with self.transaction():
+            pass
 
     def _migrate(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()

@@ -27,7 +27,7 @@ from docex.ledger.errors import LedgerUnavailable
 from docex.ledger.port import Ledger
 from docex.ledger.records import Delivery, OutboxRow, StoredDocument, stored_envelope
 from docex.router.information import Information
-from docex.router.lifecycle import Lifecycle
+from docex.router.lifecycle import Lifecycle, subject_lock
 from docex.router.metrics import Metrics
 from docex.router.reload import Change
 from docex.router.sms import Reminders
@@ -157,7 +157,7 @@ class CommandHandler:
         if doc_id:
             # Whatever this command reads about its document stays true until it commits,
             # whichever router handles the other commands about it (docex/ledger/postgres.py).
-            self.ledger.lock_subject(f"s:{doc_id}")
+            self.ledger.lock_subject(subject_lock(doc_id))
         life = self.lifecycle
         try:
             match command:

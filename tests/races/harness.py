@@ -52,8 +52,8 @@ def _nothing() -> None:
 
 
 class Session(PostgresLedger):
-    """One router's database session, with two points a race stops it at: just after its
-    transaction began, and just before it commits.
+    """One router's database session, with points a race stops it at: just after its
+    transaction began, just before it commits, and after it took a subject lock.
 
     `links_at_commit` upserts the units' `links` rows once per transaction, just before the
     commit, as SCALE.md D5 R4 plans. Today each command upserts its unit's row as it starts,
@@ -64,6 +64,7 @@ class Session(PostgresLedger):
     def __init__(self, url: str, *, links_at_commit: bool = False) -> None:
         self.began: Callable[[], None] = _nothing
         self.committing: Callable[[], None] = _nothing
+        self.locked: Callable[[str], None] = lambda subject: None
         self.links_at_commit = links_at_commit
         self._heard: dict[str, tuple[str, bool]] = {}
         super().__init__(url)
@@ -80,6 +81,10 @@ class Session(PostgresLedger):
                 self.committing()
         finally:
             self._heard.clear()
+
+    def lock_subject(self, subject: str) -> None:
+        super().lock_subject(subject)
+        self.locked(subject)
 
     def heard_from(self, unit: str, at: str, heartbeat: bool) -> None:
         if not self.links_at_commit:
@@ -181,10 +186,11 @@ class Exchange:
         """One batch on one router, as its intake applies it."""
         return node.handler.handle_batch([command.inbound(self.prefix) for command in commands])
 
-    def sent(self, node: Node | None = None, **quotas: int) -> str:
-        """A document from the General Office, delivered (the broker confirmed it)."""
+    def sent(self, node: Node | None = None, *, cc: list[str] | None = None) -> str:
+        """A document from the General Office to Finance (3 copies to print), delivered (the
+        broker confirmed it)."""
         node = node or self.nodes[0]
-        command, doc_id = self.submit(print_quota=quotas or None)
+        command, doc_id = self.submit(cc=cc)
         assert self.apply(node, command) == [Verdict.ACK], self.answers(command)
         self.publish(node)
         return doc_id

@@ -9,12 +9,16 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from docex.ledger.errors import LedgerUnavailable
 from docex.router.handler import Verdict
 from docex.router.lifecycle import subject_lock
 from tests.races.harness import TIMEOUT_S, Command, Exchange, Node
 
 Outcome = list[Verdict] | LedgerUnavailable
+
+pytestmark = pytest.mark.races
 
 
 def test_a_deadlock_between_two_batches_fails_one_whole_and_it_applies_when_retried(

@@ -44,6 +44,8 @@ WRITES: dict[str, tuple[Write, Write]] = {
     ),
 }
 
+pytestmark = pytest.mark.races
+
 
 @pytest.mark.parametrize("writes", WRITES.values(), ids=WRITES.keys())
 def test_a_guarded_write_takes_effect_once(exchange: Exchange, writes: tuple[Write, Write]) -> None:

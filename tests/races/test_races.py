@@ -20,6 +20,8 @@ from tests.races.harness import Command, Exchange, Node, in_transaction, orders
 
 ONE_UNIT = pytest.mark.parametrize("exchange", ["inline", "links_at_commit"], indirect=True)
 
+pytestmark = pytest.mark.races
+
 
 def applying(exchange: Exchange, node: Node, command: Command) -> tuple[Node, object]:
     return node, lambda: exchange.apply(node, command)

@@ -27,6 +27,8 @@ from tests.races.harness import Command, Exchange, Node
 RECIPIENTS = ["finance", "education"]
 KINDS = ["receipt", "print", "withdraw", "return", "resend_request", "resend"]
 
+pytestmark = pytest.mark.races
+
 
 class TwoRouters(RuleBasedStateMachine):
     exchange: Exchange

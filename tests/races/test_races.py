@@ -16,7 +16,7 @@ import pytest
 from docex import wire
 from docex.router.handler import Verdict
 from tests.races.conftest import REPETITIONS
-from tests.races.harness import Command, Exchange, Node, in_transaction, orders
+from tests.races.harness import Command, Exchange, Node, V, in_transaction, orders
 
 ONE_UNIT = pytest.mark.parametrize("exchange", ["inline", "links_at_commit"], indirect=True)
 
@@ -41,7 +41,7 @@ def news(exchange: Exchange, doc_id: str, state: str) -> list[wire.Status]:
         message
         for key, message in exchange.messages()
         if key == "gov-office" and isinstance(message, wire.Status) and not message.ref
-        if message.doc_id == doc_id and message.state == state
+        if (message.doc_id, message.recipient, message.state) == (doc_id, "finance", state)
     ]
 
 
@@ -284,3 +284,36 @@ def test_a_unit_leaving_and_a_print_never_both_happen(exchange: Exchange) -> Non
             assert isinstance(answer, wire.PrintGrant)
             assert not news(exchange, doc, "recipient_revoked")
     assert seen == {"recipient_revoked", "received"}
+
+
+@ONE_UNIT
+def test_a_request_is_replied_to_once(exchange: Exchange) -> None:
+    """§42: the handling unit replies to a request once; a second reply, taken by the other
+    router at the same moment, is refused as `already_replied` and the reply time stays the
+    first one's."""
+    one, two = exchange.nodes
+    for _ in orders(REPETITIONS):
+        request = exchange.command(
+            "finance",
+            wire.Info(v=V, kind="request", title="请办理", content="请核对", to=["education"]),
+        )
+        assert exchange.apply(one, request) == [Verdict.ACK]
+        info_id = exchange.answer(request).doc_id  # type: ignore[union-attr]
+        first, second = (
+            exchange.command("education", wire.Reply(v=V, info_id=info_id, content=content))
+            for content in ("已办结", "已办结（补充）")
+        )
+        exchange.tick()
+        verdicts = exchange.race(applying(exchange, one, first), applying(exchange, two, second))
+
+        assert not exchange.internal_errors()
+        assert verdicts == ([Verdict.ACK], [Verdict.DEAD])
+        assert exchange.answer(first).state == "accepted"  # type: ignore[union-attr]
+        assert rejected(exchange.answer(second), "already_replied")
+        replies = [
+            message
+            for key, message in exchange.messages()
+            if key == "finance" and isinstance(message, wire.InfoItem)
+            if message.in_reply_to == info_id
+        ]
+        assert [reply.content for reply in replies] == ["已办结"]

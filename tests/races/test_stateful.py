@@ -1,7 +1,7 @@
 """Random play on two routers sharing one PostgreSQL ledger (SCALE.md §6 T1): commands about a
 few documents go to either router in turn, some are delivered twice, some pairs are raced
-(tests/races/harness.py); after every step the rules of §31–§38 hold for every delivery, and
-every command has had exactly one answer."""
+(tests/races/harness.py), and so is the paper fallback (§47); after every step the rules of
+§31–§38 hold for every delivery, and every command has had exactly one answer."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from hypothesis.stateful import (
 from docex import wire
 from docex.core.states import TAKEN_AWAY
 from docex.router.handler import Verdict
-from tests.races.harness import Command, Exchange, Node
+from tests.races.harness import Command, Exchange, Node, in_transaction
 
 RECIPIENTS = ["finance", "education"]
 KINDS = ["receipt", "print", "withdraw", "return", "resend_request", "resend"]
@@ -110,8 +110,16 @@ class TwoRouters(RuleBasedStateMachine):
         kinds=st.tuples(st.sampled_from(KINDS), st.sampled_from(KINDS)),
         units=st.tuples(st.sampled_from(RECIPIENTS), st.sampled_from(RECIPIENTS)),
         copies=st.integers(1, 2),
+        one_first=st.booleans(),
     )
-    def race(self, doc: str, kinds: tuple[str, str], units: tuple[str, str], copies: int) -> None:
+    def race(
+        self,
+        doc: str,
+        kinds: tuple[str, str],
+        units: tuple[str, str],
+        copies: int,
+        one_first: bool,
+    ) -> None:
         """Two commands about one document on the two routers at once."""
         self.exchange.tick()
         one, two = self.exchange.nodes
@@ -121,6 +129,29 @@ class TwoRouters(RuleBasedStateMachine):
         self.exchange.race(
             (one, lambda: self.exchange.apply(one, first)),
             (two, lambda: self.exchange.apply(two, second)),
+            x_first=one_first,
+        )
+
+    @rule(
+        doc=documents,
+        kind=st.sampled_from(KINDS),
+        unit=st.sampled_from(RECIPIENTS),
+        paper_first=st.booleans(),
+    )
+    def race_paper(self, doc: str, kind: str, unit: str, paper_first: bool) -> None:
+        """§47: one router's link watch puts what a unit has not received on paper while the
+        other takes a command about one of those documents."""
+        self.exchange.tick()
+        one, two = self.exchange.nodes
+        command = self.make(kind, doc, unit, 1)
+        self.sent.append(command)
+        self.exchange.race(
+            (
+                one,
+                in_transaction(one, lambda: one.handler.lifecycle.to_paper(unit, "link_down", "")),
+            ),
+            (two, lambda: self.exchange.apply(two, command)),
+            x_first=paper_first,
         )
 
     @precondition(lambda self: bool(self.doc_ids))

@@ -11,6 +11,8 @@ Races between two commands of one unit also run with the `links` upsert moved to
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from docex import wire
@@ -23,15 +25,17 @@ ONE_UNIT = pytest.mark.parametrize("exchange", ["inline", "links_at_commit"], in
 pytestmark = pytest.mark.races
 
 
-def applying(exchange: Exchange, node: Node, command: Command) -> tuple[Node, object]:
+def applying(
+    exchange: Exchange, node: Node, command: Command
+) -> tuple[Node, Callable[[], list[Verdict]]]:
+    """The command, as the router applies its batch, ready to race."""
     return node, lambda: exchange.apply(node, command)
 
 
 def rejected(message: wire.RouterMessage, reason: str) -> bool:
-    return (
-        isinstance(message, wire.Status)
-        and message.state == "rejected"
-        and (message.reason == reason)
+    return isinstance(message, wire.Status) and (message.state, message.reason) == (
+        "rejected",
+        reason,
     )
 
 

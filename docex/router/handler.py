@@ -6,6 +6,7 @@ answers (outbox rows) commit together or not at all. Nothing here touches the br
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
@@ -22,10 +23,11 @@ from docex.core.rules import check_submission
 from docex.core.states import DeliveryState
 from docex.exchange_date import seconds_between
 from docex.ids import ID_RULE, delivery_message_id, is_safe_id, uuid7
+from docex.ledger.errors import LedgerUnavailable
 from docex.ledger.port import Ledger
 from docex.ledger.records import Delivery, OutboxRow, StoredDocument, stored_envelope
 from docex.router.information import Information
-from docex.router.lifecycle import Lifecycle
+from docex.router.lifecycle import Lifecycle, subject_lock
 from docex.router.metrics import Metrics
 from docex.router.reload import Change
 from docex.router.sms import Reminders
@@ -79,6 +81,25 @@ class CommandHandler:
         )
         self.information = Information(ledger, config, self.calendar, clock, self.tell, metrics)
         self.reminders = Reminders(ledger)
+
+    def handle_batch(self, batch: Sequence[Inbound]) -> list[Verdict]:
+        """Apply a batch in one transaction, each command in a savepoint of its own: a command
+        that fails (a bug) is undone alone and answered `internal_error`; the ledger's own
+        trouble fails the whole batch, which the caller hands back to the broker."""
+        verdicts = []
+        with self.ledger.transaction():
+            for inbound in batch:
+                try:
+                    with self.ledger.savepoint():
+                        verdicts.append(self.handle(inbound))
+                except LedgerUnavailable:
+                    raise  # the ledger's trouble, not the command's: the batch waits
+                except Exception:
+                    log.exception(
+                        "command_failed", message_id=inbound.message_id, user_id=inbound.user_id
+                    )
+                    verdicts.append(self.fail(inbound))
+        return verdicts
 
     def handle(self, inbound: Inbound) -> Verdict:
         """Apply one command; the caller commits, then acks or dead-letters as returned."""
@@ -136,7 +157,7 @@ class CommandHandler:
         if doc_id:
             # Whatever this command reads about its document stays true until it commits,
             # whichever router handles the other commands about it (docex/ledger/postgres.py).
-            self.ledger.lock_subject(f"s:{doc_id}")
+            self.ledger.lock_subject(subject_lock(doc_id))
         life = self.lifecycle
         try:
             match command:

@@ -48,6 +48,11 @@ class Attest(Protocol):
     def __call__(self, message: Sealable) -> Sealable: ...
 
 
+def subject_lock(subject: str) -> str:
+    """The lock (`Ledger.lock_subject`) a document or information item is changed under."""
+    return f"s:{subject}"
+
+
 @dataclass(frozen=True)
 class Moment:
     at: str
@@ -321,7 +326,7 @@ class Lifecycle:
         moment = self.now()
         to = DeliveryState.FORWARDED if successor else DeliveryState.RECIPIENT_REVOKED
         moved = 0
-        for delivery in self.ledger.pending_for(recipient):
+        for delivery in self._pending_locked(recipient):
             document = self.ledger.document(delivery.doc_id)
             assert document is not None
             if not self.ledger.move(delivery.doc_id, recipient, to):
@@ -367,7 +372,7 @@ class Lifecycle:
         Returns the deliveries moved, as they were before the move."""
         moment = self.now()
         moved = []
-        for delivery in self.ledger.pending_for(recipient):
+        for delivery in self._pending_locked(recipient):
             document = self.ledger.document(delivery.doc_id)
             assert document is not None
             if not self.ledger.move(delivery.doc_id, recipient, DeliveryState.PAPER):
@@ -386,6 +391,19 @@ class Lifecycle:
             moved.append((document, delivery))
         log.info("switched_to_paper", unit=recipient, documents=[d.id for d, _ in moved])
         return moved
+
+    def _pending_locked(self, recipient: str) -> list[Delivery]:
+        """What the recipient has not received, read again once each of its documents is
+        locked, as a command about it locks it (docex/router/handler.py): a command another
+        router is applying to one of them is decided first, and then one that would read it
+        waits, instead of reading it as it was before this job moved it. Locked in one order,
+        so two such jobs never wait for each other; a delivery made meanwhile waits for the
+        next run."""
+        pending = self.ledger.pending_for(recipient)
+        locked = {delivery.doc_id for delivery in pending}
+        for doc_id in sorted(locked):
+            self.ledger.lock_subject(subject_lock(doc_id))
+        return [d for d in self.ledger.pending_for(recipient) if d.doc_id in locked]
 
     # Shared checks.
 

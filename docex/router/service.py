@@ -38,7 +38,7 @@ from docex.backoff import Backoff
 from docex.clock import Clock, SystemClock
 from docex.config import Config, ConfigError, load_config
 from docex.ledger.checkpoint import Checkpointer
-from docex.ledger.errors import LedgerError, LedgerUnavailable
+from docex.ledger.errors import LedgerError
 from docex.ledger.location import is_postgresql
 from docex.ledger.open import open_ledger
 from docex.ledger.port import Ledger
@@ -419,21 +419,9 @@ class Router:
             await asyncio.sleep(0)
 
     def _apply(self, batch: list[AbstractIncomingMessage]) -> list[Verdict]:
-        verdicts = []
-        with self.ledger.transaction():
-            for message in batch:
-                inbound = Inbound(message.message_id, message.user_id, message.body)
-                try:
-                    with self.ledger.savepoint():
-                        verdicts.append(self.handler.handle(inbound))
-                except LedgerUnavailable:
-                    raise  # the ledger's trouble, not the command's: the batch waits
-                except Exception:
-                    log.exception(
-                        "command_failed", message_id=message.message_id, user_id=message.user_id
-                    )
-                    verdicts.append(self.handler.fail(inbound))
-        return verdicts
+        return self.handler.handle_batch(
+            [Inbound(message.message_id, message.user_id, message.body) for message in batch]
+        )
 
     async def _settle(
         self, batch: list[AbstractIncomingMessage], verdicts: list[Verdict] | None

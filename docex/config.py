@@ -61,6 +61,10 @@ class ExchangeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     # Years whose holidays and make-up workdays are all listed above, for years the
     # chinesecalendar package does not cover yet.
     configured_years: list[int] = []
+    # Years with no holiday data (neither the package nor configured_years) in which the
+    # operator accepts exchange dates that count weekends only. Without this the router
+    # refuses what needs an exchange date in such a year (`calendar_not_covered`).
+    allow_uncovered_years: list[int] = []
     # Bounds on one command (docex/limits.py): the units a document or information item goes
     # to (a circular to every unit must fit), and the copies one recipient may print (§31).
     max_recipients: int = 5000
@@ -194,18 +198,29 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             self.exchange.holidays,
             self.exchange.workdays,
             self.exchange.configured_years,
-            strict=False,
+            self.exchange.allow_uncovered_years,
         )
 
     def calendar_warnings(self, today: date) -> list[str]:
-        """Years about to be needed that nobody has holiday data for."""
+        """Years needed now, or from 1 December the next one, that nobody has holiday data
+        for: a month is what the operator has to configure them before the router refuses
+        to date documents (the State Council usually publishes in November)."""
         calendar = self.calendar()
-        return [
-            f"exchange calendar: no holiday data for {year}; exchange dates in {year} will"
-            f" count weekends only until its holidays are configured"
-            for year in (today.year, today.year + 1)
-            if not calendar.covers(year)
-        ]
+        years = [today.year] + ([today.year + 1] if today.month == 12 else [])
+        warnings = []
+        for year in years:
+            if calendar.covers(year):
+                continue
+            if year in calendar.uncovered_allowed:
+                outcome = f"exchange dates in {year} count weekends only, as allowed"
+            else:
+                outcome = f"the router refuses to date documents in {year}"
+            warnings.append(
+                f"exchange calendar: no holiday data for {year}; {outcome} until its"
+                f" holidays and make-up workdays are listed under [exchange] (README:"
+                f" \"A year the calendar does not know\")"
+            )
+        return warnings
 
 
 Problem = tuple[tuple[str | int, ...], str]

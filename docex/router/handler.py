@@ -20,7 +20,7 @@ from docex.core import texts
 from docex.core.rejection import Rejection
 from docex.core.rules import check_submission
 from docex.core.states import DeliveryState
-from docex.exchange_date import seconds_between
+from docex.exchange_date import CalendarError, seconds_between
 from docex.ids import ID_RULE, delivery_message_id, is_safe_id, uuid7
 from docex.ledger.port import Ledger
 from docex.ledger.records import Delivery, OutboxRow, StoredDocument, stored_envelope
@@ -131,39 +131,15 @@ class CommandHandler:
             return self._reject(unit, inbound.message_id, "", Rejection(exc.code, exc.message))
         assert not isinstance(command, wire.Heartbeat), "heartbeats are taken above"
         doc_id = _subject(command)
-        life = self.lifecycle
         try:
-            match command:
-                case wire.Submit():
-                    self._submit(unit, inbound.message_id, command.envelope)
-                case wire.StatusQuery():
-                    self._status_query(unit, inbound.message_id, command)
-                case wire.Receipt():
-                    life.receipt(unit.id, inbound.message_id, command)
-                case wire.PrintRequest():
-                    life.print_request(unit.id, inbound.message_id, command)
-                case wire.Return():
-                    life.return_document(unit.id, inbound.message_id, command)
-                case wire.ResendRequest():
-                    life.resend_request(unit.id, inbound.message_id, command)
-                case wire.QuotaRequest():
-                    life.quota_request(unit.id, inbound.message_id, command)
-                case wire.AttachmentsReceived():
-                    life.attachments_received(unit.id, inbound.message_id, command)
-                case wire.Resend():
-                    life.resend(unit.id, inbound.message_id, command)
-                case wire.QuotaGrant():
-                    life.quota_grant(unit.id, inbound.message_id, command)
-                case wire.Withdraw():
-                    life.withdraw(unit.id, inbound.message_id, command)
-                case wire.Info():
-                    self.information.info(unit.id, inbound.message_id, command)
-                case wire.Reply():
-                    self.information.reply(unit.id, inbound.message_id, command)
-                case wire.Adopt():
-                    self.information.adopt(unit.id, inbound.message_id, command)
+            # A refusal undoes whatever the command wrote before it was refused.
+            with self.ledger.savepoint():
+                self._dispatch(unit, inbound.message_id, command)
         except Rejection as rejection:
             return self._reject(unit, inbound.message_id, doc_id, rejection)
+        except CalendarError as exc:
+            uncovered = Rejection("calendar_not_covered", str(exc))
+            return self._reject(unit, inbound.message_id, doc_id, uncovered)
         self.ledger.record_command(
             inbound.message_id,
             unit.id,
@@ -172,6 +148,38 @@ class CommandHandler:
             "accepted",
         )
         return Verdict.ACK
+
+    def _dispatch(self, unit: Unit, message_id: str, command: wire.Command) -> None:
+        life = self.lifecycle
+        match command:
+            case wire.Submit():
+                self._submit(unit, message_id, command.envelope)
+            case wire.StatusQuery():
+                self._status_query(unit, message_id, command)
+            case wire.Receipt():
+                life.receipt(unit.id, message_id, command)
+            case wire.PrintRequest():
+                life.print_request(unit.id, message_id, command)
+            case wire.Return():
+                life.return_document(unit.id, message_id, command)
+            case wire.ResendRequest():
+                life.resend_request(unit.id, message_id, command)
+            case wire.QuotaRequest():
+                life.quota_request(unit.id, message_id, command)
+            case wire.AttachmentsReceived():
+                life.attachments_received(unit.id, message_id, command)
+            case wire.Resend():
+                life.resend(unit.id, message_id, command)
+            case wire.QuotaGrant():
+                life.quota_grant(unit.id, message_id, command)
+            case wire.Withdraw():
+                life.withdraw(unit.id, message_id, command)
+            case wire.Info():
+                self.information.info(unit.id, message_id, command)
+            case wire.Reply():
+                self.information.reply(unit.id, message_id, command)
+            case wire.Adopt():
+                self.information.adopt(unit.id, message_id, command)
 
     def _submit(self, unit: Unit, message_id: str, envelope: wire.Envelope) -> None:
         now = self.clock.now()

@@ -163,6 +163,21 @@ class Metrics:
         )
         self.registry.register(_LedgerCollector(ledger))
 
+    def watch_calendar(self, covered_until: Callable[[], int], warnings: Callable[[], int]) -> None:
+        """Read at scrape time, so they follow the clock and a reloaded [exchange]."""
+        Gauge(
+            "docex_calendar_covered_until_year",
+            "Last year of the unbroken run from this year that has holiday data (the"
+            " chinesecalendar package or [exchange] configured_years); this year - 1 if none",
+            registry=self.registry,
+        ).set_function(covered_until)
+        Gauge(
+            "docex_calendar_warnings",
+            "Years without holiday data that are needed now or, from 1 December, next year;"
+            " documents in such a year are refused unless allow_uncovered_years lists it",
+            registry=self.registry,
+        ).set_function(warnings)
+
     def watch_sms_gateway(self, connected: Callable[[], bool]) -> None:
         """Only a router with SMS configured has this gauge, so that the alert on it never
         fires where no gateway is meant to be."""

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import functools
 import signal
+from datetime import date
 from pathlib import Path
 
 import aio_pika
@@ -84,6 +85,10 @@ class Router:
         self.handler = CommandHandler(
             self.ledger, config, verifier, seal, clock or SystemClock(), self.metrics
         )
+        self.metrics.watch_calendar(
+            lambda: self.handler.calendar.covered_until(self._today().year),
+            lambda: len(self.calendar_warnings()),
+        )
         self.ready = asyncio.Event()
         self._intake: FairIntake[AbstractIncomingMessage] = FairIntake()
         self.sms = _sms_sender(config, self.handler, self.metrics, self.ledger_health)
@@ -132,7 +137,7 @@ class Router:
             await self._consume(unit_id)
         self.ready.set()
         systemd.notify("READY=1", f"STATUS=routing for {len(unit_ids)} units")
-        for warning in self.config.calendar_warnings(self.handler.clock.now().date()):
+        for warning in self.calendar_warnings():
             log.warning("calendar_not_covered", detail=warning)
         log.info(
             "router_started",
@@ -181,6 +186,7 @@ class Router:
                 self.config.router.metrics_port,
                 self.metrics.registry,
                 self.not_ready,
+                self.calendar_warnings,
             )
 
     async def stop(self, flush_timeout: float = 10.0) -> None:
@@ -201,6 +207,14 @@ class Router:
         self.checkpointer.close()
         self.ledger.close()
         log.info("router_stopped")
+
+    def _today(self) -> date:
+        return self.handler.clock.now().astimezone(self.handler.calendar.timezone).date()
+
+    def calendar_warnings(self) -> list[str]:
+        """Holiday data missing for this year, or from 1 December the next (§30, §33): the
+        router still routes, so a warning, not unreadiness, until the year comes."""
+        return self.handler.config.calendar_warnings(self._today())
 
     def not_ready(self) -> list[str]:
         """Why the router cannot route right now; empty when it can."""

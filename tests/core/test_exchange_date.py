@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from docex.config import load_config
+from docex.config import Config, load_config
 from docex.exchange_date import CalendarError, ExchangeCalendar
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -51,26 +51,76 @@ def test_configured_days_override_the_national_calendar() -> None:
 
 
 def test_a_year_without_holiday_data_is_a_clear_error() -> None:
+    """§30: no exchange date rather than a wrong one on a holiday nobody listed."""
     with pytest.raises(CalendarError, match="no holiday data for 2027"):
         CALENDAR.exchange_date(datetime(2027, 3, 1, 10, 0, tzinfo=BEIJING))
 
 
+def test_a_send_after_the_cutoff_on_new_years_eve_needs_the_next_year() -> None:
+    """§30: 2026-12-31 after 15:00 counts for the next workday, which is in 2027."""
+    with pytest.raises(CalendarError, match="2027"):
+        CALENDAR.exchange_date(datetime(2026, 12, 31, 16, 0, tzinfo=BEIJING))
+    assert CALENDAR.exchange_date(datetime(2026, 12, 31, 14, 0, tzinfo=BEIJING)) == date(
+        2026, 12, 31
+    )
+
+
 def test_a_configured_year_uses_the_listed_days() -> None:
+    """§30: a year's holidays and make-up workdays listed in the config stand for the
+    package's."""
     next_year = ExchangeCalendar.build(
-        "Asia/Shanghai", time(15, 0), holidays=[date(2027, 1, 1)], configured_years=[2027]
+        "Asia/Shanghai",
+        time(15, 0),
+        holidays=[date(2027, 1, 1), date(2027, 1, 4)],
+        workdays=[date(2027, 1, 9)],
+        configured_years=[2027],
     )
     new_years_eve = datetime(2026, 12, 31, 16, 0, tzinfo=BEIJING)
-    assert next_year.exchange_date(new_years_eve) == date(2027, 1, 4)
+    assert next_year.exchange_date(new_years_eve) == date(2027, 1, 5)
+    friday_late = datetime(2027, 1, 8, 16, 0, tzinfo=BEIJING)
+    assert next_year.exchange_date(friday_late) == date(2027, 1, 9)
+    assert next_year.covered_until(2026) == 2027
 
 
-def test_the_router_warns_ahead_of_an_uncovered_year_and_keeps_routing(tmp_path: Path) -> None:
+def test_an_allowed_uncovered_year_counts_weekends_only() -> None:
+    """§30: only when the operator says so does a year without data count weekends only."""
+    allowed = ExchangeCalendar.build("Asia/Shanghai", time(15, 0), uncovered_allowed=[2027])
+    new_years_eve = datetime(2026, 12, 31, 16, 0, tzinfo=BEIJING)
+    assert allowed.exchange_date(new_years_eve) == date(2027, 1, 1)
+    assert allowed.covered_until(2026) == 2026
+
+
+def _config(tmp_path: Path, exchange: str = "") -> Config:
     path = tmp_path / "router.toml"
     path.write_text(
         '[router]\nseal_carrier = "x"\nseal_password_file = "y"\n[seals]\nca_certificate = "c"\n'
+        + exchange
     )
-    config = load_config(path)
-    assert [w.split(";")[0] for w in config.calendar_warnings(date(2026, 11, 26))] == [
-        "exchange calendar: no holiday data for 2027"
-    ]
-    lenient = config.calendar()
-    assert lenient.exchange_date(datetime(2027, 1, 1, 16, 0, tzinfo=BEIJING)) == date(2027, 1, 4)
+    return load_config(path)
+
+
+def test_the_next_uncovered_year_is_warned_of_from_the_first_of_december(
+    tmp_path: Path,
+) -> None:
+    """§30: a month's warning to configure next year's holidays before dates are refused."""
+    config = _config(tmp_path)
+    assert config.calendar_warnings(date(2026, 11, 30)) == []
+    warnings = config.calendar_warnings(date(2026, 12, 1))
+    assert [w.split(";")[0] for w in warnings] == ["exchange calendar: no holiday data for 2027"]
+    assert "refuses" in warnings[0]
+    assert len(config.calendar_warnings(date(2027, 3, 1))) == 1
+
+
+def test_the_router_refuses_dates_in_an_uncovered_year_unless_allowed(tmp_path: Path) -> None:
+    """§30: the config's calendar is strict; allow_uncovered_years is the explicit way out."""
+    new_years_day = datetime(2027, 1, 1, 10, 0, tzinfo=BEIJING)
+    with pytest.raises(CalendarError):
+        _config(tmp_path).calendar().exchange_date(new_years_day)
+    allowed = _config(tmp_path, "[exchange]\nallow_uncovered_years = [2027]\n")
+    assert allowed.calendar().exchange_date(new_years_day) == date(2027, 1, 1)
+    assert "weekends only, as allowed" in allowed.calendar_warnings(date(2026, 12, 1))[0]
+    configured = _config(
+        tmp_path, "[exchange]\nholidays = [2027-01-01]\nconfigured_years = [2027]\n"
+    )
+    assert configured.calendar_warnings(date(2026, 12, 1)) == []
+    assert configured.calendar().exchange_date(new_years_day) == date(2027, 1, 4)

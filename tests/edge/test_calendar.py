@@ -1,0 +1,83 @@
+"""A year the holiday calendar does not know (§30, §33): warned of from 1 December, refused
+when it comes, unless the operator has configured or explicitly allowed it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest_asyncio
+
+from docex import wire
+from docex.config import load_config
+from docex.router.service import Router
+from docex.unit.client import UnitClient
+from tests.conftest import FakeClock, Pki, UnitClientFactory
+from tests.documents import sealed_envelope, submit
+from tests.edge.test_operations import edit, get
+
+# chinesecalendar 1.11 has no data for 2027; the State Council had not published its holidays.
+DECEMBER_FIRST = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Beijing
+NEW_YEARS_EVE_LATE = datetime(2026, 12, 31, 8, 0, tzinfo=UTC)  # Thursday 16:00 in Beijing
+
+
+@pytest_asyncio.fixture
+async def december(
+    config_file: Path,
+    clock: FakeClock,
+    empty_queues: None,
+    free_port: int,
+    unit_client_for: UnitClientFactory,
+) -> AsyncIterator[tuple[Router, UnitClient]]:
+    clock.current = DECEMBER_FIRST
+    edit(config_file, "metrics_port = 0", f"metrics_port = {free_port}")
+    router = Router(load_config(config_file), clock, config_path=config_file)
+    await router.start()
+    async with unit_client_for("gov-office") as client:
+        yield router, client
+    await router.stop(flush_timeout=2)
+
+
+async def test_an_uncovered_next_year_is_warned_of_from_the_first_of_december(
+    december: tuple[Router, UnitClient], free_port: int, clock: FakeClock
+) -> None:
+    """§30, §33: /readyz stays ready but says so, and the metrics the alert reads show it."""
+    status, body = await get(free_port, "/readyz")
+    assert status == 200
+    assert body.startswith("ready\nwarning: exchange calendar: no holiday data for 2027;")
+    _, metrics = await get(free_port, "/metrics")
+    assert "docex_calendar_warnings 1.0" in metrics
+    assert "docex_calendar_covered_until_year 2026.0" in metrics
+
+    clock.current = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    assert await get(free_port, "/readyz") == (200, "ready\n")
+    _, metrics = await get(free_port, "/metrics")
+    assert "docex_calendar_warnings 0.0" in metrics
+
+
+async def test_a_send_dated_into_an_uncovered_year_is_refused_until_allowed(
+    december: tuple[Router, UnitClient], pki: Pki, clock: FakeClock, config_file: Path
+) -> None:
+    """§30: sent on 2026-12-31 after 15:00, a document counts for the next workday, in 2027,
+    whose holidays nobody has: refused with its own reason rather than dated on a holiday.
+    Once the operator allows the year explicitly, the same send is dated by weekends only."""
+    router, office = december
+    clock.current = NEW_YEARS_EVE_LATE
+    refused = sealed_envelope(pki.signing["gov-office"], to=["finance"])
+    answer = await office.request(submit(refused))
+    assert isinstance(answer, wire.Status)
+    assert (answer.state, answer.reason) == ("rejected", "calendar_not_covered")
+    assert "2027" in answer.message
+    assert router.ledger.document(refused.id) is None
+
+    edit(
+        config_file,
+        "workdays = [2026-10-10]",
+        "workdays = [2026-10-10]\nallow_uncovered_years = [2027]",
+    )
+    assert await router.reload()
+    allowed = sealed_envelope(pki.signing["gov-office"], to=["finance"])
+    answer = await office.request(submit(allowed))
+    assert isinstance(answer, wire.Status)
+    assert (answer.state, answer.exchange_date) == ("accepted", "2027-01-01")

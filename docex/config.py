@@ -19,7 +19,8 @@ from docex.exchange_date import ExchangeCalendar
 from docex.ids import ID_RULE, is_safe_id
 from docex.ledger.location import LedgerLocationError, sqlite_file
 
-BUILTIN_FORMATS = ("pdf", "ofd")
+# §27 names CEB; PDF and OFD are the fixed-layout formats an operator may add (docex/formats.py).
+BUILTIN_FORMATS = ("ceb", "pdf", "ofd")
 # What a delivery carries besides the document's body: its envelope's headers and seal.
 DELIVERY_ALLOWANCE = 64 * 1024
 
@@ -36,7 +37,8 @@ class RouterSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # The broker's own limit on a message (RabbitMQ's max_message_size, 128 MiB by default):
     # the router never publishes more, so a message over it cannot break a channel.
     max_message_bytes: int = 128 * 1024 * 1024
-    allowed_formats: list[str] = msgspec.field(default_factory=lambda: ["pdf", "ofd"])
+    # §27: CEB, the rulebook's format; "pdf" and "ofd" are additions (docex/formats.py).
+    allowed_formats: list[str] = msgspec.field(default_factory=lambda: ["ceb"])
     # Commands the router holds unacked from each unit's intake queue at a time: it takes
     # from every unit in turn, so this bounds what one unit can have in hand at once.
     prefetch: int = 64
@@ -156,7 +158,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     links: LinkSettings = msgspec.field(default_factory=LinkSettings)
     information: InformationSettings = msgspec.field(default_factory=InformationSettings)
     sms: SmsSettings = msgspec.field(default_factory=SmsSettings)
-    # Magic bytes (hex) of formats beyond PDF and OFD, e.g. CEB, whose signature is not public.
+    # Magic bytes (hex) of formats beyond CEB, PDF and OFD; or CEB's, whose signature is not
+    # public, to check CEB bodies by it rather than by what they are not (docex/formats.py).
     formats: dict[str, str] = {}
     units: list[Unit] = []
 
@@ -218,7 +221,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             warnings.append(
                 f"exchange calendar: no holiday data for {year}; {outcome} until its"
                 f" holidays and make-up workdays are listed under [exchange] (README:"
-                f" \"A year the calendar does not know\")"
+                f' "A year the calendar does not know")'
             )
         return warnings
 
@@ -258,7 +261,10 @@ def _problems(config: Config) -> list[Problem]:
     for name in config.router.allowed_formats:
         if name not in BUILTIN_FORMATS and name not in config.formats:
             problems.append(
-                (("router", "allowed_formats"), f"{name!r} is neither pdf, ofd nor in [formats]")
+                (
+                    ("router", "allowed_formats"),
+                    f"{name!r} is neither ceb, pdf, ofd nor in [formats]",
+                )
             )
     for name, magic in config.formats.items():
         try:

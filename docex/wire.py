@@ -219,7 +219,7 @@ class Info(msgspec.Struct, tag_field="t", tag="info", forbid_unknown_fields=True
     update: period ("2026" for the annual filing, "2026-03" for March's) and part;
     request: to, deadline (optional, ISO 8601 with offset); report: to;
     gov_info: co_units, authors, revision (修改稿), solicited (约稿); periodical: readers
-    and/or reader_group, issue.
+    and/or reader_group, issue. Every kind carries the §4 flags.
     """
 
     v: int
@@ -237,6 +237,11 @@ class Info(msgspec.Struct, tag_field="t", tag="info", forbid_unknown_fields=True
     readers: list[str] = []
     reader_group: str = ""
     issue: str = ""
+    # §4 holds for information as for documents: the router refuses what is classified
+    # secret or higher, urgent or extra urgent, or private.
+    classification: Classification = "public"
+    urgency: Urgency = "normal"
+    private: bool = False
 
 
 class Reply(msgspec.Struct, tag_field="t", tag="reply", forbid_unknown_fields=True, kw_only=True):
@@ -435,6 +440,8 @@ class InfoItem(
     issue: str = ""
     in_reply_to: str = ""
     delay: bool = False
+    # Public or internal: nothing else gets through (§4).
+    classification: Classification = "public"
 
 
 # reminder: a work update is due soon or today (§41); late: its due date passed unfiled;

@@ -179,6 +179,15 @@ def broker_users(prefix: str, pki: Pki, tmp_path_factory: pytest.TempPathFactory
         )
 
 
+@pytest.fixture
+def revokes_units(prefix: str, pki: Pki, broker_users: Path, tmp_path: Path) -> Iterator[None]:
+    """For a test that revokes units on reload (§9), which takes their broker users'
+    permissions away: the session's users get them back afterwards."""
+    yield
+    config = load_config(write_router_config(tmp_path / "restored.toml", prefix, pki, tmp_path))
+    provision(config, broker_users)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def broker_objects(prefix: str) -> Iterator[None]:
     """Whatever this run declared on the broker (queues, exchanges) is removed at its end; a

@@ -81,6 +81,13 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.revocations = Counter(
+            "docex_unit_revocations",
+            "Broker users of units that left the exchange (§9) whose permissions were taken"
+            " away on reload, by result (failure: run `docex units provision`)",
+            ["result"],
+            registry=self.registry,
+        )
         self.broker_up = Gauge(
             "docex_broker_up",
             "1 while the router's broker connection is open",

@@ -36,11 +36,11 @@ from aio_pika.abc import (
 from docex import topology
 from docex.backoff import Backoff
 from docex.clock import Clock, SystemClock
-from docex.config import Config, ConfigError, load_config
+from docex.config import Config, ConfigError, Unit, load_config
 from docex.ledger.checkpoint import Checkpointer
 from docex.ledger.errors import LedgerError, LedgerUnavailable
 from docex.ledger.open import open_ledger
-from docex.router import health, systemd
+from docex.router import health, provision, systemd
 from docex.router.handler import CommandHandler, Inbound, Verdict
 from docex.router.info_watch import InfoWatch
 from docex.router.intake import FairIntake
@@ -253,6 +253,8 @@ class Router:
                 systemd.notify("READY=1", "STATUS=reload failed; running on the previous config")
                 return False
         change = compare(self.config, new)
+        for unit in change.gone:
+            await self._revoke(new, unit)
         assert self._connection is not None
         await topology.declare(
             self._connection, self.names, [u.id for u in new.units], self.config.router.intake_limit
@@ -262,6 +264,8 @@ class Router:
         await self.ledger_health.commit(
             "reload", functools.partial(self.handler.reconfigure, new, change)
         )
+        for unit in change.gone:
+            await self._drop_queued(unit)
         self.config = new
         self.metrics.reloads.labels("success").inc()
         log.info(
@@ -275,6 +279,33 @@ class Router:
         systemd.notify("READY=1", f"STATUS=routing for {len(new.units)} units")
         self.outbox.wakeup.set()
         return True
+
+    async def _revoke(self, config: Config, unit: Unit) -> None:
+        """§9(二)(三): a unit that left the exchange can no longer log in, read or write. Done
+        with rabbitmqctl, as `docex units provision` does; where the router may not run it,
+        the operator is told to, and the router refuses the unit's commands meanwhile."""
+        try:
+            await asyncio.to_thread(provision.revoke, config, unit)
+        except provision.ProvisionError as exc:
+            self.metrics.revocations.labels("failure").inc()
+            log.error(
+                "broker_user_not_revoked",
+                unit=unit.id,
+                amqp_user=unit.amqp_user,
+                error=str(exc),
+                fix="run `docex units provision --config FILE` where rabbitmqctl works",
+            )
+            return
+        self.metrics.revocations.labels("success").inc()
+        log.info("broker_user_revoked", unit=unit.id, amqp_user=unit.amqp_user)
+
+    async def _drop_queued(self, unit: Unit) -> None:
+        """What waited in a departed unit's queue was moved in the ledger, to its successor
+        or back to its senders (§9): the copies left in its queue must reach no one."""
+        assert self._publish_channel is not None
+        queue = await self._publish_channel.get_queue(self.names.unit_queue(unit.id), ensure=False)
+        dropped = await queue.purge()
+        log.info("departed_unit_queue_purged", unit=unit.id, messages=dropped.message_count)
 
     async def _watchdog(self, interval: float) -> None:
         """Pinged from the event loop itself, so a stuck loop gets the daemon restarted."""

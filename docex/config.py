@@ -86,6 +86,10 @@ class LinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     paper_fallback_hours: float = 24.0
     # Where the printable paper notices (PDF) are written.
     spool_dir: str = "paper"
+    # §33: a recipient that has not received a document this many hours after it reached its
+    # queue, counting only hours on workdays, is reminded once (a notice, and a text to its
+    # registered mobiles); 0 turns the reminders off.
+    receive_reminder_hours: float = 24.0
 
 
 class InformationSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -296,6 +300,8 @@ def _problems(config: Config) -> list[Problem]:
             problems.append((("links", name), "must be more than 0 seconds"))
     if config.links.paper_fallback_hours <= 0:
         problems.append((("links", "paper_fallback_hours"), "must be more than 0 hours"))
+    if config.links.receive_reminder_hours < 0:
+        problems.append((("links", "receive_reminder_hours"), "must be 0 (off) or more hours"))
     problems += _information_problems(config, seen)
     problems += _sms_problems(config)
     try:

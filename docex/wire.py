@@ -395,7 +395,9 @@ class DocumentStatus(
 # fault: the exchange or a unit's link is down (§46); paper: the fault outlasted the fallback
 # time and the listed documents go on paper (§47); recovered: the link is back; undeliverable:
 # a message to `scope` that the broker can never take was set aside (to the General Office).
-NoticeKind = Literal["fault", "paper", "recovered", "undeliverable"]
+# receive_reminder: a document has waited in the recipient's queue past [links]
+# receive_reminder_hours of workdays (§33); `documents` names it, `started_at` is its delivery.
+NoticeKind = Literal["fault", "paper", "recovered", "undeliverable", "receive_reminder"]
 
 
 class Notice(msgspec.Struct, tag_field="t", tag="notice", forbid_unknown_fields=True, kw_only=True):

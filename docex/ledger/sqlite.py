@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from docex.core.states import BEFORE_RECEIPT, TAKEN_AWAY, DeliveryState, sources
+from docex.ledger.receipt_reminders import ReceiptReminderReads
 from docex.ledger.records import (
     Delivery,
     Fault,
@@ -215,7 +216,7 @@ _INFO_COLUMNS = (
 )
 
 
-class SqliteLedger:
+class SqliteLedger(ReceiptReminderReads):
     def __init__(
         self,
         path: Path,

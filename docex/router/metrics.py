@@ -115,6 +115,12 @@ class Metrics:
             "Paper notices that could not be written; each is retried at the next check",
             registry=self.registry,
         )
+        self.receive_reminders = Counter(
+            "docex_receive_reminders",
+            "Reminders to recipients that had not received a document in time (§33), one per"
+            " delivery",
+            registry=self.registry,
+        )
         # Information exchange (§41, §42): information.py and info_watch.py beside this file.
         self.info_items = Counter(
             "docex_info_items",

@@ -48,6 +48,7 @@ from docex.router.ledger_health import LedgerHealth
 from docex.router.linkwatch import LinkWatch
 from docex.router.metrics import Metrics
 from docex.router.outbox import OutboxPublisher
+from docex.router.receive_watch import ReceiveWatch
 from docex.router.reload import compare
 from docex.router.sms_sender import SmsSender
 from docex.router.supervision import Supervisor
@@ -105,6 +106,7 @@ class Router:
             self.handler, self.ledger_health, self.broker_connected, self.outbox.wakeup.set
         )
         self.infowatch = InfoWatch(self.handler, self.ledger_health, self.outbox.wakeup.set)
+        self.receivewatch = ReceiveWatch(self.handler, self.ledger_health, self.outbox.wakeup.set)
         self._connection: AbstractRobustConnection | None = None
         # Each unit's intake queue and the tag of the router's consumer on it.
         self._consuming: dict[str, tuple[AbstractQueue, str]] = {}
@@ -175,6 +177,7 @@ class Router:
         self.supervisor.start("ledger_probe", self.ledger_health.probe)
         self.supervisor.start("linkwatch", self.linkwatch.run)
         self.supervisor.start("infowatch", self.infowatch.run)
+        self.supervisor.start("receivewatch", self.receivewatch.run)
         self.supervisor.start("checkpoint", self.checkpointer.run)
         if self.sms is not None:
             self.supervisor.start("sms", self.sms.run)

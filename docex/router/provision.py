@@ -33,6 +33,8 @@ def _rabbitmqctl(*args: str) -> str:
         )
     except FileNotFoundError as exc:
         raise ProvisionError("rabbitmqctl is not installed on this machine") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise ProvisionError(f"rabbitmqctl {args[0]} did not answer within 60 s") from exc
     if done.returncode != 0:
         raise ProvisionError(f"rabbitmqctl {args[0]} failed: {done.stderr.strip()}")
     return done.stdout

@@ -305,9 +305,16 @@ class Router:
     async def _drop_queued(self, unit: Unit) -> None:
         """What waited in a departed unit's queue was moved in the ledger, to its successor
         or back to its senders (§9): the copies left in its queue must reach no one."""
-        assert self._publish_channel is not None
-        queue = await self._publish_channel.get_queue(self.names.unit_queue(unit.id), ensure=False)
-        dropped = await queue.purge()
+        assert self._connection is not None
+        name = self.names.unit_queue(unit.id)
+        # A channel of its own: a queue someone deleted closes the channel that asks for it.
+        try:
+            async with self._connection.channel() as channel:
+                queue = await channel.get_queue(name, ensure=False)
+                dropped = await queue.purge()
+        except aio_pika.exceptions.ChannelClosed as exc:
+            log.warning("departed_unit_queue_not_purged", unit=unit.id, queue=name, error=str(exc))
+            return
         log.info("departed_unit_queue_purged", unit=unit.id, messages=dropped.message_count)
 
     async def _watchdog(self, interval: float) -> None:

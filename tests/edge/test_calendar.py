@@ -15,6 +15,7 @@ from docex.router.service import Router
 from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory
 from tests.documents import sealed_envelope, submit
+from tests.edge.test_lifecycle import ask_to_print
 from tests.edge.test_operations import edit, get
 
 # chinesecalendar 1.11 has no data for 2027; the State Council had not published its holidays.
@@ -81,3 +82,24 @@ async def test_a_send_dated_into_an_uncovered_year_is_refused_until_allowed(
     answer = await office.request(submit(allowed))
     assert isinstance(answer, wire.Status)
     assert (answer.state, answer.exchange_date) == ("accepted", "2027-01-01")
+
+
+async def test_a_first_print_in_an_uncovered_year_is_refused_and_counts_nothing(
+    units: dict[str, UnitClient], pki: Pki, router: Router, clock: FakeClock
+) -> None:
+    """§30, §37: the first print is the receipt, which needs an exchange date; in a year
+    without holiday data it is refused, and the copies it would have counted are not."""
+    clock.current = datetime(2026, 12, 31, 2, 0, tzinfo=UTC)  # Thursday 10:00 in Beijing
+    envelope = sealed_envelope(
+        pki.signing["gov-office"], to=["finance"], print_quota={"finance": 2}
+    )
+    answer = await units["gov-office"].request(submit(envelope))
+    assert isinstance(answer, wire.Status) and answer.exchange_date == "2026-12-31", answer
+    await units["finance"].wait_for(lambda: units["finance"].mailbox.delivery(envelope.id), 10)
+
+    clock.current = datetime(2027, 1, 4, 2, 0, tzinfo=UTC)
+    refused = await ask_to_print(units, pki, "finance", envelope.id, 1)
+    assert isinstance(refused, wire.Status), refused
+    assert (refused.state, refused.reason) == ("rejected", "calendar_not_covered")
+    delivery = router.ledger.delivery(envelope.id, "finance")
+    assert delivery is not None and (delivery.printed, delivery.received_at) == (0, None)

@@ -23,6 +23,7 @@ import pytest_asyncio
 from docex import wire
 from docex.config import Config, load_config
 from docex.ledger.sqlite import SqliteLedger
+from docex.router.provision import provision
 from docex.router.reload import compare
 from docex.router.service import Router
 from docex.topology import Names
@@ -141,6 +142,25 @@ async def test_a_revoked_unit_can_no_longer_connect_or_read(
         assert queue.declaration_result.message_count == 0
     revoked = {"result": "success"}
     assert router.metrics.registry.get_sample_value("docex_unit_revocations_total", revoked) == 1
+
+
+async def test_provisioning_takes_the_permissions_of_revoked_units(
+    revokes_units: None,
+    config_file: Path,
+    broker_users: Path,
+    unit_client_for: UnitClientFactory,
+    empty_queues: None,
+) -> None:
+    """§9(二): where the router could not run rabbitmqctl, `docex units provision` shuts the
+    revoked unit out: it can no longer connect."""
+    edit(config_file, unit_block("education"), unit_block("education") + 'status = "revoked"\n')
+    report = provision(load_config(config_file), broker_users)
+    assert any(line.startswith("education: revoked; user ") for line in report), report
+    with pytest.raises(aio_pika.exceptions.AMQPError):
+        async with unit_client_for("education"):
+            pass
+    async with unit_client_for("finance"):
+        pass
 
 
 async def test_rename_keeps_the_id_and_the_old_name_on_record(

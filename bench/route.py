@@ -209,6 +209,8 @@ prefix = "{prefix}"
 ledger = "ledger.sqlite"
 {f"prefetch = {prefetch}" if prefetch else ""}
 metrics_port = 0
+# The benchmark sends PDF, an addition to CEB, the rulebook's format (§27).
+allowed_formats = ["ceb", "pdf"]
 seal_carrier = "exchange.carrier"
 seal_password_file = "exchange.password"
 

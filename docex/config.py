@@ -19,7 +19,8 @@ from docex.exchange_date import ExchangeCalendar
 from docex.ids import ID_RULE, is_safe_id
 from docex.ledger.location import LedgerLocationError, is_postgresql, sqlite_file
 
-BUILTIN_FORMATS = ("pdf", "ofd")
+# §27 names CEB; PDF and OFD are the fixed-layout formats an operator may add (docex/formats.py).
+BUILTIN_FORMATS = ("ceb", "pdf", "ofd")
 # What a delivery carries besides the document's body: its envelope's headers and seal.
 DELIVERY_ALLOWANCE = 64 * 1024
 
@@ -39,7 +40,8 @@ class RouterSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # The broker's own limit on a message (RabbitMQ's max_message_size, 128 MiB by default):
     # the router never publishes more, so a message over it cannot break a channel.
     max_message_bytes: int = 128 * 1024 * 1024
-    allowed_formats: list[str] = msgspec.field(default_factory=lambda: ["pdf", "ofd"])
+    # §27: CEB, the rulebook's format; "pdf" and "ofd" are additions (docex/formats.py).
+    allowed_formats: list[str] = msgspec.field(default_factory=lambda: ["ceb"])
     # Commands the router holds unacked from each unit's intake queue at a time: it takes
     # from every unit in turn, so this bounds what one unit can have in hand at once.
     prefetch: int = 64
@@ -68,6 +70,10 @@ class ExchangeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     # Years whose holidays and make-up workdays are all listed above, for years the
     # chinesecalendar package does not cover yet.
     configured_years: list[int] = []
+    # Years with no holiday data (neither the package nor configured_years) in which the
+    # operator accepts exchange dates that count weekends only. Without this the router
+    # refuses what needs an exchange date in such a year (`calendar_not_covered`).
+    allow_uncovered_years: list[int] = []
     # Bounds on one command (docex/limits.py): the units a document or information item goes
     # to (a circular to every unit must fit), and the copies one recipient may print (§31).
     max_recipients: int = 5000
@@ -87,6 +93,10 @@ class LinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     paper_fallback_hours: float = 24.0
     # Where the printable paper notices (PDF) are written.
     spool_dir: str = "paper"
+    # §33: a recipient that has not received a document this many hours after it reached its
+    # queue, counting only hours on workdays, is reminded once (a notice, and a text to its
+    # registered mobiles); 0 turns the reminders off.
+    receive_reminder_hours: float = 24.0
 
 
 class InformationSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -170,7 +180,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     information: InformationSettings = msgspec.field(default_factory=InformationSettings)
     sms: SmsSettings = msgspec.field(default_factory=SmsSettings)
     board: BoardSettings = msgspec.field(default_factory=BoardSettings)
-    # Magic bytes (hex) of formats beyond PDF and OFD, e.g. CEB, whose signature is not public.
+    # Magic bytes (hex) of formats beyond CEB, PDF and OFD; or CEB's, whose signature is not
+    # public, to check CEB bodies by it rather than by what they are not (docex/formats.py).
     formats: dict[str, str] = {}
     units: list[Unit] = []
 
@@ -212,18 +223,29 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             self.exchange.holidays,
             self.exchange.workdays,
             self.exchange.configured_years,
-            strict=False,
+            self.exchange.allow_uncovered_years,
         )
 
     def calendar_warnings(self, today: date) -> list[str]:
-        """Years about to be needed that nobody has holiday data for."""
+        """Years needed now, or from 1 December the next one, that nobody has holiday data
+        for: a month is what the operator has to configure them before the router refuses
+        to date documents (the State Council usually publishes in November)."""
         calendar = self.calendar()
-        return [
-            f"exchange calendar: no holiday data for {year}; exchange dates in {year} will"
-            f" count weekends only until its holidays are configured"
-            for year in (today.year, today.year + 1)
-            if not calendar.covers(year)
-        ]
+        years = [today.year] + ([today.year + 1] if today.month == 12 else [])
+        warnings = []
+        for year in years:
+            if calendar.covers(year):
+                continue
+            if year in calendar.uncovered_allowed:
+                outcome = f"exchange dates in {year} count weekends only, as allowed"
+            else:
+                outcome = f"the router refuses to date documents in {year}"
+            warnings.append(
+                f"exchange calendar: no holiday data for {year}; {outcome} until its"
+                f" holidays and make-up workdays are listed under [exchange] (README:"
+                f' "A year the calendar does not know")'
+            )
+        return warnings
 
 
 Problem = tuple[tuple[str | int, ...], str]
@@ -261,7 +283,10 @@ def _problems(config: Config) -> list[Problem]:
     for name in config.router.allowed_formats:
         if name not in BUILTIN_FORMATS and name not in config.formats:
             problems.append(
-                (("router", "allowed_formats"), f"{name!r} is neither pdf, ofd nor in [formats]")
+                (
+                    ("router", "allowed_formats"),
+                    f"{name!r} is neither ceb, pdf, ofd nor in [formats]",
+                )
             )
     for name, magic in config.formats.items():
         try:
@@ -293,6 +318,8 @@ def _problems(config: Config) -> list[Problem]:
             problems.append((("links", name), "must be more than 0 seconds"))
     if config.links.paper_fallback_hours <= 0:
         problems.append((("links", "paper_fallback_hours"), "must be more than 0 hours"))
+    if config.links.receive_reminder_hours < 0:
+        problems.append((("links", "receive_reminder_hours"), "must be 0 (off) or more hours"))
     problems += _information_problems(config, seen)
     problems += _sms_problems(config)
     problems += _board_problems(config, seen)

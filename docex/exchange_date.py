@@ -4,6 +4,11 @@ A document sent or received before the cutoff (15:00) on a workday counts for th
 otherwise it counts for the next workday. Workdays come from the maintained calendar of
 China's public holidays and make-up workdays (调休) in `chinesecalendar`; configuration can
 override single days, and declare whole years the library does not know yet.
+
+A year that neither the library nor the configuration covers has no exchange dates: counting
+weekends only would date documents on New Year's Day or National Day, and an exchange date
+once given never moves. The operator may accept that for a year, explicitly
+(`[exchange] allow_uncovered_years`), until its holidays are published and configured.
 """
 
 import functools
@@ -36,9 +41,8 @@ class ExchangeCalendar:
     holidays: frozenset[date]
     workdays: frozenset[date]
     configured_years: frozenset[int]
-    # Not strict: a year nobody has data for counts weekends only, rather than stopping the
-    # exchange on New Year's Day; the router warns about it ahead of time.
-    strict: bool = True
+    # Years nobody has holiday data for that the operator accepts counting weekends only.
+    uncovered_allowed: frozenset[int] = frozenset()
 
     @classmethod
     def build(
@@ -48,8 +52,7 @@ class ExchangeCalendar:
         holidays: Iterable[date] = (),
         workdays: Iterable[date] = (),
         configured_years: Iterable[int] = (),
-        *,
-        strict: bool = True,
+        uncovered_allowed: Iterable[int] = (),
     ) -> "ExchangeCalendar":
         return cls(
             ZoneInfo(timezone),
@@ -57,11 +60,17 @@ class ExchangeCalendar:
             frozenset(holidays),
             frozenset(workdays),
             frozenset(configured_years),
-            strict,
+            frozenset(uncovered_allowed),
         )
 
     def covers(self, year: int) -> bool:
         return year in self.configured_years or library_covers(year)
+
+    def covered_until(self, year: int) -> int:
+        """The last year of the unbroken run of covered years from `year` (year - 1: none)."""
+        while self.covers(year):
+            year += 1
+        return year - 1
 
     def is_workday(self, day: date) -> bool:
         if day in self.workdays:
@@ -72,10 +81,11 @@ class ExchangeCalendar:
             national = _national_workday(day)
             if national is not None:
                 return national
-            if self.strict:
+            if day.year not in self.uncovered_allowed:
                 raise CalendarError(
-                    f"no holiday data for {day.year}: list that year's holidays and make-up"
-                    f" workdays under [exchange] and add {day.year} to configured_years"
+                    f"no holiday data for {day.year}: the exchange cannot date this; the"
+                    f" operator must list {day.year}'s holidays and make-up workdays under"
+                    f" [exchange] (configured_years), or allow it (allow_uncovered_years)"
                 )
         return day.weekday() < 5
 

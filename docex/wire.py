@@ -219,7 +219,7 @@ class Info(msgspec.Struct, tag_field="t", tag="info", forbid_unknown_fields=True
     update: period ("2026" for the annual filing, "2026-03" for March's) and part;
     request: to, deadline (optional, ISO 8601 with offset); report: to;
     gov_info: co_units, authors, revision (修改稿), solicited (约稿); periodical: readers
-    and/or reader_group, issue.
+    and/or reader_group, issue. Every kind carries the §4 flags.
     """
 
     v: int
@@ -237,6 +237,11 @@ class Info(msgspec.Struct, tag_field="t", tag="info", forbid_unknown_fields=True
     readers: list[str] = []
     reader_group: str = ""
     issue: str = ""
+    # §4 holds for information as for documents: the router refuses what is classified
+    # secret or higher, urgent or extra urgent, or private.
+    classification: Classification = "public"
+    urgency: Urgency = "normal"
+    private: bool = False
 
 
 class Reply(msgspec.Struct, tag_field="t", tag="reply", forbid_unknown_fields=True, kw_only=True):
@@ -390,7 +395,9 @@ class DocumentStatus(
 # fault: the exchange or a unit's link is down (§46); paper: the fault outlasted the fallback
 # time and the listed documents go on paper (§47); recovered: the link is back; undeliverable:
 # a message to `scope` that the broker can never take was set aside (to the General Office).
-NoticeKind = Literal["fault", "paper", "recovered", "undeliverable"]
+# receive_reminder: a document has waited in the recipient's queue past [links]
+# receive_reminder_hours of workdays (§33); `documents` names it, `started_at` is its delivery.
+NoticeKind = Literal["fault", "paper", "recovered", "undeliverable", "receive_reminder"]
 
 
 class Notice(msgspec.Struct, tag_field="t", tag="notice", forbid_unknown_fields=True, kw_only=True):
@@ -435,6 +442,8 @@ class InfoItem(
     issue: str = ""
     in_reply_to: str = ""
     delay: bool = False
+    # Public or internal: nothing else gets through (§4).
+    classification: Classification = "public"
 
 
 # reminder: a work update is due soon or today (§41); late: its due date passed unfiled;

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from docex.config import Config
+from docex.exchange_date import CalendarError
 from docex.ledger.port import LedgerReads
 from docex.ledger.reader import with_ledger
 
@@ -33,7 +34,7 @@ def _report(args: argparse.Namespace) -> int:
         today = datetime.now(UTC).astimezone(config.calendar().timezone).date()
         try:
             rows = statistics(config, ledger, args.period, today)
-        except PeriodError as exc:
+        except (PeriodError, CalendarError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         table = args.out / f"docex-report-{args.period}.csv"

@@ -1,9 +1,11 @@
 """`docex router status --config FILE`: what an operator called at night looks at first.
 
-Whether the router answers and is ready (its /readyz), the open faults and how long until their
-documents go on paper (§47), each unit's link (§46), what waits to be published or texted, and
-the deliveries by state. It reads the ledger read-only, beside the running router. Exit status
-0 when the router is ready and no fault is open, 1 otherwise: usable from a monitoring script.
+Whether the router answers and is ready (its /readyz), a warning when this or (from 1 December)
+next year has no holiday data (§30, §33), the open faults and how long until their documents go
+on paper (§47), each unit's link (§46), what waits to be published or texted, and the
+deliveries by state. It reads the ledger read-only, beside the running router. Exit status 0
+when the router is ready and no fault is open, 1 otherwise: usable from a monitoring script;
+a calendar warning does not change it.
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ def _status(args: argparse.Namespace) -> int:
 def _report(config: Config, ledger: LedgerReads) -> int:
     ready, readiness = _readiness(config)
     print(f"router:  {readiness}")
-    status = exchange_status(ledger, config, datetime.now(UTC))
+    now = datetime.now(UTC)
+    for warning in config.calendar_warnings(now.astimezone(config.calendar().timezone).date()):
+        print(f"calendar: WARNING {warning}")
+    status = exchange_status(ledger, config, now)
     for router in ledger.routers():
         print(f"  {_router(router, config.router.partitions)}")
     print(f"faults:  {len(status.faults) or 'none'} open")

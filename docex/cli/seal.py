@@ -33,9 +33,11 @@ from docex.seals.seal import Seal
 MAX_COMMON_NAME_BYTES = 64  # X.509 upper bound, counted in UTF-8 bytes: ~21 Chinese characters
 
 _CEREMONY_EPILOG = (
+    "§21: held on the unit's written application (--application), signed by its head "
+    "(--unit-head) and approved by a General Office leader (--approved-by). "
     "§23: the custodians custody.toml marks required must bring their shares, and a person of "
     "the unit whose seal it is must attend (--attendee UNIT=NAME). Each ceremony is appended "
-    "to the CA-signed log ceremonies.jsonl."
+    "to the CA-signed log ceremonies.jsonl, with its approval."
 )
 
 
@@ -60,6 +62,11 @@ def add_seal_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     verify.add_argument("--ca-dir", type=Path, required=True, help="directory made by ca-init")
     verify.set_defaults(func=_handler(_log_verify))
+    show = log_commands.add_parser(
+        "show", help="every ceremony, verified first: who attended, on whose approval (§21)"
+    )
+    show.add_argument("--ca-dir", type=Path, required=True, help="directory made by ca-init")
+    show.set_defaults(func=_handler(_log_show))
 
 
 def _add_ca_init(commands: argparse._SubParsersAction) -> None:
@@ -142,6 +149,7 @@ def _add_make(commands: argparse._SubParsersAction) -> None:
         help="exchange: the exchange's own seal, for unit id 'exchange' only",
     )
     _add_carrier_arguments(make)
+    _add_approval_arguments(make)
     add_presence_arguments(make)
     make.set_defaults(func=_handler(_make))
 
@@ -159,6 +167,7 @@ def _add_change(commands: argparse._SubParsersAction) -> None:
         "--unit-name", type=_common_name, help="the unit's new name (required when renamed)"
     )
     _add_carrier_arguments(change)
+    _add_approval_arguments(change)
     add_presence_arguments(change)
     change.set_defaults(func=_handler(_change))
 
@@ -170,8 +179,26 @@ def _add_destroy(commands: argparse._SubParsersAction) -> None:
     destroy.add_argument("--ca-dir", type=Path, required=True, help="directory made by ca-init")
     destroy.add_argument("--serial", required=True, help="serial of the seal to revoke")
     destroy.add_argument("--reason", type=Reason, choices=list(Reason), required=True)
+    _add_approval_arguments(destroy)
     add_presence_arguments(destroy)
     destroy.set_defaults(func=_handler(_destroy))
+
+
+def _add_approval_arguments(parser: argparse.ArgumentParser) -> None:
+    """§21: no ceremony without the unit's signed application and the office's approval."""
+    parser.add_argument(
+        "--application", required=True, help="the reference of the unit's written application"
+    )
+    parser.add_argument(
+        "--unit-head", required=True, help="the head of the unit who signed the application"
+    )
+    parser.add_argument(
+        "--approved-by", required=True, help="the General Office leader who approved it"
+    )
+
+
+def _approval(args: argparse.Namespace) -> ceremony.Approval:
+    return ceremony.Approval(args.application, args.unit_head, args.approved_by)
 
 
 def _add_carrier_arguments(parser: argparse.ArgumentParser) -> None:
@@ -240,6 +267,7 @@ def _make(args: argparse.Namespace) -> None:
         args.out,
         _carrier_password(args),
         now=datetime.now(UTC),
+        approval=_approval(args),
         image=_image(args.image),
     )
     _print_seal("made", seal, args.out)
@@ -256,6 +284,7 @@ def _change(args: argparse.Namespace) -> None:
         args.out,
         _carrier_password(args),
         now=datetime.now(UTC),
+        approval=_approval(args),
         unit_name=args.unit_name,
         image=_image(args.image),
     )
@@ -267,7 +296,12 @@ def _destroy(args: argparse.Namespace) -> None:
     owner = ceremony.seal_owner(args.ca_dir, args.serial)
     presence = collect_presence(args, ceremony.custody_of(args.ca_dir), owner)
     revocation = ceremony.destroy(
-        args.ca_dir, presence, args.serial, args.reason, now=datetime.now(UTC)
+        args.ca_dir,
+        presence,
+        args.serial,
+        args.reason,
+        now=datetime.now(UTC),
+        approval=_approval(args),
     )
     print(f"seal {args.serial} of unit {owner} {revocation.describe()}")
     print(f"revocation list: {args.ca_dir / REVOCATION_LIST_FILE}; reload the router to apply it")
@@ -281,20 +315,46 @@ def _list(args: argparse.Namespace) -> None:
             seal.serial,
             f"{seal.certificate.not_valid_before_utc:%Y-%m-%d}"
             f"..{seal.certificate.not_valid_after_utc:%Y-%m-%d}",
+            _approved(approval),
             status,
         )
-        for seal, status in ceremony.list_seals(args.ca_dir, datetime.now(UTC))
+        for seal, status, approval in ceremony.list_seals(args.ca_dir, datetime.now(UTC))
     ]
-    header = ("UNIT", "KIND", "SERIAL", "VALID", "STATUS")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+    header = ("UNIT", "KIND", "SERIAL", "VALID", "APPROVAL (§21)", "STATUS")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(5)]
     for row in [header, *rows]:
-        cells = [row[i].ljust(widths[i]) for i in range(4)] + [row[4]]
+        cells = [row[i].ljust(widths[i]) for i in range(5)] + [row[5]]
         print("  ".join(cells))
+
+
+def _approved(approval: ceremony.Approval | None) -> str:
+    if approval is None:
+        return "-"
+    return f"{approval.reference}, signed {approval.unit_head}, approved {approval.approved_by}"
 
 
 def _log_verify(args: argparse.Namespace) -> None:
     records = ceremony.verify_records(args.ca_dir)
     print(f"{len(records)} ceremony records verified; the register and revocation list agree")
+
+
+def _log_show(args: argparse.Namespace) -> None:
+    """One line per ceremony, then who attended; only a log that verifies is shown."""
+    for record in ceremony.verify_records(args.ca_dir):
+        what = " ".join(
+            f"{key}={record[key]}"
+            for key in ("unit", "kind", "serial", "replaces", "reason")
+            if record.get(key)
+        )
+        print(f"{record['seq']:>4}  {record['at']}  {record['act']:<10} {what}".rstrip())
+        if record["act"] in ("make", "change", "destroy"):
+            print(f"      approval: {_approved(ceremony.approval_of(record))}")
+        attendees = ", ".join(
+            f"{a['name']} ({a['role']}{', share' if a['share'] else ''})"
+            for a in record.get("attendees", [])
+        )
+        if attendees:
+            print(f"      present: {attendees}")
 
 
 def _print_seal(verb: str, seal: Seal, carrier: Path) -> None:

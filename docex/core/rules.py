@@ -15,7 +15,7 @@ from docex.core.rejection import Rejection
 from docex.seals.errors import SealError
 from docex.seals.kinds import SealKind
 from docex.seals.verify import SealVerifier
-from docex.wire import Envelope, content_digest, signing_bytes
+from docex.wire import Classification, Envelope, Urgency, content_digest, signing_bytes
 
 _EXCLUDED_CLASSIFICATIONS = {"secret", "confidential", "top_secret"}
 
@@ -39,19 +39,25 @@ def _check_sender(envelope: Envelope, sender: Unit) -> None:
 
 
 def _check_exclusions(envelope: Envelope) -> None:
-    """§4: classified, urgent and private items never go through the exchange."""
-    if envelope.classification in _EXCLUDED_CLASSIFICATIONS:
+    check_exclusions(envelope.classification, envelope.urgency, envelope.private, what="documents")
+
+
+def check_exclusions(
+    classification: Classification, urgency: Urgency, private: bool, *, what: str
+) -> None:
+    """§4: classified, urgent and private items never go through the exchange, documents
+    and information alike (§4 says 文件、信息), with the same reason codes."""
+    if classification in _EXCLUDED_CLASSIFICATIONS:
         raise Rejection(
             "excluded_classification",
-            f"{envelope.classification} documents are not exchanged electronically (§4)",
+            f"{classification} {what} are not exchanged electronically (§4)",
         )
-    if envelope.urgency != "normal":
+    if urgency != "normal":
         raise Rejection(
-            "excluded_urgency",
-            f"{envelope.urgency} documents are not exchanged electronically (§4)",
+            "excluded_urgency", f"{urgency} {what} are not exchanged electronically (§4)"
         )
-    if envelope.private:
-        raise Rejection("excluded_private", "private mail is not exchanged (§4)")
+    if private:
+        raise Rejection("excluded_private", f"private {what} are not exchanged (§4)")
 
 
 def _check_content(envelope: Envelope, config: Config) -> None:

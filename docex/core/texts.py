@@ -130,6 +130,14 @@ def undeliverable_notice(routing_key: str, doc_id: str | None, type_: str, reaso
     )
 
 
+def receive_reminder(sender_name: str, document: str, delivered_at: str) -> str:
+    """Also texted as it is (§16), so `document` is named as `document_named` names it."""
+    return (
+        f"{sender_name}发来的{document}已于{_when(delivered_at)}送达，尚未签收，"
+        f"请按时接收（第三十三条）。"
+    )
+
+
 # Information owed (§41, §42).
 
 

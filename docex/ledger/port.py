@@ -18,6 +18,7 @@ from typing import Protocol
 
 from docex.core.states import DeliveryState
 from docex.ledger.board_reads import BoardReads
+from docex.ledger.receipt_reminders import Unreceived
 from docex.ledger.records import (
     Delivery,
     Fault,
@@ -116,6 +117,11 @@ class LedgerReads(BoardReads, Protocol):
 
     def filed_parts(self, unit: str, period: str) -> dict[str, str]:
         """The work-update parts a unit filed for a period, each with when it was first filed."""
+        ...
+
+    def unreceived_unreminded(self, delivered_by: str) -> list[Unreceived]:
+        """Deliveries in their recipient's queue since `delivered_by` or earlier, neither
+        received nor reminded of (§33), oldest first (docex/ledger/receipt_reminders.py)."""
         ...
 
     # The statistics of `docex report` (docex/router/report.py). `period` is a date prefix of

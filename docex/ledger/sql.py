@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from docex.core.states import BEFORE_RECEIPT, TAKEN_AWAY, DeliveryState, sources
 from docex.ledger.board_reads import BoardReadsMixin
+from docex.ledger.receipt_reminders import ReceiptReminderReads
 from docex.ledger.records import (
     Delivery,
     Fault,
@@ -49,7 +50,7 @@ _INFO_COLUMNS = (
 )
 
 
-class SqlLedger(BoardReadsMixin):
+class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
     _db: Connection
 
     def _instant(self, stamp: str) -> str:

@@ -21,7 +21,7 @@ from docex.core import texts
 from docex.core.rejection import Rejection
 from docex.core.rules import check_submission
 from docex.core.states import DeliveryState
-from docex.exchange_date import seconds_between
+from docex.exchange_date import CalendarError, seconds_between
 from docex.ids import ID_RULE, delivery_message_id, is_safe_id, uuid7
 from docex.ledger.errors import LedgerUnavailable
 from docex.ledger.port import Ledger
@@ -158,39 +158,15 @@ class CommandHandler:
             # Whatever this command reads about its document stays true until it commits,
             # whichever router handles the other commands about it (docex/ledger/postgres.py).
             self.ledger.lock_subject(subject_lock(doc_id))
-        life = self.lifecycle
         try:
-            match command:
-                case wire.Submit():
-                    self._submit(unit, inbound.message_id, command.envelope)
-                case wire.StatusQuery():
-                    self._status_query(unit, inbound.message_id, command)
-                case wire.Receipt():
-                    life.receipt(unit.id, inbound.message_id, command)
-                case wire.PrintRequest():
-                    life.print_request(unit.id, inbound.message_id, command)
-                case wire.Return():
-                    life.return_document(unit.id, inbound.message_id, command)
-                case wire.ResendRequest():
-                    life.resend_request(unit.id, inbound.message_id, command)
-                case wire.QuotaRequest():
-                    life.quota_request(unit.id, inbound.message_id, command)
-                case wire.AttachmentsReceived():
-                    life.attachments_received(unit.id, inbound.message_id, command)
-                case wire.Resend():
-                    life.resend(unit.id, inbound.message_id, command)
-                case wire.QuotaGrant():
-                    life.quota_grant(unit.id, inbound.message_id, command)
-                case wire.Withdraw():
-                    life.withdraw(unit.id, inbound.message_id, command)
-                case wire.Info():
-                    self.information.info(unit.id, inbound.message_id, command)
-                case wire.Reply():
-                    self.information.reply(unit.id, inbound.message_id, command)
-                case wire.Adopt():
-                    self.information.adopt(unit.id, inbound.message_id, command)
+            # A refusal undoes whatever the command wrote before it was refused.
+            with self.ledger.savepoint():
+                self._dispatch(unit, inbound.message_id, command)
         except Rejection as rejection:
             return self._reject(unit, inbound.message_id, doc_id, rejection)
+        except CalendarError as exc:
+            uncovered = Rejection("calendar_not_covered", str(exc))
+            return self._reject(unit, inbound.message_id, doc_id, uncovered)
         self.ledger.record_command(
             inbound.message_id,
             unit.id,
@@ -199,6 +175,38 @@ class CommandHandler:
             "accepted",
         )
         return Verdict.ACK
+
+    def _dispatch(self, unit: Unit, message_id: str, command: wire.Command) -> None:
+        life = self.lifecycle
+        match command:
+            case wire.Submit():
+                self._submit(unit, message_id, command.envelope)
+            case wire.StatusQuery():
+                self._status_query(unit, message_id, command)
+            case wire.Receipt():
+                life.receipt(unit.id, message_id, command)
+            case wire.PrintRequest():
+                life.print_request(unit.id, message_id, command)
+            case wire.Return():
+                life.return_document(unit.id, message_id, command)
+            case wire.ResendRequest():
+                life.resend_request(unit.id, message_id, command)
+            case wire.QuotaRequest():
+                life.quota_request(unit.id, message_id, command)
+            case wire.AttachmentsReceived():
+                life.attachments_received(unit.id, message_id, command)
+            case wire.Resend():
+                life.resend(unit.id, message_id, command)
+            case wire.QuotaGrant():
+                life.quota_grant(unit.id, message_id, command)
+            case wire.Withdraw():
+                life.withdraw(unit.id, message_id, command)
+            case wire.Info():
+                self.information.info(unit.id, message_id, command)
+            case wire.Reply():
+                self.information.reply(unit.id, message_id, command)
+            case wire.Adopt():
+                self.information.adopt(unit.id, message_id, command)
 
     def _submit(self, unit: Unit, message_id: str, envelope: wire.Envelope) -> None:
         now = self.clock.now()

@@ -15,9 +15,14 @@ Readiness = Callable[[], list[str]]
 
 
 async def serve(
-    host: str, port: int, registry: CollectorRegistry, not_ready: Readiness
+    host: str,
+    port: int,
+    registry: CollectorRegistry,
+    not_ready: Readiness,
+    warnings: Readiness = list,
 ) -> asyncio.Server:
-    """`not_ready` returns what keeps the router from serving, empty when it is ready."""
+    """`not_ready` returns what keeps the router from serving, empty when it is ready;
+    `warnings` what an operator must see to before it does (the body says, the status not)."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -25,7 +30,7 @@ async def serve(
             method, path, *_ = request.decode("latin-1").split() or ["", ""]
             while (await asyncio.wait_for(reader.readline(), timeout=5)).strip():
                 pass
-            status, content_type, body = _route(method, path, registry, not_ready)
+            status, content_type, body = _route(method, path, registry, not_ready, warnings)
             writer.write(
                 f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
@@ -41,7 +46,7 @@ async def serve(
 
 
 def _route(
-    method: str, path: str, registry: CollectorRegistry, not_ready: Readiness
+    method: str, path: str, registry: CollectorRegistry, not_ready: Readiness, warnings: Readiness
 ) -> tuple[str, str, bytes]:
     text = "text/plain; charset=utf-8"
     if method != "GET":
@@ -52,7 +57,8 @@ def _route(
         return "200 OK", text, b"ok\n"
     if path == "/readyz":
         problems = not_ready()
+        notes = "".join(f"warning: {warning}\n" for warning in warnings())
         if problems:
-            return "503 Service Unavailable", text, ("\n".join(problems) + "\n").encode()
-        return "200 OK", text, b"ready\n"
+            return "503 Service Unavailable", text, ("\n".join(problems) + "\n" + notes).encode()
+        return "200 OK", text, ("ready\n" + notes).encode()
     return "404 Not Found", text, b"/metrics, /healthz, /readyz\n"

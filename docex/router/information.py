@@ -19,6 +19,7 @@ from docex import wire
 from docex.clock import Clock
 from docex.config import Config
 from docex.core.rejection import Rejection
+from docex.core.rules import check_exclusions
 from docex.exchange_date import ExchangeCalendar
 from docex.ids import uuid7
 from docex.ledger.port import Ledger
@@ -53,6 +54,9 @@ class Information:
         self.metrics = metrics
 
     def info(self, sender: str, message_id: str, command: wire.Info) -> None:
+        check_exclusions(
+            command.classification, command.urgency, command.private, what="information items"
+        )
         if not command.title.strip():
             raise Rejection("missing_title", "an information item needs a title")
         item = wire.InfoItem(
@@ -62,6 +66,7 @@ class Information:
             title=command.title,
             content=command.content,
             at=self.calendar.stamp(self.clock.now()),
+            classification=command.classification,
         )
         match command.kind:
             case "update":

@@ -80,9 +80,10 @@ class Lifecycle:
         self.attest = attest
         self.metrics = metrics
 
-    def now(self) -> Moment:
-        now = self.clock.now()
-        return Moment(self.calendar.stamp(now), self.calendar.exchange_date(now).isoformat())
+    def now(self) -> str:
+        """The time of an action. Only a receipt has an exchange date (§33): a year without
+        holiday data stops receipts, not withdrawals, returns or the switch to paper."""
+        return self.calendar.stamp(self.clock.now())
 
     # Recipient's side.
 
@@ -125,7 +126,7 @@ class Lifecycle:
         if not self.ledger.add_printed(document.id, unit, request.copies, delivery.printed):
             raise documents.changed_meanwhile(delivery, "print")
         self._receive(document, unit, "printed")
-        moment = self.now()
+        at = self.now()
         first, last = decision.first, decision.last
         self.answer(
             unit,
@@ -137,7 +138,7 @@ class Lifecycle:
                     first_copy=first,
                     last_copy=last,
                     remaining=decision.remaining,
-                    at=moment.at,
+                    at=at,
                 )
             ),
         )
@@ -147,7 +148,7 @@ class Lifecycle:
                 doc_id=document.id,
                 state="printed",
                 recipient=unit,
-                at=moment.at,
+                at=at,
                 message=f"copies {first}–{last} of {delivery.print_quota}",
             ),
         )
@@ -213,7 +214,7 @@ class Lifecycle:
         reason: str = "",
     ) -> str:
         """Answer the recipient's command and tell the sender what it did; returns the time."""
-        at = self.now().at
+        at = self.now()
         self.answer(unit, wire.Status(ref=message_id, doc_id=document.id, state=state, at=at))
         self.answer(
             document.sender,
@@ -251,7 +252,7 @@ class Lifecycle:
                 doc_id=document.id,
                 state="queued",
                 recipient=delivery.recipient,
-                at=self.now().at,
+                at=self.now(),
                 message=f"attempt {attempt}",
             ),
         )
@@ -266,7 +267,7 @@ class Lifecycle:
         except wire.WireError as exc:
             raise Rejection(exc.code, exc.message) from None
         self.ledger.add_quota(document.id, delivery.recipient, command.copies)
-        moment = self.now()
+        at = self.now()
         self.answer(
             unit,
             wire.Status(
@@ -274,7 +275,7 @@ class Lifecycle:
                 doc_id=document.id,
                 state="quota_granted",
                 recipient=delivery.recipient,
-                at=moment.at,
+                at=at,
                 message=f"quota now {quota}",
             ),
         )
@@ -283,7 +284,7 @@ class Lifecycle:
             wire.Status(
                 doc_id=document.id,
                 state="quota_granted",
-                at=moment.at,
+                at=at,
                 message=f"{command.copies} more copies; quota now {quota}",
             ),
         )
@@ -295,7 +296,7 @@ class Lifecycle:
             raise Rejection("unknown_document", f"you sent no document {command.doc_id!r}")
         deliveries = {d.recipient: d for d in self.ledger.deliveries(document.id)}
         plan = documents.plan_withdrawal(command.recipients, deliveries)
-        moment = self.now()
+        at = self.now()
         withdrawn, refused = [], dict(plan.refused)
         for recipient in plan.withdrawn:
             if not self.ledger.move(document.id, recipient, DeliveryState.WITHDRAWN):
@@ -304,7 +305,7 @@ class Lifecycle:
                 assert current is not None
                 refused[recipient] = current.state
                 continue
-            self.answer(recipient, wire.Withdrawn(doc_id=document.id, at=moment.at))
+            self.answer(recipient, wire.Withdrawn(doc_id=document.id, at=at))
             withdrawn.append(recipient)
         self.answer(
             unit,
@@ -313,7 +314,7 @@ class Lifecycle:
                 doc_id=document.id,
                 withdrawn=withdrawn,
                 refused=refused,
-                at=moment.at,
+                at=at,
             ),
         )
         log.info("document_withdrawn", doc_id=document.id, withdrawn=withdrawn, refused=refused)
@@ -323,7 +324,7 @@ class Lifecycle:
     def recipient_gone(self, recipient: str, successor: str) -> int:
         """§9(二)(三): a revoked or merged unit's pending documents go to its successor, or
         back to their senders. Returns how many deliveries were moved."""
-        moment = self.now()
+        at = self.now()
         to = DeliveryState.FORWARDED if successor else DeliveryState.RECIPIENT_REVOKED
         moved = 0
         for delivery in self._pending_locked(recipient):
@@ -348,7 +349,7 @@ class Lifecycle:
                     doc_id=delivery.doc_id,
                     state="forwarded",
                     recipient=recipient,
-                    at=moment.at,
+                    at=at,
                     message=f"{recipient} was merged into {successor}",
                 )
             else:
@@ -357,7 +358,7 @@ class Lifecycle:
                     state="recipient_revoked",
                     recipient=recipient,
                     reason="recipient_revoked",
-                    at=moment.at,
+                    at=at,
                     message=f"{recipient} left the exchange before receiving it",
                 )
             self.answer(document.sender, news)
@@ -370,7 +371,7 @@ class Lifecycle:
         """§47: the link to this recipient has been down past the fallback time, so what it has
         not received goes on paper. Senders are told, since they hand over the printed copies.
         Returns the deliveries moved, as they were before the move."""
-        moment = self.now()
+        at = self.now()
         moved = []
         for delivery in self._pending_locked(recipient):
             document = self.ledger.document(delivery.doc_id)
@@ -384,7 +385,7 @@ class Lifecycle:
                     state="paper",
                     recipient=recipient,
                     reason=reason,
-                    at=moment.at,
+                    at=at,
                     message=message,
                 ),
             )
@@ -409,7 +410,8 @@ class Lifecycle:
 
     def _receive(self, document: StoredDocument, unit: str, how: str) -> Moment:
         """The first print, download or read is the receipt (§37); the sender gets it sealed."""
-        moment = self.now()
+        now = self.clock.now()
+        moment = Moment(self.calendar.stamp(now), self.calendar.exchange_date(now).isoformat())
         if self.ledger.mark_received(document.id, unit, moment.at, moment.exchange_date):
             self.answer(
                 document.sender,

@@ -86,6 +86,13 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.revocations = Counter(
+            "docex_unit_revocations",
+            "Broker users of units that left the exchange (§9) whose permissions were taken"
+            " away on reload, by result (failure: run `docex units provision`)",
+            ["result"],
+            registry=self.registry,
+        )
         self.broker_up = Gauge(
             "docex_broker_up",
             "1 while the router's broker connection is open",
@@ -111,6 +118,12 @@ class Metrics:
         self.paper_notice_failures = Counter(
             "docex_paper_notice_failures",
             "Paper notices that could not be written; each is retried at the next check",
+            registry=self.registry,
+        )
+        self.receive_reminders = Counter(
+            "docex_receive_reminders",
+            "Reminders to recipients that had not received a document in time (§33), one per"
+            " delivery",
             registry=self.registry,
         )
         # Information exchange (§41, §42): information.py and info_watch.py beside this file.
@@ -173,6 +186,21 @@ class Metrics:
             registry=self.registry,
         )
         self.leader.set_function(lambda: 1 if leader() else 0)
+
+    def watch_calendar(self, covered_until: Callable[[], int], warnings: Callable[[], int]) -> None:
+        """Read at scrape time, so they follow the clock and a reloaded [exchange]."""
+        Gauge(
+            "docex_calendar_covered_until_year",
+            "Last year of the unbroken run from this year that has holiday data (the"
+            " chinesecalendar package or [exchange] configured_years); this year - 1 if none",
+            registry=self.registry,
+        ).set_function(covered_until)
+        Gauge(
+            "docex_calendar_warnings",
+            "Years without holiday data that are needed now or, from 1 December, next year;"
+            " documents in such a year are refused unless allow_uncovered_years lists it",
+            registry=self.registry,
+        ).set_function(warnings)
 
     def watch_sms_gateway(self, connected: Callable[[], bool]) -> None:
         """Only a router with SMS configured has this gauge, so that the alert on it never

@@ -2,7 +2,9 @@
 
 A unit may configure nothing, write only to its own inbound exchange, and read only its own
 queue; the broker then vouches for `user_id`, which is how the router knows who sent what, and
-no unit can put anything into another unit's intake queue (docex/topology.py).
+no unit can put anything into another unit's intake queue (docex/topology.py). A unit that
+leaves the exchange (§9(二)(三)) keeps its user, whose name the ledger's records carry, but
+loses every permission: it can no longer log in to the exchange's vhost, read or write.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import yarl
 
-from docex.config import Config
+from docex.config import Config, Unit
 from docex.topology import Names
 
 
@@ -40,6 +42,8 @@ def _rabbitmqctl(rabbitmqctl: Sequence[str], *args: str, stdin: str | None = Non
         )
     except FileNotFoundError as exc:
         raise ProvisionError(f"{rabbitmqctl[0]} is not installed on this machine") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise ProvisionError(f"rabbitmqctl {args[0]} did not answer within 60 s") from exc
     if done.returncode != 0:
         raise ProvisionError(f"rabbitmqctl {args[0]} failed: {done.stderr.strip()}")
     return done.stdout
@@ -56,16 +60,35 @@ def unit_password(password_dir: Path, unit_id: str) -> str:
     return path.read_text().strip()
 
 
+def _vhost(config: Config) -> str:
+    return yarl.URL(config.router.amqp_url).path.lstrip("/") or "/"
+
+
+def revoke(config: Config, unit: Unit, rabbitmqctl: Sequence[str] = SYSTEM_RABBITMQCTL) -> None:
+    """§9(二)(三): the unit's user may no longer use the vhost, and is disconnected now: a
+    permission taken away does not end a connection already open."""
+    _rabbitmqctl(rabbitmqctl, "clear_permissions", "-p", _vhost(config), unit.amqp_user)
+    _rabbitmqctl(
+        rabbitmqctl,
+        "close_all_user_connections",
+        unit.amqp_user,
+        f"unit {unit.id} left the exchange (§9)",
+    )
+
+
 def provision(
     config: Config, password_dir: Path, rabbitmqctl: Sequence[str] = SYSTEM_RABBITMQCTL
 ) -> list[str]:
     names = Names(config.router.prefix)
-    vhost = yarl.URL(config.router.amqp_url).path.lstrip("/") or "/"
+    vhost = _vhost(config)
     listed = json.loads(_rabbitmqctl(rabbitmqctl, "list_users", "--formatter", "json"))
     existing = {user["user"] for user in listed}
     report = []
     for unit in config.units:
         if unit.status != "active":
+            if unit.amqp_user in existing:
+                revoke(config, unit, rabbitmqctl)
+                report.append(f"{unit.id}: {unit.status}; user {unit.amqp_user} may do nothing")
             continue
         # On stdin, which rabbitmqctl reads when the argument is left out: a command line
         # is readable by every user of the machine (ps).

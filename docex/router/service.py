@@ -20,6 +20,7 @@ import contextlib
 import functools
 import hashlib
 import signal
+from datetime import date
 from pathlib import Path
 
 import aio_pika
@@ -36,14 +37,14 @@ from aio_pika.abc import (
 from docex import broker_link, topology
 from docex.backoff import Backoff
 from docex.clock import Clock, SystemClock
-from docex.config import Config, ConfigError, load_config
+from docex.config import Config, ConfigError, Unit, load_config
 from docex.ledger.checkpoint import Checkpointer
 from docex.ledger.errors import LedgerError
 from docex.ledger.location import is_postgresql
 from docex.ledger.open import open_ledger
 from docex.ledger.port import Ledger
 from docex.ledger.postgres import LEADER_LOCK, PostgresLedger
-from docex.router import health, systemd
+from docex.router import health, provision, systemd
 from docex.router.cluster import SharedCluster, SoloCluster
 from docex.router.handler import CommandHandler, Inbound, Verdict
 from docex.router.info_watch import InfoWatch
@@ -52,6 +53,7 @@ from docex.router.ledger_health import LedgerHealth
 from docex.router.linkwatch import LinkWatch
 from docex.router.metrics import Metrics
 from docex.router.outbox import OutboxPublisher
+from docex.router.receive_watch import ReceiveWatch
 from docex.router.reload import compare
 from docex.router.sms_sender import SmsSender
 from docex.router.supervision import Supervisor
@@ -121,6 +123,10 @@ class Router:
                 leader_ledger, config, verifier, seal, clock, self.metrics
             )
             self.leader_health = LedgerHealth(leader_ledger, self.metrics.ledger_retries)
+        self.metrics.watch_calendar(
+            lambda: self.handler.calendar.covered_until(self._today().year),
+            lambda: len(self.calendar_warnings()),
+        )
         self.ready = asyncio.Event()
         self._intake: FairIntake[AbstractIncomingMessage] = FairIntake()
         self.sms = _sms_sender(config, self.leader_handler, self.metrics, self.leader_health)
@@ -138,6 +144,9 @@ class Router:
             self.leader_handler, self.leader_health, self.broker_connected, self.outbox.wakeup.set
         )
         self.infowatch = InfoWatch(self.leader_handler, self.leader_health, self.outbox.wakeup.set)
+        self.receivewatch = ReceiveWatch(
+            self.leader_handler, self.leader_health, self.outbox.wakeup.set
+        )
         self._connection: AbstractRobustConnection | None = None
         # Each unit's intake queue and the tag of the router's consumer on it.
         self._consuming: dict[str, tuple[AbstractQueue, str]] = {}
@@ -168,7 +177,7 @@ class Router:
         await self._follow_partitions()
         self.ready.set()
         systemd.notify("READY=1", f"STATUS=routing for {len(unit_ids)} units")
-        for warning in self.config.calendar_warnings(self.handler.clock.now().date()):
+        for warning in self.calendar_warnings():
             log.warning("calendar_not_covered", detail=warning)
         log.info(
             "router_started",
@@ -220,6 +229,7 @@ class Router:
                 self.config.router.metrics_port,
                 self.metrics.registry,
                 self.not_ready,
+                self.calendar_warnings,
             )
 
     async def stop(self, flush_timeout: float = 10.0) -> None:
@@ -247,6 +257,14 @@ class Router:
             self.checkpointer.close()
         self.ledger.close()
         log.info("router_stopped")
+
+    def _today(self) -> date:
+        return self.handler.clock.now().astimezone(self.handler.calendar.timezone).date()
+
+    def calendar_warnings(self) -> list[str]:
+        """Holiday data missing for this year, or from 1 December the next (§30, §33): the
+        router still routes, so a warning, not unreadiness, until the year comes."""
+        return self.handler.config.calendar_warnings(self._today())
 
     def not_ready(self) -> list[str]:
         """Why the router cannot route right now; empty when it can."""
@@ -292,6 +310,8 @@ class Router:
                 systemd.notify("READY=1", "STATUS=reload failed; running on the previous config")
                 return False
         change = compare(self.config, new)
+        for unit in change.gone:
+            await self._revoke(new, unit)
         assert self._connection is not None
         await topology.declare(
             self._connection, self.names, [u.id for u in new.units], self.config.router.intake_limit
@@ -305,6 +325,8 @@ class Router:
                 self.handler.reconfigure(new, change)
 
         await self.ledger_health.commit("reload", apply)
+        for unit in change.gone:
+            await self._drop_queued(unit)
         self.config = new
         for handler in {self.handler, self.leader_handler}:
             handler.config = new
@@ -321,6 +343,40 @@ class Router:
         systemd.notify("READY=1", f"STATUS=routing for {len(new.units)} units")
         self.outbox.wakeup.set()
         return True
+
+    async def _revoke(self, config: Config, unit: Unit) -> None:
+        """§9(二)(三): a unit that left the exchange can no longer log in, read or write. Done
+        with rabbitmqctl, as `docex units provision` does; where the router may not run it,
+        the operator is told to, and the router refuses the unit's commands meanwhile."""
+        try:
+            await asyncio.to_thread(provision.revoke, config, unit)
+        except provision.ProvisionError as exc:
+            self.metrics.revocations.labels("failure").inc()
+            log.error(
+                "broker_user_not_revoked",
+                unit=unit.id,
+                amqp_user=unit.amqp_user,
+                error=str(exc),
+                fix="run `docex units provision --config FILE` where rabbitmqctl works",
+            )
+            return
+        self.metrics.revocations.labels("success").inc()
+        log.info("broker_user_revoked", unit=unit.id, amqp_user=unit.amqp_user)
+
+    async def _drop_queued(self, unit: Unit) -> None:
+        """What waited in a departed unit's queue was moved in the ledger, to its successor
+        or back to its senders (§9): the copies left in its queue must reach no one."""
+        assert self._connection is not None
+        name = self.names.unit_queue(unit.id)
+        # A channel of its own: a queue someone deleted closes the channel that asks for it.
+        try:
+            async with self._connection.channel() as channel:
+                queue = await channel.get_queue(name, ensure=False)
+                dropped = await queue.purge()
+        except aio_pika.exceptions.ChannelClosed as exc:
+            log.warning("departed_unit_queue_not_purged", unit=unit.id, queue=name, error=str(exc))
+            return
+        log.info("departed_unit_queue_purged", unit=unit.id, messages=dropped.message_count)
 
     async def _watchdog(self, interval: float) -> None:
         """Pinged from the event loop itself, so a stuck loop gets the daemon restarted."""
@@ -341,7 +397,11 @@ class Router:
 
     async def _lead(self, leader: bool) -> None:
         """Start or stop the jobs that run once for the whole exchange."""
-        jobs = {"linkwatch": self.linkwatch.run, "infowatch": self.infowatch.run}
+        jobs = {
+            "linkwatch": self.linkwatch.run,
+            "infowatch": self.infowatch.run,
+            "receivewatch": self.receivewatch.run,
+        }
         if self.sms is not None:
             jobs["sms"] = self.sms.run
         if isinstance(self.cluster, SharedCluster):

@@ -8,6 +8,11 @@ register (issued.jsonl), the revocation list, and last the CA-signed ceremony re
 between two writes leaves an earlier one without its record; `docex seal log verify` names a
 seal in the register or the revocation list that no record accounts for.
 
+§21: a ceremony is held on the unit's written application, signed by the unit's head and
+approved by a leader of the General Office. Each of make, change and destroy takes that
+`Approval` (the application's reference and both names); it goes into the signed record, so
+the log shows on whose authority every seal was made, changed or destroyed.
+
 The owning unit holds no share of the CA key: units come and go, SLIP-39 makes at most 16
 shares, and a unit holding one could help make any other unit's seal. The person who attends
 for it is named in the signed record.
@@ -62,6 +67,44 @@ from docex.seals.seal import Seal, issue_seal
 CHANGE_REASONS = (Reason.RENAMED, Reason.LOST, Reason.DAMAGED)
 
 
+# What an approval's fields may hold: a reference (申请文号) or a person's name, on one line.
+APPROVAL_FIELD_MAX = 64
+
+
+@dataclass(frozen=True)
+class Approval:
+    """§21: the unit's written application (its reference), the head of the unit who signed
+    it, and the General Office leader who approved it."""
+
+    reference: str
+    unit_head: str
+    approved_by: str
+
+    def record(self) -> dict[str, str]:
+        return {
+            "reference": self.reference,
+            "unit_head": self.unit_head,
+            "approved_by": self.approved_by,
+        }
+
+
+def check_approval(approval: Approval) -> None:
+    """Refused before the CA opens: each field named, on one line, of a bounded length."""
+    for field, what in (
+        ("reference", "the application's reference (--application)"),
+        ("unit_head", "the unit head who signed the application (--unit-head)"),
+        ("approved_by", "the General Office leader who approved it (--approved-by)"),
+    ):
+        value = getattr(approval, field)
+        if not value.strip():
+            raise SealError("approval_missing", f"§21: a ceremony needs {what}")
+        if len(value) > APPROVAL_FIELD_MAX or not value.isprintable():
+            raise SealError(
+                "approval_invalid",
+                f"§21: {what} must be one line of at most {APPROVAL_FIELD_MAX} characters",
+            )
+
+
 @dataclass(frozen=True)
 class Presence:
     """Who attends: the custodians' share words by role, and the name of each person present
@@ -111,10 +154,12 @@ def make(
     password: str,
     *,
     now: datetime,
+    approval: Approval,
     image: bytes | None = None,
 ) -> Seal:
     """Issue a unit a new seal into a new carrier file."""
     now = _whole_seconds(now)
+    check_approval(approval)
     if (kind == SealKind.EXCHANGE) != (unit_id == EXCHANGE_UNIT_ID):
         raise SealError(
             "seal_kind_not_allowed",
@@ -135,7 +180,8 @@ def make(
         with records.open_ca(presence, owner=unit_id, now=now) as ca:
             seal = issue_seal(ca, unit_id, unit_name, kind, carrier, password, now=now, image=image)
             record_issued(ca_dir / ISSUED_FILE, seal.certificate, records.next_seq)
-            records.append(ca, presence, unit_id, now, "make", _describe(seal.certificate))
+            fields = _describe(seal.certificate) | {"approval": approval.record()}
+            records.append(ca, presence, unit_id, now, "make", fields)
     return seal
 
 
@@ -148,12 +194,14 @@ def change(
     password: str,
     *,
     now: datetime,
+    approval: Approval,
     unit_name: str | None = None,
     image: bytes | None = None,
 ) -> tuple[Seal, Revocation]:
     """Issue a replacement for a seal and revoke the old one from now on. The new seal keeps
     the old one's unit and kind, and its image unless a new one is given."""
     now = _whole_seconds(now)
+    check_approval(approval)
     if reason not in CHANGE_REASONS:
         raise SealError(
             "reason_invalid",
@@ -182,23 +230,35 @@ def change(
             )
             record_issued(ca_dir / ISSUED_FILE, seal.certificate, records.next_seq)
             revocation = records.revoke(ca, old, reason, now)
-            fields = _describe(seal.certificate) | {"replaces": old.serial, "reason": reason.value}
+            fields = _describe(seal.certificate) | {
+                "replaces": old.serial,
+                "reason": reason.value,
+                "approval": approval.record(),
+            }
             records.append(ca, presence, unit_id, now, "change", fields)
     return seal, revocation
 
 
 def destroy(
-    ca_dir: Path, presence: Presence, serial: str, reason: Reason, *, now: datetime
+    ca_dir: Path,
+    presence: Presence,
+    serial: str,
+    reason: Reason,
+    *,
+    now: datetime,
+    approval: Approval,
 ) -> Revocation:
     """Revoke a seal from now on (§25: the old seal is handed back and destroyed)."""
     now = _whole_seconds(now)
+    check_approval(approval)
     with _records(ca_dir) as records:
         old = records.live_seal(serial)
         unit_id, kind = seal_identity(old.certificate)
         with records.open_ca(presence, owner=unit_id, now=now) as ca:
             revocation = records.revoke(ca, old, reason, now)
-            fields = {"unit": unit_id, "kind": kind.value, "serial": old.serial}
-            records.append(ca, presence, unit_id, now, "destroy", fields | {"reason": reason.value})
+            fields: dict[str, Any] = {"unit": unit_id, "kind": kind.value, "serial": old.serial}
+            fields |= {"reason": reason.value, "approval": approval.record()}
+            records.append(ca, presence, unit_id, now, "destroy", fields)
     return revocation
 
 
@@ -244,12 +304,30 @@ def seal_owner(ca_dir: Path, serial: str) -> str:
     return find_issued(load_issued(ca_dir / ISSUED_FILE, certificate), serial).unit_id
 
 
-def list_seals(ca_dir: Path, at: datetime) -> list[tuple[IssuedSeal, str]]:
-    """Every seal ever issued, oldest first, with its status at `at`."""
+def list_seals(ca_dir: Path, at: datetime) -> list[tuple[IssuedSeal, str, Approval | None]]:
+    """Every seal ever issued, oldest first, with its status at `at` and the approval (§21)
+    it was made under, as the verified ceremony log records it (None before approvals were
+    recorded)."""
     certificate = load_ca_certificate(ca_dir / CERTIFICATE_FILE)
     revocations = load_revocation_list(ca_dir / REVOCATION_LIST_FILE, certificate)
     issued = load_issued(ca_dir / ISSUED_FILE, certificate)
-    return [(seal, seal.status(revocations, at)) for seal in issued]
+    made_under = {
+        str(record["serial"]): approval_of(record)
+        for record in read_log(ca_dir / LOG_FILE, certificate)
+        if record["act"] in ("make", "change")
+    }
+    return [(seal, seal.status(revocations, at), made_under.get(seal.serial)) for seal in issued]
+
+
+def approval_of(record: Record) -> Approval | None:
+    """The approval (§21) a ceremony record carries; None for the CA's own ceremonies and
+    for records written before approvals were recorded."""
+    approval = record.get("approval")
+    if not isinstance(approval, dict):
+        return None
+    return Approval(
+        str(approval["reference"]), str(approval["unit_head"]), str(approval["approved_by"])
+    )
 
 
 def verify_records(ca_dir: Path) -> list[Record]:

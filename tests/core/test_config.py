@@ -45,7 +45,7 @@ def test_the_shipped_example_is_valid() -> None:
         (MINIMAL + unit("a") + unit("b", "u-a"), "units[1].amqp_user: 'u-a' is given to two units"),
         (MINIMAL + unit("a", extra='successor = "zz"'), "no unit 'zz'"),
         (MINIMAL + 'office_unit = "zz"\n', "router.office_unit"),
-        (MINIMAL + 'allowed_formats = ["ceb"]\n', "neither pdf, ofd"),
+        (MINIMAL + 'allowed_formats = ["docx"]\n', "neither ceb, pdf, ofd"),
         (MINIMAL + '[formats]\nceb = "zz"\n', "not hex"),
         (MINIMAL + '[exchange]\ntimezone = "Mars/Olympus"\n', "exchange.timezone"),
         (MINIMAL + unit("a", extra='status = "sleeping"'), "status"),

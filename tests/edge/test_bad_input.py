@@ -104,6 +104,11 @@ CASES: dict[str, tuple[Callable[[Pki], bytes], str, str]] = {
     ),
     "format not allowed": (own(format="docx"), "format_not_allowed", "docx"),
     "body is not what it claims": (own(content=b"PK\x03\x04 zip"), "format_mismatch", "PDF"),
+    "a Word file labelled CEB §27": (
+        own(content=b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 doc", format="ceb"),
+        "format_mismatch",
+        "CEB",
+    ),
     "secret document §4": (own(classification="secret"), "excluded_classification", "§4"),
     "top secret document §4": (own(classification="top_secret"), "excluded_classification", "§4"),
     "urgent document §4": (own(urgency="urgent"), "excluded_urgency", "§4"),

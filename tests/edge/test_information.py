@@ -241,3 +241,27 @@ async def test_periodicals_reach_their_reader_scope(units: dict[str, UnitClient]
 def _sample(router: Router, name: str) -> float:
     value = router.metrics.registry.get_sample_value(name)
     return 0.0 if value is None else value
+
+
+async def test_the_exclusions_of_section_4_hold_for_information_too(
+    units: dict[str, UnitClient], router: Router
+) -> None:
+    """§4: secret or higher, urgent or extra urgent, and private information is not exchanged,
+    refused with the same reasons as documents, and reaches no one; internal information is."""
+    report = wire.Info(v=V, kind="report", title="专题：汛期安全", content="……", to=["gov-office"])
+    for flags, reason in [
+        ({"classification": "secret"}, "excluded_classification"),
+        ({"classification": "confidential"}, "excluded_classification"),
+        ({"classification": "top_secret"}, "excluded_classification"),
+        ({"urgency": "urgent"}, "excluded_urgency"),
+        ({"urgency": "extra_urgent"}, "excluded_urgency"),
+        ({"private": True}, "excluded_private"),
+    ]:
+        excluded = msgspec.structs.replace(report, **flags)
+        assert await rejected(units["education"], excluded) == reason, flags
+    info_id = await accepted(
+        units["education"], msgspec.structs.replace(report, classification="internal")
+    )
+    item = await received(units["gov-office"], info_id)
+    assert item.classification == "internal"
+    assert [i.id for i in units["gov-office"].mailbox.information()] == [info_id]

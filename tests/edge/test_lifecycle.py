@@ -351,12 +351,21 @@ async def test_a_return_needs_a_reason(
 
 
 async def test_a_unit_revoked_while_connected_can_send_nothing(
-    units: dict[str, UnitClient], pki: Pki, router: Router, config_file: Path
+    units: dict[str, UnitClient],
+    pki: Pki,
+    router: Router,
+    config_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """§9: once the registry revokes a unit, the exchange refuses what it sends, even while
-    its system is still connected."""
+    its system is still connected: here the router may not run rabbitmqctl, so the broker
+    still lets the unit in (docex units provision takes its permissions later)."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # no rabbitmqctl: the revocation cannot be done
     edit(config_file, unit_block("education"), unit_block("education") + 'status = "revoked"\n')
     assert await router.reload()
+    failed = {"result": "failure"}
+    assert router.metrics.registry.get_sample_value("docex_unit_revocations_total", failed) == 1
     envelope = sealed_envelope(pki.signing["education"], sender="education", to=["finance"])
     answer = await units["education"].request(submit(envelope))
     assert isinstance(answer, wire.Status) and answer.reason == "sender_revoked", answer

@@ -487,7 +487,9 @@ def test_without_a_chinese_font_the_error_says_what_to_install(
         paper.cjk_font.cache_clear()
 
 
-async def test_a_unit_revoked_during_its_fault_leaves_no_fault_open(site: Site) -> None:
+async def test_a_unit_revoked_during_its_fault_leaves_no_fault_open(
+    revokes_units: None, site: Site
+) -> None:
     """§9(二): a revoked unit's pending documents go back to their senders on reload; its link
     fault closes with it rather than waiting forever for a unit that will not come back."""
     await site.beat("finance")

@@ -23,6 +23,7 @@ import pytest_asyncio
 from docex import wire
 from docex.config import Config, load_config
 from docex.ledger.sqlite import SqliteLedger
+from docex.router.provision import provision
 from docex.router.reload import compare
 from docex.router.service import Router
 from docex.topology import Names
@@ -58,7 +59,7 @@ async def send(units: dict[str, UnitClient], pki: Pki, **headers: object) -> wir
 
 
 async def test_revoking_a_unit_returns_its_pending_documents_to_senders(
-    units: dict[str, UnitClient], pki: Pki, router: Router, config_file: Path
+    revokes_units: None, units: dict[str, UnitClient], pki: Pki, router: Router, config_file: Path
 ) -> None:
     """§9(二): a revoked unit's documents go back to their senders; it gets nothing more."""
     pending = await send(units, pki, to=["education"])
@@ -77,7 +78,7 @@ async def test_revoking_a_unit_returns_its_pending_documents_to_senders(
 
 
 async def test_merging_moves_pending_documents_to_the_successor(
-    units: dict[str, UnitClient], pki: Pki, router: Router, config_file: Path
+    revokes_units: None, units: dict[str, UnitClient], pki: Pki, router: Router, config_file: Path
 ) -> None:
     """§9(三): units merged away name the survivor; their pending documents go there."""
     pending = await send(units, pki, to=["education"], print_quota={"education": 2})
@@ -93,6 +94,73 @@ async def test_merging_moves_pending_documents_to_the_successor(
     assert (moved.deliver.role, moved.deliver.print_quota) == ("main", 2)
     news = await sender_news(units["gov-office"], pending.id, "forwarded")
     assert news.recipient == "education" and "finance" in news.message
+
+
+async def test_a_revoked_unit_can_no_longer_connect_or_read(
+    revokes_units: None,
+    units: dict[str, UnitClient],
+    pki: Pki,
+    router: Router,
+    config_file: Path,
+    unit_client_for: UnitClientFactory,
+    config: Config,
+) -> None:
+    """§9(二)(三): merged away, a unit's broker user loses its permissions on reload: its open
+    connection is closed, it cannot connect again nor read its queue, whose copies are
+    dropped; what waited for it goes to its successor."""
+    waiting = await send(units, pki, to=["education"])
+    await units["education"].wait_for(
+        lambda: units["education"].mailbox.delivery(waiting.id), timeout=10
+    )
+    education = units["education"]._connection
+    assert education is not None and education.connected.is_set()
+    # A second copy waits in the queue: the unit's client is not there to take it.
+    names = Names(config.router.prefix)
+    async with await aio_pika.connect(config.router.amqp_url) as admin:
+        channel = await admin.channel()
+        await channel.default_exchange.publish(
+            aio_pika.Message(b"left over"), routing_key=names.unit_queue("education")
+        )
+    edit(
+        config_file,
+        unit_block("education"),
+        unit_block("education") + 'status = "revoked"\nsuccessor = "finance"\n',
+    )
+    assert await router.reload()
+
+    await eventually(lambda: not education.connected.is_set() or None, "education cut off")
+    with pytest.raises(aio_pika.exceptions.AMQPError):  # refused the vhost, so its queue
+        async with unit_client_for("education"):
+            pass
+    forwarded = await units["finance"].wait_for(
+        lambda: units["finance"].mailbox.delivery(waiting.id), timeout=10
+    )
+    assert forwarded.deliver.envelope.id == waiting.id
+    async with await aio_pika.connect(config.router.amqp_url) as admin:
+        channel = await admin.channel()
+        queue = await channel.declare_queue(names.unit_queue("education"), passive=True)
+        assert queue.declaration_result.message_count == 0
+    revoked = {"result": "success"}
+    assert router.metrics.registry.get_sample_value("docex_unit_revocations_total", revoked) == 1
+
+
+async def test_provisioning_takes_the_permissions_of_revoked_units(
+    revokes_units: None,
+    config_file: Path,
+    broker_users: Path,
+    unit_client_for: UnitClientFactory,
+    empty_queues: None,
+) -> None:
+    """§9(二): where the router could not run rabbitmqctl, `docex units provision` shuts the
+    revoked unit out: it can no longer connect."""
+    edit(config_file, unit_block("education"), unit_block("education") + 'status = "revoked"\n')
+    report = provision(load_config(config_file), broker_users)
+    assert any(line.startswith("education: revoked; user ") for line in report), report
+    with pytest.raises(aio_pika.exceptions.AMQPError):
+        async with unit_client_for("education"):
+            pass
+    async with unit_client_for("finance"):
+        pass
 
 
 async def test_rename_keeps_the_id_and_the_old_name_on_record(

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from docex import wire
+from docex.config import Config
 from docex.ids import uuid7
 from docex.router.service import Router
 from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki
 from tests.documents import ofd, sealed_envelope, submit
+
+# No public signature is known for CEB (docex/formats.py): a binary body of some fixed layout.
+CEB = b"\x00\x01\x02CEB\x00" + bytes(range(256)) * 4
 
 
 async def delivered(client: UnitClient, doc_id: str) -> wire.Deliver:
@@ -64,6 +68,20 @@ async def test_ofd_documents_are_routed(units: dict[str, UnitClient], pki: Pki) 
     answer = await units["finance"].request(submit(envelope))
     assert isinstance(answer, wire.Status) and answer.state == "accepted", answer
     assert (await delivered(units["gov-office"], envelope.id)).envelope.format == "ofd"
+
+
+async def test_ceb_documents_are_routed_without_configured_magic(
+    units: dict[str, UnitClient], pki: Pki, config: Config
+) -> None:
+    """§27: CEB, the rulebook's format, is accepted with nothing under [formats]."""
+    assert config.formats == {}
+    envelope = sealed_envelope(
+        pki.signing["finance"], sender="finance", to=["gov-office"], content=CEB, format="ceb"
+    )
+    answer = await units["finance"].request(submit(envelope))
+    assert isinstance(answer, wire.Status) and answer.state == "accepted", answer
+    delivery = await delivered(units["gov-office"], envelope.id)
+    assert (delivery.envelope.format, delivery.envelope.content) == ("ceb", CEB)
 
 
 async def test_send_time_is_commit_time_and_counts_by_the_cutoff(

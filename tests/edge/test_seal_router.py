@@ -25,7 +25,14 @@ from docex.seals.seal import Seal
 from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory, unit_settings, write_router_config
 from tests.documents import sealed_envelope, submit
-from tests.seals.test_seal_ceremony import NOW, PASSWORD, Office, establish_office, make_seal
+from tests.seals.test_seal_ceremony import (
+    APPROVAL,
+    NOW,
+    PASSWORD,
+    Office,
+    establish_office,
+    make_seal,
+)
 
 REVOKED_AT = NOW + timedelta(hours=1)
 SECOND = timedelta(seconds=1)
@@ -46,7 +53,12 @@ def revoked(tmp_path: Path) -> RevokedSeal:
     (tmp_path / "exchange.password").write_text(PASSWORD)
     list_before = shutil.copy(office.ca_dir / REVOCATION_LIST_FILE, tmp_path / "before.crl")
     ceremony.destroy(
-        office.ca_dir, office.presence("gov-office"), seal.serial, Reason.LOST, now=REVOKED_AT
+        office.ca_dir,
+        office.presence("gov-office"),
+        seal.serial,
+        Reason.LOST,
+        now=REVOKED_AT,
+        approval=APPROVAL,
     )
     return RevokedSeal(office, seal, list_before)
 

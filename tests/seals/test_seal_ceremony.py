@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 
 from docex.seals import ceremony
 from docex.seals.ca import init_ca, load_ca_certificate
-from docex.seals.ceremony import Presence
+from docex.seals.ceremony import Approval, Presence
 from docex.seals.ceremony_log import LOG_FILE, CeremonyLogError
 from docex.seals.certificate import MAX_SEAL_IMAGE_BYTES, PNG_SIGNATURE, seal_image
 from docex.seals.custody import (
@@ -41,6 +41,8 @@ NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 PASSWORD = "carrier-口令"
 PEOPLE = {"secrecy-office": "王保密", "info-centre": "李信息", "office-leader": "陈领导"}
 UNIT_PERSON = "赵财务"
+# §21: the unit's application, signed by its head, approved by a General Office leader.
+APPROVAL = Approval("财政〔2026〕印申1号", "钱局长", "孙秘书长")
 # The smallest well-formed PNG header is enough: only the signature is checked.
 PNG = PNG_SIGNATURE + b"\x00\x00\x00\rIHDR" + bytes(17)
 WITH_BACKUP = Custody(
@@ -88,7 +90,15 @@ def make_seal(
     """A make ceremony; by default with both custodians and a person of the unit present."""
     attending = presence or office.presence(unit)
     return ceremony.make(
-        office.ca_dir, attending, unit, "市财政局", kind, carrier, PASSWORD, now=now
+        office.ca_dir,
+        attending,
+        unit,
+        "市财政局",
+        kind,
+        carrier,
+        PASSWORD,
+        now=now,
+        approval=APPROVAL,
     )
 
 
@@ -158,16 +168,22 @@ def test_make_change_destroy(office: Office, tmp_path: Path) -> None:
         tmp_path / "finance-2.carrier",
         PASSWORD,
         now=later,
+        approval=APPROVAL,
     )
     assert (second.unit_id, second.kind) == ("finance", SealKind.SIGNING)
     assert (revocation.revoked_at, revocation.reason) == (later, Reason.LOST)
 
     end = NOW + timedelta(hours=2)
     ceremony.destroy(
-        office.ca_dir, office.presence("finance"), second.serial, Reason.REVOKED, now=end
+        office.ca_dir,
+        office.presence("finance"),
+        second.serial,
+        Reason.REVOKED,
+        now=end,
+        approval=APPROVAL,
     )
 
-    statuses = {seal.serial: status for seal, status in ceremony.list_seals(office.ca_dir, end)}
+    statuses = {seal.serial: status for seal, status, _ in ceremony.list_seals(office.ca_dir, end)}
     assert statuses == {
         first.serial: f"revoked (lost) at {later.isoformat()}",
         second.serial: f"revoked (revoked) at {end.isoformat()}",
@@ -188,10 +204,74 @@ def test_make_change_destroy(office: Office, tmp_path: Path) -> None:
     assert change["at"] == later.isoformat()
 
 
+def test_every_ceremony_records_its_approval(office: Office, tmp_path: Path) -> None:
+    """§21: made, changed or destroyed on the unit's application, signed by its head and
+    approved by a General Office leader: the signed record says so, and the list shows it."""
+    first = make_seal(office, tmp_path / "c1")
+    renamed = Approval("财政〔2026〕印申2号", "钱局长", "周副秘书长")
+    second, _ = ceremony.change(
+        office.ca_dir,
+        office.presence("finance"),
+        first.serial,
+        Reason.LOST,
+        tmp_path / "c2",
+        PASSWORD,
+        now=NOW,
+        approval=renamed,
+    )
+    ceremony.destroy(
+        office.ca_dir, office.presence("finance"), second.serial, Reason.REVOKED, now=NOW,
+        approval=APPROVAL,
+    )  # fmt: skip
+    log = ceremony.verify_records(office.ca_dir)
+    assert [ceremony.approval_of(record) for record in log] == [None, APPROVAL, renamed, APPROVAL]
+    assert log[1]["approval"] == {
+        "reference": "财政〔2026〕印申1号",
+        "unit_head": "钱局长",
+        "approved_by": "孙秘书长",
+    }
+    listed = ceremony.list_seals(office.ca_dir, NOW)
+    assert [approval for _, _, approval in listed] == [APPROVAL, renamed]
+
+
+@pytest.mark.parametrize(
+    ("approval", "code", "named"),
+    [
+        (Approval("", "钱局长", "孙秘书长"), "approval_missing", "--application"),
+        (Approval("财政〔2026〕印申1号", " ", "孙秘书长"), "approval_missing", "--unit-head"),
+        (Approval("财政〔2026〕印申1号", "钱局长", ""), "approval_missing", "--approved-by"),
+        (Approval("财政\n印申1号", "钱局长", "孙秘书长"), "approval_invalid", "--application"),
+        (Approval("财" * 65, "钱局长", "孙秘书长"), "approval_invalid", "--application"),
+    ],
+)
+def test_no_ceremony_without_a_complete_approval(
+    office: Office, tmp_path: Path, approval: Approval, code: str, named: str
+) -> None:
+    """§21: without the application, the unit head's signature and the leader's approval,
+    nothing is made, changed or destroyed, and nothing is written."""
+    seal = make_seal(office, tmp_path / "c1")
+    presence = office.presence("finance")
+    carrier = tmp_path / "c2"
+    for act in (
+        lambda: ceremony.make(
+            office.ca_dir, presence, "education", "市教育局", SealKind.SIGNING, carrier,
+            PASSWORD, now=NOW, approval=approval,
+        ),
+        lambda: ceremony.change(
+            office.ca_dir, presence, seal.serial, Reason.LOST, carrier, PASSWORD, now=NOW,
+            approval=approval,
+        ),
+        lambda: ceremony.destroy(
+            office.ca_dir, presence, seal.serial, Reason.LOST, now=NOW, approval=approval
+        ),
+    ):  # fmt: skip
+        assert named in refused(office, carrier, code, act).message
+
+
 def test_list_shows_expired_seals(office: Office, tmp_path: Path) -> None:
     seal = make_seal(office, tmp_path / "c")
     after = seal.certificate.not_valid_after_utc + timedelta(seconds=1)
-    assert [status for _, status in ceremony.list_seals(office.ca_dir, after)] == ["expired"]
+    assert [status for _, status, _ in ceremony.list_seals(office.ca_dir, after)] == ["expired"]
 
 
 @pytest.mark.parametrize(
@@ -425,6 +505,7 @@ def test_the_seal_image_travels_in_the_certificate(office: Office, tmp_path: Pat
         PASSWORD,
         now=NOW,
         image=PNG,
+        approval=APPROVAL,
     )
     assert seal_image(seal.certificate) == PNG
     changed, _ = ceremony.change(
@@ -435,6 +516,7 @@ def test_the_seal_image_travels_in_the_certificate(office: Office, tmp_path: Pat
         tmp_path / "c2",
         PASSWORD,
         now=NOW + timedelta(hours=1),
+        approval=APPROVAL,
     )
     assert seal_image(changed.certificate) == PNG
     plain = make_seal(
@@ -469,6 +551,7 @@ def test_a_bad_seal_image(office: Office, tmp_path: Path, image: bytes, message:
             PASSWORD,
             now=NOW,
             image=image,
+            approval=APPROVAL,
         ),
     )
     assert message in error.message
@@ -492,6 +575,7 @@ def test_a_renamed_unit_gets_a_seal_in_its_new_name(office: Office, tmp_path: Pa
                 PASSWORD,
                 now=NOW,
                 unit_name=name,
+                approval=APPROVAL,
             ),
         )
     new, _ = ceremony.change(
@@ -503,6 +587,7 @@ def test_a_renamed_unit_gets_a_seal_in_its_new_name(office: Office, tmp_path: Pa
         PASSWORD,
         now=NOW,
         unit_name="市财政和国资局",
+        approval=APPROVAL,
     )
     [name] = new.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     assert name.value == "市财政和国资局"
@@ -510,14 +595,26 @@ def test_a_renamed_unit_gets_a_seal_in_its_new_name(office: Office, tmp_path: Pa
 
 def test_unknown_and_already_revoked_seals(office: Office, tmp_path: Path) -> None:
     seal = make_seal(office, tmp_path / "c")
-    ceremony.destroy(office.ca_dir, office.presence("finance"), seal.serial, Reason.LOST, now=NOW)
+    ceremony.destroy(
+        office.ca_dir,
+        office.presence("finance"),
+        seal.serial,
+        Reason.LOST,
+        now=NOW,
+        approval=APPROVAL,
+    )
     for serial, code in [("abc123", "seal_unknown"), (seal.serial, "seal_already_revoked")]:
         refused(
             office,
             tmp_path / "none",
             code,
             lambda serial=serial: ceremony.destroy(
-                office.ca_dir, office.presence("finance"), serial, Reason.LOST, now=NOW
+                office.ca_dir,
+                office.presence("finance"),
+                serial,
+                Reason.LOST,
+                now=NOW,
+                approval=APPROVAL,
             ),
         )
 
@@ -547,7 +644,12 @@ def four_records(office: Office, tmp_path: Path) -> Office:
     signing = make_seal(office, tmp_path / "s")
     make_seal(office, tmp_path / "v", kind=SealKind.VERIFICATION)
     ceremony.destroy(
-        office.ca_dir, office.presence("finance"), signing.serial, Reason.LOST, now=NOW
+        office.ca_dir,
+        office.presence("finance"),
+        signing.serial,
+        Reason.LOST,
+        now=NOW,
+        approval=APPROVAL,
     )
     assert len(ceremony.verify_records(office.ca_dir)) == 4
     return office
@@ -598,7 +700,14 @@ def test_a_revocation_list_not_signed_by_the_ca(office: Office, tmp_path: Path) 
     """§25: only the CA revokes; a list it did not sign is refused, not merged."""
     other = establish_office(tmp_path / "other")
     seal = make_seal(other, tmp_path / "o")
-    ceremony.destroy(other.ca_dir, other.presence("finance"), seal.serial, Reason.LOST, now=NOW)
+    ceremony.destroy(
+        other.ca_dir,
+        other.presence("finance"),
+        seal.serial,
+        Reason.LOST,
+        now=NOW,
+        approval=APPROVAL,
+    )
     shutil.copy(other.ca_dir / REVOCATION_LIST_FILE, office.ca_dir / REVOCATION_LIST_FILE)
     carrier = tmp_path / "c"
     error = refused(

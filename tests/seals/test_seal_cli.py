@@ -21,6 +21,8 @@ from tests.seals.test_seal_ceremony import PNG, snapshot
 
 PASSWORD = "carrier-口令"
 OFFICE_PEOPLE = "--attendee secrecy-office=王保密 --attendee info-centre=李信息"
+# §21: the application, the unit head who signed it, the General Office leader who approved it.
+APPROVAL_FLAGS = "--application 财政〔2026〕印申1号 --unit-head 钱局长 --approved-by 孙秘书长"
 
 
 @pytest.fixture
@@ -58,7 +60,7 @@ def shares(ca: Path, *roles: str) -> str:
 
 def ceremony_flags(ca: Path, unit: str) -> str:
     present = shares(ca, "secrecy-office", "info-centre")
-    return f"--ca-dir {ca} {present} {OFFICE_PEOPLE} --attendee {unit}=赵某"
+    return f"--ca-dir {ca} {present} {OFFICE_PEOPLE} --attendee {unit}=赵某 {APPROVAL_FLAGS}"
 
 
 def test_ceremonies_end_to_end(run, ca: Path, tmp_path: Path) -> None:
@@ -97,22 +99,60 @@ def test_ceremonies_end_to_end(run, ca: Path, tmp_path: Path) -> None:
     code, out, _ = run(f"seal list --ca-dir {ca}")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["UNIT", "KIND", "SERIAL", "VALID", "STATUS"]
+    assert lines[0].split() == ["UNIT", "KIND", "SERIAL", "VALID", "APPROVAL", "(§21)", "STATUS"]
     rows = {line.split()[2]: line for line in lines[1:]}
+    approval = ["财政〔2026〕印申1号,", "signed", "钱局长,", "approved", "孙秘书长"]
     assert rows[first.serial].split()[:2] == ["finance", "signing"]
-    assert rows[first.serial].split()[4:6] == ["revoked", "(lost)"]
-    assert rows[second.serial].split()[4:6] == ["revoked", "(revoked)"]
-    assert [row.split()[4] for row in rows.values() if "exchange" in row] == ["valid"]
+    assert rows[first.serial].split()[4:9] == approval
+    assert rows[first.serial].split()[9:11] == ["revoked", "(lost)"]
+    assert rows[second.serial].split()[9:11] == ["revoked", "(revoked)"]
+    assert [row.split()[9] for row in rows.values() if "exchange" in row] == ["valid"]
 
     assert run(f"seal log verify --ca-dir {ca}")[:2] == (
         0,
         "5 ceremony records verified; the register and revocation list agree\n",
     )
 
+    code, out, _ = run(f"seal log show --ca-dir {ca}")
+    assert code == 0
+    shown = out.splitlines()
+    destroyed = next(i for i, line in enumerate(shown) if " destroy " in line)
+    assert f"serial={second.serial}" in shown[destroyed] and "reason=revoked" in shown[destroyed]
+    assert shown[destroyed + 1].split() == [
+        "approval:", "财政〔2026〕印申1号,", "signed", "钱局长,", "approved", "孙秘书长"
+    ]  # fmt: skip
+    assert shown[destroyed + 2].startswith("      present: 王保密 (secrecy-office, share), ")
+    assert sum("approval:" in line for line in shown) == 4  # every ceremony but ca-init
+
+
+def test_a_ceremony_needs_the_application_and_its_approval(run, ca: Path, tmp_path: Path) -> None:
+    """§21: the application's reference, the unit head who signed it and the General Office
+    leader who approved it are required options; empty ones are refused before anything."""
+    make = (
+        f"seal make {ceremony_flags(ca, 'finance')} --unit finance --unit-name 市财政局 "
+        f"--kind signing --out {tmp_path / 'c'}"
+    )
+    for option in ("--application", "--unit-head", "--approved-by"):
+        without = make.replace(option, "--ignored-option")
+        with pytest.raises(SystemExit) as e:
+            run(without)
+        assert e.value.code == 2
+    before = snapshot(ca)
+    code, _, err = run(make.replace("--unit-head 钱局长", "--unit-head ' '"))
+    assert code == 2
+    assert err.endswith(  # after the usage messages above
+        "\nerror: approval_missing: §21: a ceremony needs the unit head who signed the"
+        " application (--unit-head)\n"
+    )
+    assert snapshot(ca) == before and not (tmp_path / "c").exists()
+
 
 def test_errors_are_one_line_and_write_nothing(run, ca: Path, tmp_path: Path) -> None:
     """§23: without the owning unit's person, or a custodian's share, there is no ceremony."""
-    make = f"seal make --unit finance --unit-name 市财政局 --kind signing --out {tmp_path / 'c'}"
+    make = (
+        f"seal make --unit finance --unit-name 市财政局 --kind signing --out {tmp_path / 'c'} "
+        + APPROVAL_FLAGS
+    )
     before = snapshot(ca)
     for flags, expected in [
         (
@@ -187,7 +227,7 @@ def test_prompts_at_a_terminal(
     monkeypatch.delenv("DOCEX_SEAL_PASSWORD")
     code, _, err = run(
         f"seal make --ca-dir {ca} --unit finance --unit-name 市财政局 --kind verification "
-        f"--out {tmp_path / 'v.carrier'}"
+        f"--out {tmp_path / 'v.carrier'} {APPROVAL_FLAGS}"
     )
     assert code == 0, err
     assert open_seal(tmp_path / "v.carrier", "口令").kind == "verification"
@@ -214,7 +254,7 @@ def test_ca_reshare_from_the_command_line(run, ca: Path, tmp_path: Path) -> None
     assert str(new / "office-leader.share") in out and "destroy the old share files" in out
     assert "threshold = 2" in (ca / CUSTODY_FILE).read_text()
 
-    old = f"--ca-dir {ca} {present} {OFFICE_PEOPLE} --attendee finance=赵某"
+    old = f"--ca-dir {ca} {present} {OFFICE_PEOPLE} --attendee finance=赵某 {APPROVAL_FLAGS}"
     code, _, err = run(
         f"seal make {old} --unit finance --unit-name 市财政局 --kind signing"
         f" --out {tmp_path / 'refused.carrier'}"
@@ -225,7 +265,8 @@ def test_ca_reshare_from_the_command_line(run, ca: Path, tmp_path: Path) -> None
     )
     code, out, err = run(
         f"seal make --ca-dir {ca} {renewed} {OFFICE_PEOPLE} --attendee finance=赵某"
-        f" --unit finance --unit-name 市财政局 --kind signing --out {tmp_path / 'f.carrier'}"
+        f" {APPROVAL_FLAGS} --unit finance --unit-name 市财政局 --kind signing"
+        f" --out {tmp_path / 'f.carrier'}"
     )
     assert code == 0, err
     code, out, err = run(f"seal log verify --ca-dir {ca}")

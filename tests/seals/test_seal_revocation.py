@@ -15,7 +15,7 @@ from docex.seals.kinds import SealKind
 from docex.seals.revocation import REVOCATION_LIST_FILE, Reason
 from docex.seals.seal import Seal
 from docex.seals.verify import SealVerifier
-from tests.seals.test_seal_ceremony import NOW, Office, establish_office, make_seal
+from tests.seals.test_seal_ceremony import APPROVAL, NOW, Office, establish_office, make_seal
 
 DATA = b"canonical envelope header || sha256(content)"
 REVOKED_AT = NOW + timedelta(hours=1)
@@ -42,7 +42,12 @@ def test_a_seal_is_refused_from_its_revocation_on_never_before(
     """§25: a lost seal is revoked at the ceremony; what it sealed before stays valid."""
     seal = make_seal(office, tmp_path / "c")
     ceremony.destroy(
-        office.ca_dir, office.presence("finance"), seal.serial, Reason.LOST, now=REVOKED_AT
+        office.ca_dir,
+        office.presence("finance"),
+        seal.serial,
+        Reason.LOST,
+        now=REVOKED_AT,
+        approval=APPROVAL,
     )
     verifier = verifier_of(office)
     verify(verifier, seal, REVOKED_AT - timedelta(seconds=1))
@@ -67,7 +72,14 @@ def test_every_reason_is_kept_as_a_standard_reason_code(office: Office, tmp_path
     for reason in Reason:
         unit = f"unit-{reason}"
         seal = make_seal(office, tmp_path / unit, unit=unit, now=REVOKED_AT)
-        ceremony.destroy(office.ca_dir, office.presence(unit), seal.serial, reason, now=REVOKED_AT)
+        ceremony.destroy(
+            office.ca_dir,
+            office.presence(unit),
+            seal.serial,
+            reason,
+            now=REVOKED_AT,
+            approval=APPROVAL,
+        )
         serials[reason] = seal.certificate.serial_number
     crl = x509.load_pem_x509_crl((office.ca_dir / REVOCATION_LIST_FILE).read_bytes())
     assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 5
@@ -76,7 +88,9 @@ def test_every_reason_is_kept_as_a_standard_reason_code(office: Office, tmp_path
         assert entry is not None and entry.revocation_date_utc == REVOKED_AT
         code = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
         assert code == expected[reason]
-    statuses = {s.unit_id: status for s, status in ceremony.list_seals(office.ca_dir, REVOKED_AT)}
+    statuses = {
+        s.unit_id: status for s, status, _ in ceremony.list_seals(office.ca_dir, REVOKED_AT)
+    }
     assert statuses == {
         f"unit-{reason}": f"revoked ({reason}) at {REVOKED_AT.isoformat()}" for reason in Reason
     }
@@ -114,7 +128,12 @@ def test_a_verifier_takes_newer_lists_only(office: Office, tmp_path: Path) -> No
     original = tmp_path / "original.crl"
     shutil.copy(office.ca_dir / REVOCATION_LIST_FILE, original)
     ceremony.destroy(
-        office.ca_dir, office.presence("finance"), seal.serial, Reason.LOST, now=REVOKED_AT
+        office.ca_dir,
+        office.presence("finance"),
+        seal.serial,
+        Reason.LOST,
+        now=REVOKED_AT,
+        approval=APPROVAL,
     )
     verify(verifier, seal, REVOKED_AT)  # the verifier still holds the list it was made with
 
@@ -135,7 +154,12 @@ def test_a_verification_seal_revoked_stops_printing_too(office: Office, tmp_path
     """§18, §35: the verification seal that signs print requests is revoked like any other."""
     seal = make_seal(office, tmp_path / "v", kind=SealKind.VERIFICATION)
     ceremony.destroy(
-        office.ca_dir, office.presence("finance"), seal.serial, Reason.DAMAGED, now=REVOKED_AT
+        office.ca_dir,
+        office.presence("finance"),
+        seal.serial,
+        Reason.DAMAGED,
+        now=REVOKED_AT,
+        approval=APPROVAL,
     )
     verifier = verifier_of(office)
     verify(verifier, seal, REVOKED_AT - timedelta(seconds=1), SealKind.VERIFICATION)

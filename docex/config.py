@@ -30,6 +30,9 @@ class ConfigError(Exception):
 
 class RouterSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # The RabbitMQ node `docex units provision` administers (rabbitmqctl --node), e.g.
+    # rabbit@broker1; "" is rabbitmqctl's own default, the node on this machine.
+    broker_node: str = ""
     prefix: str = "docex"
     ledger: str = "ledger.sqlite"
     max_document_bytes: int = 50 * 1024 * 1024

@@ -38,6 +38,16 @@ def add_router_commands(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help="where each unit's broker password is kept (made if missing, mode 0600)",
     )
+    provision_parser.add_argument(
+        "--node",
+        help="the RabbitMQ node to administer (rabbitmqctl --node); default: [router]"
+        " broker_node, else rabbitmqctl's default, the local node",
+    )
+    provision_parser.add_argument(
+        "--rotate",
+        action="store_true",
+        help="give units that already exist new passwords (their adapters need the new files)",
+    )
     provision_parser.set_defaults(func=_provision)
 
     config = subparsers.add_parser("config", help="check a configuration file")
@@ -88,12 +98,16 @@ def _provision(args: argparse.Namespace) -> int:
     from docex.router.provision import ProvisionError, provision
 
     try:
-        for line in provision(load_config(args.config), args.password_dir):
-            print(line)
+        config = load_config(args.config)
+        node = args.node if args.node is not None else config.router.broker_node
+        print(f"broker node: {node or 'rabbitmqctl default (this machine)'}")
+        outcomes = provision(config, args.password_dir, node=node, rotate=args.rotate)
     except (ConfigError, ProvisionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    for outcome in outcomes:
+        print(outcome.line())
+    return 1 if any(outcome.problem for outcome in outcomes) else 0
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from docex.unit.client import UnitClient
 
 
-
 class CommandError(Exception):
     pass
 

@@ -35,7 +35,6 @@ from docex.seals.verify import SealVerifier
 log = structlog.get_logger("docex.router")
 
 
-
 Attested = TypeVar("Attested", wire.Status, wire.PrintGrant)
 
 
@@ -294,9 +293,7 @@ class CommandHandler:
 
     def tell(self, unit_id: str, message: wire.RouterMessage) -> None:
         """Queue a message for a unit; it leaves when the caller's transaction commits."""
-        self.ledger.enqueue(
-            unit_id, uuid7(), wire.type_name(message), body=wire.encode(message)
-        )
+        self.ledger.enqueue(unit_id, uuid7(), wire.type_name(message), body=wire.encode(message))
 
     def _attest(self, message: Attested) -> Attested:
         """Put the exchange's seal on what it attests, so a sender can prove it later."""
@@ -355,7 +352,6 @@ class CommandHandler:
                 document.sender,
                 wire.Status(doc_id=row.doc_id, state="delivered", recipient=row.recipient, at=at),
             )
-
 
     def set_aside(self, row: OutboxRow, reason: str, detail: str) -> None:
         """An outbox row the broker can never take leaves the outbox so it holds up no one.

@@ -125,9 +125,7 @@ class Router:
         if not self.supervisor.running:
             await self._start_watching()
         self.supervisor.start("intake", self._take_in)
-        self.supervisor.start(
-            "outbox", functools.partial(self.outbox.run, channel, self._outbound)
-        )
+        self.supervisor.start("outbox", functools.partial(self.outbox.run, channel, self._outbound))
         for unit_id in unit_ids:
             await self._consume(unit_id)
         self.ready.set()

@@ -221,8 +221,9 @@ async def test_a_deleted_unit_queue_is_declared_again_and_the_document_delivered
     envelope = sealed_envelope(pki.signing["gov-office"], to=["education"])
     await units["gov-office"].send(submit(envelope))
     await eventually(
-        lambda: getattr(router.ledger.delivery(envelope.id, "education"), "state", "")
-        == "delivered",
+        lambda: (
+            getattr(router.ledger.delivery(envelope.id, "education"), "state", "") == "delivered"
+        ),
         "the broker to confirm the delivery",
     )
     deliver, _ = await asyncio.wait_for(first_deliver(config, "education"), 20)

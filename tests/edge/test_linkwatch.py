@@ -425,9 +425,7 @@ async def test_heartbeats_are_acked_but_never_answered_or_recorded(site: Site, p
             check=True,
         ).stdout.split("\n")
         return next(
-            int(line.split()[1])
-            for line in listed
-            if line.startswith(f"{prefix}.intake.finance\t")
+            int(line.split()[1]) for line in listed if line.startswith(f"{prefix}.intake.finance\t")
         )
 
     await eventually(lambda: intake_messages() == 0, "the heartbeat to be acked")

@@ -50,9 +50,10 @@ class RouterSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # Prometheus metrics, /healthz and /readyz; port 0 turns the endpoint off.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
-    # The exchange's own seal (kind "exchange"): it seals receipts and print grants.
+    # The exchange's own seal (kind "exchange"): it seals receipts and print grants. Its
+    # password: this file, or under systemd the credential seal-password (LoadCredential=).
     seal_carrier: str
-    seal_password_file: str
+    seal_password_file: str = ""
 
 
 class ExchangeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -363,7 +364,8 @@ def load_config(path: Path) -> Config:
     except LedgerLocationError as exc:
         raise ConfigError(f"{path}: {_describe(text, ('router', 'ledger'), str(exc))}") from exc
     config.router.seal_carrier = str(base / config.router.seal_carrier)
-    config.router.seal_password_file = str(base / config.router.seal_password_file)
+    if config.router.seal_password_file:
+        config.router.seal_password_file = str(base / config.router.seal_password_file)
     config.seals.ca_certificate = str(base / config.seals.ca_certificate)
     if config.seals.revocation_list:
         config.seals.revocation_list = str(base / config.seals.revocation_list)

@@ -24,6 +24,7 @@ import pytest_asyncio
 
 from docex import topology
 from docex.config import Config, load_config
+from docex.ledger.admin import init_ledger
 from docex.router.provision import provision, unit_password
 from docex.router.service import Router
 from docex.seals.ca import init_ca
@@ -163,6 +164,9 @@ reader_groups = {{ all = ["gov-office", "finance", "education", "archive"] }}
 
 {units}"""
     )
+    # The router never makes its own ledger: as an operator would (`docex ledger init`).
+    if not ledger.exists():
+        init_ledger(ledger)
     return path
 
 
@@ -170,7 +174,9 @@ reader_groups = {{ all = ["gov-office", "finance", "education", "archive"] }}
 def broker_users(prefix: str, pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The units' broker accounts, made by the same code operators run; removed afterwards."""
     directory = tmp_path_factory.mktemp("broker")
-    config = load_config(write_router_config(directory / "router.toml", prefix, pki, directory))
+    config = load_config(
+        write_router_config(directory / "router.toml", prefix, pki, directory / "l.sqlite")
+    )
     provision(config, directory / "passwords")
     yield directory / "passwords"
     for unit in config.units:

@@ -12,6 +12,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from docex.cli.ledger import add_ledger_commands
 from docex.cli.notices import add_notice_commands
 from docex.cli.report import add_report_commands
 from docex.cli.router_status import add_status_command
@@ -23,6 +24,12 @@ def add_router_commands(subparsers: argparse._SubParsersAction) -> None:
     router_commands = router.add_subparsers(dest="router_command", required=True, metavar="COMMAND")
     run_parser = router_commands.add_parser("run", help="run the router until SIGTERM")
     run_parser.add_argument("--config", type=Path, required=True)
+    run_parser.add_argument(
+        "--init-ledger",
+        action="store_true",
+        help="first start only: create the ledger if it is missing (else a missing ledger"
+        " stops the router; see `docex ledger init`)",
+    )
     run_parser.set_defaults(func=_run)
     add_status_command(router_commands)
 
@@ -56,6 +63,7 @@ def add_router_commands(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("file", type=Path)
     check.set_defaults(func=_check)
 
+    add_ledger_commands(subparsers)
     add_notice_commands(subparsers)
     add_report_commands(subparsers)
 
@@ -65,6 +73,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from docex.ledger import lock
     from docex.ledger.errors import LedgerError
+    from docex.router.preflight import startup_problems
     from docex.router.service import run
     from docex.seals.errors import SealError
 
@@ -73,9 +82,14 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    problems = startup_problems(config, args.config, create_ledger=args.init_ledger)
+    for problem in problems:
+        print(f"error: cannot start the router: {problem}", file=sys.stderr)
+    if problems:
+        return 2
     try:
         with lock.held(Path(config.router.ledger)):
-            asyncio.run(run(config, args.config))
+            asyncio.run(run(config, args.config, create_ledger=args.init_ledger))
     except aio_pika.exceptions.ProbableAuthenticationError as exc:
         print(f"error: the broker refused the router's login: {exc}", file=sys.stderr)
         return 2
@@ -111,6 +125,8 @@ def _provision(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from docex.router.preflight import startup_problems
+
     try:
         config = load_config(args.file)
     except ConfigError as exc:
@@ -118,10 +134,10 @@ def _check(args: argparse.Namespace) -> int:
         return 2
     for warning in config.calendar_warnings(date.today()):
         print(f"warning: {warning}")
-    unreadable = config.unreadable_files()
-    for problem in unreadable:
+    problems = startup_problems(config, args.file)
+    for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
-    if unreadable:
+    if problems:
         return 2
     print(f"{args.file}: ok, {len(config.units)} units")
     return 0

@@ -39,7 +39,7 @@ from docex.config import Config, ConfigError, load_config
 from docex.ledger.checkpoint import Checkpointer
 from docex.ledger.errors import LedgerError, LedgerUnavailable
 from docex.ledger.open import open_ledger
-from docex.router import health, systemd
+from docex.router import credentials, health, systemd
 from docex.router.handler import CommandHandler, Inbound, Verdict
 from docex.router.info_watch import InfoWatch
 from docex.router.intake import FairIntake
@@ -63,12 +63,21 @@ _MAX_CONNECT_BACKOFF_S = 30.0
 
 class Router:
     def __init__(
-        self, config: Config, clock: Clock | None = None, config_path: Path | None = None
+        self,
+        config: Config,
+        clock: Clock | None = None,
+        config_path: Path | None = None,
+        *,
+        create_ledger: bool = False,
     ) -> None:
+        """`create_ledger`: make the ledger if it is missing (`router run --init-ledger`);
+        otherwise a missing ledger is LedgerMissing, never silently a new, empty one."""
         self.config = config
         self.config_path = config_path
         self.names = topology.Names(config.router.prefix)
-        self.ledger = open_ledger(config.router.ledger, checkpoints=False, waits_for_locks=False)
+        self.ledger = open_ledger(
+            config.router.ledger, checkpoints=False, waits_for_locks=False, create=create_ledger
+        )
         self.checkpointer = Checkpointer(Path(config.router.ledger))
         self.metrics = Metrics(self.ledger)
         self.ledger_health = LedgerHealth(self.ledger, self.metrics.ledger_retries)
@@ -77,10 +86,13 @@ class Router:
         verifier = SealVerifier.from_files(
             Path(config.seals.ca_certificate), Path(revocation_list) if revocation_list else None
         )
-        seal = open_seal(
-            Path(config.router.seal_carrier),
-            Path(config.router.seal_password_file).read_text().strip(),
-        )
+        password_file = credentials.seal_password_file(config)
+        if password_file is None:
+            raise SealError(
+                "no_seal_password",
+                "router.seal_password_file is not set, and no seal-password credential",
+            )
+        seal = open_seal(Path(config.router.seal_carrier), password_file.read_text().strip())
         self.handler = CommandHandler(
             self.ledger, config, verifier, seal, clock or SystemClock(), self.metrics
         )
@@ -143,7 +155,7 @@ class Router:
         """RabbitMQ away when the router starts is an exchange-wide outage like any other
         (§46): the link watch runs meanwhile, so the fault and its 24-hour clock (§47) start,
         and the router keeps trying. A refused login is a mistake to fix, not to wait out."""
-        url = self.config.router.amqp_url
+        url = credentials.amqp_url(self.config)
         backoff = Backoff(initial_s=0.5, cap_s=_MAX_CONNECT_BACKOFF_S)
         while True:
             try:
@@ -374,9 +386,9 @@ def _sms_sender(
     return sender
 
 
-async def run(config: Config, config_path: Path) -> None:
+async def run(config: Config, config_path: Path, *, create_ledger: bool = False) -> None:
     """Run until SIGTERM or SIGINT, then shut down cleanly; SIGHUP reloads the config."""
-    router = Router(config, config_path=config_path)
+    router = Router(config, config_path=config_path, create_ledger=create_ledger)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

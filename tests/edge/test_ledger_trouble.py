@@ -24,6 +24,7 @@ from structlog.testing import capture_logs
 from docex import wire
 from docex.config import load_config
 from docex.ids import uuid7
+from docex.ledger.admin import init_ledger
 from docex.ledger.sqlite import SqliteLedger
 from docex.router.service import Router
 from docex.unit.client import UnitClient
@@ -124,6 +125,8 @@ async def site(
 ) -> AsyncIterator[Site]:
     edit(config_file, "metrics_port = 0", f"metrics_port = {free_port}")
     edit(config_file, f'ledger = "{tmp_path / "ledger.sqlite"}"', f'ledger = "{ledger_path}"')
+    if not ledger_path.exists():
+        init_ledger(ledger_path)
     config = load_config(config_file)
     router = Router(config, clock, config_path=config_file)
     await router.start()

@@ -1,0 +1,80 @@
+"""What must be in place before the router starts: its ledger, its spool folder, the files it
+reads. `docex config check` and `docex router run` ask the same questions, so a problem found
+at 3 a.m. by a failing start is one the check would have named at install time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from docex.config import Config
+from docex.router import credentials
+
+
+def startup_problems(
+    config: Config, config_path: Path, *, create_ledger: bool = False
+) -> list[str]:
+    """Each problem one line naming the setting and the path, and what to do about it.
+    `create_ledger`: a missing ledger is to be made (`router run --init-ledger`)."""
+    return (
+        _ledger_problems(Path(config.router.ledger), config_path, create_ledger)
+        + _spool_problems(Path(config.links.spool_dir))
+        + _secret_problems(config)
+        + config.unreadable_files()
+    )
+
+
+def _ledger_problems(ledger: Path, config_path: Path, create: bool) -> list[str]:
+    where = f"router.ledger: {ledger}"
+    if ledger.is_dir():
+        return [f"{where} is a directory; name the ledger file inside it"]
+    if not ledger.exists():
+        if not create:
+            return [
+                f"{where}: no ledger there; `docex ledger init --config {config_path}` creates"
+                " it (or restore a backup: `docex ledger restore`)"
+            ]
+        return _creatable(where, ledger.parent)
+    problems = []
+    if not os.access(ledger, os.R_OK | os.W_OK):
+        problems.append(f"{where}: cannot read and write it as this user")
+    # SQLite writes the write-ahead log and the lock file beside the ledger.
+    if not os.access(ledger.parent, os.W_OK | os.X_OK):
+        problems.append(f"{where}: its folder {ledger.parent} is not writable as this user")
+    return problems
+
+
+def _spool_problems(spool: Path) -> list[str]:
+    where = f"links.spool_dir: {spool}"
+    if spool.is_dir():
+        if os.access(spool, os.W_OK | os.X_OK):
+            return []
+        return [f"{where} is not writable as this user; paper notices (§47) go there"]
+    if spool.exists():
+        return [f"{where} is not a folder"]
+    return _creatable(where, spool)
+
+
+def _creatable(where: str, path: Path) -> list[str]:
+    """Whether `path` could be made: its nearest existing ancestor is a writable folder."""
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor.is_dir() and os.access(ancestor, os.W_OK | os.X_OK):
+        return []
+    return [f"{where}: cannot be created, {ancestor} is not a writable folder"]
+
+
+def _secret_problems(config: Config) -> list[str]:
+    problems = []
+    if credentials.seal_password_file(config) is None:
+        problems.append(
+            "router.seal_password_file: not set, and no seal-password credential"
+            f" ($CREDENTIALS_DIRECTORY/{credentials.SEAL_PASSWORD}); name the file"
+        )
+    for name in (credentials.SEAL_PASSWORD, credentials.BROKER_PASSWORD):
+        given = credentials.credential(name)
+        if given is not None and not os.access(given, os.R_OK):
+            problems.append(f"credential {given}: cannot read it as this user")
+    return problems

@@ -15,9 +15,10 @@ Readiness = Callable[[], list[str]]
 
 
 async def serve(
-    host: str, port: int, registry: CollectorRegistry, not_ready: Readiness
+    host: str, port: int, registry: CollectorRegistry, not_ready: Readiness, about: Readiness
 ) -> asyncio.Server:
-    """`not_ready` returns what keeps the router from serving, empty when it is ready."""
+    """`not_ready` returns what keeps the router from serving, empty when it is ready;
+    `about`, lines /readyz adds either way (the last config reload)."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -25,7 +26,7 @@ async def serve(
             method, path, *_ = request.decode("latin-1").split() or ["", ""]
             while (await asyncio.wait_for(reader.readline(), timeout=5)).strip():
                 pass
-            status, content_type, body = _route(method, path, registry, not_ready)
+            status, content_type, body = _route(method, path, registry, not_ready, about)
             writer.write(
                 f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
@@ -41,7 +42,7 @@ async def serve(
 
 
 def _route(
-    method: str, path: str, registry: CollectorRegistry, not_ready: Readiness
+    method: str, path: str, registry: CollectorRegistry, not_ready: Readiness, about: Readiness
 ) -> tuple[str, str, bytes]:
     text = "text/plain; charset=utf-8"
     if method != "GET":
@@ -52,7 +53,7 @@ def _route(
         return "200 OK", text, b"ok\n"
     if path == "/readyz":
         problems = not_ready()
-        if problems:
-            return "503 Service Unavailable", text, ("\n".join(problems) + "\n").encode()
-        return "200 OK", text, b"ready\n"
+        status = "503 Service Unavailable" if problems else "200 OK"
+        lines = (problems or ["ready"]) + about()
+        return status, text, ("\n".join(lines) + "\n").encode()
     return "404 Not Found", text, b"/metrics, /healthz, /readyz\n"

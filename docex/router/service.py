@@ -47,7 +47,7 @@ from docex.router.ledger_health import LedgerHealth
 from docex.router.linkwatch import LinkWatch
 from docex.router.metrics import Metrics
 from docex.router.outbox import OutboxPublisher
-from docex.router.reload import compare
+from docex.router.reload import LoadResult, compare, digest
 from docex.router.sms_sender import SmsSender
 from docex.router.supervision import Supervisor
 from docex.seals.errors import SealError
@@ -119,6 +119,9 @@ class Router:
         self._outbound: AbstractExchange | None = None
         self._publish_channel: AbstractRobustChannel | None = None
         self._health: asyncio.Server | None = None
+        self.last_load: LoadResult | None = None
+        if config_path is not None:
+            self._record_load(LoadResult("loaded", self.handler.clock.now(), digest(config_path)))
 
     async def start(self) -> None:
         self._connection = await self._connect()
@@ -191,6 +194,7 @@ class Router:
                 self.config.router.metrics_port,
                 self.metrics.registry,
                 self.not_ready,
+                self.about,
             )
 
     async def stop(self, flush_timeout: float = 10.0) -> None:
@@ -221,6 +225,15 @@ class Router:
             problems.append("broker: not connected")
         return problems + self.ledger_health.problems() + self.supervisor.problems()
 
+    def about(self) -> list[str]:
+        """What /readyz says besides readiness: the result of the last config reload."""
+        return [self.last_load.line()] if self.last_load is not None else []
+
+    def _record_load(self, result: LoadResult) -> None:
+        self.last_load = result
+        self.metrics.reload_success.set(1 if result.ok else 0)
+        self.metrics.reload_timestamp.set(result.at.timestamp())
+
     def broker_connected(self) -> bool:
         """A robust connection is not `is_closed` while it reconnects; `connected` tells."""
         connection = self._connection
@@ -229,25 +242,25 @@ class Router:
     async def reload(self) -> bool:
         """Apply the configuration file as it is now (SIGHUP); a bad file changes nothing."""
         assert self.config_path is not None
+        read = functools.partial(
+            LoadResult, "reloaded", self.handler.clock.now(), digest(self.config_path)
+        )
         if self._publish_channel is None:
             log.warning("config_reload_deferred", reason="still waiting for the broker")
+            self._record_load(read("still waiting for the broker; reload again once ready"))
             return False
         systemd.reloading()
         try:
             new = load_config(self.config_path)
-        except ConfigError as exc:
+            if new.seals.revocation_list:
+                self.handler.verifier.replace_revocations(Path(new.seals.revocation_list))
+        except (ConfigError, SealError) as exc:
+            problems = f"{exc.code}: {exc.message}" if isinstance(exc, SealError) else str(exc)
             self.metrics.reloads.labels("failure").inc()
-            log.error("config_reload_failed", problems=str(exc))
+            self._record_load(read(problems))
+            log.error("config_reload_failed", problems=problems)
             systemd.notify("READY=1", "STATUS=reload failed; running on the previous config")
             return False
-        if new.seals.revocation_list:
-            try:
-                self.handler.verifier.replace_revocations(Path(new.seals.revocation_list))
-            except SealError as exc:
-                self.metrics.reloads.labels("failure").inc()
-                log.error("config_reload_failed", problems=f"{exc.code}: {exc.message}")
-                systemd.notify("READY=1", "STATUS=reload failed; running on the previous config")
-                return False
         change = compare(self.config, new)
         assert self._connection is not None
         await topology.declare(
@@ -260,6 +273,7 @@ class Router:
         )
         self.config = new
         self.metrics.reloads.labels("success").inc()
+        self._record_load(read())
         log.info(
             "config_reloaded",
             added=[u.id for u in change.added],

@@ -15,6 +15,7 @@ from typing import Literal
 import msgspec
 
 from docex.config_lines import line_of, parse_path
+from docex.config_shape import shape_problems
 from docex.exchange_date import ExchangeCalendar
 from docex.ids import ID_RULE, is_safe_id
 from docex.ledger.location import LedgerLocationError, sqlite_file
@@ -349,15 +350,15 @@ def load_config(path: Path) -> Config:
         data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    # Every unknown key and wrong type at once; what remains is still checked for meaning.
+    shape, data = shape_problems(data, Config)
     try:
         config = msgspec.convert(data, Config)
     except msgspec.ValidationError as exc:
         message, _, at = str(exc).partition(" - at `")
-        where = parse_path(at.rstrip("`")) if at else ()
-        unknown = re.search(r"unknown field `([^`]+)`", message)
-        if unknown:
-            where = (*where, unknown.group(1))
-        raise ConfigError(f"{path}:\n  " + _describe(text, where, message)) from exc
+        shape = shape or [(parse_path(at.rstrip("`")) if at else (), message)]
+        described = [_describe(text, where, message) for where, message in shape]
+        raise ConfigError(f"{path}:\n  " + "\n  ".join(described)) from exc
     base = path.parent.resolve()
     try:
         config.router.ledger = str(sqlite_file(config.router.ledger, base))
@@ -372,7 +373,7 @@ def load_config(path: Path) -> Config:
     config.links.spool_dir = str(base / config.links.spool_dir)
     if config.sms.mqtt_password_file:
         config.sms.mqtt_password_file = str(base / config.sms.mqtt_password_file)
-    problems = _problems(config)
+    problems = shape + _problems(config)
     if problems:
         described = [_describe(text, where, message) for where, message in problems]
         raise ConfigError(f"{path}:\n  " + "\n  ".join(described))

@@ -59,8 +59,16 @@ def add_router_commands(subparsers: argparse._SubParsersAction) -> None:
 
     config = subparsers.add_parser("config", help="check a configuration file")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
-    check = config_commands.add_parser("check", help="validate a router config without running")
+    check = config_commands.add_parser(
+        "check",
+        help="validate a router, unit, hot folder or MQTT bridge config without running it",
+    )
     check.add_argument("file", type=Path)
+    check.add_argument(
+        "--kind",
+        choices=["router", "unit", "hotfolder", "mqtt"],
+        help="what the file configures; default: told by its keys",
+    )
     check.set_defaults(func=_check)
 
     add_ledger_commands(subparsers)
@@ -126,7 +134,27 @@ def _provision(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from docex.router.preflight import startup_problems
+    from docex.settings_check import kind_of, read_toml, settings_problems
 
+    kind = args.kind
+    if kind is None:
+        try:
+            kind = kind_of(read_toml(args.file)[1])
+        except (OSError, ValueError):
+            kind = "router"  # load_config says what is wrong with it
+        if kind is None:
+            print(
+                f"error: {args.file}: cannot tell what it configures; give --kind", file=sys.stderr
+            )
+            return 2
+    if kind != "router":
+        problems = settings_problems(args.file, kind)
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        if problems:
+            return 2
+        print(f"{args.file}: ok, {kind} settings")
+        return 0
     try:
         config = load_config(args.file)
     except ConfigError as exc:

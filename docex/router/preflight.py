@@ -10,6 +10,7 @@ from pathlib import Path
 
 from docex.config import Config
 from docex.router import credentials
+from docex.writable import blocked_by
 
 
 def startup_problems(
@@ -47,23 +48,16 @@ def _ledger_problems(ledger: Path, config_path: Path, create: bool) -> list[str]
 
 def _spool_problems(spool: Path) -> list[str]:
     where = f"links.spool_dir: {spool}"
-    if spool.is_dir():
-        if os.access(spool, os.W_OK | os.X_OK):
-            return []
-        return [f"{where} is not writable as this user; paper notices (§47) go there"]
-    if spool.exists():
+    if spool.exists() and not spool.is_dir():
         return [f"{where} is not a folder"]
     return _creatable(where, spool)
 
 
-def _creatable(where: str, path: Path) -> list[str]:
-    """Whether `path` could be made: its nearest existing ancestor is a writable folder."""
-    ancestor = path
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if ancestor.is_dir() and os.access(ancestor, os.W_OK | os.X_OK):
+def _creatable(where: str, folder: Path) -> list[str]:
+    blocker = blocked_by(folder)
+    if blocker is None:
         return []
-    return [f"{where}: cannot be created, {ancestor} is not a writable folder"]
+    return [f"{where}: cannot write there as this user, {blocker} is not a writable folder"]
 
 
 def _secret_problems(config: Config) -> list[str]:

@@ -49,11 +49,16 @@ class _Broker:
     def __init__(self, node: str) -> None:
         self.node = node
 
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, check: bool = True, password: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`password` goes on stdin, which rabbitmqctl reads when the argument is left out:
+        a command line is readable by every user of the machine (ps)."""
         node = ["--node", self.node] if self.node else []
         try:
             done = subprocess.run(
                 ["rabbitmqctl", *node, "--quiet", *args],
+                input=None if password is None else password + "\n",
                 capture_output=True,
                 text=True,
                 timeout=60,
@@ -71,7 +76,7 @@ class _Broker:
         return {user["user"] for user in listed}
 
     def authenticates(self, user: str, password: str) -> bool:
-        return self.run("authenticate_user", user, password, check=False).returncode == 0
+        return self.run("authenticate_user", user, password=password, check=False).returncode == 0
 
 
 def _password_path(password_dir: Path, unit_id: str) -> Path:
@@ -87,7 +92,6 @@ def unit_password(password_dir: Path, unit_id: str) -> str:
 
 
 def _new_password() -> str:
-    # Hex: rabbitmqctl would read a password starting with "-" as an option.
     return secrets.token_hex(24)
 
 
@@ -138,11 +142,11 @@ def _account(
 ) -> tuple[str, str]:
     path = _password_path(password_dir, unit.id)
     if not exists:
-        broker.run("add_user", unit.amqp_user, unit_password(password_dir, unit.id))
+        broker.run("add_user", unit.amqp_user, password=unit_password(password_dir, unit.id))
         return "created", ""
     if rotate:
         password = _new_password()
-        broker.run("change_password", unit.amqp_user, password)
+        broker.run("change_password", unit.amqp_user, password=password)
         _write_password(path, password)
         return "rotated", ""
     if not path.exists():

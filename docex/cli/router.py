@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -133,7 +134,7 @@ def _provision(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from docex.router.preflight import startup_problems
+    from docex.router.preflight import missing_seal_password, startup_problems
     from docex.settings_check import kind_of, read_toml, settings_problems
 
     kind = args.kind
@@ -162,7 +163,12 @@ def _check(args: argparse.Namespace) -> int:
         return 2
     for warning in config.calendar_warnings(date.today()):
         print(f"warning: {warning}")
-    problems = startup_problems(config, args.file)
+    # By hand, outside the service, systemd's credentials are not there to be seen.
+    by_hand = "CREDENTIALS_DIRECTORY" not in os.environ
+    missing_password = missing_seal_password(config)
+    if by_hand and missing_password:
+        print(f"warning: {missing_password}")
+    problems = startup_problems(config, args.file, starting=not by_hand)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if problems:

@@ -14,15 +14,32 @@ from docex.writable import blocked_by
 
 
 def startup_problems(
-    config: Config, config_path: Path, *, create_ledger: bool = False
+    config: Config, config_path: Path, *, create_ledger: bool = False, starting: bool = True
 ) -> list[str]:
     """Each problem one line naming the setting and the path, and what to do about it.
-    `create_ledger`: a missing ledger is to be made (`router run --init-ledger`)."""
+    `create_ledger`: a missing ledger is to be made (`router run --init-ledger`).
+    `starting=False` (`docex config check` by hand): the seal's password may be a credential
+    only systemd will hand the router, so its absence here is `missing_seal_password`'s."""
+    secrets = _secret_problems(config)
+    if not starting:
+        secrets = [problem for problem in secrets if problem != missing_seal_password(config)]
     return (
         _ledger_problems(Path(config.router.ledger), config_path, create_ledger)
         + _spool_problems(Path(config.links.spool_dir))
-        + _secret_problems(config)
+        + secrets
         + config.unreadable_files()
+    )
+
+
+def missing_seal_password(config: Config) -> str | None:
+    """Neither a password file in the config nor a credential from systemd: a problem for a
+    starting router, a warning for a check run by hand, outside the service."""
+    if credentials.seal_password_file(config) is not None:
+        return None
+    return (
+        "router.seal_password_file: not set, and no seal-password credential"
+        f" ($CREDENTIALS_DIRECTORY/{credentials.SEAL_PASSWORD}); name the file, or give the"
+        " credential (LoadCredential= in docex-router.service)"
     )
 
 
@@ -61,12 +78,8 @@ def _creatable(where: str, folder: Path) -> list[str]:
 
 
 def _secret_problems(config: Config) -> list[str]:
-    problems = []
-    if credentials.seal_password_file(config) is None:
-        problems.append(
-            "router.seal_password_file: not set, and no seal-password credential"
-            f" ($CREDENTIALS_DIRECTORY/{credentials.SEAL_PASSWORD}); name the file"
-        )
+    missing = missing_seal_password(config)
+    problems = [missing] if missing else []
     for name in (credentials.SEAL_PASSWORD, credentials.BROKER_PASSWORD):
         given = credentials.credential(name)
         if given is not None and not os.access(given, os.R_OK):

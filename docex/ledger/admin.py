@@ -88,6 +88,8 @@ def _copy(source_file: Path, target_file: Path) -> None:
             target.close()
     finally:
         source.close()
+    # The whole exchange's record: for the router's user (or the operator's) alone.
+    partial.chmod(0o600)
     partial.replace(target_file)
 
 

@@ -81,7 +81,10 @@ class LoadResult:
         when = self.at.isoformat(timespec="seconds")
         if self.ok:
             return f"config: {self.kind} at {when}, sha256 {self.digest}, ok"
-        errors = "; ".join(line.strip() for line in self.errors.splitlines() if line.strip())
+        # A ConfigError is "FILE:" and then a problem a line: "FILE: one; two".
+        lines = [line.strip() for line in self.errors.splitlines() if line.strip()]
+        head = lines.pop(0) if len(lines) > 1 and lines[0].endswith(":") else ""
+        errors = f"{head} {'; '.join(lines)}".strip()
         return (
             f"config: {self.kind} at {when} FAILED, sha256 {self.digest}: {errors};"
             " running on the config read before"

@@ -92,3 +92,15 @@ def test_the_example_mailbox_is_inside_the_adapters_writable_paths() -> None:
         assert any(
             Path(mailbox.group(1)).is_relative_to(path) for path in writable.group(1).split()
         ), unit
+
+
+def test_a_reload_is_checked_before_the_router_is_signalled() -> None:
+    """systemd runs ExecReload= lines in order and stops at the first that fails: a config
+    `docex config check` refuses fails `systemctl reload`, and no SIGHUP is sent."""
+    text = (REPO / "systemd" / "docex-router.service").read_text()
+    reloads = re.findall(r"^ExecReload=(.+)$", text, re.M)
+    assert reloads == [
+        "/opt/docex/.venv/bin/docex config check /etc/docex/router.toml",
+        "/bin/kill -HUP $MAINPID",
+    ]
+    assert re.search(r"^ExecStart=.* --config /etc/docex/router.toml$", text, re.M)

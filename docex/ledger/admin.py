@@ -84,6 +84,9 @@ def _copy(source_file: Path, target_file: Path) -> None:
         target = sqlite3.connect(partial)
         try:
             source.backup(target)
+            # One self-contained file: a WAL-mode copy would grow -wal and -shm files
+            # beside it whenever it is read. The router turns WAL on again as it opens it.
+            target.execute("PRAGMA journal_mode=DELETE")
         finally:
             target.close()
     finally:

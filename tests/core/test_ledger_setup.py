@@ -104,3 +104,6 @@ def test_restore_refuses_while_a_router_holds_the_ledger(config_file: Path, tmp_
     assert code == 2 and "is in use by another router" in output, output
     assert ledger.read_bytes() == before
     assert not list(tmp_path.glob("*before-restore*"))
+    # A backup is one file, read without growing -wal and -shm files beside it.
+    assert list(tmp_path.glob("b.sqlite*")) == [tmp_path / "b.sqlite"]
+    assert (tmp_path / "b.sqlite").stat().st_mode & 0o777 == 0o600

@@ -20,13 +20,10 @@ def startup_problems(
     `create_ledger`: a missing ledger is to be made (`router run --init-ledger`).
     `starting=False` (`docex config check` by hand): the seal's password may be a credential
     only systemd will hand the router, so its absence here is `missing_seal_password`'s."""
-    secrets = _secret_problems(config)
-    if not starting:
-        secrets = [problem for problem in secrets if problem != missing_seal_password(config)]
     return (
         _ledger_problems(Path(config.router.ledger), config_path, create_ledger)
         + _spool_problems(Path(config.links.spool_dir))
-        + secrets
+        + _secret_problems(config, starting)
         + config.unreadable_files()
     )
 
@@ -77,8 +74,8 @@ def _creatable(where: str, folder: Path) -> list[str]:
     return [f"{where}: cannot write there as this user, {blocker} is not a writable folder"]
 
 
-def _secret_problems(config: Config) -> list[str]:
-    missing = missing_seal_password(config)
+def _secret_problems(config: Config, starting: bool) -> list[str]:
+    missing = missing_seal_password(config) if starting else None
     problems = [missing] if missing else []
     for name in (credentials.SEAL_PASSWORD, credentials.BROKER_PASSWORD):
         given = credentials.credential(name)

@@ -2,7 +2,7 @@
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint services
+.PHONY: demo test test-fast lint services install
 
 $(STAMP): pyproject.toml
 	scripts/ensure-services
@@ -29,3 +29,8 @@ test: $(STAMP) services lint
 # Leaves out the slow fault tests (kill -9, broker restart); CI runs everything.
 test-fast: $(STAMP) services
 	$(VENV)/bin/pytest -m "not slow"
+
+# Install as a service (as root): the docex user, /opt/docex, /etc/docex, /var/lib/docex,
+# /var/spool/docex and the systemd units. DESTDIR=/some/root installs under that root.
+install:
+	DESTDIR="$(DESTDIR)" scripts/install

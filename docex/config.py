@@ -15,6 +15,7 @@ from typing import Literal
 import msgspec
 
 from docex.config_lines import line_of, parse_path
+from docex.config_shape import shape_problems
 from docex.exchange_date import ExchangeCalendar
 from docex.ids import ID_RULE, is_safe_id
 from docex.ledger.location import LedgerLocationError, is_postgresql, sqlite_file
@@ -34,6 +35,9 @@ class RouterSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # The other nodes of a RabbitMQ cluster, same user and vhost: when the node in use stays
     # away for 5 s the router moves to the next (docex/broker_link.py).
     amqp_urls: list[str] = []
+    # The RabbitMQ node `docex units provision` administers (rabbitmqctl --node), e.g.
+    # rabbit@broker1; "" is rabbitmqctl's own default, the node on this machine.
+    broker_node: str = ""
     prefix: str = "docex"
     ledger: str = "ledger.sqlite"
     max_document_bytes: int = 50 * 1024 * 1024
@@ -56,9 +60,10 @@ class RouterSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # Prometheus metrics, /healthz and /readyz; port 0 turns the endpoint off.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
-    # The exchange's own seal (kind "exchange"): it seals receipts and print grants.
+    # The exchange's own seal (kind "exchange"): it seals receipts and print grants. Its
+    # password: this file, or under systemd the credential seal-password (LoadCredential=).
     seal_carrier: str
-    seal_password_file: str
+    seal_password_file: str = ""
 
 
 class ExchangeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -404,15 +409,15 @@ def load_config(path: Path) -> Config:
         data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    # Every unknown key and wrong type at once; what remains is still checked for meaning.
+    shape, data = shape_problems(data, Config)
     try:
         config = msgspec.convert(data, Config)
     except msgspec.ValidationError as exc:
         message, _, at = str(exc).partition(" - at `")
-        where = parse_path(at.rstrip("`")) if at else ()
-        unknown = re.search(r"unknown field `([^`]+)`", message)
-        if unknown:
-            where = (*where, unknown.group(1))
-        raise ConfigError(f"{path}:\n  " + _describe(text, where, message)) from exc
+        shape = shape or [(parse_path(at.rstrip("`")) if at else (), message)]
+        described = [_describe(text, where, message) for where, message in shape]
+        raise ConfigError(f"{path}:\n  " + "\n  ".join(described)) from exc
     base = path.parent.resolve()
     try:
         if not is_postgresql(config.router.ledger):
@@ -420,14 +425,15 @@ def load_config(path: Path) -> Config:
     except LedgerLocationError as exc:
         raise ConfigError(f"{path}: {_describe(text, ('router', 'ledger'), str(exc))}") from exc
     config.router.seal_carrier = str(base / config.router.seal_carrier)
-    config.router.seal_password_file = str(base / config.router.seal_password_file)
+    if config.router.seal_password_file:
+        config.router.seal_password_file = str(base / config.router.seal_password_file)
     config.seals.ca_certificate = str(base / config.seals.ca_certificate)
     if config.seals.revocation_list:
         config.seals.revocation_list = str(base / config.seals.revocation_list)
     config.links.spool_dir = str(base / config.links.spool_dir)
     if config.sms.mqtt_password_file:
         config.sms.mqtt_password_file = str(base / config.sms.mqtt_password_file)
-    problems = _problems(config)
+    problems = shape + _problems(config)
     if problems:
         described = [_describe(text, where, message) for where, message in problems]
         raise ConfigError(f"{path}:\n  " + "\n  ".join(described))

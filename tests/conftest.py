@@ -30,6 +30,8 @@ import pytest_asyncio
 from docex import topology
 from docex.config import Config, load_config
 from docex.exchange_date import library_covers
+from docex.ledger.admin import init_ledger
+from docex.ledger.location import is_postgresql
 from docex.router.provision import SYSTEM_RABBITMQCTL, provision, unit_password
 from docex.router.service import Router
 from docex.seals.ca import init_ca
@@ -257,6 +259,9 @@ reader_groups = {{ all = ["gov-office", "finance", "education", "archive"] }}
 
 {units}"""
     )
+    # The router never makes its own ledger: as an operator would (`docex ledger init`).
+    if not is_postgresql(ledger) and not Path(ledger).exists():
+        init_ledger(Path(ledger))
     return path
 
 
@@ -266,7 +271,7 @@ def provision_units(broker: Broker, prefix: str, pki: Pki, directory: Path) -> C
     config = load_config(
         write_router_config(directory / "router.toml", prefix, pki, directory, broker.address)
     )
-    provision(config, directory / "passwords", broker.rabbitmqctl)
+    provision(config, directory / "passwords", rabbitmqctl=broker.rabbitmqctl)
     return config
 
 

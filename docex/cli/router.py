@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 from datetime import date
 from pathlib import Path
 
+from docex.cli.ledger import add_ledger_commands
 from docex.cli.notices import add_notice_commands
 from docex.cli.report import add_report_commands
 from docex.cli.router_status import add_status_command
@@ -24,6 +26,12 @@ def add_router_commands(subparsers: argparse._SubParsersAction) -> None:
     router_commands = router.add_subparsers(dest="router_command", required=True, metavar="COMMAND")
     run_parser = router_commands.add_parser("run", help="run the router until SIGTERM")
     run_parser.add_argument("--config", type=Path, required=True)
+    run_parser.add_argument(
+        "--init-ledger",
+        action="store_true",
+        help="first start only: create the ledger if it is missing (else a missing ledger"
+        " stops the router; see `docex ledger init`)",
+    )
     run_parser.set_defaults(func=_run)
     add_status_command(router_commands)
 
@@ -39,14 +47,33 @@ def add_router_commands(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help="where each unit's broker password is kept (made if missing, mode 0600)",
     )
+    provision_parser.add_argument(
+        "--node",
+        help="the RabbitMQ node to administer (rabbitmqctl --node); default: [router]"
+        " broker_node, else rabbitmqctl's default, the local node",
+    )
+    provision_parser.add_argument(
+        "--rotate",
+        action="store_true",
+        help="give units that already exist new passwords (their adapters need the new files)",
+    )
     provision_parser.set_defaults(func=_provision)
 
     config = subparsers.add_parser("config", help="check a configuration file")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
-    check = config_commands.add_parser("check", help="validate a router config without running")
+    check = config_commands.add_parser(
+        "check",
+        help="validate a router, unit, hot folder or MQTT bridge config without running it",
+    )
     check.add_argument("file", type=Path)
+    check.add_argument(
+        "--kind",
+        choices=["router", "unit", "hotfolder", "mqtt"],
+        help="what the file configures; default: told by its keys",
+    )
     check.set_defaults(func=_check)
 
+    add_ledger_commands(subparsers)
     add_notice_commands(subparsers)
     add_report_commands(subparsers)
 
@@ -57,6 +84,7 @@ def _run(args: argparse.Namespace) -> int:
     from docex.ledger import lock
     from docex.ledger.errors import LedgerError
     from docex.ledger.location import is_postgresql
+    from docex.router.preflight import startup_problems
     from docex.router.service import run
     from docex.seals.errors import SealError
 
@@ -64,6 +92,11 @@ def _run(args: argparse.Namespace) -> int:
         config = load_config(args.config)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    problems = startup_problems(config, args.config, create_ledger=args.init_ledger)
+    for problem in problems:
+        print(f"error: cannot start the router: {problem}", file=sys.stderr)
+    if problems:
         return 2
     # One router per SQLite file; routers sharing a PostgreSQL ledger divide the work among
     # themselves (docex/router/cluster.py).
@@ -73,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
         held = lock.held(Path(config.router.ledger))
     try:
         with held:
-            asyncio.run(run(config, args.config))
+            asyncio.run(run(config, args.config, create_ledger=args.init_ledger))
     except aio_pika.exceptions.ProbableAuthenticationError as exc:
         print(f"error: the broker refused the router's login: {exc}", file=sys.stderr)
         return 2
@@ -99,15 +132,41 @@ def _provision(args: argparse.Namespace) -> int:
     from docex.router.provision import ProvisionError, provision
 
     try:
-        for line in provision(load_config(args.config), args.password_dir):
-            print(line)
+        config = load_config(args.config)
+        node = args.node if args.node is not None else config.router.broker_node
+        print(f"broker node: {node or 'rabbitmqctl default (this machine)'}")
+        outcomes = provision(config, args.password_dir, node=node, rotate=args.rotate)
     except (ConfigError, ProvisionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    for outcome in outcomes:
+        print(outcome.line())
+    return 1 if any(outcome.problem for outcome in outcomes) else 0
 
 
 def _check(args: argparse.Namespace) -> int:
+    from docex.router.preflight import missing_seal_password, startup_problems
+    from docex.settings_check import kind_of, read_toml, settings_problems
+
+    kind = args.kind
+    if kind is None:
+        try:
+            kind = kind_of(read_toml(args.file)[1])
+        except (OSError, ValueError):
+            kind = "router"  # load_config says what is wrong with it
+        if kind is None:
+            print(
+                f"error: {args.file}: cannot tell what it configures; give --kind", file=sys.stderr
+            )
+            return 2
+    if kind != "router":
+        problems = settings_problems(args.file, kind)
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        if problems:
+            return 2
+        print(f"{args.file}: ok, {kind} settings")
+        return 0
     try:
         config = load_config(args.file)
     except ConfigError as exc:
@@ -115,10 +174,15 @@ def _check(args: argparse.Namespace) -> int:
         return 2
     for warning in config.calendar_warnings(date.today()):
         print(f"warning: {warning}")
-    unreadable = config.unreadable_files()
-    for problem in unreadable:
+    # By hand, outside the service, systemd's credentials are not there to be seen.
+    by_hand = "CREDENTIALS_DIRECTORY" not in os.environ
+    missing_password = missing_seal_password(config)
+    if by_hand and missing_password:
+        print(f"warning: {missing_password}")
+    problems = startup_problems(config, args.file, starting=not by_hand)
+    for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
-    if unreadable:
+    if problems:
         return 2
     print(f"{args.file}: ok, {len(config.units)} units")
     return 0

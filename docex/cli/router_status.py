@@ -39,8 +39,11 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _report(config: Config, ledger: LedgerReads) -> int:
-    ready, readiness = _readiness(config)
+    ready, readiness, about = _readiness(config)
     print(f"router:  {readiness}")
+    for line in about:
+        # "config: reloaded at …, sha256 …, ok": did the last `systemctl reload` take?
+        print(line.replace("config: ", "config:  ", 1))
     now = datetime.now(UTC)
     for warning in config.calendar_warnings(now.astimezone(config.calendar().timezone).date()):
         print(f"calendar: WARNING {warning}")
@@ -79,21 +82,29 @@ def _router(router: RouterRecord, partitions: int) -> str:
     )
 
 
-def _readiness(config: Config) -> tuple[bool, str]:
-    """Asked of the running router itself; the ledger cannot say whether it runs."""
+def _readiness(config: Config) -> tuple[bool, str, list[str]]:
+    """Asked of the running router itself; the ledger cannot say whether it runs. The lines
+    of /readyz's body that start `config:` tell how its last config reload went."""
     if not config.router.metrics_port:
-        return False, "unknown: [router] metrics_port is 0, so it has no /readyz to ask"
+        return False, "unknown: [router] metrics_port is 0, so it has no /readyz to ask", []
     host = config.router.metrics_host
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{config.router.metrics_port}"
     try:
-        with urllib.request.urlopen(f"{url}/readyz", timeout=_PROBE_TIMEOUT_S):
-            return True, f"ready ({url})"
+        with urllib.request.urlopen(f"{url}/readyz", timeout=_PROBE_TIMEOUT_S) as answer:
+            _, about = _split(answer.read())
+            return True, f"ready ({url})", about
     except urllib.error.HTTPError as error:
-        problems = "; ".join(error.read().decode(errors="replace").split("\n")).strip("; ")
-        return False, f"NOT READY: {problems} ({url})"
+        problems, about = _split(error.read())
+        return False, f"NOT READY: {'; '.join(problems)} ({url})", about
     except OSError as error:
         reason = getattr(error, "reason", error)
-        return False, f"NOT RUNNING, or not answering at {url}: {reason}"
+        return False, f"NOT RUNNING, or not answering at {url}: {reason}", []
+
+
+def _split(body: bytes) -> tuple[list[str], list[str]]:
+    lines = [line for line in body.decode(errors="replace").splitlines() if line.strip()]
+    about = [line for line in lines if line.startswith("config: ")]
+    return [line for line in lines if line not in about], about
 
 
 def _unit_row(link: UnitLink) -> tuple[str, str, str, str, str]:

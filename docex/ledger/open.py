@@ -9,17 +9,24 @@ from docex.ledger.location import is_postgresql, sqlite_file
 from docex.ledger.port import Ledger
 
 
+class LedgerMissing(Exception):
+    pass
+
+
 def open_ledger(
     location: str | Path,
     *,
     read_only: bool = False,
     checkpoints: bool = True,
     waits_for_locks: bool = True,
+    create: bool = True,
 ) -> Ledger:
     """`read_only`: for operators' tools beside the running router (nothing written, nothing
-    created). `checkpoints` and `waits_for_locks`: see SqliteLedger; PostgreSQL has neither
-    (the server checkpoints, and a lock wait happens only for the subjects a transaction
-    touches)."""
+    created). `create=False`: LedgerMissing rather than a new, empty ledger, for the router,
+    which must not start afresh on a SQLite file that was moved or not mounted (a PostgreSQL
+    database that does not exist is refused by the server; an empty one gets the schema).
+    `checkpoints` and `waits_for_locks`: see SqliteLedger; PostgreSQL has neither (the server
+    checkpoints, and a lock wait happens only for the subjects a transaction touches)."""
     if is_postgresql(location):
         # Imported here: the driver is loaded only where a PostgreSQL ledger is used.
         from docex.ledger.postgres import PostgresLedger
@@ -27,8 +34,11 @@ def open_ledger(
         return PostgresLedger(str(location), read_only=read_only)
     from docex.ledger.sqlite import SqliteLedger
 
+    path = sqlite_file(location)
+    if not create and not read_only and not path.is_file():
+        raise LedgerMissing(f"no ledger at {path}")
     return SqliteLedger(
-        sqlite_file(location),
+        path,
         read_only=read_only,
         checkpoints=checkpoints,
         waits_for_locks=waits_for_locks,

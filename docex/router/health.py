@@ -19,10 +19,12 @@ async def serve(
     port: int,
     registry: CollectorRegistry,
     not_ready: Readiness,
+    about: Readiness = list,
     warnings: Readiness = list,
 ) -> asyncio.Server:
     """`not_ready` returns what keeps the router from serving, empty when it is ready;
-    `warnings` what an operator must see to before it does (the body says, the status not)."""
+    `about`, lines /readyz adds either way (the last config reload); `warnings` what an
+    operator must see to before it matters (the body says, the status not)."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -30,7 +32,7 @@ async def serve(
             method, path, *_ = request.decode("latin-1").split() or ["", ""]
             while (await asyncio.wait_for(reader.readline(), timeout=5)).strip():
                 pass
-            status, content_type, body = _route(method, path, registry, not_ready, warnings)
+            status, content_type, body = _route(method, path, registry, not_ready, about, warnings)
             writer.write(
                 f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
@@ -46,7 +48,12 @@ async def serve(
 
 
 def _route(
-    method: str, path: str, registry: CollectorRegistry, not_ready: Readiness, warnings: Readiness
+    method: str,
+    path: str,
+    registry: CollectorRegistry,
+    not_ready: Readiness,
+    about: Readiness,
+    warnings: Readiness,
 ) -> tuple[str, str, bytes]:
     text = "text/plain; charset=utf-8"
     if method != "GET":
@@ -57,8 +64,7 @@ def _route(
         return "200 OK", text, b"ok\n"
     if path == "/readyz":
         problems = not_ready()
-        notes = "".join(f"warning: {warning}\n" for warning in warnings())
-        if problems:
-            return "503 Service Unavailable", text, ("\n".join(problems) + "\n" + notes).encode()
-        return "200 OK", text, ("ready\n" + notes).encode()
+        status = "503 Service Unavailable" if problems else "200 OK"
+        lines = (problems or ["ready"]) + about() + [f"warning: {w}" for w in warnings()]
+        return status, text, ("\n".join(lines) + "\n").encode()
     return "404 Not Found", text, b"/metrics, /healthz, /readyz\n"

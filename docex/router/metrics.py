@@ -93,6 +93,17 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.reload_success = Gauge(
+            "docex_config_reload_success",
+            "1 if the last reading of the config (at start or on SIGHUP) was applied, 0 if"
+            " it was refused and the router runs on the config read before",
+            registry=self.registry,
+        )
+        self.reload_timestamp = Gauge(
+            "docex_config_reload_timestamp_seconds",
+            "When the config was last read (at start or on SIGHUP), applied or not",
+            registry=self.registry,
+        )
         self.broker_up = Gauge(
             "docex_broker_up",
             "1 while the router's broker connection is open",

@@ -5,6 +5,11 @@ queue; the broker then vouches for `user_id`, which is how the router knows who 
 no unit can put anything into another unit's intake queue (docex/topology.py). A unit that
 leaves the exchange (§9(二)(三)) keeps its user, whose name the ledger's records carry, but
 loses every permission: it can no longer log in to the exchange's vhost, read or write.
+
+Running it again is safe: a unit already on the broker keeps its password, because its adapters
+and office systems are logging in with it. Only `rotate=True` sets new ones. The broker is
+administered with `rabbitmqctl` on the node named (`--node`, or `[router] broker_node`), so
+which broker is changed is never a guess.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import re
 import secrets
 import subprocess
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import yarl
@@ -27,37 +33,87 @@ class ProvisionError(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What provisioning did for one unit; `problem` is set when the operator must act."""
+
+    unit: str
+    user: str
+    action: str  # created, kept, rotated
+    permissions: str
+    problem: str = ""
+
+    def line(self) -> str:
+        text = f"{self.unit}: user {self.user} {self.action}; permissions set: {self.permissions}"
+        return f"{text}; PROBLEM: {self.problem}" if self.problem else text
+
+
 # The broker this machine runs; tests pass the command for a private node instead.
 SYSTEM_RABBITMQCTL = ("rabbitmqctl",)
 
 
-def _rabbitmqctl(rabbitmqctl: Sequence[str], *args: str, stdin: str | None = None) -> str:
-    try:
-        done = subprocess.run(
-            [*rabbitmqctl, "--quiet", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    except FileNotFoundError as exc:
-        raise ProvisionError(f"{rabbitmqctl[0]} is not installed on this machine") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise ProvisionError(f"rabbitmqctl {args[0]} did not answer within 60 s") from exc
-    if done.returncode != 0:
-        raise ProvisionError(f"rabbitmqctl {args[0]} failed: {done.stderr.strip()}")
-    return done.stdout
+class _Broker:
+    def __init__(self, node: str, rabbitmqctl: Sequence[str] = SYSTEM_RABBITMQCTL) -> None:
+        self.node = node
+        self.rabbitmqctl = rabbitmqctl
+
+    def run(
+        self, *args: str, check: bool = True, password: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`password` goes on stdin, which rabbitmqctl reads when the argument is left out:
+        a command line is readable by every user of the machine (ps)."""
+        node = ["--node", self.node] if self.node else []
+        try:
+            done = subprocess.run(
+                [*self.rabbitmqctl, *node, "--quiet", *args],
+                input=None if password is None else password + "\n",
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        except FileNotFoundError as exc:
+            raise ProvisionError(f"{self.rabbitmqctl[0]} is not installed on this machine") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise ProvisionError(f"rabbitmqctl {args[0]} did not answer within 60 s") from exc
+        if check and done.returncode != 0:
+            where = f" on node {self.node}" if self.node else ""
+            first = next((line for line in done.stderr.splitlines() if line.strip()), "")
+            raise ProvisionError(f"rabbitmqctl {args[0]}{where} failed: {first.strip()}")
+        return done
+
+    def users(self) -> set[str]:
+        listed = json.loads(self.run("list_users", "--formatter", "json").stdout)
+        return {user["user"] for user in listed}
+
+    def authenticates(self, user: str, password: str) -> bool:
+        return self.run("authenticate_user", user, password=password, check=False).returncode == 0
+
+
+def _password_path(password_dir: Path, unit_id: str) -> Path:
+    return password_dir / f"{unit_id}.password"
 
 
 def unit_password(password_dir: Path, unit_id: str) -> str:
     """The unit's broker password, made on first use and kept readable by its owner only."""
-    path = password_dir / f"{unit_id}.password"
+    path = _password_path(password_dir, unit_id)
     if not path.exists():
-        password_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as file:
-            file.write(secrets.token_hex(24))
+        _write_password(path, _new_password())
     return path.read_text().strip()
+
+
+def _new_password() -> str:
+    return secrets.token_hex(24)
+
+
+def _write_password(path: Path, password: str) -> None:
+    """Written beside its place and renamed in, so a file is never half a password."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.new")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(password)
+    partial.replace(path)
 
 
 def _vhost(config: Config) -> str:
@@ -67,46 +123,76 @@ def _vhost(config: Config) -> str:
 def revoke(config: Config, unit: Unit, rabbitmqctl: Sequence[str] = SYSTEM_RABBITMQCTL) -> None:
     """§9(二)(三): the unit's user may no longer use the vhost, and is disconnected now: a
     permission taken away does not end a connection already open."""
-    _rabbitmqctl(rabbitmqctl, "clear_permissions", "-p", _vhost(config), unit.amqp_user)
-    _rabbitmqctl(
-        rabbitmqctl,
-        "close_all_user_connections",
-        unit.amqp_user,
-        f"unit {unit.id} left the exchange (§9)",
+    _revoke(_Broker(config.router.broker_node, rabbitmqctl), config, unit)
+
+
+def _revoke(broker: _Broker, config: Config, unit: Unit) -> None:
+    broker.run("clear_permissions", "-p", _vhost(config), unit.amqp_user)
+    broker.run(
+        "close_all_user_connections", unit.amqp_user, f"unit {unit.id} left the exchange (§9)"
     )
 
 
 def provision(
-    config: Config, password_dir: Path, rabbitmqctl: Sequence[str] = SYSTEM_RABBITMQCTL
-) -> list[str]:
+    config: Config,
+    password_dir: Path,
+    *,
+    node: str | None = None,
+    rotate: bool = False,
+    rabbitmqctl: Sequence[str] = SYSTEM_RABBITMQCTL,
+) -> list[Outcome]:
+    """Create missing unit users, keep (or with `rotate`, replace) existing users' passwords,
+    set every active unit's permissions, and take them from revoked and merged units. `node`:
+    the RabbitMQ node to administer; None takes `[router] broker_node` ("" there: rabbitmqctl's
+    own default, the local node)."""
+    broker = _Broker(config.router.broker_node if node is None else node, rabbitmqctl)
     names = Names(config.router.prefix)
     vhost = _vhost(config)
-    listed = json.loads(_rabbitmqctl(rabbitmqctl, "list_users", "--formatter", "json"))
-    existing = {user["user"] for user in listed}
-    report = []
+    existing = broker.users()
+    outcomes = []
     for unit in config.units:
         if unit.status != "active":
             if unit.amqp_user in existing:
-                revoke(config, unit, rabbitmqctl)
-                report.append(f"{unit.id}: {unit.status}; user {unit.amqp_user} may do nothing")
+                _revoke(broker, config, unit)
+                outcomes.append(Outcome(unit.id, unit.amqp_user, unit.status, "none"))
             continue
-        # On stdin, which rabbitmqctl reads when the argument is left out: a command line
-        # is readable by every user of the machine (ps).
-        password = unit_password(password_dir, unit.id) + "\n"
-        command = "change_password" if unit.amqp_user in existing else "add_user"
-        _rabbitmqctl(rabbitmqctl, command, unit.amqp_user, stdin=password)
-        _rabbitmqctl(
-            rabbitmqctl,
+        action, problem = _account(broker, unit, password_dir, unit.amqp_user in existing, rotate)
+        writes, reads = names.inbound(unit.id), names.unit_queue(unit.id)
+        broker.run(
             "set_permissions",
             "-p",
             vhost,
             unit.amqp_user,
             "^$",
-            f"^{re.escape(names.inbound(unit.id))}$",
-            f"^{re.escape(names.unit_queue(unit.id))}$",
+            f"^{re.escape(writes)}$",
+            f"^{re.escape(reads)}$",
         )
-        report.append(
-            f"{unit.id}: user {unit.amqp_user} may write {names.inbound(unit.id)},"
-            f" read {names.unit_queue(unit.id)}"
+        outcomes.append(
+            Outcome(unit.id, unit.amqp_user, action, f"write {writes}, read {reads}", problem)
         )
-    return report
+    return outcomes
+
+
+def _account(
+    broker: _Broker, unit: Unit, password_dir: Path, exists: bool, rotate: bool
+) -> tuple[str, str]:
+    path = _password_path(password_dir, unit.id)
+    if not exists:
+        broker.run("add_user", unit.amqp_user, password=unit_password(password_dir, unit.id))
+        return "created", ""
+    if rotate:
+        password = _new_password()
+        broker.run("change_password", unit.amqp_user, password=password)
+        _write_password(path, password)
+        return "rotated", ""
+    if not path.exists():
+        return "kept", (
+            f"no password file {path}; the password is in the --password-dir it was first"
+            " made with, or run again with --rotate to set a new one (and give it to the unit)"
+        )
+    if not broker.authenticates(unit.amqp_user, path.read_text().strip()):
+        return "kept", (
+            f"{path} is not the broker's password for {unit.amqp_user}; run again with"
+            " --rotate to set it anew (and give it to the unit)"
+        )
+    return "kept", ""

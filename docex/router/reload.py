@@ -7,7 +7,10 @@ Units are compared by id: a new id is a new unit; the same id with a new name is
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
 from docex.config import Config, Unit
 
@@ -58,3 +61,39 @@ def compare(old: Config, new: Config) -> Change:
     if old.sms != new.sms:
         restart_needed.append("sms")
     return Change(added, renamed, gone, restart_needed)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """The last time the router read its config (at start, then at each SIGHUP): what an
+    operator asks after `systemctl reload` (/readyz, `docex router status`, the metrics)."""
+
+    kind: str  # "loaded" (at start) or "reloaded"
+    at: datetime
+    digest: str  # sha256 of the file as read, to compare with the file on disk
+    errors: str = ""  # empty when the config was applied
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def line(self) -> str:
+        """One line, `config: …`: the operator's answer to "did my reload take?"."""
+        when = self.at.isoformat(timespec="seconds")
+        if self.ok:
+            return f"config: {self.kind} at {when}, sha256 {self.digest}, ok"
+        # A ConfigError is "FILE:" and then a problem a line: "FILE: one; two".
+        lines = [line.strip() for line in self.errors.splitlines() if line.strip()]
+        head = lines.pop(0) if len(lines) > 1 and lines[0].endswith(":") else ""
+        errors = f"{head} {'; '.join(lines)}".strip()
+        return (
+            f"config: {self.kind} at {when} FAILED, sha256 {self.digest}: {errors};"
+            " running on the config read before"
+        )
+
+
+def digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
 import signal
 from datetime import date
 from pathlib import Path
@@ -44,7 +43,7 @@ from docex.ledger.location import is_postgresql
 from docex.ledger.open import open_ledger
 from docex.ledger.port import Ledger
 from docex.ledger.postgres import LEADER_LOCK, PostgresLedger
-from docex.router import health, provision, systemd
+from docex.router import credentials, health, provision, systemd
 from docex.router.cluster import SharedCluster, SoloCluster
 from docex.router.handler import CommandHandler, Inbound, Verdict
 from docex.router.info_watch import InfoWatch
@@ -54,7 +53,7 @@ from docex.router.linkwatch import LinkWatch
 from docex.router.metrics import Metrics
 from docex.router.outbox import OutboxPublisher
 from docex.router.receive_watch import ReceiveWatch
-from docex.router.reload import compare
+from docex.router.reload import LoadResult, compare, digest
 from docex.router.sms_sender import SmsSender
 from docex.router.supervision import Supervisor
 from docex.seals.errors import SealError
@@ -76,13 +75,19 @@ class Router:
         clock: Clock | None = None,
         config_path: Path | None = None,
         router_id: str | None = None,
+        *,
+        create_ledger: bool = False,
     ) -> None:
         """`router_id`: how this router is known to the others sharing its ledger; by
-        default host:pid."""
+        default host:pid. `create_ledger`: make the ledger if it is missing (`router run
+        --init-ledger`); otherwise a missing ledger is LedgerMissing, never silently a new,
+        empty one."""
         self.config = config
         self.config_path = config_path
         self.names = topology.Names(config.router.prefix)
-        self.ledger = open_ledger(config.router.ledger, checkpoints=False, waits_for_locks=False)
+        self.ledger = open_ledger(
+            config.router.ledger, checkpoints=False, waits_for_locks=False, create=create_ledger
+        )
         # PostgreSQL checkpoints by itself; a SQLite ledger's are done off the event loop.
         ledger_file = None if is_postgresql(config.router.ledger) else Path(config.router.ledger)
         self.checkpointer = Checkpointer(ledger_file) if ledger_file else None
@@ -110,10 +115,13 @@ class Router:
         verifier = SealVerifier.from_files(
             Path(config.seals.ca_certificate), Path(revocation_list) if revocation_list else None
         )
-        seal = open_seal(
-            Path(config.router.seal_carrier),
-            Path(config.router.seal_password_file).read_text().strip(),
-        )
+        password_file = credentials.seal_password_file(config)
+        if password_file is None:
+            raise SealError(
+                "no_seal_password",
+                "router.seal_password_file is not set, and no seal-password credential",
+            )
+        seal = open_seal(Path(config.router.seal_carrier), password_file.read_text().strip())
         clock = clock or SystemClock()
         self.handler = CommandHandler(self.ledger, config, verifier, seal, clock, self.metrics)
         if leader_ledger is self.ledger:
@@ -155,6 +163,9 @@ class Router:
         self._publish_channel: AbstractRobustChannel | None = None
         self._health: asyncio.Server | None = None
         self._stopping = False
+        self.last_load: LoadResult | None = None
+        if config_path is not None:
+            self._record_load(LoadResult("loaded", self.handler.clock.now(), digest(config_path)))
 
     async def start(self) -> None:
         self._connection = await self._connect()
@@ -190,7 +201,7 @@ class Router:
         """RabbitMQ away when the router starts is an exchange-wide outage like any other
         (§46): the link watch runs meanwhile, so the fault and its 24-hour clock (§47) start,
         and the router keeps trying. A refused login is a mistake to fix, not to wait out."""
-        urls = [self.config.router.amqp_url, *self.config.router.amqp_urls]
+        urls = credentials.amqp_urls(self.config)
         backoff = Backoff(initial_s=0.5, cap_s=_MAX_CONNECT_BACKOFF_S)
         while True:
             try:
@@ -229,6 +240,7 @@ class Router:
                 self.config.router.metrics_port,
                 self.metrics.registry,
                 self.not_ready,
+                self.about,
                 self.calendar_warnings,
             )
 
@@ -282,6 +294,15 @@ class Router:
             + self.cluster.problems()
         )
 
+    def about(self) -> list[str]:
+        """What /readyz says besides readiness: the result of the last config reload."""
+        return [self.last_load.line()] if self.last_load is not None else []
+
+    def _record_load(self, result: LoadResult) -> None:
+        self.last_load = result
+        self.metrics.reload_success.set(1 if result.ok else 0)
+        self.metrics.reload_timestamp.set(result.at.timestamp())
+
     def broker_connected(self) -> bool:
         """A robust connection is not `is_closed` while it reconnects; `connected` tells."""
         connection = self._connection
@@ -290,25 +311,25 @@ class Router:
     async def reload(self) -> bool:
         """Apply the configuration file as it is now (SIGHUP); a bad file changes nothing."""
         assert self.config_path is not None
+        read = functools.partial(
+            LoadResult, "reloaded", self.handler.clock.now(), digest(self.config_path)
+        )
         if self._publish_channel is None:
             log.warning("config_reload_deferred", reason="still waiting for the broker")
+            self._record_load(read("still waiting for the broker; reload again once ready"))
             return False
         systemd.reloading()
         try:
             new = load_config(self.config_path)
-        except ConfigError as exc:
+            if new.seals.revocation_list:
+                self.handler.verifier.replace_revocations(Path(new.seals.revocation_list))
+        except (ConfigError, SealError) as exc:
+            problems = f"{exc.code}: {exc.message}" if isinstance(exc, SealError) else str(exc)
             self.metrics.reloads.labels("failure").inc()
-            log.error("config_reload_failed", problems=str(exc))
+            self._record_load(read(problems))
+            log.error("config_reload_failed", problems=problems)
             systemd.notify("READY=1", "STATUS=reload failed; running on the previous config")
             return False
-        if new.seals.revocation_list:
-            try:
-                self.handler.verifier.replace_revocations(Path(new.seals.revocation_list))
-            except SealError as exc:
-                self.metrics.reloads.labels("failure").inc()
-                log.error("config_reload_failed", problems=f"{exc.code}: {exc.message}")
-                systemd.notify("READY=1", "STATUS=reload failed; running on the previous config")
-                return False
         change = compare(self.config, new)
         for unit in change.gone:
             await self._revoke(new, unit)
@@ -316,12 +337,12 @@ class Router:
         await topology.declare(
             self._connection, self.names, [u.id for u in new.units], self.config.router.intake_limit
         )
-        digest = self.config_digest()
+        applied = self.config_digest()
 
         def apply() -> None:
             # Several routers reload the same file; the ledger side is applied once.
             at = self.handler.calendar.stamp(self.handler.clock.now())
-            if self.ledger.apply_once(digest, at, getattr(self.cluster, "id", "solo")):
+            if self.ledger.apply_once(applied, at, getattr(self.cluster, "id", "solo")):
                 self.handler.reconfigure(new, change)
 
         await self.ledger_health.commit("reload", apply)
@@ -332,6 +353,7 @@ class Router:
             handler.config = new
         await self._follow_partitions()
         self.metrics.reloads.labels("success").inc()
+        self._record_load(read())
         log.info(
             "config_reloaded",
             added=[u.id for u in change.added],
@@ -393,7 +415,7 @@ class Router:
         """Which configuration file this router runs on, as the other routers see it."""
         if self.config_path is None:
             return ""
-        return hashlib.sha256(self.config_path.read_bytes()).hexdigest()[:16]
+        return digest(self.config_path)
 
     async def _lead(self, leader: bool) -> None:
         """Start or stop the jobs that run once for the whole exchange."""
@@ -523,9 +545,9 @@ def _sms_sender(
     return sender
 
 
-async def run(config: Config, config_path: Path) -> None:
+async def run(config: Config, config_path: Path, *, create_ledger: bool = False) -> None:
     """Run until SIGTERM or SIGINT, then shut down cleanly; SIGHUP reloads the config."""
-    router = Router(config, config_path=config_path)
+    router = Router(config, config_path=config_path, create_ledger=create_ledger)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

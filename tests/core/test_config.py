@@ -75,6 +75,38 @@ def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
     assert "duplicate unit id" in str(raised.value) and "office_unit" in str(raised.value)
 
 
+def test_unknown_keys_wrong_types_and_meaning_are_all_listed_in_one_run(tmp_path: Path) -> None:
+    """An operator fixes a file in one pass: structural and semantic problems together."""
+    text = (
+        MINIMAL
+        + "prefetch = 'many'\nprefetchh = 5\n[links]\nspool_dri = 'x'\nqueue_timeout_s = 'long'\n"
+        + unit("a")
+        + unit("a", "x", extra="colour = 'red'")
+        + "[[units]]\nid = 'b'\nname = 'n'\nsuccessor = 'zz'\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load(tmp_path, text)
+    problems = str(raised.value).splitlines()[1:]
+    assert problems == [
+        "  line 6: router.prefetch: Expected `int`, got `str`",
+        "  line 7: router.prefetchh: unknown key 'prefetchh'",
+        "  line 9: links.spool_dri: unknown key 'spool_dri'",
+        "  line 10: links.queue_timeout_s: Expected `float`, got `str`",
+        "  line 20: units[1].colour: unknown key 'colour'",
+        "  line 21: units[2].amqp_user: missing required field `amqp_user`",
+    ], raised.value
+    # Once the file has its shape, its meaning is checked in the same run.
+    text = text.replace("name = 'n'\n", "name = 'n'\namqp_user = 'u-b'\n")
+    with pytest.raises(ConfigError) as raised:
+        load(tmp_path, text)
+    problems = str(raised.value).splitlines()[1:]
+    assert problems[-2:] == [
+        "  line 17: units[1].id: duplicate unit id 'a'",
+        "  line 25: units[2].successor: no unit 'zz'",
+    ], raised.value
+    assert len(problems) == 7, raised.value
+
+
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.toml")
@@ -93,6 +125,8 @@ def test_config_check_names_the_files_the_router_could_not_read(tmp_path: Path) 
     assert checked.returncode == 2
     problems = [line for line in checked.stderr.splitlines() if line.startswith("error: ")]
     assert problems == [
+        f"error: router.ledger: {tmp_path / 'ledger.sqlite'}: no ledger there; `docex ledger"
+        f" init --config {config}` creates it (or restore a backup: `docex ledger restore`)",
         f"error: router.seal_password_file: cannot read {tmp_path / 'x.password'}:"
         " No such file or directory",
         f"error: seals.ca_certificate: cannot read {tmp_path / 'ca.crt'}:"

@@ -34,7 +34,9 @@ async def test_a_failed_task_is_logged_counted_reported_and_started_again(
     def failures() -> float | None:
         return metrics.registry.get_sample_value("docex_task_failures_total", {"task": "flaky"})
 
-    server = await health.serve("127.0.0.1", free_port, metrics.registry, supervisor.problems)
+    server = await health.serve(
+        "127.0.0.1", free_port, metrics.registry, supervisor.problems, lambda: []
+    )
     try:
         with capture_logs() as logs:
             supervisor.start("flaky", flaky)

@@ -17,7 +17,7 @@ from docex.settings_file import SettingsError, read_secret, read_settings
 from docex.unit.settings import UnitSettings, load_unit_settings
 
 
-class _File(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class SettingsFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     unit_settings: str
     folder: str
     journal: str
@@ -41,7 +41,7 @@ class HotFolderSettings(msgspec.Struct, kw_only=True):
 
 def load_hotfolder_settings(path: Path) -> HotFolderSettings:
     """Relative paths in the file are taken relative to the file itself."""
-    data = read_settings(path, _File)
+    data = read_settings(path, SettingsFile)
     if data.poll_interval_ms <= 0:
         raise SettingsError(f"{path}: poll_interval_ms must be positive")
     base = path.parent.resolve()

@@ -33,7 +33,7 @@ class MqttSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     keepalive_s: int = 30
 
 
-class _File(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class SettingsFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     unit_settings: str
     mqtt: MqttSettings = msgspec.field(default_factory=MqttSettings)
 
@@ -50,7 +50,7 @@ class BridgeSettings(msgspec.Struct, kw_only=True):
 
 def load_bridge_settings(path: Path) -> BridgeSettings:
     """Relative paths in the file are taken relative to the file itself."""
-    data = read_settings(path, _File)
+    data = read_settings(path, SettingsFile)
     base = path.parent.resolve()
     password_file = base / data.mqtt.password_file if data.mqtt.password_file else None
     return BridgeSettings(

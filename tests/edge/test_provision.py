@@ -1,0 +1,109 @@
+"""`docex units provision` run again and again (§15): existing units keep their passwords."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from docex.config import Config, load_config
+from docex.router.provision import provision
+from tests.conftest import Pki, write_router_config
+
+
+def authenticates(user: str, password: str) -> bool:
+    done = subprocess.run(
+        ["rabbitmqctl", "--quiet", "authenticate_user", user, password], capture_output=True
+    )
+    return done.returncode == 0
+
+
+@pytest.fixture
+def accounts(prefix: str, pki: Pki, tmp_path: Path) -> Iterator[tuple[Path, Config]]:
+    """A config whose unit users are this test's own, deleted afterwards."""
+    path = write_router_config(tmp_path / "router.toml", f"{prefix}p", pki, tmp_path / "l.sqlite")
+    config = load_config(path)
+    yield path, config
+    for unit in config.units:
+        subprocess.run(
+            ["rabbitmqctl", "--quiet", "delete_user", unit.amqp_user], capture_output=True
+        )
+
+
+def provision_cli(config_file: Path, *args: str) -> tuple[int, str]:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "docex.cli",
+            "units",
+            "provision",
+            "--config",
+            str(config_file),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_provisioning_again_keeps_passwords_and_rotate_replaces_them(
+    accounts: tuple[Path, Config], tmp_path: Path
+) -> None:
+    config_file, config = accounts
+    passwords = tmp_path / "passwords"
+    first = provision(config, passwords)
+    assert [o.action for o in first] == ["created"] * 3
+    user = first[1].user
+    original = (passwords / "finance.password").read_text()
+
+    again = provision(config, passwords)
+    assert [(o.action, o.problem) for o in again] == [("kept", "")] * 3
+    assert (passwords / "finance.password").read_text() == original
+    assert authenticates(user, original)
+
+    status, output = provision_cli(config_file, "--password-dir", str(passwords), "--rotate")
+    assert status == 0, output
+    assert f"finance: user {user} rotated; permissions set: write " in output
+    rotated = (passwords / "finance.password").read_text()
+    assert rotated != original
+    assert authenticates(user, rotated) and not authenticates(user, original)
+    assert (passwords / "finance.password").stat().st_mode & 0o777 == 0o600
+
+
+def test_another_password_dir_changes_no_password_and_says_how_to_fix_it(
+    accounts: tuple[Path, Config], tmp_path: Path
+) -> None:
+    config_file, config = accounts
+    provision(config, tmp_path / "passwords")
+    password = (tmp_path / "passwords" / "finance.password").read_text()
+    other = tmp_path / "other"
+
+    status, output = provision_cli(config_file, "--password-dir", str(other))
+    assert status == 1
+    assert f"PROBLEM: no password file {other / 'finance.password'}" in output
+    assert "--rotate" in output
+    assert not (other / "finance.password").exists()
+    assert authenticates(config.units[1].amqp_user, password)
+
+    other.mkdir(exist_ok=True)
+    (other / "finance.password").write_text("not-it")
+    status, output = provision_cli(config_file, "--password-dir", str(other))
+    assert status == 1
+    assert "is not the broker's password for" in output
+    assert authenticates(config.units[1].amqp_user, password)
+
+
+def test_the_node_is_named_and_a_wrong_one_is_one_line(accounts: tuple[Path, Config]) -> None:
+    config_file, _ = accounts
+    status, output = provision_cli(
+        config_file, "--password-dir", "unused", "--node", "nosuch@localhost"
+    )
+    assert status == 2
+    assert output.startswith("broker node: nosuch@localhost\nerror: rabbitmqctl list_users")
+    assert len(output.strip().splitlines()) == 2

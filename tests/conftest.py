@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -432,7 +433,9 @@ def unit_config(
         settings = msgspec.structs.replace(settings, **changes)
         path = tmp_path / f"{unit}.toml"
         fields = msgspec.structs.asdict(settings)
-        path.write_text("".join(f'{key} = "{value}"\n' for key, value in fields.items()))
+        path.write_text(
+            "".join(f"{key} = {json.dumps(value)}\n" for key, value in fields.items())
+        )
         return path
 
     return write

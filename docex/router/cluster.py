@@ -71,10 +71,12 @@ class SharedCluster:
         on_partitions: Callable[[set[int]], Awaitable[None]],
         on_leader: Callable[[bool], Awaitable[None]],
         router_id: str | None = None,
+        now: Callable[[], float] = time.time,
     ) -> None:
         """`session` is the router's control session; the leader's jobs run on it.
         `on_partitions(owned)` is awaited before a partition is unlocked and after one is
-        locked; `on_leader(now)` when leadership is won or lost."""
+        locked; `on_leader(leading)` when leadership is won or lost. `now`: this host's clock,
+        in Unix seconds, compared with the database's."""
         self.session = session
         self.partitions = partitions
         self.id = router_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -86,6 +88,7 @@ class SharedCluster:
         self._on_partitions = on_partitions
         self._on_leader = on_leader
         self._error: str | None = None
+        self._now = now
 
     def owns(self, key: str) -> bool:
         return partition_of(key, self.partitions) in self.owned
@@ -107,7 +110,7 @@ class SharedCluster:
     async def tick(self) -> None:
         try:
             held = self.session.held_locks()
-            self.skew_s = self.session.database_clock_skew(time.time())
+            self.skew_s = self.session.database_clock_skew(self._now())
             was_leader = self.leader
             self.leader = LEADER_LOCK in held or self.session.try_lock(LEADER_LOCK)
             lost = {p for p in self.owned if 1 + p not in held}

@@ -1,0 +1,89 @@
+"""The leader's lease and the routers' roll call on a PostgreSQL ledger
+(docex/router/cluster.py, docex/ledger/postgres.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from docex.ledger.errors import LedgerUnavailable
+from docex.ledger.postgres import LEADER_LOCK, PostgresLedger
+from docex.router.cluster import SharedCluster
+from tests.postgres import schema_url
+
+
+@pytest.fixture
+def url(postgres_database: str) -> Iterator[str]:
+    with schema_url(postgres_database) as made:
+        yield made
+
+
+def backend_pid(ledger: PostgresLedger) -> int:
+    (pid,) = ledger.connection.execute("SELECT pg_backend_pid()").fetchone()
+    return int(pid)
+
+
+def test_a_deposed_leader_writes_nothing(url: str) -> None:
+    """The leader's session ends (a frozen router cut off by the server's idle timeout, a
+    cut network): another router takes the lease, and the old leader's next transaction,
+    on a session opened again, is refused before it writes anything."""
+    leader = PostgresLedger(url, fenced_by=LEADER_LOCK)
+    assert leader.try_lock(LEADER_LOCK)
+    with leader.transaction():
+        leader.enqueue("finance", "written-while-leading", "status")
+
+    other = PostgresLedger(url, fenced_by=LEADER_LOCK)
+    assert not other.try_lock(LEADER_LOCK)  # one leader at a time
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (backend_pid(leader),))
+    assert other.try_lock(LEADER_LOCK)
+
+    # The first try finds the session gone; the next opens a new one, which holds no lease.
+    with pytest.raises(LedgerUnavailable, match="terminating connection"), leader.transaction():
+        leader.enqueue("finance", "written-after-deposed", "status")
+    with pytest.raises(LedgerUnavailable, match="no longer the leader"), leader.transaction():
+        leader.enqueue("finance", "written-after-deposed", "status")
+    with other.transaction():
+        other.enqueue("finance", "written-by-the-new-leader", "status")
+    assert [row.message_id for row in other.outbox_batch(10)] == [
+        "written-while-leading",
+        "written-by-the-new-leader",
+    ]
+    leader.close()
+    other.close()
+
+
+async def test_a_router_whose_clock_is_off_is_not_ready(url: str) -> None:
+    """§30/§37 stamps come from the router's clock: more than 1 s off the database's and it
+    says so in /readyz until NTP fixes it."""
+
+    async def nothing(_: object) -> None:
+        return None
+
+    def cluster(skew_s: float) -> SharedCluster:
+        return SharedCluster(
+            PostgresLedger(url, fenced_by=LEADER_LOCK),
+            16,
+            lambda: "digest",
+            lambda: True,
+            nothing,
+            nothing,
+            router_id=f"router-{skew_s}",
+            now=lambda: time.time() + skew_s,
+        )
+
+    fast, right = cluster(5.0), cluster(0.0)
+    await fast.tick()
+    await right.tick()
+    assert any("clock: +5." in problem for problem in fast.problems()), fast.problems()
+    assert right.problems() == []
+    assert {r.id: round(r.clock_skew_ms / 1000) for r in right.session.routers()} == {
+        "router-0.0": 0,
+        "router-5.0": 5,
+    }
+    for each in (fast, right):
+        await each.stop()
+        each.session.close()

@@ -14,7 +14,6 @@ from typing import Any
 
 from docex.cli.adapter import add_adapter_commands
 from docex.cli.board import add_board_command
-from docex.cli.ledger import add_ledger_commands
 from docex.cli.router import add_router_commands
 from docex.cli.seal import add_seal_commands
 from docex.cli.unit import add_unit_commands
@@ -32,7 +31,6 @@ def parser() -> argparse.ArgumentParser:
     add_unit_commands(commands)
     add_adapter_commands(commands)
     add_seal_commands(commands)
-    add_ledger_commands(commands)
     add_board_command(commands)
     return root
 

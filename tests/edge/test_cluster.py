@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import pytest_asyncio
 
 from docex import wire
 from docex.config import Config, load_config
+from docex.ledger.errors import LedgerError
 from docex.ledger.open import open_ledger
 from docex.router.service import Router
 from docex.unit.client import UnitClient
@@ -119,3 +123,62 @@ async def test_two_routers_split_the_units_and_every_document_arrives_once(
     assert ledger.outbox_depth() == 0
     assert dict(ledger.deliveries_by_state())["delivered"] == 41
     ledger.close()
+
+
+def leaders(url: str) -> dict[str, bool]:
+    try:
+        ledger = open_ledger(url, read_only=True)
+        try:
+            return {r.id: r.leader for r in ledger.routers() if r.seen_ago_s < 5}
+        finally:
+            ledger.close()
+    except LedgerError:
+        return {}  # no router has made the schema yet
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_a_frozen_leader_loses_its_lease_and_resumed_writes_nothing(
+    shared_config: tuple[Config, Path], empty_queues_for: None, tmp_path: Path
+) -> None:
+    """SIGSTOP the leader: within 30 s the server has ended its sessions and another router
+    leads; resumed, the old leader finds its lease gone and leads no more."""
+    config, path = shared_config
+    url = config.router.ledger
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    command = [sys.executable, "-m", "docex.cli", "router", "run", "--config", str(path)]
+    first = await asyncio.create_subprocess_exec(
+        *command, stdout=logs[0].open("wb"), stderr=subprocess.STDOUT
+    )
+    second = None
+    try:
+        await eventually(lambda: list(leaders(url).values()) == [True] or None, "a leads", 60)
+        [old] = leaders(url)
+        second = await asyncio.create_subprocess_exec(
+            *command, stdout=logs[1].open("wb"), stderr=subprocess.STDOUT
+        )
+        await eventually(lambda: len(leaders(url)) == 2 or None, "both report", 60)
+
+        first.send_signal(signal.SIGSTOP)
+        frozen_at = time.monotonic()
+        new = await eventually(
+            lambda: next((r for r, lead in leaders(url).items() if lead and r != old), None),
+            "another router leads",
+            60,
+        )
+        took = time.monotonic() - frozen_at
+        assert took < 30, f"the lease moved after {took:.0f} s"
+
+        first.send_signal(signal.SIGCONT)
+        await eventually(
+            lambda: leaders(url).get(old) is False or None, "the old leader stands down", 30
+        )
+        assert leaders(url)[new] is True
+        log = logs[0].read_text()
+        assert "cluster_session_lost" in log, log[-2000:]
+    finally:
+        for process in (first, second):
+            if process is not None and process.returncode is None:
+                process.send_signal(signal.SIGCONT)
+                process.terminate()
+                await asyncio.wait_for(process.wait(), 30)

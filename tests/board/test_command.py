@@ -55,6 +55,7 @@ def free_port() -> int:
 def test_bad_invocations_are_one_line_each(config_file: Path, tmp_path: Path) -> None:
     done = board("--config", str(config_file), "--listen", "8480")
     assert (done.returncode, done.stderr) == (2, "error: --listen '8480' is not HOST:PORT\n")
+    (tmp_path / "ledger.sqlite").unlink()  # made with the config, as `docex ledger init` would
     done = board("--config", str(config_file))
     assert done.returncode == 2
     assert done.stderr.startswith("error: cannot read the ledger ")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from prometheus_client import generate_latest
 
 from docex import wire
 from docex.config import Config, load_config
@@ -107,6 +108,21 @@ async def test_two_routers_split_the_units_and_every_document_arrives_once(
         for unit in ("finance", "education"):
             ids = [d.deliver.envelope.id for d in units[unit].mailbox.deliveries()]
             assert sorted(ids) == sorted(sent)  # each once
+
+        # Only the leader exports what the ledger holds; each router its own counters.
+        leader, member = (a, b) if a.cluster.leader else (b, a)
+        assert "docex_deliveries{" in generate_latest(leader.metrics.registry).decode()
+        assert "docex_deliveries{" not in generate_latest(member.metrics.registry).decode()
+        assert "docex_leader 1.0" in generate_latest(leader.metrics.registry).decode()
+
+        # §9(一): a rename, reloaded by both routers, is recorded once for the exchange.
+        config_path = a.config_path
+        assert config_path is not None
+        config_path.write_text(config_path.read_text().replace("市财政局", "市财政委员会", 1))
+        assert await a.reload() and await b.reload()
+        reader = open_ledger(a.config.router.ledger, read_only=True)
+        assert [new for _, new, _ in reader.unit_names("finance")] == ["市财政委员会"]
+        reader.close()
 
         # One router leaves: the other takes every unit, and documents go on.
         await a.stop(flush_timeout=2.0)

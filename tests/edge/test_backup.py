@@ -7,12 +7,17 @@ import asyncio
 import sys
 from pathlib import Path
 
+import pytest
+
 from docex import wire
 from docex.config import load_config
 from docex.ids import uuid7
 from docex.router.service import Router
 from tests.conftest import FakeClock, Pki, UnitClientFactory
 from tests.documents import sealed_envelope, submit
+
+# The SQLite file's backup and restore; a PostgreSQL ledger is PostgreSQL's to back up.
+pytestmark = pytest.mark.sqlite_only
 
 
 async def docex(*args: object) -> tuple[int, str]:

@@ -8,11 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from docex import formats, wire
 from docex.cli import unit_info, unit_lifecycle
 from docex.cli.unit_support import (
     CommandError,
     print_answer,
+    read_file,
     seal_password,
     shown,
     sync,
@@ -24,6 +27,7 @@ from docex.unit.delivery_files import save_delivery
 from docex.unit.settings import UnitSettings
 
 if TYPE_CHECKING:
+    from docex.ledger.mailbox import Mailbox
     from docex.unit.client import UnitClient
 
 
@@ -58,14 +62,27 @@ def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     send.add_argument("--format", help="pdf, ofd or a configured one (default: from the file)")
     send.add_argument(
-        "--sealed-by", required=True, help="the person who applies the seal (§29), by name"
+        "--sealed-by", help="who applies the seal (§29), by name (else sealed_by in the settings)"
+    )
+    send.add_argument(
+        "--sent-by", help="who sends it (§29), by name (else sent_by in the settings)"
+    )
+    send.add_argument(
+        "--again",
+        action="store_true",
+        help="send as a new document what this unit already sent (same file, 文号, recipients)",
     )
     send.add_argument(
         "--seal-password-file",
         type=Path,
         help=f"the seal carrier's password (else ${PASSWORD_ENV}, else prompt)",
     )
-    send.add_argument("--timeout", type=float, default=30.0)
+    send.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for the router's answer; the document stays queued after",
+    )
     send.set_defaults(func=sync(_send))
 
     inbox = commands.add_parser("inbox", help="fetch delivered documents, verify their seals")
@@ -92,14 +109,77 @@ def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
-    from docex.seals.seal import open_seal
-    from docex.unit.compose import apply_seal, compose
+    """Safe to repeat: the same file, 文号 and recipients sent again is found in the unit's
+    mailbox and refused with the first id (unless --again); a send the broker never
+    confirmed is published again as it was, and the router applies a message id once."""
+    from docex.ledger.mailbox import Mailbox
+    from docex.unit.compose import sending_fingerprint
 
     print_quota = _print_quota(args)
-    content = args.file.read_bytes()
+    content = read_file(args.file)
     format_name = args.format or formats.detect(content)
     if format_name is None:
         raise CommandError(f"{args.file} is neither PDF nor OFD; name its format with --format")
+    fingerprint = sending_fingerprint(content, doc_no=args.doc_no, to=args.to, cc=args.cc)
+    mailbox = Mailbox(Path(settings.mailbox))
+    try:
+        earlier = None if args.again else mailbox.last_sent(fingerprint)
+        if earlier is not None and _was_rejected(mailbox, earlier.message_id):
+            earlier = None
+        if earlier is not None and earlier.confirmed:
+            envelope = _submitted(earlier.submit).envelope
+            print(
+                f"already sent: {shown(envelope.doc_no)} 《{shown(envelope.title)}》"
+                f" id {envelope.id}; `docex unit status {envelope.id}` shows where it is;"
+                " --again sends it once more as a new document"
+            )
+            return 1
+        if earlier is not None:
+            body, message_id = earlier.submit, earlier.message_id
+        else:
+            body, message_id = _sealed_submit(args, settings, content, format_name, print_quota)
+            doc_id = _submitted(body).envelope.id
+            mailbox.record_sending(fingerprint, doc_id, message_id, body)
+    finally:
+        mailbox.close()
+    envelope = _submitted(body).envelope
+
+    async def send(client: UnitClient) -> int:
+        await client.publish_encoded(body, message_id, "submit")
+        client.mailbox.mark_sent_confirmed(envelope.id)
+        print(f"sent: {shown(envelope.doc_no)} 《{shown(envelope.title)}》 id {envelope.id}")
+        answer = await client.answer_if_router_listens(message_id, args.timeout)
+        if answer is None:
+            print(
+                "queued: will be delivered when the exchange is back;"
+                f" check with `docex unit status {envelope.id}`"
+            )
+            return 0
+        if not isinstance(answer, wire.Status) or answer.state != "accepted":
+            return print_answer(answer)
+        print(f"accepted: sent at {answer.at}, counts as sent on {answer.exchange_date} (§30, §32)")
+        return 0
+
+    return await with_client(settings, send)
+
+
+def _sealed_submit(
+    args: argparse.Namespace,
+    settings: UnitSettings,
+    content: bytes,
+    format_name: str,
+    print_quota: dict[str, int],
+) -> tuple[bytes, str]:
+    """The sealed submit command, encoded, and the message id it goes out under."""
+    from docex.ids import uuid7
+    from docex.seals.seal import open_seal
+    from docex.unit.compose import apply_seal, compose
+
+    sealed_by = args.sealed_by or settings.sealed_by
+    if not sealed_by:
+        raise CommandError(
+            "say who applies the seal (§29): --sealed-by NAME, or sealed_by in the unit's settings"
+        )
     seal = open_seal(Path(settings.seal_carrier), seal_password(args.seal_password_file))
     now = datetime.now(UTC)
     envelope = compose(
@@ -114,19 +194,20 @@ async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
         classification=args.classification,
         now=now,
     )
-    envelope = apply_seal(envelope, seal, sealed_by=args.sealed_by, now=now)
+    envelope = apply_seal(envelope, seal, sealed_by=sealed_by, now=now)
+    envelope = msgspec.structs.replace(envelope, sent_by=args.sent_by or settings.sent_by)
+    return wire.encode(wire.Submit(v=wire.VERSION, envelope=envelope)), uuid7()
 
-    async def send(client: UnitClient) -> int:
-        answer = await client.request(wire.Submit(v=wire.VERSION, envelope=envelope), args.timeout)
-        if not isinstance(answer, wire.Status) or answer.state != "accepted":
-            return print_answer(answer)
-        print(
-            f"accepted: {envelope.doc_no} 《{envelope.title}》 id {envelope.id}\n"
-            f"  sent at {answer.at}, counts as sent on {answer.exchange_date} (§30, §32)"
-        )
-        return 0
 
-    return await with_client(settings, send)
+def _submitted(body: bytes) -> wire.Submit:
+    command = wire.decode_command(body)
+    assert isinstance(command, wire.Submit)
+    return command
+
+
+def _was_rejected(mailbox: Mailbox, message_id: str) -> bool:
+    answer = mailbox.answer_to(message_id)
+    return isinstance(answer, wire.Status) and answer.state == "rejected"
 
 
 async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:

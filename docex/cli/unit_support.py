@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from docex.unit.client import UnitClient
 
 
-
 class CommandError(Exception):
     pass
 
@@ -60,6 +59,19 @@ async def with_client(
 
     async with UnitClient(settings) as client:
         return await action(client)
+
+
+def read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CommandError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CommandError(f"{path} is a folder; name a file") from None
+    except PermissionError:
+        raise CommandError(f"{path}: not allowed to read it") from None
+    except OSError as exc:
+        raise CommandError(f"{path}: cannot read it ({exc.strerror})") from None
 
 
 def seal_password(file: Path | None) -> str:

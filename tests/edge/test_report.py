@@ -11,9 +11,9 @@ from docex.config import Config
 from docex.router.report import statistics
 from docex.router.service import Router
 from docex.unit.client import UnitClient
+from tests.command_line import docex
 from tests.conftest import FakeClock, Pki
 from tests.documents import sealed_envelope, submit
-from tests.edge.test_cli import docex
 from tests.edge.test_information import accepted
 
 V = wire.VERSION

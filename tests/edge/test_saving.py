@@ -20,9 +20,9 @@ import pytest
 from docex import wire
 from docex.config import Config
 from docex.topology import Names
+from tests.command_line import docex
 from tests.conftest import Pki, UnitConfigWriter
 from tests.documents import PDF, delivered, sealed_envelope
-from tests.edge.test_cli import docex
 from tests.edge.test_hotfolder import publish_to_unit
 
 UNIT = "finance"

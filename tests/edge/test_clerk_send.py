@@ -1,0 +1,80 @@
+"""`docex unit … send` as a registrar uses it: safe to repeat, whether the router is up or not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from docex.config import Config
+from docex.router.service import Router
+from tests.command_line import docex, sent_id
+from tests.conftest import FakeClock, UnitClientFactory, UnitConfigWriter, eventually
+from tests.documents import PDF
+
+
+def send_command(config: Path, document: Path, *extra: str) -> list[str]:
+    return [
+        "unit", "--config", str(config), "send", str(document), "--to", "finance",
+        "--copies-all", "2", "--title", "关于年终工作的通知",
+        "--doc-no", "穗府办〔2026〕7号", *extra,
+    ]  # fmt: skip
+
+
+async def test_a_send_while_the_router_is_stopped_is_queued_and_repeating_it_sends_nothing(
+    config: Config,
+    config_file: Path,
+    clock: FakeClock,
+    empty_queues: None,
+    unit_config: UnitConfigWriter,
+    unit_client_for: UnitClientFactory,
+    tmp_path: Path,
+) -> None:
+    """§30: the broker keeps a document sent while the router is away; a clerk who sends it
+    again is shown the first id and nothing more goes out, so §35's quota counts once."""
+    document = tmp_path / "notice.pdf"
+    document.write_bytes(PDF)
+    office = unit_config("gov-office")
+
+    code, out = await docex(*send_command(office, document, "--sealed-by", "张三"))
+    assert code == 0, out
+    assert "queued: will be delivered when the exchange is back" in out
+    doc_id = sent_id(out)
+    assert f"status {doc_id}" in out
+
+    code, again = await docex(*send_command(office, document, "--sealed-by", "张三"))
+    assert code == 1, again
+    assert again.startswith("already sent:") and sent_id(again) == doc_id
+
+    router = Router(config, clock, config_path=config_file)
+    await router.start()
+    try:
+        async with unit_client_for("finance") as finance:
+            await finance.wait_for(lambda: finance.mailbox.deliveries() or None, 10)
+            await eventually(
+                lambda: router.ledger.delivery(doc_id, "finance"), "the delivery in the ledger"
+            )
+            await finance.drain()
+            delivered = [d.deliver.envelope for d in finance.mailbox.deliveries()]
+        assert [(e.id, e.doc_no) for e in delivered] == [(doc_id, "穗府办〔2026〕7号")]
+    finally:
+        await router.stop(flush_timeout=2.0)
+
+
+async def test_a_repeated_send_is_refused_with_the_first_id_unless_again(
+    router: Router, unit_config: UnitConfigWriter, tmp_path: Path
+) -> None:
+    """§31: each send is a document with its own print quota; a repeat is one only on purpose."""
+    document = tmp_path / "notice.pdf"
+    document.write_bytes(PDF)
+    office = unit_config("gov-office", sealed_by="张三")  # who seals, set once (§29)
+
+    code, out = await docex(*send_command(office, document))
+    assert code == 0 and "accepted: sent at" in out, out
+    first = sent_id(out)
+
+    code, out = await docex(*send_command(office, document))
+    assert code == 1 and sent_id(out) == first and "--again" in out, out
+
+    code, out = await docex(*send_command(office, document, "--again"))
+    assert code == 0 and "accepted" in out, out
+    assert sent_id(out) != first
+    assert router.ledger.document(first) and router.ledger.document(sent_id(out))

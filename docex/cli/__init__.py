@@ -10,27 +10,45 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 from docex.cli.adapter import add_adapter_commands
+from docex.cli.options import CONFIG_ENV, resolve_config
 from docex.cli.router import add_router_commands
 from docex.cli.seal import add_seal_commands
 from docex.cli.unit import add_unit_commands
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(
+    root = _Parser(
         prog="docex",
         description="Electronic document exchange for government units (电子公文与信息交换).",
     )
     root.add_argument("--version", action=_Version, nargs=0, help="print docex's version")
     root.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    root.add_argument(
+        "--debug", action="store_true", help="show the whole traceback when something fails"
+    )
+    root.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help=f"the settings file of the command that follows (else ${CONFIG_ENV})",
+    )
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_router_commands(commands)
     add_unit_commands(commands)
     add_adapter_commands(commands)
     add_seal_commands(commands)
     return root
+
+
+class _Parser(argparse.ArgumentParser):
+    """A mistake on the command line is one line that says where to look, not the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 class _Version(argparse.Action):
@@ -51,11 +69,24 @@ class _Version(argparse.Action):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    """Every failure a command did not foresee still ends as one line, unless --debug."""
+    root = parser()
+    args = root.parse_args(argv)
+    resolve_config(root, args)
     from docex import logs
 
     logs.configure(args.log_level)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        from docex.cli.errors import describe_exception
+
+        print(f"error: {describe_exception(exc)}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from docex.cli.adapter_mqtt import add_mqtt_command
+from docex.cli.options import add_config_option
 from docex.seals.kinds import SealKind
 from docex.settings_file import SettingsError
 
@@ -28,9 +29,7 @@ def add_adapter_commands(subparsers: argparse._SubParsersAction) -> None:
         "hotfolder",
         help="send what is dropped in outbox/; deliveries into inbox/, the rest into news/",
     )
-    hotfolder.add_argument(
-        "--config", type=Path, required=True, help="the hot folder's settings (TOML)"
-    )
+    add_config_option(hotfolder, "the hot folder's settings")
     hotfolder.set_defaults(func=_run)
     add_mqtt_command(commands)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from docex.cli.options import add_config_option
 from docex.config import Config
 from docex.ledger.port import LedgerReads
 from docex.ledger.reader import with_ledger
@@ -19,11 +19,11 @@ def add_notice_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     commands = notices.add_subparsers(dest="notices_command", required=True, metavar="COMMAND")
     listing = commands.add_parser("list", help="every paper notice, oldest first")
-    listing.add_argument("--config", type=Path, required=True)
+    add_config_option(listing, "the router's config")
     listing.set_defaults(func=_list)
     show = commands.add_parser("show", help="one notice: its file, unit, fault and documents")
     show.add_argument("id", type=int)
-    show.add_argument("--config", type=Path, required=True)
+    add_config_option(show, "the router's config")
     show.set_defaults(func=_show)
 
 

@@ -12,8 +12,8 @@ import argparse
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+from docex.cli.options import add_config_option
 from docex.config import Config
 from docex.ledger.port import LedgerReads
 from docex.ledger.queries import OpenFault, UnitLink, exchange_status
@@ -28,7 +28,7 @@ def add_status_command(router_commands: argparse._SubParsersAction) -> None:
         "status",
         help="is the router ready; open faults, unit links, what waits (exit 1 if unwell)",
     )
-    status.add_argument("--config", type=Path, required=True)
+    add_config_option(status, "the router's config")
     status.set_defaults(func=_status)
 
 

@@ -12,6 +12,7 @@ import msgspec
 
 from docex import formats, wire
 from docex.cli import unit_info, unit_lifecycle
+from docex.cli.options import add_config_option_everywhere
 from docex.cli.unit_support import (
     CommandError,
     print_answer,
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
     unit = subparsers.add_parser("unit", help="send and receive documents as a unit")
-    unit.add_argument("--config", type=Path, required=True, help="the unit's settings file (TOML)")
     commands = unit.add_subparsers(dest="unit_command", required=True, metavar="COMMAND")
 
     send = commands.add_parser("send", help="seal a PDF or OFD file and send it")
@@ -106,6 +106,7 @@ def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
 
     unit_lifecycle.add_commands(commands)
     unit_info.add_commands(commands)
+    add_config_option_everywhere(unit, "the unit's settings file")
 
 
 async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -37,18 +38,29 @@ def sync(action: Action) -> Callable[[argparse.Namespace], int]:
 
 
 def _run(action: Action, args: argparse.Namespace) -> int:
-    import aiormq
-
     from docex.unit.client import ExchangeBusy, ExchangeTimeout
 
+    if not args.debug:
+        # The AMQP libraries log each failed connection attempt as a repr; the one line
+        # below says it for people.
+        for library in ("aio_pika", "aiormq"):
+            logging.getLogger(library).setLevel(logging.CRITICAL)
     try:
         settings = load_unit_settings(args.config)
-        return asyncio.run(action(args, settings))
-    except (SettingsError, CommandError, SealError, ExchangeTimeout, ExchangeBusy) as exc:
+    except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (OSError, aiormq.exceptions.AMQPError) as exc:
-        print(f"error: cannot use the exchange: {exc!r}", file=sys.stderr)
+    try:
+        return asyncio.run(action(args, settings))
+    except (CommandError, SealError, ExchangeTimeout, ExchangeBusy) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if args.debug:
+            raise
+        from docex.cli.errors import describe_unit_error
+
+        print(f"error: {describe_unit_error(exc, args.config, settings)}", file=sys.stderr)
         return 3
 
 

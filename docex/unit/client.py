@@ -84,16 +84,23 @@ class UnitClient:
         self._connection = await aio_pika.connect_robust(
             self.settings.amqp_url, reconnect_interval=1.0
         )
-        self._channel = await self._connection.channel(
-            publisher_confirms=True, on_return_raises=True
-        )
-        await self._channel.set_qos(prefetch_count=64)
-        self._inbound = await self._channel.get_exchange(
-            self.names.inbound(self.unit_id), ensure=False
-        )
-        # Passive declares: a unit may not configure anything, and a robust channel restores
-        # consumers after a reconnect only on queues it declared.
-        self._queue = await self._channel.get_queue(self.names.unit_queue(self.unit_id))
+        try:
+            self._channel = await self._connection.channel(
+                publisher_confirms=True, on_return_raises=True
+            )
+            await self._channel.set_qos(prefetch_count=64)
+            self._inbound = await self._channel.get_exchange(
+                self.names.inbound(self.unit_id), ensure=False
+            )
+            # Passive declares: a unit may not configure anything, and a robust channel
+            # restores consumers after a reconnect only on queues it declared.
+            self._queue = await self._channel.get_queue(self.names.unit_queue(self.unit_id))
+        except BaseException:
+            # No queue for this unit (an unknown id): a robust connection left open would
+            # keep trying to restore the channel.
+            await self._connection.close()
+            self.mailbox.close()
+            raise
         return self
 
     async def __aexit__(

@@ -22,8 +22,7 @@ def describe_unit_error(exc: BaseException, settings_file: Path, settings: UnitS
     broker = f"RabbitMQ at {url.host}:{url.port}"
     if isinstance(exc, aiormq.exceptions.ProbableAuthenticationError) or _refused_login(exc):
         return (
-            f"{broker} refused user {url.user!r}: check the password in amqp_url in"
-            f" {settings_file}"
+            f"{broker} refused user {url.user!r}: check the password in amqp_url in {settings_file}"
         )
     if isinstance(exc, aiormq.exceptions.ChannelNotFoundEntity):
         return (

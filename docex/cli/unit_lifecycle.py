@@ -33,9 +33,14 @@ if TYPE_CHECKING:
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    printing = commands.add_parser("print", help="print numbered copies (§35)")
+    printing = commands.add_parser(
+        "print", help="numbered copies to print, sealed and registered with the exchange (§35)"
+    )
     printing.add_argument("doc_id")
     printing.add_argument("--copies", type=int, required=True)
+    printing.add_argument(
+        "--out", type=Path, required=True, help="folder for the print-ready PDFs, one per copy"
+    )
     printing.add_argument(
         "--seal-password-file",
         type=Path,
@@ -134,7 +139,18 @@ def _simple(
 
 
 async def _print(args: argparse.Namespace, settings: UnitSettings) -> int:
+    """Everything that can fail is checked before the grant is asked for: a grant spends
+    copies of the quota for good."""
+    from zoneinfo import ZoneInfo
+
     from docex.seals.seal import open_seal
+    from docex.unit.print_copies import (
+        NotPrintable,
+        copy_file_name,
+        copy_marks,
+        page_count,
+        stamped,
+    )
 
     if not settings.verification_carrier:
         raise CommandError("printing needs verification_carrier in the unit's settings (§35)")
@@ -152,14 +168,35 @@ async def _print(args: argparse.Namespace, settings: UnitSettings) -> int:
     )
 
     async def run(client: UnitClient) -> int:
+        await client.drain()
+        stored = client.mailbox.delivery(args.doc_id)
+        if stored is None:
+            raise CommandError(f"no document {shown(args.doc_id)} was delivered to this unit")
+        if stored.seal_error or stored.withdrawn_at:
+            raise CommandError(f"{shown(args.doc_id)} is withdrawn or its seal does not verify")
+        envelope = stored.deliver.envelope
+        try:
+            pages = page_count(envelope.content)
+            args.out.mkdir(parents=True, exist_ok=True)
+        except NotPrintable as exc:
+            raise CommandError(f"{shown(args.doc_id)} cannot be printed here: {exc}") from exc
         answer = await client.request(request, message_id=message_id)
         if not isinstance(answer, wire.PrintGrant):
             return print_answer(answer)
         _check_exchange_seal(client, answer)
+        marks = copy_marks(answer, seal.unit_name, seal.serial, ZoneInfo(settings.timezone))
+        paths = [
+            write_inside(args.out, copy_file_name(envelope, mark), stamped(envelope.content, mark))
+            for mark in marks
+        ]
+        total = marks[0].total
         print(
-            f"granted: copies {answer.first_copy}–{answer.last_copy} of {answer.doc_id}"
-            f" at {answer.at}, {answer.remaining} left; sealed by the exchange"
+            f"printed: {shown(envelope.doc_no)} 《{shown(envelope.title)}》 copies"
+            f" {answer.first_copy}–{answer.last_copy} of {total} ({pages} pages each),"
+            f" registered by the exchange at {answer.at}; {answer.remaining} left"
         )
+        for path in paths:
+            print(f"  {path}")
         return 0
 
     return await with_client(settings, run)

@@ -24,6 +24,8 @@ class UnitSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # both every day sets them once.
     sealed_by: str = ""
     sent_by: str = ""
+    # The time zone printed copies show their time in (§35).
+    timezone: str = "Asia/Shanghai"
 
 
 def load_unit_settings(path: Path) -> UnitSettings:

@@ -117,7 +117,10 @@ def test_every_unit_verb_with_wrong_settings_fails_in_one_line(
         "broker down": variant(tmp_path, good, r"@127.0.0.1:5672/", "@127.0.0.1:1/"),
     }
     cases = [
-        (f"{problem}: unit {' '.join(verb)}", ["unit", "--config", str(path), *filled(verb, tmp_path)])
+        (
+            f"{problem}: unit {' '.join(verb)}",
+            ["unit", "--config", str(path), *filled(verb, tmp_path)],
+        )
         for problem, path in settings.items()
         for verb in UNIT_VERBS
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,7 @@ from docex.cli.unit_support import (
 )
 from docex.filenames import UnsafeFileName
 from docex.seals.carrier import PASSWORD_ENV
-from docex.unit.delivery_files import save_delivery
+from docex.unit.delivery_files import readable_name, save_delivery
 from docex.unit.settings import UnitSettings
 
 if TYPE_CHECKING:
@@ -89,8 +90,9 @@ def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
     inbox.add_argument(
         "--save",
         type=Path,
-        help="save verified documents here and tell the router they were read (§37)",
+        help="save verified documents here as '<文号> <标题>.pdf' and send read receipts (§37)",
     )
+    inbox.add_argument("--all", action="store_true", help="every document delivered, not only new")
     inbox.set_defaults(func=sync(_inbox))
 
     status = commands.add_parser("status", help="where a document is, recipient by recipient")
@@ -212,16 +214,30 @@ def _was_rejected(mailbox: Mailbox, message_id: str) -> bool:
 
 
 async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
+    """What is new since the last run (--all: everything). A read receipt (§37) goes only for
+    a document saved by this command, whose file is there: never for one another program
+    (a hot folder on the same unit) was meant to file."""
+
     async def inbox(client: UnitClient) -> int:
         await client.drain()
+        mailbox = client.mailbox
+        listed = (
+            mailbox.deliveries()
+            if args.all
+            else mailbox.new_deliveries(unsaved_too=args.save is not None)
+        )
+        if not listed:
+            print("no new documents (--all lists every one delivered)")
         not_saved = 0
-        for stored in client.mailbox.deliveries():
+        now = datetime.now(UTC).isoformat()
+        for stored in listed:
             envelope = stored.deliver.envelope
             line = (
-                f"{shown(envelope.id)}  {shown(envelope.doc_no)}  《{shown(envelope.title)}》"
-                f" from {shown(envelope.sender)}"
-                f" ({stored.deliver.role}, may print {stored.deliver.print_quota})"
+                f"{shown(envelope.doc_no)} 《{shown(envelope.title)}》"
+                f" from {shown(envelope.sender)} ({stored.deliver.role},"
+                f" may print {stored.deliver.print_quota}), id {shown(envelope.id)}"
             )
+            mailbox.mark_shown(envelope.id, now)
             if stored.seal_error:
                 print(f"REFUSED {line}\n  seal does not verify: {stored.seal_error}")
                 continue
@@ -231,25 +247,41 @@ async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
             if stored.paper_at:
                 print(f"ON PAPER {line}\n  exchanged on paper since {stored.paper_at} (§47)")
                 continue
-            if args.save is not None and stored.saved_path is None:
+            saved = stored.saved_path
+            if args.save is not None and saved is None:
                 try:
                     args.save.mkdir(parents=True, exist_ok=True)
-                    path = save_delivery(args.save, stored.deliver)
+                    name = readable_name(envelope, partial(_taken, args.save))
+                    saved = str(save_delivery(args.save, stored.deliver, name=name))
                 except (OSError, UnsafeFileName) as exc:
                     # Set aside, unreceipted (§37), for the next run: the others still go in.
                     print(f"NOT SAVED {line}: {shown(str(exc), None)}; the others continue")
                     not_saved += 1
                     continue
-                client.mailbox.mark_saved(envelope.id, str(path))
-                line += f"\n  seal verified; saved to {path}"
-            if args.save is not None and not stored.receipt_sent:
+                mailbox.mark_saved(envelope.id, saved)
+                line += f"\n  seal verified; saved to {saved}"
+            if (
+                args.save is not None
+                and saved is not None
+                and _is_file(saved)
+                and not stored.receipt_sent
+            ):
                 await client.send(wire.Receipt(v=wire.VERSION, doc_id=envelope.id, kind="read"))
-                client.mailbox.mark_receipt_sent(envelope.id)
-                line += "\n  read receipt sent"
+                mailbox.mark_receipt_sent(envelope.id)
+                line += "\n  read receipt sent (§37)"
             print(line)
         return 1 if not_saved else 0
 
     return await with_client(settings, inbox)
+
+
+def _taken(directory: Path, name: str) -> bool:
+    """Anything already there, even a dangling link: a clerk's folder is never overwritten."""
+    return (directory / name).exists() or (directory / name).is_symlink()
+
+
+def _is_file(path: str) -> bool:
+    return Path(path).is_file()
 
 
 async def _status(args: argparse.Namespace, settings: UnitSettings) -> int:

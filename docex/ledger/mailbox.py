@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS sent (
     confirmed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS sent_fingerprint ON sent (fingerprint);
+-- Documents `inbox` has shown a person: the next run shows only what is new.
+CREATE TABLE IF NOT EXISTS shown (
+    doc_id TEXT PRIMARY KEY,
+    at TEXT NOT NULL
+);
 -- Documents a paper notice (§47) switched to paper: not to be taken in electronically.
 CREATE TABLE IF NOT EXISTS paper (
     doc_id TEXT PRIMARY KEY,
@@ -179,6 +184,18 @@ class Mailbox:
     def deliveries(self) -> list[StoredDelivery]:
         rows = self._db.execute(f"{_DELIVERIES} ORDER BY deliveries.rowid").fetchall()
         return [_stored_delivery(row) for row in rows]
+
+    def new_deliveries(self, unsaved_too: bool) -> list[StoredDelivery]:
+        """Deliveries no one was shown yet, and with `unsaved_too` those not saved anywhere."""
+        rows = self._db.execute(
+            f"{_DELIVERIES} WHERE doc_id NOT IN (SELECT doc_id FROM shown)"
+            " OR (? AND saved_path IS NULL) ORDER BY deliveries.rowid",
+            (unsaved_too,),
+        ).fetchall()
+        return [_stored_delivery(row) for row in rows]
+
+    def mark_shown(self, doc_id: str, at: str) -> None:
+        self._db.execute("INSERT OR IGNORE INTO shown (doc_id, at) VALUES (?, ?)", (doc_id, at))
 
     def delivery(self, doc_id: str) -> StoredDelivery | None:
         row = self._db.execute(f"{_DELIVERIES} WHERE doc_id = ?", (doc_id,)).fetchone()

@@ -47,8 +47,9 @@ async def test_send_receive_and_follow_a_document(
     )
     assert code == 0, out
     assert "seal verified" in out and "read receipt sent" in out
-    assert (tmp_path / "in" / f"{doc_id}.pdf").read_bytes() == PDF
-    metadata = json.loads((tmp_path / "in" / f"{doc_id}.json").read_text())
+    saved = tmp_path / "in" / "穗府办〔2026〕3号 关于年终工作的通知"
+    assert saved.with_suffix(".pdf").read_bytes() == PDF
+    metadata = json.loads(saved.with_suffix(".json").read_text())
     assert (metadata["doc_no"], metadata["print_quota"], metadata["role"]) == (
         "穗府办〔2026〕3号",
         2,

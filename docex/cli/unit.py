@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -105,6 +106,10 @@ def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     events.add_argument("doc_id", nargs="?")
     events.set_defaults(func=sync(_events))
+
+    units = commands.add_parser("units", help="the units on the exchange: id, name, state")
+    units.add_argument("--timeout", type=float, default=30.0)
+    units.set_defaults(func=sync(_units))
 
     unit_lifecycle.add_commands(commands)
     unit_info.add_commands(commands)
@@ -332,10 +337,33 @@ async def _events(args: argparse.Namespace, settings: UnitSettings) -> int:
     return await with_client(settings, events)
 
 
+async def _units(args: argparse.Namespace, settings: UnitSettings) -> int:
+    """Asked of the router: its config is the one list that stays true."""
+
+    async def units(client: UnitClient) -> int:
+        answer = await client.request(wire.UnitsQuery(v=wire.VERSION), args.timeout)
+        if not isinstance(answer, wire.UnitList):
+            return print_answer(answer)
+        rows = [("unit", "name", "state")]
+        rows += [(unit.id, unit.name, unit.status) for unit in answer.units]
+        _print_table(rows)
+        return 0
+
+    return await with_client(settings, units)
+
+
 def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    """Columns line up on a terminal, where a Chinese character takes two places."""
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        cells = [
+            cell + " " * (width - _width(cell)) for cell, width in zip(row, widths, strict=True)
+        ]
+        print("  ".join(cells).rstrip())
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def _unit_list(value: str) -> list[str]:

@@ -49,3 +49,14 @@ async def test_inbox_shows_what_is_new_and_receipts_only_what_it_saved(
     )
     code, out = await docex("unit", "--config", str(finance), "inbox", "--save", str(save))
     assert (code, out.strip()) == (0, "no new documents (--all lists every one delivered)")
+
+
+async def test_units_lists_who_is_on_the_exchange(
+    router: Router, unit_config: UnitConfigWriter
+) -> None:
+    """§9: the units the router's config registers, with their Chinese names and state."""
+    code, out = await docex("unit", "--config", str(unit_config("finance")), "units")
+    assert code == 0, out
+    rows = [line.split() for line in out.splitlines()]
+    assert rows[0] == ["unit", "name", "state"]
+    assert ["finance", "市财政局", "active"] in rows and ["archive", "市档案局", "revoked"] in rows

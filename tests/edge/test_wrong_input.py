@@ -17,7 +17,7 @@ from docex.cli.options import CONFIG_ENV
 from docex.router.service import Router
 from docex.seals.carrier import PASSWORD_ENV
 from tests.command_line import docex
-from tests.conftest import SEAL_PASSWORD, UnitConfigWriter
+from tests.conftest import SEAL_PASSWORD, Pki, UnitConfigWriter
 from tests.documents import PDF
 
 DOC = "0192f0e0-0000-7000-8000-000000000000"
@@ -102,13 +102,15 @@ def filled(argv: list[str], tmp_path: Path) -> list[str]:
 
 def test_every_unit_verb_with_wrong_settings_fails_in_one_line(
     unit_config: UnitConfigWriter,
+    pki: Pki,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(PASSWORD_ENV, SEAL_PASSWORD)
     (tmp_path / "a.pdf").write_bytes(PDF)
-    good = unit_config("finance").read_text()
+    verification = pki.directory / "finance-verification.carrier"
+    good = unit_config("finance", verification_carrier=str(verification)).read_text()
     settings = {
         "missing config": tmp_path / "nowhere.toml",
         "config is a folder": tmp_path,

@@ -2,7 +2,7 @@
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint services
+.PHONY: demo test test-fast lint services man
 
 $(STAMP): pyproject.toml
 	scripts/ensure-services
@@ -27,3 +27,12 @@ test: $(STAMP) services lint
 # Leaves out the slow fault tests (kill -9, broker restart); CI runs everything.
 test-fast: $(STAMP) services
 	$(VENV)/bin/pytest -m "not slow"
+
+# The man page and bash completion, generated from the parser (docex/cli/__init__.py).
+man: $(STAMP)
+	$(VENV)/bin/pip install --quiet -e '.[man]'
+	mkdir -p var/man
+	$(VENV)/bin/argparse-manpage --module docex.cli --function parser --prog docex \
+	  --project-name docex --manual-title "docex manual" --output var/man/docex.1
+	$(VENV)/bin/docex --print-completion bash > var/man/docex.bash
+	@echo "man -l var/man/docex.1; source var/man/docex.bash"

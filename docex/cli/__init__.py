@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+import shtab
+
 from docex.cli.adapter import add_adapter_commands
 from docex.cli.options import CONFIG_ENV, resolve_config
 from docex.cli.router import add_router_commands
@@ -26,6 +28,7 @@ def parser() -> argparse.ArgumentParser:
         description="Electronic document exchange for government units (电子公文与信息交换).",
     )
     root.add_argument("--version", action=_Version, nargs=0, help="print docex's version")
+    shtab.add_argument_to(root, "--print-completion", help="print a shell completion script")
     root.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     root.add_argument(
         "--debug", action="store_true", help="show the whole traceback when something fails"

@@ -23,8 +23,6 @@ from docex.cli.unit_support import (
 from docex.filenames import UnsafeFileName, write_inside
 from docex.ids import uuid7
 from docex.seals.carrier import PASSWORD_ENV
-from docex.seals.errors import SealError
-from docex.seals.kinds import SealKind
 from docex.unit.delivery_files import document_name
 from docex.unit.settings import UnitSettings
 
@@ -146,6 +144,7 @@ async def _print(args: argparse.Namespace, settings: UnitSettings) -> int:
     from docex.seals.seal import open_seal
     from docex.unit.print_copies import (
         NotPrintable,
+        check_grant_seal,
         copy_file_name,
         copy_marks,
         page_count,
@@ -183,7 +182,10 @@ async def _print(args: argparse.Namespace, settings: UnitSettings) -> int:
         answer = await client.request(request, message_id=message_id)
         if not isinstance(answer, wire.PrintGrant):
             return print_answer(answer)
-        _check_exchange_seal(client, answer)
+        try:
+            check_grant_seal(client.verifier, answer, datetime.now(UTC))
+        except NotPrintable as exc:
+            raise CommandError(str(exc)) from exc
         marks = copy_marks(answer, seal.unit_name, seal.serial, ZoneInfo(settings.timezone))
         paths = [
             write_inside(args.out, copy_file_name(envelope, mark), stamped(envelope.content, mark))
@@ -200,22 +202,6 @@ async def _print(args: argparse.Namespace, settings: UnitSettings) -> int:
         return 0
 
     return await with_client(settings, run)
-
-
-def _check_exchange_seal(client: UnitClient, grant: wire.PrintGrant) -> None:
-    if grant.seal is None:
-        raise CommandError("the print grant carries no exchange seal")
-    try:
-        client.verifier.verify(
-            grant.seal.cert,
-            wire.signed_bytes(grant),
-            grant.seal.sig,
-            unit_id="exchange",
-            kind=SealKind.EXCHANGE,
-            at=datetime.now(UTC),
-        )
-    except SealError as exc:
-        raise CommandError(f"the print grant's exchange seal does not verify: {exc}") from exc
 
 
 async def _download(args: argparse.Namespace, settings: UnitSettings) -> int:

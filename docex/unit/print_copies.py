@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo
 
 from docex import wire
 from docex.filenames import safe_stem
+from docex.seals.errors import SealError
+from docex.seals.kinds import SealKind
+from docex.seals.verify import SealVerifier
 
 if TYPE_CHECKING:
     from pypdf import PageObject
@@ -45,6 +48,23 @@ def copy_marks(
         CopyMark(copy, total, grant.recipient, unit_name, printed_at, seal_serial)
         for copy in range(grant.first_copy, grant.last_copy + 1)
     ]
+
+
+def check_grant_seal(verifier: SealVerifier, grant: wire.PrintGrant, now: datetime) -> None:
+    """A grant counts only under the exchange's seal: it is what makes the copies official."""
+    if grant.seal is None:
+        raise NotPrintable("the print grant carries no exchange seal")
+    try:
+        verifier.verify(
+            grant.seal.cert,
+            wire.signed_bytes(grant),
+            grant.seal.sig,
+            unit_id="exchange",
+            kind=SealKind.EXCHANGE,
+            at=now,
+        )
+    except SealError as exc:
+        raise NotPrintable(f"the print grant's exchange seal does not verify: {exc}") from exc
 
 
 def copy_file_name(envelope: wire.Envelope, mark: CopyMark) -> str:

@@ -2,7 +2,7 @@
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint services man
+.PHONY: demo test test-fast lint services man locale
 
 $(STAMP): pyproject.toml
 	scripts/ensure-services
@@ -36,3 +36,12 @@ man: $(STAMP)
 	  --project-name docex --manual-title "docex manual" --output var/man/docex.1
 	$(VENV)/bin/docex --print-completion bash > var/man/docex.bash
 	@echo "man -l var/man/docex.1; source var/man/docex.bash"
+
+# The Chinese catalog: sentences marked _("…") in docex/, their Chinese in
+# scripts/translations.py, compiled to the .mo that is committed (needs gettext's tools).
+LOCALE := docex/locale/zh_CN/LC_MESSAGES
+locale:
+	xgettext --language=Python --keyword=_ --from-code=UTF-8 --no-location --sort-output \
+	  --output=var/docex.pot $$(grep -rl 'from docex.i18n import _' docex)
+	python3 scripts/translations.py var/docex.pot $(LOCALE)/docex.po
+	msgfmt --check --output-file=$(LOCALE)/docex.mo $(LOCALE)/docex.po

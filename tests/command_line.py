@@ -12,13 +12,15 @@ from tests.conftest import SEAL_PASSWORD
 async def docex(
     *args: str, password: str = SEAL_PASSWORD, env: dict[str, str] | None = None
 ) -> tuple[int, str]:
-    """Exit status and everything printed (stdout and stderr, in order)."""
+    """Exit status and everything printed (stdout and stderr, in order); in English unless
+    `env` sets the locale."""
+    english = {"LANG": "C.UTF-8", "LANGUAGE": "", "LC_ALL": "", "LC_MESSAGES": ""}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "docex.cli",
         *args,
-        env={**os.environ, "DOCEX_SEAL_PASSWORD": password, **(env or {})},
+        env={**os.environ, **english, "DOCEX_SEAL_PASSWORD": password, **(env or {})},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )

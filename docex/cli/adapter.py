@@ -77,6 +77,4 @@ async def _serve(config: Path) -> None:
     from docex.adapters.running import stop_on_signals
 
     settings = load_hotfolder_settings(config)
-    await serve(
-        settings, _signing_seal(settings), stop_on_signals(), _verification_seal(settings)
-    )
+    await serve(settings, _signing_seal(settings), stop_on_signals(), _verification_seal(settings))

@@ -13,49 +13,53 @@ from pathlib import Path
 import aiormq.exceptions
 import yarl
 
+from docex.i18n import _
 from docex.unit.settings import UnitSettings
 
 
 def describe_unit_error(exc: BaseException, settings_file: Path, settings: UnitSettings) -> str:
     """A failure of a unit's command, told against the unit's settings file."""
     url = yarl.URL(settings.amqp_url)
-    broker = f"RabbitMQ at {url.host}:{url.port}"
+    broker = _("RabbitMQ at {host}:{port}").format(host=url.host, port=url.port)
     if isinstance(exc, aiormq.exceptions.ProbableAuthenticationError) or _refused_login(exc):
-        return (
-            f"{broker} refused user {url.user!r}: check the password in amqp_url in {settings_file}"
+        return _("{broker} refused user {user!r}: check the password in amqp_url in {file}").format(
+            broker=broker, user=url.user, file=settings_file
         )
     if isinstance(exc, aiormq.exceptions.ChannelNotFoundEntity):
-        return (
-            f"unit {settings.unit!r} has no queue on the exchange ({broker}, prefix"
-            f" {settings.prefix!r}): is `unit` in {settings_file} registered in the router's"
-            " config, and were the units provisioned (`docex units provision`)?"
-        )
+        return _(
+            "unit {unit!r} has no queue on the exchange ({broker}, prefix {prefix!r}): is"
+            " `unit` in {file} registered in the router's config, and were the units"
+            " provisioned (`docex units provision`)?"
+        ).format(unit=settings.unit, broker=broker, prefix=settings.prefix, file=settings_file)
     if isinstance(exc, aiormq.exceptions.ChannelAccessRefused):
-        return (
-            f"{broker} does not let user {url.user!r} act as unit {settings.unit!r}: check"
-            f" `unit` and amqp_url in {settings_file}, or provision the unit again"
-        )
+        return _(
+            "{broker} does not let user {user!r} act as unit {unit!r}: check `unit` and"
+            " amqp_url in {file}, or provision the unit again"
+        ).format(broker=broker, user=url.user, unit=settings.unit, file=settings_file)
     if isinstance(exc, socket.gaierror):
-        return f"cannot find the host {url.host!r}: check amqp_url in {settings_file}"
+        return _("cannot find the host {host!r}: check amqp_url in {file}").format(
+            host=url.host, file=settings_file
+        )
     if isinstance(exc, OSError) and exc.filename:
         return describe_file_error(exc)
     if isinstance(exc, ConnectionError | OSError | aiormq.exceptions.AMQPConnectionError):
         reason = _reason(exc)
-        return (
-            f"cannot reach {broker} ({reason}): is it running, and is amqp_url in"
-            f" {settings_file} right?"
-        )
+        return _(
+            "cannot reach {broker} ({reason}): is it running, and is amqp_url in {file} right?"
+        ).format(broker=broker, reason=reason, file=settings_file)
     if isinstance(exc, TimeoutError):
-        return f"{broker} did not answer in time: is it running and reachable?"
+        return _("{broker} did not answer in time: is it running and reachable?").format(
+            broker=broker
+        )
     return describe_unexpected(exc)
 
 
 def describe_file_error(exc: OSError) -> str:
     what = {
-        errno.ENOENT: "no such file",
-        errno.EACCES: "not allowed to read it",
-        errno.EISDIR: "it is a folder, not a file",
-    }.get(exc.errno or 0, exc.strerror or "cannot use it")
+        errno.ENOENT: _("no such file"),
+        errno.EACCES: _("not allowed to read it"),
+        errno.EISDIR: _("it is a folder, not a file"),
+    }.get(exc.errno or 0, exc.strerror or _("cannot use it"))
     return f"{exc.filename}: {what}"
 
 
@@ -68,7 +72,9 @@ def describe_exception(exc: BaseException) -> str:
 
 def describe_unexpected(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else "no detail"
-    return f"unexpected failure ({type(exc).__name__}: {text}); run again with --debug for details"
+    return _("unexpected failure ({kind}: {text}); run again with --debug for details").format(
+        kind=type(exc).__name__, text=text
+    )
 
 
 def _refused_login(exc: BaseException) -> bool:

@@ -8,6 +8,8 @@ import argparse
 import os
 from pathlib import Path
 
+from docex.i18n import _
+
 CONFIG_ENV = "DOCEX_CONFIG"
 
 
@@ -31,7 +33,7 @@ def resolve_config(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     if os.environ.get(CONFIG_ENV):
         args.config = Path(os.environ[CONFIG_ENV])
         return
-    parser.error(f"name {what}: --config FILE, or ${CONFIG_ENV}")
+    parser.error(_("name {what}: --config FILE, or ${env}").format(what=what, env=CONFIG_ENV))
 
 
 def add_config_option_everywhere(parser: argparse.ArgumentParser, what: str) -> None:

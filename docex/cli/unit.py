@@ -25,6 +25,7 @@ from docex.cli.unit_support import (
     with_client,
 )
 from docex.filenames import UnsafeFileName
+from docex.i18n import _
 from docex.seals.carrier import PASSWORD_ENV
 from docex.unit.delivery_files import readable_name, save_delivery
 from docex.unit.settings import UnitSettings
@@ -127,7 +128,9 @@ async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
     content = read_file(args.file)
     format_name = args.format or formats.detect(content)
     if format_name is None:
-        raise CommandError(f"{args.file} is neither PDF nor OFD; name its format with --format")
+        raise CommandError(
+            _("{file} is neither PDF nor OFD; name its format with --format").format(file=args.file)
+        )
     fingerprint = sending_fingerprint(content, doc_no=args.doc_no, to=args.to, cc=args.cc)
     mailbox = Mailbox(Path(settings.mailbox))
     try:
@@ -137,9 +140,10 @@ async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
         if earlier is not None and earlier.confirmed:
             envelope = _submitted(earlier.submit).envelope
             print(
-                f"already sent: {shown(envelope.doc_no)} 《{shown(envelope.title)}》"
-                f" id {envelope.id}; `docex unit status {envelope.id}` shows where it is;"
-                " --again sends it once more as a new document"
+                _(
+                    "already sent: {doc_no} 《{title}》 id {id}; `docex unit status {id}` shows"
+                    " where it is; --again sends it once more as a new document"
+                ).format(doc_no=shown(envelope.doc_no), title=shown(envelope.title), id=envelope.id)
             )
             return 1
         if earlier is not None:
@@ -155,17 +159,27 @@ async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
     async def send(client: UnitClient) -> int:
         await client.publish_encoded(body, message_id, "submit")
         client.mailbox.mark_sent_confirmed(envelope.id)
-        print(f"sent: {shown(envelope.doc_no)} 《{shown(envelope.title)}》 id {envelope.id}")
+        print(
+            _("sent: {doc_no} 《{title}》 id {id}").format(
+                doc_no=shown(envelope.doc_no), title=shown(envelope.title), id=envelope.id
+            )
+        )
         answer = await client.answer_if_router_listens(message_id, args.timeout)
         if answer is None:
             print(
-                "queued: will be delivered when the exchange is back;"
-                f" check with `docex unit status {envelope.id}`"
+                _(
+                    "queued: will be delivered when the exchange is back;"
+                    " check with `docex unit status {id}`"
+                ).format(id=envelope.id)
             )
             return 0
         if not isinstance(answer, wire.Status) or answer.state != "accepted":
             return print_answer(answer)
-        print(f"accepted: sent at {answer.at}, counts as sent on {answer.exchange_date} (§30, §32)")
+        print(
+            _("accepted: sent at {at}, counts as sent on {date} (§30, §32)").format(
+                at=answer.at, date=answer.exchange_date
+            )
+        )
         return 0
 
     return await with_client(settings, send)
@@ -186,7 +200,10 @@ def _sealed_submit(
     sealed_by = args.sealed_by or settings.sealed_by
     if not sealed_by:
         raise CommandError(
-            "say who applies the seal (§29): --sealed-by NAME, or sealed_by in the unit's settings"
+            _(
+                "say who applies the seal (§29): --sealed-by NAME, or sealed_by in the unit's"
+                " settings"
+            )
         )
     seal = open_seal(Path(settings.seal_carrier), seal_password(args.seal_password_file))
     now = datetime.now(UTC)
@@ -232,25 +249,42 @@ async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
             else mailbox.new_deliveries(unsaved_too=args.save is not None)
         )
         if not listed:
-            print("no new documents (--all lists every one delivered)")
+            print(_("no new documents (--all lists every one delivered)"))
         not_saved = 0
         now = datetime.now(UTC).isoformat()
         for stored in listed:
             envelope = stored.deliver.envelope
-            line = (
-                f"{shown(envelope.doc_no)} 《{shown(envelope.title)}》"
-                f" from {shown(envelope.sender)} ({stored.deliver.role},"
-                f" may print {stored.deliver.print_quota}), id {shown(envelope.id)}"
+            line = _(
+                "{doc_no} 《{title}》 from {sender} ({role}, may print {copies}), id {id}"
+            ).format(
+                doc_no=shown(envelope.doc_no),
+                title=shown(envelope.title),
+                sender=shown(envelope.sender),
+                role=_("main") if stored.deliver.role == "main" else _("copy"),
+                copies=stored.deliver.print_quota,
+                id=shown(envelope.id),
             )
             mailbox.mark_shown(envelope.id, now)
             if stored.seal_error:
-                print(f"REFUSED {line}\n  seal does not verify: {stored.seal_error}")
+                print(
+                    _("REFUSED {line}\n  seal does not verify: {error}").format(
+                        line=line, error=stored.seal_error
+                    )
+                )
                 continue
             if stored.withdrawn_at:
-                print(f"WITHDRAWN {line}\n  withdrawn by the sender at {stored.withdrawn_at}")
+                print(
+                    _("WITHDRAWN {line}\n  withdrawn by the sender at {at}").format(
+                        line=line, at=stored.withdrawn_at
+                    )
+                )
                 continue
             if stored.paper_at:
-                print(f"ON PAPER {line}\n  exchanged on paper since {stored.paper_at} (§47)")
+                print(
+                    _("ON PAPER {line}\n  exchanged on paper since {at} (§47)").format(
+                        line=line, at=stored.paper_at
+                    )
+                )
                 continue
             saved = stored.saved_path
             if args.save is not None and saved is None:
@@ -260,11 +294,15 @@ async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
                     saved = str(save_delivery(args.save, stored.deliver, name=name))
                 except (OSError, UnsafeFileName) as exc:
                     # Set aside, unreceipted (§37), for the next run: the others still go in.
-                    print(f"NOT SAVED {line}: {shown(str(exc), None)}; the others continue")
+                    print(
+                        _("NOT SAVED {line}: {error}; the others continue").format(
+                            line=line, error=shown(str(exc), None)
+                        )
+                    )
                     not_saved += 1
                     continue
                 mailbox.mark_saved(envelope.id, saved)
-                line += f"\n  seal verified; saved to {saved}"
+                line += "\n  " + _("seal verified; saved to {path}").format(path=saved)
             if (
                 args.save is not None
                 and saved is not None
@@ -273,7 +311,7 @@ async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
             ):
                 await client.send(wire.Receipt(v=wire.VERSION, doc_id=envelope.id, kind="read"))
                 mailbox.mark_receipt_sent(envelope.id)
-                line += "\n  read receipt sent (§37)"
+                line += "\n  " + _("read receipt sent (§37)")
             print(line)
         return 1 if not_saved else 0
 
@@ -344,7 +382,7 @@ async def _units(args: argparse.Namespace, settings: UnitSettings) -> int:
         answer = await client.request(wire.UnitsQuery(v=wire.VERSION), args.timeout)
         if not isinstance(answer, wire.UnitList):
             return print_answer(answer)
-        rows = [("unit", "name", "state")]
+        rows = [(_("unit"), _("name"), _("state"))]
         rows += [(unit.id, unit.name, unit.status) for unit in answer.units]
         _print_table(rows)
         return 0
@@ -381,8 +419,10 @@ def _print_quota(args: argparse.Namespace) -> dict[str, int]:
     missing = [unit for unit in recipients if unit not in args.copies]
     if missing:
         raise CommandError(
-            f"say how many copies {', '.join(missing)} may print (§31):"
-            " --copies UNIT=N for each recipient, or --copies-all N"
+            _(
+                "say how many copies {units} may print (§31):"
+                " --copies UNIT=N for each recipient, or --copies-all N"
+            ).format(units=", ".join(missing))
         )
     return dict(args.copies)
 

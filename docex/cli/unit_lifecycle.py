@@ -21,6 +21,7 @@ from docex.cli.unit_support import (
     with_client,
 )
 from docex.filenames import UnsafeFileName, write_inside
+from docex.i18n import _
 from docex.ids import uuid7
 from docex.seals.carrier import PASSWORD_ENV
 from docex.unit.delivery_files import document_name
@@ -152,7 +153,7 @@ async def _print(args: argparse.Namespace, settings: UnitSettings) -> int:
     )
 
     if not settings.verification_carrier:
-        raise CommandError("printing needs verification_carrier in the unit's settings (§35)")
+        raise CommandError(_("printing needs verification_carrier in the unit's settings (§35)"))
     seal = open_seal(Path(settings.verification_carrier), seal_password(args.seal_password_file))
     message_id = uuid7()
     request = wire.PrintRequest(v=wire.VERSION, doc_id=args.doc_id, copies=args.copies)
@@ -170,15 +171,21 @@ async def _print(args: argparse.Namespace, settings: UnitSettings) -> int:
         await client.drain()
         stored = client.mailbox.delivery(args.doc_id)
         if stored is None:
-            raise CommandError(f"no document {shown(args.doc_id)} was delivered to this unit")
+            raise CommandError(
+                _("no document {id} was delivered to this unit").format(id=shown(args.doc_id))
+            )
         if stored.seal_error or stored.withdrawn_at:
-            raise CommandError(f"{shown(args.doc_id)} is withdrawn or its seal does not verify")
+            raise CommandError(
+                _("{id} is withdrawn or its seal does not verify").format(id=shown(args.doc_id))
+            )
         envelope = stored.deliver.envelope
         try:
             pages = page_count(envelope.content)
             args.out.mkdir(parents=True, exist_ok=True)
         except NotPrintable as exc:
-            raise CommandError(f"{shown(args.doc_id)} cannot be printed here: {exc}") from exc
+            raise CommandError(
+                _("{id} cannot be printed here: {reason}").format(id=shown(args.doc_id), reason=exc)
+            ) from exc
         answer = await client.request(request, message_id=message_id)
         if not isinstance(answer, wire.PrintGrant):
             return print_answer(answer)
@@ -193,9 +200,19 @@ async def _print(args: argparse.Namespace, settings: UnitSettings) -> int:
         ]
         total = marks[0].total
         print(
-            f"printed: {shown(envelope.doc_no)} 《{shown(envelope.title)}》 copies"
-            f" {answer.first_copy}–{answer.last_copy} of {total} ({pages} pages each),"
-            f" registered by the exchange at {answer.at}; {answer.remaining} left"
+            _(
+                "printed: {doc_no} 《{title}》 copies {first}–{last} of {total} ({pages} pages"
+                " each), registered by the exchange at {at}; {left} left"
+            ).format(
+                doc_no=shown(envelope.doc_no),
+                title=shown(envelope.title),
+                first=answer.first_copy,
+                last=answer.last_copy,
+                total=total,
+                pages=pages,
+                at=answer.at,
+                left=answer.remaining,
+            )
         )
         for path in paths:
             print(f"  {path}")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from docex import wire
 from docex.filenames import is_unprintable
+from docex.i18n import _
 from docex.seals.carrier import PASSWORD_ENV
 from docex.seals.errors import SealError
 from docex.settings_file import SettingsError
@@ -48,19 +49,20 @@ def _run(action: Action, args: argparse.Namespace) -> int:
     try:
         settings = load_unit_settings(args.config)
     except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_("error: {problem}").format(problem=exc), file=sys.stderr)
         return 2
     try:
         return asyncio.run(action(args, settings))
     except (CommandError, SealError, ExchangeTimeout, ExchangeBusy) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_("error: {problem}").format(problem=exc), file=sys.stderr)
         return 2
     except Exception as exc:
         if args.debug:
             raise
         from docex.cli.errors import describe_unit_error
 
-        print(f"error: {describe_unit_error(exc, args.config, settings)}", file=sys.stderr)
+        problem = describe_unit_error(exc, args.config, settings)
+        print(_("error: {problem}").format(problem=problem), file=sys.stderr)
         return 3
 
 
@@ -77,11 +79,11 @@ def read_file(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise CommandError(f"{path}: no such file") from None
+        raise CommandError(_("{path}: no such file").format(path=path)) from None
     except IsADirectoryError:
-        raise CommandError(f"{path} is a folder; name a file") from None
+        raise CommandError(_("{path} is a folder; name a file").format(path=path)) from None
     except PermissionError:
-        raise CommandError(f"{path}: not allowed to read it") from None
+        raise CommandError(_("{path}: not allowed to read it").format(path=path)) from None
     except OSError as exc:
         raise CommandError(f"{path}: cannot read it ({exc.strerror})") from None
 
@@ -107,16 +109,22 @@ def shown(text: str, limit: int | None = 120) -> str:
 def print_answer(answer: wire.Answer) -> int:
     """One line for the router's answer; exit status 1 when it refused the command."""
     if isinstance(answer, wire.Status) and answer.state == "rejected":
-        print(f"rejected: {answer.reason}: {answer.message}")
+        print(
+            _("rejected: {reason}: {message}").format(reason=answer.reason, message=answer.message)
+        )
         return 1
     if isinstance(answer, wire.PrintDenied):
-        print(f"denied: {answer.message}")
+        print(_("denied: {message}").format(message=answer.message))
         return 1
     if isinstance(answer, wire.WithdrawResult):
         refused = ", ".join(f"{unit} ({state})" for unit, state in answer.refused.items())
-        print(f"withdrawn from {', '.join(answer.withdrawn)} at {answer.at}")
+        print(
+            _("withdrawn from {units} at {at}").format(
+                units=", ".join(answer.withdrawn), at=answer.at
+            )
+        )
         if refused:
-            print(f"refused for {refused}: already received")
+            print(_("refused for {units}: already received").format(units=refused))
         return 0
     if isinstance(answer, wire.Status):
         detail = f" ({answer.message})" if answer.message else ""

@@ -78,3 +78,30 @@ async def test_a_repeated_send_is_refused_with_the_first_id_unless_again(
     assert code == 0 and "accepted" in out, out
     assert sent_id(out) != first
     assert router.ledger.document(first) and router.ledger.document(sent_id(out))
+
+
+async def test_a_clerk_reads_chinese_where_the_locale_is_chinese(
+    config: Config,
+    empty_queues: None,
+    unit_config: UnitConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """The same send, with the router away, told in Chinese under LANG=zh_CN.UTF-8 and in
+    English under LANG=C; an error too."""
+    document = tmp_path / "notice.pdf"
+    document.write_bytes(PDF)
+    office = unit_config("gov-office", sealed_by="张三")
+    chinese = {"LANG": "zh_CN.UTF-8"}
+
+    code, out = await docex(*send_command(office, document), env=chinese)
+    assert code == 0, out
+    doc_id = sent_id(out.replace("编号 ", " id "))
+    assert out.splitlines() == [
+        f"已发出：穗府办〔2026〕7号《关于年终工作的通知》，编号 {doc_id}",
+        f"已排队：交换系统恢复后即送达；可用 `docex unit status {doc_id}` 查看",
+    ]
+    code, out = await docex(*send_command(office, document))
+    assert code == 1 and out.startswith("already sent:"), out
+
+    code, out = await docex(*send_command(office, tmp_path / "none.pdf"), env=chinese)
+    assert (code, out.strip()) == (2, f"错误：{tmp_path / 'none.pdf'}：文件不存在")

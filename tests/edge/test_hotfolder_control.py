@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 from pathlib import Path
 
 from docex import wire
@@ -14,6 +13,7 @@ from docex.adapters.hotfolder.settings import HotFolderSettings
 from docex.router.service import Router
 from tests.conftest import SEAL_PASSWORD, Pki, UnitClientFactory, eventually, unit_settings
 from tests.documents import paged_pdf, sealed_envelope, submit
+from tests.edge.test_clerk_print import pdf_text
 
 
 def control(folder: Path, name: str, text: str) -> Path:
@@ -72,9 +72,7 @@ async def test_control_files_print_ask_and_refuse(
         await eventually(printed.exists, "the print answer", 15)
         note = json.loads(printed.read_text())
         assert note["answer"]["t"] == "print_grant" and len(note["printed"]) == 2
-        text = subprocess.run(
-            ["pdftotext", note["printed"][1], "-"], capture_output=True, text=True, check=True
-        ).stdout
+        text = pdf_text(Path(note["printed"][1]))
         assert "份号 2/2" in text and "市财政局" in text
         assert (folder / "control" / "done" / "print.toml").exists()
 

@@ -1,0 +1,100 @@
+# ruff: noqa: E501 -- one sentence a line: the table is read side by side, English and Chinese.
+"""Fill the zh_CN catalog from the template xgettext made: `make locale` runs it. Every
+msgid must have its Chinese here; a new sentence without one stops the build."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+ZH_CN = {
+    "NOT SAVED {line}: {error}; the others continue": "未保存 {line}：{error}；其余公文继续处理",
+    "ON PAPER {line}\n  exchanged on paper since {at} (§47)": "改纸质 {line}\n  自{at}起改为纸质交换（第四十七条）",
+    "REFUSED {line}\n  seal does not verify: {error}": "拒收 {line}\n  电子印章验证未通过：{error}",
+    "RabbitMQ at {host}:{port}": "消息服务器 {host}:{port}",
+    "WITHDRAWN {line}\n  withdrawn by the sender at {at}": "已撤回 {line}\n  发文单位于{at}撤回",
+    "accepted: sent at {at}, counts as sent on {date} (§30, §32)": "已受理：发送时间 {at}，按 {date} 计为发出（第三十条、第三十二条）",
+    "already sent: {doc_no} 《{title}》 id {id}; `docex unit status {id}` shows where it is; --again sends it once more as a new document": "已发送过：{doc_no}《{title}》，编号 {id}；用 `docex unit status {id}` 查看去向；如确需作为新公文再发一次，请加 --again",
+    "cannot find the host {host!r}: check amqp_url in {file}": "找不到主机 {host!r}：请检查 {file} 中的 amqp_url",
+    "cannot reach {broker} ({reason}): is it running, and is amqp_url in {file} right?": "无法连接{broker}（{reason}）：请确认它在运行，并检查 {file} 中的 amqp_url 是否正确",
+    "cannot use it": "无法使用",
+    "copy": "抄送",
+    "denied: {message}": "不予打印：{message}",
+    "error: {problem}": "错误：{problem}",
+    "it is a folder, not a file": "这是文件夹，不是文件",
+    "main": "主送",
+    "name": "名称",
+    "name {what}: --config FILE, or ${env}": "请指明{what}：--config 文件，或环境变量 ${env}",
+    "no document {id} was delivered to this unit": "本单位没有收到编号为 {id} 的公文",
+    "no new documents (--all lists every one delivered)": "没有新公文（--all 列出全部已收公文）",
+    "no such file": "文件不存在",
+    "not allowed to read it": "无权读取",
+    "printed: {doc_no} 《{title}》 copies {first}–{last} of {total} ({pages} pages each), registered by the exchange at {at}; {left} left": "已生成打印件：{doc_no}《{title}》第{first}–{last}份，共{total}份（每份{pages}页），交换系统于{at}登记；尚可打印{left}份",
+    "printing needs verification_carrier in the unit's settings (§35)": "打印需要在本单位配置中设置 verification_carrier（验证印章，第三十五条）",
+    "queued: will be delivered when the exchange is back; check with `docex unit status {id}`": "已排队：交换系统恢复后即送达；可用 `docex unit status {id}` 查看",
+    "read receipt sent (§37)": "已发送签收回执（第三十七条）",
+    "refused for {units}: already received": "对 {units} 撤回未成：对方已签收",
+    "rejected: {reason}: {message}": "被拒绝：{reason}：{message}",
+    "say how many copies {units} may print (§31): --copies UNIT=N for each recipient, or --copies-all N": "请写明 {units} 可打印的份数（第三十一条）：每个收文单位用 --copies 单位=份数，或统一用 --copies-all 份数",
+    "say who applies the seal (§29): --sealed-by NAME, or sealed_by in the unit's settings": "请写明用印人（第二十九条）：--sealed-by 姓名，或在本单位配置中设置 sealed_by",
+    "seal verified; saved to {path}": "印章验证通过；已保存到 {path}",
+    "sent: {doc_no} 《{title}》 id {id}": "已发出：{doc_no}《{title}》，编号 {id}",
+    "state": "状态",
+    "unexpected failure ({kind}: {text}); run again with --debug for details": "意外故障（{kind}：{text}）；加 --debug 重新运行可看详情",
+    "unit": "单位",
+    "unit {unit!r} has no queue on the exchange ({broker}, prefix {prefix!r}): is `unit` in {file} registered in the router's config, and were the units provisioned (`docex units provision`)?": "单位 {unit!r} 在交换系统上没有队列（{broker}，前缀 {prefix!r}）：请确认 {file} 中的 unit 已在交换系统配置中登记，并已开通各单位（`docex units provision`）",
+    "withdrawn from {units} at {at}": "已于{at}从 {units} 撤回",
+    "{broker} did not answer in time: is it running and reachable?": "{broker}未及时响应：请确认它在运行且网络可达",
+    "{broker} does not let user {user!r} act as unit {unit!r}: check `unit` and amqp_url in {file}, or provision the unit again": "{broker}不允许用户 {user!r} 以单位 {unit!r} 的身份操作：请检查 {file} 中的 unit 和 amqp_url，或重新开通该单位",
+    "{broker} refused user {user!r}: check the password in amqp_url in {file}": "{broker}拒绝了用户 {user!r}：请检查 {file} 中 amqp_url 的密码",
+    "{doc_no} 《{title}》 from {sender} ({role}, may print {copies}), id {id}": "{doc_no}《{title}》，来自 {sender}（{role}，可打印{copies}份），编号 {id}",
+    "{file} is neither PDF nor OFD; name its format with --format": "{file} 既不是 PDF 也不是 OFD；请用 --format 指明格式",
+    "{id} cannot be printed here: {reason}": "{id} 无法在此打印：{reason}",
+    "{id} is withdrawn or its seal does not verify": "{id} 已撤回，或其印章验证未通过",
+    "{path} is a folder; name a file": "{path} 是文件夹；请指定文件",
+    "{path}: no such file": "{path}：文件不存在",
+    "{path}: not allowed to read it": "{path}：无权读取",
+}
+
+
+def _unquote(lines: list[str]) -> str:
+    return "".join(
+        line[1:-1].encode("raw_unicode_escape").decode("unicode_escape") for line in lines
+    )
+
+
+def _quote(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def main(template: Path, catalog: Path) -> int:
+    entries = re.findall(r'msgid ((?:".*"\n)+)msgstr ""', template.read_text())
+    ids = [_unquote(block.strip().splitlines()) for block in entries]
+    missing = [msgid for msgid in ids if msgid and msgid not in ZH_CN]
+    if missing:
+        print("no Chinese for:\n" + "\n".join(missing), file=sys.stderr)
+        return 1
+    out = [
+        'msgid ""',
+        'msgstr ""',
+        '"Project-Id-Version: docex\\n"',
+        '"PO-Revision-Date: 2026-11-30 00:00+0800\\n"',
+        '"Last-Translator: docex\\n"',
+        '"Language-Team: zh_CN\\n"',
+        '"Language: zh_CN\\n"',
+        '"MIME-Version: 1.0\\n"',
+        '"Content-Type: text/plain; charset=UTF-8\\n"',
+        '"Content-Transfer-Encoding: 8bit\\n"',
+        "",
+    ]
+    for msgid in ids:
+        if msgid:
+            out += [f"msgid {_quote(msgid)}", f"msgstr {_quote(ZH_CN[msgid])}", ""]
+    catalog.write_text("\n".join(out), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2])))

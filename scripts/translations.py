@@ -22,6 +22,7 @@ ZH_CN = {
     "copy": "抄送",
     "denied: {message}": "不予打印：{message}",
     "error: {problem}": "错误：{problem}",
+    "filed by another program at {path}; no receipt from here": "已由其他程序存放于 {path}；不从此处发送回执",
     "it is a folder, not a file": "这是文件夹，不是文件",
     "main": "主送",
     "name": "名称",

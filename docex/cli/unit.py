@@ -237,8 +237,8 @@ def _was_rejected(mailbox: Mailbox, message_id: str) -> bool:
 
 async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
     """What is new since the last run (--all: everything). A read receipt (§37) goes only for
-    a document saved by this command, whose file is there: never for one another program
-    (a hot folder on the same unit) was meant to file."""
+    a document whose file is in the folder this command saves to: never for one another
+    program (a hot folder on the same unit) filed, which the clerk may not have seen."""
 
     async def inbox(client: UnitClient) -> int:
         await client.drain()
@@ -303,15 +303,19 @@ async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
                     continue
                 mailbox.mark_saved(envelope.id, saved)
                 line += "\n  " + _("seal verified; saved to {path}").format(path=saved)
-            if (
-                args.save is not None
-                and saved is not None
-                and _is_file(saved)
-                and not stored.receipt_sent
-            ):
-                await client.send(wire.Receipt(v=wire.VERSION, doc_id=envelope.id, kind="read"))
-                mailbox.mark_receipt_sent(envelope.id)
-                line += "\n  " + _("read receipt sent (§37)")
+            if args.save is not None and saved is not None and not stored.receipt_sent:
+                if _saved_in(saved, args.save):
+                    await client.send(
+                        wire.Receipt(v=wire.VERSION, doc_id=envelope.id, kind="read")
+                    )
+                    mailbox.mark_receipt_sent(envelope.id)
+                    line += "\n  " + _("read receipt sent (§37)")
+                else:
+                    # A hot folder on the same unit filed it: its receipt goes when the clerk
+                    # takes it in there.
+                    line += "\n  " + _(
+                        "filed by another program at {path}; no receipt from here"
+                    ).format(path=saved)
             print(line)
         return 1 if not_saved else 0
 
@@ -323,8 +327,10 @@ def _taken(directory: Path, name: str) -> bool:
     return (directory / name).exists() or (directory / name).is_symlink()
 
 
-def _is_file(path: str) -> bool:
-    return Path(path).is_file()
+def _saved_in(path: str, directory: Path) -> bool:
+    """Whether the document's file is there, in the folder this clerk named."""
+    saved = Path(path)
+    return saved.is_file() and saved.parent.resolve() == directory.resolve()
 
 
 async def _status(args: argparse.Namespace, settings: UnitSettings) -> int:

@@ -31,7 +31,7 @@ ZH_CN = {
     "no new documents (--all lists every one delivered)": "没有新公文（--all 列出全部已收公文）",
     "no such file": "文件不存在",
     "not allowed to read it": "无权读取",
-    "printed: {doc_no} 《{title}》 copies {first}–{last} of {total} ({pages} pages each), registered by the exchange at {at}; {left} left": "已生成打印件：{doc_no}《{title}》第{first}–{last}份，共{total}份（每份{pages}页），交换系统于{at}登记；尚可打印{left}份",
+    "printed: {doc_no} 《{title}》 copies {first}–{last} of {total} (pages per copy: {pages}), registered by the exchange at {at}; {left} left": "已生成打印件：{doc_no}《{title}》第{first}–{last}份，共{total}份（每份{pages}页），交换系统于{at}登记；尚可打印{left}份",
     "printing needs verification_carrier in the unit's settings (§35)": "打印需要在本单位配置中设置 verification_carrier（验证印章，第三十五条）",
     "queued: will be delivered when the exchange is back; check with `docex unit status {id}`": "已排队：交换系统恢复后即送达；可用 `docex unit status {id}` 查看",
     "read receipt sent (§37)": "已发送签收回执（第三十七条）",

@@ -201,8 +201,8 @@ async def _print(args: argparse.Namespace, settings: UnitSettings) -> int:
         total = marks[0].total
         print(
             _(
-                "printed: {doc_no} 《{title}》 copies {first}–{last} of {total} ({pages} pages"
-                " each), registered by the exchange at {at}; {left} left"
+                "printed: {doc_no} 《{title}》 copies {first}–{last} of {total} (pages per copy:"
+                " {pages}), registered by the exchange at {at}; {left} left"
             ).format(
                 doc_no=shown(envelope.doc_no),
                 title=shown(envelope.title),

@@ -42,7 +42,7 @@ async def test_printed_copies_are_numbered_sealed_and_within_the_quota(
 
     code, out = await docex(*printing, "--copies", "2")
     assert code == 0, out
-    assert "copies 1–2 of 2 (3 pages each)" in out and "0 left" in out
+    assert "copies 1–2 of 2 (pages per copy: 3)" in out and "0 left" in out
     copies = sorted(out_dir.glob("*.pdf"))
     assert [p.name for p in copies] == [
         "穗府办〔2026〕9号 关于年终工作的通知 第1份.pdf",

@@ -83,12 +83,17 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): nothing more to say, and no one to say it to.
+        sys.stderr.close()
+        return 141
     except Exception as exc:
         if args.debug:
             raise
         from docex.cli.errors import describe_exception
+        from docex.i18n import _
 
-        print(f"error: {describe_exception(exc)}", file=sys.stderr)
+        print(_("error: {problem}").format(problem=describe_exception(exc)), file=sys.stderr)
         return 3
 
 

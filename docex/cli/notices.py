@@ -8,6 +8,7 @@ import sys
 
 from docex.cli.options import add_config_option
 from docex.config import Config
+from docex.i18n import _
 from docex.ledger.port import LedgerReads
 from docex.ledger.reader import with_ledger
 from docex.ledger.records import NoticeRecord
@@ -31,7 +32,7 @@ def _list(args: argparse.Namespace) -> int:
     def listing(config: Config, ledger: LedgerReads) -> int:
         notices = ledger.notices()
         if not notices:
-            print("no paper notices")
+            print(_("no paper notices"))
             return 0
         for notice in notices:
             fault = ledger.fault(notice.fault_id)
@@ -51,7 +52,7 @@ def _show(args: argparse.Namespace) -> int:
     def show(config: Config, ledger: LedgerReads) -> int:
         notice = ledger.notice(args.id)
         if notice is None:
-            print(f"error: no paper notice {args.id}", file=sys.stderr)
+            print(_("error: no paper notice {id}").format(id=args.id), file=sys.stderr)
             return 1
         _print_notice(config, ledger, notice)
         return 0
@@ -62,23 +63,37 @@ def _show(args: argparse.Namespace) -> int:
 def _print_notice(config: Config, ledger: LedgerReads, notice: NoticeRecord) -> None:
     fault = ledger.fault(notice.fault_id)
     assert fault is not None
-    scope = "the exchange itself" if fault.scope == "*" else _unit(config, fault.scope)
-    print(f"paper notice {notice.id}: {notice.path}")
-    print(f"unit:    {_unit(config, notice.unit)}")
-    print(f"fault:   {fault.id}, {fault.kind}, {scope}")
-    print(f"         from {fault.started_at} to {fault.ended_at or 'now (still open)'}")
-    print(f"written: {notice.created_at}")
+    scope = _("the exchange itself") if fault.scope == "*" else _unit(config, fault.scope)
+    print(_("paper notice {id}: {path}").format(id=notice.id, path=notice.path))
+    print(_("unit:    {unit}").format(unit=_unit(config, notice.unit)))
+    print(_("fault:   {id}, {kind}, {scope}").format(id=fault.id, kind=fault.kind, scope=scope))
+    print(
+        _("         from {start} to {end}").format(
+            start=fault.started_at, end=fault.ended_at or _("now (still open)")
+        )
+    )
+    print(_("written: {at}").format(at=notice.created_at))
     doc_ids = ledger.notice_documents(notice.id)
-    print(f"documents to exchange on paper: {len(doc_ids)}")
+    print(_("documents to exchange on paper: {count}").format(count=len(doc_ids)))
     for number, doc_id in enumerate(doc_ids, start=1):
         document = ledger.document(doc_id)
         delivery = ledger.delivery(doc_id, notice.unit)
         assert document is not None and delivery is not None
         role = "主送" if delivery.role == "main" else "抄送"
         print(
-            f"  {number}. {document.doc_no} 《{document.title}》 from"
-            f" {_unit(config, document.sender)}, {role}, may print {delivery.print_quota}"
-            f" — {doc_id} ({delivery.state})"
+            _(
+                "  {number}. {doc_no} 《{title}》 from {sender}, {role}, may print {copies}"
+                " — {id} ({state})"
+            ).format(
+                number=number,
+                doc_no=document.doc_no,
+                title=document.title,
+                sender=_unit(config, document.sender),
+                role=role,
+                copies=delivery.print_quota,
+                id=doc_id,
+                state=delivery.state,
+            )
         )
 
 

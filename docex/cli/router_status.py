@@ -14,6 +14,7 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 
 from docex.cli.options import add_config_option
+from docex.cli.table import table_lines
 from docex.config import Config
 from docex.i18n import _
 from docex.ledger.port import LedgerReads
@@ -63,9 +64,8 @@ def _report(config: Config, ledger: LedgerReads) -> int:
     print(_("deliveries: {states}").format(states=states or _("none yet")))
     rows = [(_("UNIT"), _("LINK"), _("LAST HEARD"), _("UNTAKEN"), _("OLDEST UNTAKEN"))]
     rows += [_unit_row(link) for link in status.units]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    for line in table_lines(rows, indent="  "):
+        print(line)
     return 0 if ready and not status.faults else 1
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -15,6 +14,7 @@ import msgspec
 from docex import formats, wire
 from docex.cli import unit_info, unit_lifecycle
 from docex.cli.options import add_config_option_everywhere
+from docex.cli.table import table_lines
 from docex.cli.unit_support import (
     CommandError,
     print_answer,
@@ -397,17 +397,8 @@ async def _units(args: argparse.Namespace, settings: UnitSettings) -> int:
 
 
 def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
-    """Columns line up on a terminal, where a Chinese character takes two places."""
-    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        cells = [
-            cell + " " * (width - _width(cell)) for cell, width in zip(row, widths, strict=True)
-        ]
-        print("  ".join(cells).rstrip())
-
-
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    for line in table_lines(rows):
+        print(line)
 
 
 def _unit_list(value: str) -> list[str]:

@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-import shtab
-
 from docex.cli.adapter import add_adapter_commands
 from docex.cli.options import CONFIG_ENV, resolve_config
 from docex.cli.router import add_router_commands
@@ -28,7 +26,12 @@ def parser() -> argparse.ArgumentParser:
         description="Electronic document exchange for government units (电子公文与信息交换).",
     )
     root.add_argument("--version", action=_Version, nargs=0, help="print docex's version")
-    shtab.add_argument_to(root, "--print-completion", help="print a shell completion script")
+    root.add_argument(
+        "--print-completion",
+        action=_Completion,
+        choices=["bash", "zsh", "tcsh"],
+        help="print a shell completion script (bash: > /etc/bash_completion.d/docex)",
+    )
     root.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     root.add_argument(
         "--debug", action="store_true", help="show the whole traceback when something fails"
@@ -52,6 +55,22 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+class _Completion(argparse.Action):
+    """Completion generated from this parser by shtab, imported only when asked."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        import shtab
+
+        print(shtab.complete(parser, shell=str(values)))
+        parser.exit()
 
 
 class _Version(argparse.Action):

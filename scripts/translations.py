@@ -29,6 +29,7 @@ ZH_CN = {
     "faults:  {count} open": "故障：  {count} 个未排除",
     "never": "从未",
     "no paper notices": "没有纸质通知",
+    "; not sent yet: the same send again sends document {id}, once": "；尚未发出：再次执行同样的发送即发出公文 {id}，只发一次",
     "faults:  none open": "故障：  无",
     "none yet": "暂无",
     "now (still open)": "现在（尚未排除）",

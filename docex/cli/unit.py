@@ -17,6 +17,7 @@ from docex.cli.options import add_config_option_everywhere
 from docex.cli.table import table_lines
 from docex.cli.unit_support import (
     CommandError,
+    NotSentYet,
     print_answer,
     read_file,
     seal_password,
@@ -182,7 +183,12 @@ async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
         )
         return 0
 
-    return await with_client(settings, send)
+    try:
+        return await with_client(settings, send)
+    except CommandError:
+        raise
+    except Exception as exc:
+        raise NotSentYet(exc, envelope.id) from exc
 
 
 def _sealed_submit(

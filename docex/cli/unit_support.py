@@ -31,6 +31,16 @@ class CommandError(Exception):
     pass
 
 
+class NotSentYet(Exception):
+    """A send the broker did not confirm: the sealed document is kept in the unit's mailbox,
+    and sending the same again publishes it, under its first id."""
+
+    def __init__(self, cause: Exception, doc_id: str) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.doc_id = doc_id
+
+
 Action = Callable[[argparse.Namespace, UnitSettings], Coroutine[Any, Any, int]]
 
 
@@ -61,7 +71,12 @@ def _run(action: Action, args: argparse.Namespace) -> int:
             raise
         from docex.cli.errors import describe_unit_error
 
-        problem = describe_unit_error(exc, args.config, settings)
+        cause = exc.cause if isinstance(exc, NotSentYet) else exc
+        problem = describe_unit_error(cause, args.config, settings)
+        if isinstance(exc, NotSentYet):
+            problem += _("; not sent yet: the same send again sends document {id}, once").format(
+                id=exc.doc_id
+            )
         print(_("error: {problem}").format(problem=problem), file=sys.stderr)
         return 3
 

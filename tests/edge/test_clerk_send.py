@@ -105,3 +105,24 @@ async def test_a_clerk_reads_chinese_where_the_locale_is_chinese(
 
     code, out = await docex(*send_command(office, tmp_path / "none.pdf"), env=chinese)
     assert (code, out.strip()) == (2, f"错误：{tmp_path / 'none.pdf'}：文件不存在")
+
+
+async def test_a_send_the_broker_never_took_goes_out_under_its_first_id(
+    router: Router, unit_config: UnitConfigWriter, tmp_path: Path
+) -> None:
+    """With RabbitMQ unreachable nothing leaves; the clerk is told the same send will send
+    this document, and it does: one document, the id named before."""
+    document = tmp_path / "notice.pdf"
+    document.write_bytes(PDF)
+    office = unit_config("gov-office", sealed_by="张三")
+    unreachable = tmp_path / "unreachable.toml"
+    unreachable.write_text(office.read_text().replace("@127.0.0.1:5672/", "@127.0.0.1:1/"))
+
+    code, out = await docex(*send_command(unreachable, document))
+    assert code == 3 and "cannot reach RabbitMQ at 127.0.0.1:1" in out, out
+    assert len(out.strip().splitlines()) == 1 and "not sent yet" in out
+    doc_id = out.split("sends document ")[1].split(",")[0]
+
+    code, out = await docex(*send_command(office, document))
+    assert code == 0 and sent_id(out) == doc_id and "accepted" in out, out
+    assert router.ledger.document(doc_id) is not None

@@ -161,7 +161,12 @@ class Control:
     async def _advance(self, taken: str) -> None:
         message_id, _, name = taken.partition(_TAKEN_SEPARATOR)
         path = self.taken / taken
-        control = parse_control(path.read_text())
+        try:
+            control = parse_control(path.read_text())
+        except (ControlError, UnicodeDecodeError) as exc:
+            # Changed while it waited: set aside rather than stop the folder.
+            self._reject(path, name, str(exc))
+            return
         answer = self._client.mailbox.answer_to(message_id)
         if answer is None:
             if taken not in self._published:

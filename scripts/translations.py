@@ -56,7 +56,7 @@ ZH_CN = {
     "cannot reach {broker} ({reason}): is it running, and is amqp_url in {file} right?": "无法连接{broker}（{reason}）：请确认它在运行，并检查 {file} 中的 amqp_url 是否正确",
     "cannot use it": "无法使用",
     "copy": "抄送",
-    "denied: {message}": "不予打印：{message}",
+    "denied: {message}": "不予打印：申请{requested}份，尚可打印{remaining}份",
     "error: {problem}": "错误：{problem}",
     "filed by another program at {path}; no receipt from here": "已由其他程序存放于 {path}；不从此处发送回执",
     "it is a folder, not a file": "这是文件夹，不是文件",

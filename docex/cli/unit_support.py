@@ -129,7 +129,12 @@ def print_answer(answer: wire.Answer) -> int:
         )
         return 1
     if isinstance(answer, wire.PrintDenied):
-        print(_("denied: {message}").format(message=answer.message))
+        # The router's sentence, or one made from its numbers where the catalog has one.
+        print(
+            _("denied: {message}").format(
+                message=answer.message, requested=answer.requested, remaining=answer.remaining
+            )
+        )
         return 1
     if isinstance(answer, wire.WithdrawResult):
         refused = ", ".join(f"{unit} ({state})" for unit, state in answer.refused.items())

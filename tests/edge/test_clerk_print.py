@@ -59,6 +59,8 @@ async def test_printed_copies_are_numbered_sealed_and_within_the_quota(
     code, out = await docex(*printing, "--copies", "1")
     assert (code, out.strip()) == (1, "denied: asked for 1, 0 of 2 copies left")
     assert len(list(out_dir.glob("*.pdf"))) == 2
+    code, out = await docex(*printing, "--copies", "1", env={"LANG": "zh_CN.UTF-8"})
+    assert (code, out.strip()) == (1, "不予打印：申请1份，尚可打印0份")
 
     code, out = await docex(
         "unit", "--config", str(finance), "quota-request", doc_id, "--copies", "1",

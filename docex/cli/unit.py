@@ -123,6 +123,7 @@ async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
     mailbox and refused with the first id (unless --again); a send the broker never
     confirmed is published again as it was, and the router applies a message id once."""
     from docex.ledger.mailbox import Mailbox
+    from docex.unit.client import BROKER_UNAVAILABLE
     from docex.unit.compose import sending_fingerprint
 
     print_quota = _print_quota(args)
@@ -165,7 +166,10 @@ async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
                 doc_no=shown(envelope.doc_no), title=shown(envelope.title), id=envelope.id
             )
         )
-        answer = await client.answer_if_router_listens(message_id, args.timeout)
+        try:
+            answer = await client.answer_if_router_listens(message_id, args.timeout)
+        except BROKER_UNAVAILABLE:
+            answer = None  # the broker has the document; only its answer is not to be had now
         if answer is None:
             print(
                 _(
@@ -188,6 +192,8 @@ async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
     except CommandError:
         raise
     except Exception as exc:
+        if _confirmed(settings, envelope.id):
+            raise
         raise NotSentYet(exc, envelope.id) from exc
 
 
@@ -228,6 +234,17 @@ def _sealed_submit(
     envelope = apply_seal(envelope, seal, sealed_by=sealed_by, now=now)
     envelope = msgspec.structs.replace(envelope, sent_by=args.sent_by or settings.sent_by)
     return wire.encode(wire.Submit(v=wire.VERSION, envelope=envelope)), uuid7()
+
+
+def _confirmed(settings: UnitSettings, doc_id: str) -> bool:
+    """Whether the broker confirmed this document: then it went out, whatever failed after."""
+    from docex.ledger.mailbox import Mailbox
+
+    mailbox = Mailbox(Path(settings.mailbox))
+    try:
+        return mailbox.sent_confirmed(doc_id)
+    finally:
+        mailbox.close()
 
 
 def _submitted(body: bytes) -> wire.Submit:

@@ -120,6 +120,10 @@ class Mailbox:
     def mark_sent_confirmed(self, doc_id: str) -> None:
         self._db.execute("UPDATE sent SET confirmed = 1 WHERE doc_id = ?", (doc_id,))
 
+    def sent_confirmed(self, doc_id: str) -> bool:
+        row = self._db.execute("SELECT confirmed FROM sent WHERE doc_id = ?", (doc_id,)).fetchone()
+        return bool(row and row[0])
+
     def last_sent(self, fingerprint: str) -> SentDocument | None:
         """The latest document sent with this fingerprint, if any."""
         row = self._db.execute(

@@ -23,3 +23,10 @@ def _catalog() -> gettext.NullTranslations:
 
 def _(message: str) -> str:
     return _catalog().gettext(message)
+
+
+def translate_argparse() -> None:
+    """argparse's own words (usage, options, its errors) come through the process's default
+    gettext domain: make it docex's catalog, which carries them (scripts/translations.py)."""
+    gettext.bindtextdomain("docex", _LOCALE)
+    gettext.textdomain("docex")

@@ -9,6 +9,48 @@ import sys
 from pathlib import Path
 
 ZH_CN = {
+    "title (标题)": "标题",
+    "the PDF or OFD file": "PDF 或 OFD 文件",
+    "{prog}: error: {message} (see `{prog} --help`)": "{prog}：错误：{message}（参见 `{prog} --help`）",
+    "ask for extra copies (§38)": "申请增加打印份数（第三十八条）",
+    "ask the sender to send again (§38)": "请发文单位重发（第三十八条）",
+    "confirm the paper attachments arrived (§28)": "确认纸质附件已收到（第二十八条）",
+    "copies each recipient may print (§31): A=3,C=1": "各收文单位可打印份数（第三十一条）：A=3,C=1",
+    "copy recipients (抄送): C,D": "抄送单位：C,D",
+    "declassified download: a copy (§36)": "解密下载：下载一份（第三十六条）",
+    "deliver a document you sent again (§38)": "重发本单位发出的公文（第三十八条）",
+    "directory to save into": "保存到的文件夹",
+    "document number (文号)": "文号",
+    "every document delivered, not only new": "全部已收公文，不只是新的",
+    "fetch delivered documents, verify their seals": "接收公文，验证印章",
+    "folder for the print-ready PDFs, one per copy": "存放打印件的文件夹，每份一个 PDF",
+    "grant a recipient extra copies": "同意收文单位增加打印份数",
+    "main recipients (主送): A,B": "主送单位：A,B",
+    "news from the router: documents you sent, outages and paper notices": "交换系统的消息：本单位发文的去向、故障和纸质交换通知",
+    "numbered copies to print, sealed and registered with the exchange (§35)": "生成带份号、加盖验证印章并经交换系统登记的打印件（第三十五条）",
+    "only from these units: A,B (default: all)": "只从这些单位撤回：A,B（默认：全部）",
+    "pdf, ofd or a configured one (default: from the file)": "pdf、ofd 或配置允许的格式（默认：按文件内容识别）",
+    "save verified documents here as '<文号> <标题>.pdf' and send read receipts (§37)": "将验证通过的公文以“<文号> <标题>.pdf”保存到此处，并发送签收回执（第三十七条）",
+    "seal a PDF or OFD file and send it": "对 PDF 或 OFD 文件加盖电子印章并发送",
+    "seconds to wait for the router's answer; the document stays queued after": "等待交换系统答复的秒数；超时后公文仍在排队",
+    "secret and above are never exchanged (§4)": "秘密级及以上公文不得电子交换（第四条）",
+    "send a wrong document back (退回, §34)": "退回误送的公文（第三十四条）",
+    "send and receive documents as a unit": "以本单位身份收发公文",
+    "send as a new document what this unit already sent (same file, 文号, recipients)": "将已发过的公文（同一文件、文号、收文单位）作为新公文再发一次",
+    "the bridge's settings": "MQTT 桥接配置文件",
+    "the hot folder's settings": "热文件夹配置文件",
+    "the recipient": "收文单位",
+    "the router's config": "交换系统配置文件",
+    "the same number of copies for every recipient": "每个收文单位相同的打印份数",
+    "the seal carrier's password (else ${env}, else prompt)": "印章载体的口令（否则取 ${env}，再否则提示输入）",
+    "the unit's settings file": "本单位配置文件",
+    "the units on the exchange: id, name, state": "交换系统上的单位：编号、名称、状态",
+    "the verification seal's password (else ${env}, else prompt)": "验证印章的口令（否则取 ${env}，再否则提示输入）",
+    "where a document is, recipient by recipient": "公文去向，逐个收文单位列出",
+    "who applies the seal (§29), by name (else sealed_by in the settings)": "用印人姓名（第二十九条；否则取配置中的 sealed_by）",
+    "who sends it (§29), by name (else sent_by in the settings)": "发送人姓名（第二十九条；否则取配置中的 sent_by）",
+    "withdraw (撤回) from who has not received it": "从尚未签收的单位撤回公文",
+    "{what} (TOML; else ${env})": "{what}（TOML；否则取 ${env}）",
     "         from {start} to {end}": "         自 {start} 至 {end}",
     "  {number}. {doc_no} 《{title}》 from {sender}, {role}, may print {copies} — {id} ({state})": "  {number}. {doc_no}《{title}》，来自 {sender}，{role}，可打印{copies}份 — {id}（{state}）",
     " (heartbeats)": "（心跳）",
@@ -95,6 +137,22 @@ ZH_CN = {
 }
 
 
+# argparse's own words, which it looks up in the process's gettext domain (docex/i18n.py).
+ARGPARSE = {
+    "usage: ": "用法：",
+    "positional arguments": "位置参数",
+    "options": "选项",
+    "show this help message and exit": "显示本帮助并退出",
+    "the following arguments are required: %s": "缺少以下参数：%s",
+    "unrecognized arguments: %s": "无法识别的参数：%s",
+    "expected one argument": "需要一个值",
+    "invalid choice: %(value)r (choose from %(choices)s)": "无效选项：%(value)r（可选 %(choices)s）",
+    "argument %(argument_name)s: %(message)s": "参数 %(argument_name)s：%(message)s",
+    "one of the arguments %s is required": "参数 %s 必须给出其中一个",
+    "not allowed with argument %s": "不能与参数 %s 同时使用",
+}
+
+
 def _unquote(lines: list[str]) -> str:
     return "".join(
         line[1:-1].encode("raw_unicode_escape").decode("unicode_escape") for line in lines
@@ -129,6 +187,8 @@ def main(template: Path, catalog: Path) -> int:
     for msgid in ids:
         if msgid:
             out += [f"msgid {_quote(msgid)}", f"msgstr {_quote(ZH_CN[msgid])}", ""]
+    for msgid, msgstr in ARGPARSE.items():
+        out += [f"msgid {_quote(msgid)}", f"msgstr {_quote(msgstr)}", ""]
     catalog.write_text("\n".join(out), encoding="utf-8")
     return 0
 

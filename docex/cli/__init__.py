@@ -18,9 +18,11 @@ from docex.cli.options import CONFIG_ENV, resolve_config
 from docex.cli.router import add_router_commands
 from docex.cli.seal import add_seal_commands
 from docex.cli.unit import add_unit_commands
+from docex.i18n import _, translate_argparse
 
 
 def parser() -> argparse.ArgumentParser:
+    translate_argparse()
     root = _Parser(
         prog="docex",
         description="Electronic document exchange for government units (电子公文与信息交换).",
@@ -54,7 +56,10 @@ class _Parser(argparse.ArgumentParser):
     """A mistake on the command line is one line that says where to look, not the usage."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        line = _("{prog}: error: {message} (see `{prog} --help`)").format(
+            prog=self.prog, message=message
+        )
+        self.exit(2, f"{line}\n")
 
 
 class _Completion(argparse.Action):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from docex.cli.adapter_mqtt import add_mqtt_command
 from docex.cli.options import add_config_option
+from docex.i18n import _
 from docex.seals.kinds import SealKind
 from docex.settings_file import SettingsError
 
@@ -29,7 +30,7 @@ def add_adapter_commands(subparsers: argparse._SubParsersAction) -> None:
         "hotfolder",
         help="send what is dropped in outbox/; deliveries into inbox/, the rest into news/",
     )
-    add_config_option(hotfolder, "the hot folder's settings")
+    add_config_option(hotfolder, _("the hot folder's settings"))
     hotfolder.set_defaults(func=_run)
     add_mqtt_command(commands)
 

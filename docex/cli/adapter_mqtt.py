@@ -10,6 +10,7 @@ import contextlib
 from typing import TYPE_CHECKING
 
 from docex.cli.options import add_config_option
+from docex.i18n import _
 
 if TYPE_CHECKING:
     from docex.adapters.mqtt.settings import BridgeSettings
@@ -19,7 +20,7 @@ def add_mqtt_command(commands: argparse._SubParsersAction) -> None:
     mqtt = commands.add_parser(
         "mqtt", help="bridge a unit's MQTT topics (docex/<unit>/out|in/<type>) to the exchange"
     )
-    add_config_option(mqtt, "the bridge's settings")
+    add_config_option(mqtt, _("the bridge's settings"))
     mqtt.set_defaults(func=_run)
 
 

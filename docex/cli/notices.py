@@ -20,11 +20,11 @@ def add_notice_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     commands = notices.add_subparsers(dest="notices_command", required=True, metavar="COMMAND")
     listing = commands.add_parser("list", help="every paper notice, oldest first")
-    add_config_option(listing, "the router's config")
+    add_config_option(listing, _("the router's config"))
     listing.set_defaults(func=_list)
     show = commands.add_parser("show", help="one notice: its file, unit, fault and documents")
     show.add_argument("id", type=int)
-    add_config_option(show, "the router's config")
+    add_config_option(show, _("the router's config"))
     show.set_defaults(func=_show)
 
 

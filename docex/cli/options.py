@@ -20,7 +20,7 @@ def add_config_option(parser: argparse.ArgumentParser, what: str) -> None:
         "--config",
         type=Path,
         default=argparse.SUPPRESS,
-        help=f"{what} (TOML; else ${CONFIG_ENV})",
+        help=_("{what} (TOML; else ${env})").format(what=what, env=CONFIG_ENV),
     )
     parser.set_defaults(needs_config=what)
 

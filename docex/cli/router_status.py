@@ -30,7 +30,7 @@ def add_status_command(router_commands: argparse._SubParsersAction) -> None:
         "status",
         help="is the router ready; open faults, unit links, what waits (exit 1 if unwell)",
     )
-    add_config_option(status, "the router's config")
+    add_config_option(status, _("the router's config"))
     status.set_defaults(func=_status)
 
 

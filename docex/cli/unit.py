@@ -37,85 +37,88 @@ if TYPE_CHECKING:
 
 
 def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
-    unit = subparsers.add_parser("unit", help="send and receive documents as a unit")
+    unit = subparsers.add_parser("unit", help=_("send and receive documents as a unit"))
     commands = unit.add_subparsers(dest="unit_command", required=True, metavar="COMMAND")
 
-    send = commands.add_parser("send", help="seal a PDF or OFD file and send it")
-    send.add_argument("file", type=Path)
-    send.add_argument("--to", type=_unit_list, required=True, help="main recipients (主送): A,B")
-    send.add_argument("--cc", type=_unit_list, default=[], help="copy recipients (抄送): C,D")
+    send = commands.add_parser("send", help=_("seal a PDF or OFD file and send it"))
+    send.add_argument("file", type=Path, help=_("the PDF or OFD file"))
+    send.add_argument("--to", type=_unit_list, required=True, help=_("main recipients (主送): A,B"))
+    send.add_argument("--cc", type=_unit_list, default=[], help=_("copy recipients (抄送): C,D"))
     # §31: the sender sets the copies each recipient may print; a forgotten one is an error,
     # not a quota of 0.
     copies = send.add_mutually_exclusive_group(required=True)
     copies.add_argument(
-        "--copies", type=_copies, help="copies each recipient may print (§31): A=3,C=1"
+        "--copies", type=_copies, help=_("copies each recipient may print (§31): A=3,C=1")
     )
     copies.add_argument(
         "--copies-all",
         type=_count,
         metavar="N",
-        help="the same number of copies for every recipient",
+        help=_("the same number of copies for every recipient"),
     )
-    send.add_argument("--title", required=True)
-    send.add_argument("--doc-no", required=True, help="document number (文号)")
+    send.add_argument("--title", required=True, help=_("title (标题)"))
+    send.add_argument("--doc-no", required=True, help=_("document number (文号)"))
     send.add_argument(
         "--classification",
         default="public",
         choices=["public", "internal"],
-        help="secret and above are never exchanged (§4)",
+        help=_("secret and above are never exchanged (§4)"),
     )
-    send.add_argument("--format", help="pdf, ofd or a configured one (default: from the file)")
+    send.add_argument("--format", help=_("pdf, ofd or a configured one (default: from the file)"))
     send.add_argument(
-        "--sealed-by", help="who applies the seal (§29), by name (else sealed_by in the settings)"
+        "--sealed-by",
+        help=_("who applies the seal (§29), by name (else sealed_by in the settings)"),
     )
     send.add_argument(
-        "--sent-by", help="who sends it (§29), by name (else sent_by in the settings)"
+        "--sent-by", help=_("who sends it (§29), by name (else sent_by in the settings)")
     )
     send.add_argument(
         "--again",
         action="store_true",
-        help="send as a new document what this unit already sent (same file, 文号, recipients)",
+        help=_("send as a new document what this unit already sent (same file, 文号, recipients)"),
     )
     send.add_argument(
         "--seal-password-file",
         type=Path,
-        help=f"the seal carrier's password (else ${PASSWORD_ENV}, else prompt)",
+        help=_("the seal carrier's password (else ${env}, else prompt)").format(env=PASSWORD_ENV),
     )
     send.add_argument(
         "--timeout",
         type=float,
         default=30.0,
-        help="seconds to wait for the router's answer; the document stays queued after",
+        help=_("seconds to wait for the router's answer; the document stays queued after"),
     )
     send.set_defaults(func=sync(_send))
 
-    inbox = commands.add_parser("inbox", help="fetch delivered documents, verify their seals")
+    inbox = commands.add_parser("inbox", help=_("fetch delivered documents, verify their seals"))
     inbox.add_argument(
         "--save",
         type=Path,
-        help="save verified documents here as '<文号> <标题>.pdf' and send read receipts (§37)",
+        help=_("save verified documents here as '<文号> <标题>.pdf' and send read receipts (§37)"),
     )
-    inbox.add_argument("--all", action="store_true", help="every document delivered, not only new")
+    inbox.add_argument(
+        "--all", action="store_true", help=_("every document delivered, not only new")
+    )
     inbox.set_defaults(func=sync(_inbox))
 
-    status = commands.add_parser("status", help="where a document is, recipient by recipient")
+    status = commands.add_parser("status", help=_("where a document is, recipient by recipient"))
     status.add_argument("doc_id")
     status.add_argument("--timeout", type=float, default=30.0)
     status.set_defaults(func=sync(_status))
 
     events = commands.add_parser(
-        "events", help="news from the router: documents you sent, outages and paper notices"
+        "events", help=_("news from the router: documents you sent, outages and paper notices")
     )
     events.add_argument("doc_id", nargs="?")
     events.set_defaults(func=sync(_events))
 
-    units = commands.add_parser("units", help="the units on the exchange: id, name, state")
+    units = commands.add_parser("units", help=_("the units on the exchange: id, name, state"))
     units.add_argument("--timeout", type=float, default=30.0)
     units.set_defaults(func=sync(_units))
 
     unit_lifecycle.add_commands(commands)
     unit_info.add_commands(commands)
-    add_config_option_everywhere(unit, "the unit's settings file")
+    add_config_option_everywhere(unit, _("the unit's settings file"))
 
 
 async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
@@ -328,9 +331,7 @@ async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
                 line += "\n  " + _("seal verified; saved to {path}").format(path=saved)
             if args.save is not None and saved is not None and not stored.receipt_sent:
                 if _saved_in(saved, args.save):
-                    await client.send(
-                        wire.Receipt(v=wire.VERSION, doc_id=envelope.id, kind="read")
-                    )
+                    await client.send(wire.Receipt(v=wire.VERSION, doc_id=envelope.id, kind="read"))
                     mailbox.mark_receipt_sent(envelope.id)
                     line += "\n  " + _("read receipt sent (§37)")
                 else:

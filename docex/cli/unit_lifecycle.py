@@ -33,26 +33,28 @@ if TYPE_CHECKING:
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     printing = commands.add_parser(
-        "print", help="numbered copies to print, sealed and registered with the exchange (§35)"
+        "print", help=_("numbered copies to print, sealed and registered with the exchange (§35)")
     )
     printing.add_argument("doc_id")
     printing.add_argument("--copies", type=int, required=True)
     printing.add_argument(
-        "--out", type=Path, required=True, help="folder for the print-ready PDFs, one per copy"
+        "--out", type=Path, required=True, help=_("folder for the print-ready PDFs, one per copy")
     )
     printing.add_argument(
         "--seal-password-file",
         type=Path,
-        help=f"the verification seal's password (else ${PASSWORD_ENV}, else prompt)",
+        help=_("the verification seal's password (else ${env}, else prompt)").format(
+            env=PASSWORD_ENV
+        ),
     )
     printing.set_defaults(func=sync(_print))
 
-    download = commands.add_parser("download", help="declassified download: a copy (§36)")
+    download = commands.add_parser("download", help=_("declassified download: a copy (§36)"))
     download.add_argument("doc_id")
-    download.add_argument("--save", type=Path, required=True, help="directory to save into")
+    download.add_argument("--save", type=Path, required=True, help=_("directory to save into"))
     download.set_defaults(func=sync(_download))
 
-    give_back = commands.add_parser("return", help="send a wrong document back (退回, §34)")
+    give_back = commands.add_parser("return", help=_("send a wrong document back (退回, §34)"))
     give_back.add_argument("doc_id")
     give_back.add_argument("--reason", required=True)
     give_back.set_defaults(
@@ -60,7 +62,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
 
     resend_request = commands.add_parser(
-        "resend-request", help="ask the sender to send again (§38)"
+        "resend-request", help=_("ask the sender to send again (§38)")
     )
     resend_request.add_argument("doc_id")
     resend_request.add_argument("--reason", required=True)
@@ -68,14 +70,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         func=_simple(lambda a: wire.ResendRequest(v=wire.VERSION, doc_id=a.doc_id, reason=a.reason))
     )
 
-    resend = commands.add_parser("resend", help="deliver a document you sent again (§38)")
+    resend = commands.add_parser("resend", help=_("deliver a document you sent again (§38)"))
     resend.add_argument("doc_id")
-    resend.add_argument("--to", required=True, help="the recipient")
+    resend.add_argument("--to", required=True, help=_("the recipient"))
     resend.set_defaults(
         func=_simple(lambda a: wire.Resend(v=wire.VERSION, doc_id=a.doc_id, recipient=a.to))
     )
 
-    quota_request = commands.add_parser("quota-request", help="ask for extra copies (§38)")
+    quota_request = commands.add_parser("quota-request", help=_("ask for extra copies (§38)"))
     quota_request.add_argument("doc_id")
     quota_request.add_argument("--copies", type=int, required=True)
     quota_request.add_argument("--reason", required=True)
@@ -87,9 +89,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         )
     )
 
-    quota_grant = commands.add_parser("quota-grant", help="grant a recipient extra copies")
+    quota_grant = commands.add_parser("quota-grant", help=_("grant a recipient extra copies"))
     quota_grant.add_argument("doc_id")
-    quota_grant.add_argument("--to", required=True, help="the recipient")
+    quota_grant.add_argument("--to", required=True, help=_("the recipient"))
     quota_grant.add_argument("--copies", type=int, required=True)
     quota_grant.set_defaults(
         func=_simple(
@@ -99,10 +101,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         )
     )
 
-    withdraw = commands.add_parser("withdraw", help="withdraw (撤回) from who has not received it")
+    withdraw = commands.add_parser(
+        "withdraw", help=_("withdraw (撤回) from who has not received it")
+    )
     withdraw.add_argument("doc_id")
     withdraw.add_argument(
-        "--from", dest="recipients", default="", help="only from these units: A,B (default: all)"
+        "--from", dest="recipients", default="", help=_("only from these units: A,B (default: all)")
     )
     withdraw.set_defaults(
         func=_simple(
@@ -115,7 +119,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
 
     attachments = commands.add_parser(
-        "attachments-received", help="confirm the paper attachments arrived (§28)"
+        "attachments-received", help=_("confirm the paper attachments arrived (§28)")
     )
     attachments.add_argument("doc_id")
     attachments.set_defaults(

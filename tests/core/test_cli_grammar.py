@@ -3,6 +3,7 @@ the man page come from the same parser."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -53,3 +54,17 @@ def test_bash_completion_knows_every_unit_verb() -> None:
     ).stdout
     for verb in ("send", "inbox", "print", "units", "quota-request", "withdraw"):
         assert verb in script
+
+
+def test_help_and_usage_mistakes_are_chinese_under_a_chinese_locale() -> None:
+    def run(lang: str, *argv: str) -> str:
+        env = {**os.environ, "LANG": lang, "LANGUAGE": "", "LC_ALL": "", "LC_MESSAGES": ""}
+        done = subprocess.run(
+            [sys.executable, "-m", "docex.cli", *argv], capture_output=True, text=True, env=env
+        )
+        return done.stdout + done.stderr
+
+    chinese = run("zh_CN.UTF-8", "unit", "send", "--help")
+    assert chinese.startswith("用法：docex unit send") and "主送单位：A,B" in chinese
+    assert "缺少以下参数：--to" in run("zh_CN.UTF-8", "unit", "send", "x.pdf")
+    assert "the following arguments are required: --to" in run("C.UTF-8", "unit", "send", "x.pdf")

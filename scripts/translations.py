@@ -10,6 +10,17 @@ from pathlib import Path
 
 ZH_CN = {
     "title (标题)": "标题",
+    "sent at {at}, exchange date {date}": "发送时间 {at}，交换日期 {date}",
+    "paper attachments (§28): {items}": "纸质附件（第二十八条）：{items}",
+    "recipient": "收文单位",
+    "role": "类别",
+    "printed": "已打印",
+    "attempt": "投递次数",
+    "received at": "签收时间",
+    "exchange date": "交换日期",
+    " (exchange date {date})": "（交换日期 {date}）",
+    "{at}  notice {kind} (fault {fault}): {text}": "{at}  通知 {kind}（故障 {fault}）：{text}",
+    "saved {path}": "已保存 {path}",
     "the PDF or OFD file": "PDF 或 OFD 文件",
     "{prog}: error: {message} (see `{prog} --help`)": "{prog}：错误：{message}（参见 `{prog} --help`）",
     "ask for extra copies (§38)": "申请增加打印份数（第三十八条）",

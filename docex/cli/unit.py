@@ -365,16 +365,32 @@ async def _status(args: argparse.Namespace, settings: UnitSettings) -> int:
         if not isinstance(answer, wire.DocumentStatus):
             return print_answer(answer)
         print(f"{answer.doc_no} 《{answer.title}》 {answer.doc_id}")
-        print(f"sent at {answer.sent_at}, exchange date {answer.sent_exchange_date}")
+        print(
+            _("sent at {at}, exchange date {date}").format(
+                at=answer.sent_at, date=answer.sent_exchange_date
+            )
+        )
         if answer.paper_attachments:
-            print(f"paper attachments (§28): {'; '.join(answer.paper_attachments)}")
+            print(
+                _("paper attachments (§28): {items}").format(
+                    items="; ".join(answer.paper_attachments)
+                )
+            )
         rows: list[tuple[str, ...]] = [
-            ("recipient", "role", "state", "printed", "attempt", "received at", "exchange date")
+            (
+                _("recipient"),
+                _("role"),
+                _("state"),
+                _("printed"),
+                _("attempt"),
+                _("received at"),
+                _("exchange date"),
+            )
         ]
         rows += [
             (
                 r.recipient,
-                "main" if r.role == "main" else "copy",
+                _("main") if r.role == "main" else _("copy"),
                 r.state,
                 f"{r.printed}/{r.print_quota}",
                 str(r.attempt),
@@ -394,12 +410,20 @@ async def _events(args: argparse.Namespace, settings: UnitSettings) -> int:
         await client.drain()
         for status in client.mailbox.statuses(args.doc_id):
             who = f" {status.recipient}" if status.recipient else ""
-            date = f" (exchange date {status.exchange_date})" if status.exchange_date else ""
+            date = (
+                _(" (exchange date {date})").format(date=status.exchange_date)
+                if status.exchange_date
+                else ""
+            )
             reason = f" {status.reason}: {status.message}" if status.reason else ""
             print(f"{status.at}  {status.doc_id}  {status.state}{who}{date}{reason}")
         if args.doc_id is None:
             for notice in client.mailbox.notices():
-                print(f"{notice.at}  notice {notice.kind} (fault {notice.fault_id}): {notice.text}")
+                print(
+                    _("{at}  notice {kind} (fault {fault}): {text}").format(
+                        at=notice.at, kind=notice.kind, fault=notice.fault_id, text=notice.text
+                    )
+                )
         return 0
 
     return await with_client(settings, events)

@@ -230,9 +230,13 @@ async def _download(args: argparse.Namespace, settings: UnitSettings) -> int:
         await client.drain()
         stored = client.mailbox.delivery(args.doc_id)
         if stored is None:
-            raise CommandError(f"no document {args.doc_id} in this unit's mailbox")
+            raise CommandError(
+                _("no document {id} was delivered to this unit").format(id=shown(args.doc_id))
+            )
         if stored.seal_error or stored.withdrawn_at:
-            raise CommandError(f"{args.doc_id} is withdrawn or its seal does not verify")
+            raise CommandError(
+                _("{id} is withdrawn or its seal does not verify").format(id=shown(args.doc_id))
+            )
         answer = await client.request(
             wire.Receipt(v=wire.VERSION, doc_id=args.doc_id, kind="downloaded")
         )
@@ -245,7 +249,7 @@ async def _download(args: argparse.Namespace, settings: UnitSettings) -> int:
                 raise CommandError(
                     f"{shown(args.doc_id)} not saved: {shown(str(exc), None)}"
                 ) from exc
-            print(f"saved {path}")
+            print(_("saved {path}").format(path=path))
         return print_answer(answer)
 
     return await with_client(settings, run)

@@ -41,7 +41,7 @@ man: $(STAMP)
 # scripts/translations.py, compiled to the .mo that is committed (needs gettext's tools).
 LOCALE := docex/locale/zh_CN/LC_MESSAGES
 locale:
-	xgettext --language=Python --keyword=_ --from-code=UTF-8 --no-location --sort-output \
-	  --output=var/docex.pot $$(grep -rl 'from docex.i18n import _' docex)
+	xgettext --language=Python --keyword=_ --keyword=N_ --from-code=UTF-8 --no-location --sort-output \
+	  --output=var/docex.pot $$(grep -rlE 'from docex.i18n import (N_, )?_' docex)
 	python3 scripts/translations.py var/docex.pot $(LOCALE)/docex.po
 	msgfmt --check --output-file=$(LOCALE)/docex.mo $(LOCALE)/docex.po

@@ -25,6 +25,11 @@ def _(message: str) -> str:
     return _catalog().gettext(message)
 
 
+def N_(message: str) -> str:
+    """Marks a sentence for the catalog where it is defined; `_` translates it where used."""
+    return message
+
+
 def translate_argparse() -> None:
     """argparse's own words (usage, options, its errors) come through the process's default
     gettext domain: make it docex's catalog, which carries them (scripts/translations.py)."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from docex import wire
 from docex.filenames import is_unprintable
-from docex.i18n import _
+from docex.i18n import N_, _
 from docex.seals.carrier import PASSWORD_ENV
 from docex.seals.errors import SealError
 from docex.settings_file import SettingsError
@@ -121,11 +121,44 @@ def shown(text: str, limit: int | None = 120) -> str:
     return escaped if limit is None or len(escaped) <= limit else f"{escaped[:limit]}…"
 
 
+_REASONS = {
+    "unknown_recipient": N_("a recipient is not registered on the exchange"),
+    "recipient_revoked": N_("a recipient has left the exchange"),
+    "sender_revoked": N_("this unit may no longer send"),
+    "format_not_allowed": N_("the exchange does not take this file format"),
+    "excluded_classification": N_("secret documents are not exchanged electronically (§4)"),
+    "seal_untrusted": N_("the seal is not one the exchange trusts"),
+    "seal_revoked": N_("the seal has been revoked"),
+    "unsealed": N_("the document is not sealed"),
+    "content_hash_mismatch": N_("the file is not what was sealed"),
+    "too_large": N_("the document is too large"),
+    "unknown_document": N_("no such document of this unit"),
+    "not_a_recipient": N_("this unit is not a recipient of the document"),
+    "document_withdrawn": N_("the document has been withdrawn"),
+    "already_received": N_("the document was already received"),
+    "duplicate_document": N_("a document with this id was already sent"),
+    "duplicate_recipient": N_("a unit is named twice among the recipients"),
+    "no_recipients": N_("no recipient named"),
+    "self_send": N_("a unit cannot send to itself"),
+    "reason_required": N_("a reason is required"),
+    "invalid_copies": N_("the number of copies is not allowed"),
+    "invalid_quota": N_("a print quota is not allowed"),
+    "quota_too_large": N_("more copies than the exchange allows"),
+}
+
+
 def print_answer(answer: wire.Answer) -> int:
     """One line for the router's answer; exit status 1 when it refused the command."""
     if isinstance(answer, wire.Status) and answer.state == "rejected":
+        # The router's reason code, told in the reader's language where the catalog has it,
+        # then its detail as the router wrote it.
+        known = _REASONS.get(answer.reason)
         print(
-            _("rejected: {reason}: {message}").format(reason=answer.reason, message=answer.message)
+            _("rejected: {reason}: {message}").format(
+                reason=answer.reason,
+                message=answer.message,
+                explanation=_(known) if known else answer.reason,
+            )
         )
         return 1
     if isinstance(answer, wire.PrintDenied):

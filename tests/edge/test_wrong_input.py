@@ -183,3 +183,7 @@ async def test_files_and_formats_a_clerk_gets_wrong(
     code, out = await docex(*send, str(word), "--format", "docx")
     assert code == 1 and not _REPR.search(out), out
     assert out.strip().splitlines()[-1].startswith("rejected: format_not_allowed"), out
+    code, out = await docex(*send, str(word), "--format", "docx", env={"LANG": "zh_CN.UTF-8"})
+    assert code == 1, out
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("被拒绝：交换系统不接收这种文件格式："), out

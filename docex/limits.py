@@ -79,7 +79,7 @@ def check_command(command: wire.Command, settings: ExchangeSettings) -> None:
             check_text("content", command.content, CONTENT_MAX, multiline=True)
         case wire.Adopt():
             check_id("info_id", command.info_id)
-        case wire.Heartbeat():
+        case wire.Heartbeat() | wire.UnitsQuery():
             pass
 
 

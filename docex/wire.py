@@ -123,6 +123,12 @@ class PrintRequest(
     seal: SealStamp | None = None
 
 
+class UnitsQuery(msgspec.Struct, tag_field="t", tag="units_query", forbid_unknown_fields=True):
+    """Asks who is on the exchange, so a clerk can address units by id and see their names."""
+
+    v: int
+
+
 def print_request_bytes(request: PrintRequest, unit: str, message_id: str) -> bytes:
     """What the verification seal signs: the request, who asks, and this command's id, so a
     signed request cannot be replayed under another id or by another unit."""
@@ -277,6 +283,7 @@ Command = (
     | Info
     | Reply
     | Adopt
+    | UnitsQuery
 )
 
 
@@ -466,6 +473,22 @@ class InfoNotice(
     text: str
 
 
+class RegisteredUnit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    id: str
+    name: str
+    status: str
+
+
+class UnitList(
+    msgspec.Struct, tag_field="t", tag="unit_list", forbid_unknown_fields=True, kw_only=True
+):
+    """The units the router's config registers, as it runs now."""
+
+    v: int = VERSION
+    ref: str
+    units: list[RegisteredUnit]
+
+
 RouterMessage = (
     Deliver
     | Status
@@ -477,8 +500,9 @@ RouterMessage = (
     | Notice
     | InfoItem
     | InfoNotice
+    | UnitList
 )
-Answer = Status | DocumentStatus | PrintGrant | PrintDenied | WithdrawResult
+Answer = Status | DocumentStatus | PrintGrant | PrintDenied | WithdrawResult | UnitList
 
 
 def signed_bytes(message: msgspec.Struct) -> bytes:

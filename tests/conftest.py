@@ -433,9 +433,7 @@ def unit_config(
         settings = msgspec.structs.replace(settings, **changes)
         path = tmp_path / f"{unit}.toml"
         fields = msgspec.structs.asdict(settings)
-        path.write_text(
-            "".join(f"{key} = {json.dumps(value)}\n" for key, value in fields.items())
-        )
+        path.write_text("".join(f"{key} = {json.dumps(value)}\n" for key, value in fields.items()))
         return path
 
     return write

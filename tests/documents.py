@@ -16,6 +16,19 @@ from tests.conftest import WORKDAY_MORNING
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
+def paged_pdf(pages: int) -> bytes:
+    """A PDF with pages to print, each saying which it is (as pdftotext reads it)."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer)
+    for page in range(1, pages + 1):
+        canvas.drawString(72, 720, f"notice page {page} of {pages}")
+        canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
 def ofd() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from docex.cli.adapter_mqtt import add_mqtt_command
+from docex.cli.options import add_config_option
+from docex.i18n import _
 from docex.seals.kinds import SealKind
 from docex.settings_file import SettingsError
 
@@ -28,9 +30,7 @@ def add_adapter_commands(subparsers: argparse._SubParsersAction) -> None:
         "hotfolder",
         help="send what is dropped in outbox/; deliveries into inbox/, the rest into news/",
     )
-    hotfolder.add_argument(
-        "--config", type=Path, required=True, help="the hot folder's settings (TOML)"
-    )
+    add_config_option(hotfolder, _("the hot folder's settings"))
     hotfolder.set_defaults(func=_run)
     add_mqtt_command(commands)
 
@@ -56,10 +56,26 @@ def _signing_seal(settings: HotFolderSettings) -> Seal:
     return seal
 
 
+def _verification_seal(settings: HotFolderSettings) -> Seal | None:
+    """Opened at start too, when the unit has one: print control files need it (§35)."""
+    from docex.seals.seal import open_seal
+
+    if not settings.unit.verification_carrier:
+        return None
+    carrier = Path(settings.unit.verification_carrier)
+    seal = open_seal(carrier, settings.verification_password or settings.seal_password)
+    if (seal.unit_id, seal.kind) != (settings.unit.unit, SealKind.VERIFICATION):
+        raise SettingsError(
+            f"{carrier} holds the {seal.kind} seal of {seal.unit_id!r},"
+            f" not the verification seal of {settings.unit.unit!r}"
+        )
+    return seal
+
+
 async def _serve(config: Path) -> None:
     from docex.adapters.hotfolder.service import serve
     from docex.adapters.hotfolder.settings import load_hotfolder_settings
     from docex.adapters.running import stop_on_signals
 
     settings = load_hotfolder_settings(config)
-    await serve(settings, _signing_seal(settings), stop_on_signals())
+    await serve(settings, _signing_seal(settings), stop_on_signals(), _verification_seal(settings))

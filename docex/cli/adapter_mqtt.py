@@ -7,8 +7,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from docex.cli.options import add_config_option
+from docex.i18n import _
 
 if TYPE_CHECKING:
     from docex.adapters.mqtt.settings import BridgeSettings
@@ -18,7 +20,7 @@ def add_mqtt_command(commands: argparse._SubParsersAction) -> None:
     mqtt = commands.add_parser(
         "mqtt", help="bridge a unit's MQTT topics (docex/<unit>/out|in/<type>) to the exchange"
     )
-    mqtt.add_argument("--config", type=Path, required=True, help="the bridge's settings (TOML)")
+    add_config_option(mqtt, _("the bridge's settings"))
     mqtt.set_defaults(func=_run)
 
 

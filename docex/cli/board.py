@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+
+from docex.cli.options import add_config_option
 
 
 def add_board_command(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +16,7 @@ def add_board_command(subparsers: argparse._SubParsersAction) -> None:
         "board",
         help="the General Office's web board (公文交换状态), read-only, behind a TLS proxy",
     )
-    board.add_argument("--config", type=Path, required=True, help="the router's config")
+    add_config_option(board, "the router's config")
     board.add_argument(
         "--listen",
         help="HOST:PORT, default [board] listen (127.0.0.1:8480): loopback, for the proxy",

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from docex.cli.options import add_config_option
 from docex.config import ConfigError, load_config
 
 
@@ -22,18 +23,18 @@ def add_ledger_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     commands = ledger.add_subparsers(dest="ledger_command", required=True, metavar="COMMAND")
     init = commands.add_parser("init", help="create the empty ledger [router] ledger names")
-    init.add_argument("--config", type=Path, required=True)
+    add_config_option(init, "the router's config")
     init.set_defaults(func=_init)
     backup = commands.add_parser(
         "backup", help="copy the ledger, consistently, while the router runs"
     )
-    backup.add_argument("--config", type=Path, required=True)
+    add_config_option(backup, "the router's config")
     backup.add_argument("out", type=Path, help="the backup file to write (must not exist)")
     backup.set_defaults(func=_backup)
     restore = commands.add_parser(
         "restore", help="put a backup in place of the ledger (the router must be stopped)"
     )
-    restore.add_argument("--config", type=Path, required=True)
+    add_config_option(restore, "the router's config")
     restore.add_argument("backup", type=Path, help="a file `docex ledger backup` wrote")
     restore.set_defaults(func=_restore)
     migrate = commands.add_parser(

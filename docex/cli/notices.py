@@ -7,7 +7,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from docex.cli.options import add_config_option
 from docex.config import Config
+from docex.i18n import _
 from docex.ledger.port import LedgerReads
 from docex.ledger.reader import with_ledger
 from docex.ledger.records import NoticeRecord
@@ -19,18 +21,18 @@ def add_notice_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     commands = notices.add_subparsers(dest="notices_command", required=True, metavar="COMMAND")
     listing = commands.add_parser("list", help="every paper notice, oldest first")
-    listing.add_argument("--config", type=Path, required=True)
+    add_config_option(listing, _("the router's config"))
     listing.set_defaults(func=_list)
     show = commands.add_parser("show", help="one notice: its file, unit, fault and documents")
     show.add_argument("id", type=int)
-    show.add_argument("--config", type=Path, required=True)
+    add_config_option(show, _("the router's config"))
     show.set_defaults(func=_show)
     pdf = commands.add_parser(
         "pdf", help="write one notice's PDF from the ledger (on any host, to print it)"
     )
     pdf.add_argument("id", type=int)
     pdf.add_argument("--out", type=Path, required=True, help="the file to write")
-    pdf.add_argument("--config", type=Path, required=True)
+    add_config_option(pdf, _("the router's config"))
     pdf.set_defaults(func=_pdf)
 
 
@@ -38,7 +40,7 @@ def _list(args: argparse.Namespace) -> int:
     def listing(config: Config, ledger: LedgerReads) -> int:
         notices = ledger.notices()
         if not notices:
-            print("no paper notices")
+            print(_("no paper notices"))
             return 0
         for notice in notices:
             fault = ledger.fault(notice.fault_id)
@@ -58,7 +60,7 @@ def _show(args: argparse.Namespace) -> int:
     def show(config: Config, ledger: LedgerReads) -> int:
         notice = ledger.notice(args.id)
         if notice is None:
-            print(f"error: no paper notice {args.id}", file=sys.stderr)
+            print(_("error: no paper notice {id}").format(id=args.id), file=sys.stderr)
             return 1
         _print_notice(config, ledger, notice)
         return 0
@@ -91,23 +93,37 @@ def _pdf(args: argparse.Namespace) -> int:
 def _print_notice(config: Config, ledger: LedgerReads, notice: NoticeRecord) -> None:
     fault = ledger.fault(notice.fault_id)
     assert fault is not None
-    scope = "the exchange itself" if fault.scope == "*" else _unit(config, fault.scope)
-    print(f"paper notice {notice.id}: {notice.path}")
-    print(f"unit:    {_unit(config, notice.unit)}")
-    print(f"fault:   {fault.id}, {fault.kind}, {scope}")
-    print(f"         from {fault.started_at} to {fault.ended_at or 'now (still open)'}")
-    print(f"written: {notice.created_at}")
+    scope = _("the exchange itself") if fault.scope == "*" else _unit(config, fault.scope)
+    print(_("paper notice {id}: {path}").format(id=notice.id, path=notice.path))
+    print(_("unit:    {unit}").format(unit=_unit(config, notice.unit)))
+    print(_("fault:   {id}, {kind}, {scope}").format(id=fault.id, kind=fault.kind, scope=scope))
+    print(
+        _("         from {start} to {end}").format(
+            start=fault.started_at, end=fault.ended_at or _("now (still open)")
+        )
+    )
+    print(_("written: {at}").format(at=notice.created_at))
     doc_ids = ledger.notice_documents(notice.id)
-    print(f"documents to exchange on paper: {len(doc_ids)}")
+    print(_("documents to exchange on paper: {count}").format(count=len(doc_ids)))
     for number, doc_id in enumerate(doc_ids, start=1):
         document = ledger.document(doc_id)
         delivery = ledger.delivery(doc_id, notice.unit)
         assert document is not None and delivery is not None
         role = "主送" if delivery.role == "main" else "抄送"
         print(
-            f"  {number}. {document.doc_no} 《{document.title}》 from"
-            f" {_unit(config, document.sender)}, {role}, may print {delivery.print_quota}"
-            f" — {doc_id} ({delivery.state})"
+            _(
+                "  {number}. {doc_no} 《{title}》 from {sender}, {role}, may print {copies}"
+                " — {id} ({state})"
+            ).format(
+                number=number,
+                doc_no=document.doc_no,
+                title=document.title,
+                sender=_unit(config, document.sender),
+                role=role,
+                copies=delivery.print_quota,
+                id=doc_id,
+                state=delivery.state,
+            )
         )
 
 

@@ -9,15 +9,17 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from docex.cli.options import add_config_option
 from docex.config import Config
 from docex.exchange_date import CalendarError
+from docex.i18n import _
 from docex.ledger.port import LedgerReads
 from docex.ledger.reader import with_ledger
 
 
 def add_report_commands(subparsers: argparse._SubParsersAction) -> None:
     report = subparsers.add_parser("report", help="per-unit statistics for a year or a month")
-    report.add_argument("--config", type=Path, required=True, help="the router's config")
+    add_config_option(report, _("the router's config"))
     report.add_argument("--period", required=True, help="a year (2026) or a month (2026-03)")
     report.add_argument(
         "--out", type=Path, required=True, help="directory for the CSV and the chart"

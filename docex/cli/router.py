@@ -16,16 +16,18 @@ from pathlib import Path
 
 from docex.cli.ledger import add_ledger_commands
 from docex.cli.notices import add_notice_commands
+from docex.cli.options import add_config_option
 from docex.cli.report import add_report_commands
 from docex.cli.router_status import add_status_command
 from docex.config import ConfigError, load_config
+from docex.i18n import _
 
 
 def add_router_commands(subparsers: argparse._SubParsersAction) -> None:
     router = subparsers.add_parser("router", help="the exchange daemon")
     router_commands = router.add_subparsers(dest="router_command", required=True, metavar="COMMAND")
     run_parser = router_commands.add_parser("run", help="run the router until SIGTERM")
-    run_parser.add_argument("--config", type=Path, required=True)
+    add_config_option(run_parser, _("the router's config"))
     run_parser.add_argument(
         "--init-ledger",
         action="store_true",
@@ -40,7 +42,7 @@ def add_router_commands(subparsers: argparse._SubParsersAction) -> None:
     provision_parser = unit_commands.add_parser(
         "provision", help="create each unit's RabbitMQ user with only its own permissions"
     )
-    provision_parser.add_argument("--config", type=Path, required=True)
+    add_config_option(provision_parser, _("the router's config"))
     provision_parser.add_argument(
         "--password-dir",
         type=Path,

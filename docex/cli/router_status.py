@@ -14,9 +14,11 @@ import argparse
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+from docex.cli.options import add_config_option
+from docex.cli.table import table_lines
 from docex.config import Config
+from docex.i18n import _
 from docex.ledger.port import LedgerReads
 from docex.ledger.queries import OpenFault, UnitLink, exchange_status
 from docex.ledger.reader import with_ledger
@@ -30,7 +32,7 @@ def add_status_command(router_commands: argparse._SubParsersAction) -> None:
         "status",
         help="is the router ready; open faults, unit links, what waits (exit 1 if unwell)",
     )
-    status.add_argument("--config", type=Path, required=True)
+    add_config_option(status, _("the router's config"))
     status.set_defaults(func=_status)
 
 
@@ -40,7 +42,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def _report(config: Config, ledger: LedgerReads) -> int:
     ready, readiness, about = _readiness(config)
-    print(f"router:  {readiness}")
+    print(_("router:  {readiness}").format(readiness=readiness))
     for line in about:
         # "config: reloaded at …, sha256 …, ok": did the last `systemctl reload` take?
         print(line.replace("config: ", "config:  ", 1))
@@ -50,22 +52,30 @@ def _report(config: Config, ledger: LedgerReads) -> int:
     status = exchange_status(ledger, config, now)
     for router in ledger.routers():
         print(f"  {_router(router, config.router.partitions)}")
-    print(f"faults:  {len(status.faults) or 'none'} open")
+    if status.faults:
+        print(_("faults:  {count} open").format(count=len(status.faults)))
+    else:
+        print(_("faults:  none open"))
     for fault in status.faults:
         print(f"  {_fault(fault)}")
-    print(f"waiting: {status.to_publish} to publish, {status.sms_waiting} SMS reminders")
+    print(
+        _("waiting: {publish} to publish, {sms} SMS reminders").format(
+            publish=status.to_publish, sms=status.sms_waiting
+        )
+    )
     if status.set_aside:
         print(
-            f"set aside: {status.set_aside} messages the broker can never take (ledger table"
-            " outbox_dead; the General Office was told of each; see the router's log)"
+            _(
+                "set aside: {count} messages the broker can never take (ledger table"
+                " outbox_dead; the General Office was told of each; see the router's log)"
+            ).format(count=status.set_aside)
         )
     states = ", ".join(f"{state} {count}" for state, count in status.deliveries_by_state)
-    print(f"deliveries: {states or 'none yet'}")
-    rows = [("UNIT", "LINK", "LAST HEARD", "UNTAKEN", "OLDEST UNTAKEN")]
+    print(_("deliveries: {states}").format(states=states or _("none yet")))
+    rows = [(_("UNIT"), _("LINK"), _("LAST HEARD"), _("UNTAKEN"), _("OLDEST UNTAKEN"))]
     rows += [_unit_row(link) for link in status.units]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    for line in table_lines(rows, indent="  "):
+        print(line)
     return 0 if ready and not status.faults else 1
 
 
@@ -86,19 +96,31 @@ def _readiness(config: Config) -> tuple[bool, str, list[str]]:
     """Asked of the running router itself; the ledger cannot say whether it runs. The lines
     of /readyz's body that start `config:` tell how its last config reload went."""
     if not config.router.metrics_port:
-        return False, "unknown: [router] metrics_port is 0, so it has no /readyz to ask", []
+        return (
+            False,
+            _("unknown: [router] metrics_port is 0, so it has no /readyz to ask"),
+            [],
+        )
     host = config.router.metrics_host
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{config.router.metrics_port}"
     try:
         with urllib.request.urlopen(f"{url}/readyz", timeout=_PROBE_TIMEOUT_S) as answer:
-            _, about = _split(answer.read())
-            return True, f"ready ({url})", about
+            _ready, about = _split(answer.read())
+            return True, _("ready ({url})").format(url=url), about
     except urllib.error.HTTPError as error:
         problems, about = _split(error.read())
-        return False, f"NOT READY: {'; '.join(problems)} ({url})", about
+        return (
+            False,
+            _("NOT READY: {problems} ({url})").format(problems="; ".join(problems), url=url),
+            about,
+        )
     except OSError as error:
         reason = getattr(error, "reason", error)
-        return False, f"NOT RUNNING, or not answering at {url}: {reason}", []
+        return (
+            False,
+            _("NOT RUNNING, or not answering at {url}: {reason}").format(url=url, reason=reason),
+            [],
+        )
 
 
 def _split(body: bytes) -> tuple[list[str], list[str]]:
@@ -108,25 +130,32 @@ def _split(body: bytes) -> tuple[list[str], list[str]]:
 
 
 def _unit_row(link: UnitLink) -> tuple[str, str, str, str, str]:
-    heard = "never"
+    heard = _("never")
     if link.heard_ago is not None:
-        heard = f"{_duration(link.heard_ago)} ago" + (" (heartbeats)" if link.heartbeats else "")
+        heard = _("{time} ago").format(time=_duration(link.heard_ago))
+        heard += _(" (heartbeats)") if link.heartbeats else ""
     oldest = link.oldest_untaken_ago
     return (
         link.unit,
-        "DOWN" if link.down else "up",
+        _("DOWN") if link.down else _("up"),
         heard,
         str(link.untaken),
-        f"{_duration(oldest)} ago" if oldest is not None else "-",
+        _("{time} ago").format(time=_duration(oldest)) if oldest is not None else "-",
     )
 
 
 def _fault(fault: OpenFault) -> str:
-    scope = "the exchange itself" if fault.scope == EXCHANGE else fault.scope
-    line = f"{scope}: {fault.kind} for {_duration(fault.open_for)}"
+    scope = _("the exchange itself") if fault.scope == EXCHANGE else fault.scope
+    line = _("{scope}: {kind} for {time}").format(
+        scope=scope, kind=fault.kind, time=_duration(fault.open_for)
+    )
     if fault.paper_issued_at:
-        return line + f"; on paper since {fault.paper_issued_at} (docex notices list)"
-    return line + f"; documents go on paper in {_duration(fault.paper_in)} (§47)"
+        return line + _("; on paper since {at} (docex notices list)").format(
+            at=fault.paper_issued_at
+        )
+    return line + _("; documents go on paper in {time} (§47)").format(
+        time=_duration(fault.paper_in)
+    )
 
 
 def _duration(span: timedelta) -> str:

@@ -5,101 +5,221 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from docex import formats, wire
 from docex.cli import unit_info, unit_lifecycle
+from docex.cli.options import add_config_option_everywhere
+from docex.cli.table import table_lines
 from docex.cli.unit_support import (
     CommandError,
+    NotSentYet,
     print_answer,
+    read_file,
     seal_password,
     shown,
     sync,
     with_client,
 )
 from docex.filenames import UnsafeFileName
+from docex.i18n import _
 from docex.seals.carrier import PASSWORD_ENV
-from docex.unit.delivery_files import save_delivery
+from docex.unit.delivery_files import readable_name, save_delivery
 from docex.unit.settings import UnitSettings
 
 if TYPE_CHECKING:
+    from docex.ledger.mailbox import Mailbox
     from docex.unit.client import UnitClient
 
 
 def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
-    unit = subparsers.add_parser("unit", help="send and receive documents as a unit")
-    unit.add_argument("--config", type=Path, required=True, help="the unit's settings file (TOML)")
+    unit = subparsers.add_parser("unit", help=_("send and receive documents as a unit"))
     commands = unit.add_subparsers(dest="unit_command", required=True, metavar="COMMAND")
 
-    send = commands.add_parser("send", help="seal a PDF or OFD file and send it")
-    send.add_argument("file", type=Path)
-    send.add_argument("--to", type=_unit_list, required=True, help="main recipients (主送): A,B")
-    send.add_argument("--cc", type=_unit_list, default=[], help="copy recipients (抄送): C,D")
+    send = commands.add_parser("send", help=_("seal a PDF or OFD file and send it"))
+    send.add_argument("file", type=Path, help=_("the PDF or OFD file"))
+    send.add_argument("--to", type=_unit_list, required=True, help=_("main recipients (主送): A,B"))
+    send.add_argument("--cc", type=_unit_list, default=[], help=_("copy recipients (抄送): C,D"))
     # §31: the sender sets the copies each recipient may print; a forgotten one is an error,
     # not a quota of 0.
     copies = send.add_mutually_exclusive_group(required=True)
     copies.add_argument(
-        "--copies", type=_copies, help="copies each recipient may print (§31): A=3,C=1"
+        "--copies", type=_copies, help=_("copies each recipient may print (§31): A=3,C=1")
     )
     copies.add_argument(
         "--copies-all",
         type=_count,
         metavar="N",
-        help="the same number of copies for every recipient",
+        help=_("the same number of copies for every recipient"),
     )
-    send.add_argument("--title", required=True)
-    send.add_argument("--doc-no", required=True, help="document number (文号)")
+    send.add_argument("--title", required=True, help=_("title (标题)"))
+    send.add_argument("--doc-no", required=True, help=_("document number (文号)"))
     send.add_argument(
         "--classification",
         default="public",
         choices=["public", "internal"],
-        help="secret and above are never exchanged (§4)",
+        help=_("secret and above are never exchanged (§4)"),
     )
-    send.add_argument("--format", help="pdf, ofd or a configured one (default: from the file)")
+    send.add_argument("--format", help=_("pdf, ofd or a configured one (default: from the file)"))
     send.add_argument(
-        "--sealed-by", required=True, help="the person who applies the seal (§29), by name"
+        "--sealed-by",
+        help=_("who applies the seal (§29), by name (else sealed_by in the settings)"),
+    )
+    send.add_argument(
+        "--sent-by", help=_("who sends it (§29), by name (else sent_by in the settings)")
+    )
+    send.add_argument(
+        "--again",
+        action="store_true",
+        help=_("send as a new document what this unit already sent (same file, 文号, recipients)"),
     )
     send.add_argument(
         "--seal-password-file",
         type=Path,
-        help=f"the seal carrier's password (else ${PASSWORD_ENV}, else prompt)",
+        help=_("the seal carrier's password (else ${env}, else prompt)").format(env=PASSWORD_ENV),
     )
-    send.add_argument("--timeout", type=float, default=30.0)
+    send.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help=_("seconds to wait for the router's answer; the document stays queued after"),
+    )
     send.set_defaults(func=sync(_send))
 
-    inbox = commands.add_parser("inbox", help="fetch delivered documents, verify their seals")
+    inbox = commands.add_parser("inbox", help=_("fetch delivered documents, verify their seals"))
     inbox.add_argument(
         "--save",
         type=Path,
-        help="save verified documents here and tell the router they were read (§37)",
+        help=_("save verified documents here as '<文号> <标题>.pdf' and send read receipts (§37)"),
+    )
+    inbox.add_argument(
+        "--all", action="store_true", help=_("every document delivered, not only new")
     )
     inbox.set_defaults(func=sync(_inbox))
 
-    status = commands.add_parser("status", help="where a document is, recipient by recipient")
+    status = commands.add_parser("status", help=_("where a document is, recipient by recipient"))
     status.add_argument("doc_id")
     status.add_argument("--timeout", type=float, default=30.0)
     status.set_defaults(func=sync(_status))
 
     events = commands.add_parser(
-        "events", help="news from the router: documents you sent, outages and paper notices"
+        "events", help=_("news from the router: documents you sent, outages and paper notices")
     )
     events.add_argument("doc_id", nargs="?")
     events.set_defaults(func=sync(_events))
 
+    units = commands.add_parser("units", help=_("the units on the exchange: id, name, state"))
+    units.add_argument("--timeout", type=float, default=30.0)
+    units.set_defaults(func=sync(_units))
+
     unit_lifecycle.add_commands(commands)
     unit_info.add_commands(commands)
+    add_config_option_everywhere(unit, _("the unit's settings file"))
 
 
 async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
+    """Safe to repeat: the same file, 文号 and recipients sent again is found in the unit's
+    mailbox and refused with the first id (unless --again); a send the broker never
+    confirmed is published again as it was, and the router applies a message id once."""
+    from docex.ledger.mailbox import Mailbox
+    from docex.unit.client import BROKER_UNAVAILABLE
+    from docex.unit.compose import sending_fingerprint
+
+    print_quota = _print_quota(args)
+    content = read_file(args.file)
+    format_name = args.format or formats.detect(content)
+    if format_name is None:
+        raise CommandError(
+            _("{file} is neither PDF nor OFD; name its format with --format").format(file=args.file)
+        )
+    fingerprint = sending_fingerprint(content, doc_no=args.doc_no, to=args.to, cc=args.cc)
+    mailbox = Mailbox(Path(settings.mailbox))
+    try:
+        earlier = None if args.again else mailbox.last_sent(fingerprint)
+        if earlier is not None and _was_rejected(mailbox, earlier.message_id):
+            earlier = None
+        if earlier is not None and earlier.confirmed:
+            envelope = _submitted(earlier.submit).envelope
+            print(
+                _(
+                    "already sent: {doc_no} 《{title}》 id {id}; `docex unit status {id}` shows"
+                    " where it is; --again sends it once more as a new document"
+                ).format(doc_no=shown(envelope.doc_no), title=shown(envelope.title), id=envelope.id)
+            )
+            return 1
+        if earlier is not None:
+            body, message_id = earlier.submit, earlier.message_id
+        else:
+            body, message_id = _sealed_submit(args, settings, content, format_name, print_quota)
+            doc_id = _submitted(body).envelope.id
+            mailbox.record_sending(fingerprint, doc_id, message_id, body)
+    finally:
+        mailbox.close()
+    envelope = _submitted(body).envelope
+
+    async def send(client: UnitClient) -> int:
+        await client.publish_encoded(body, message_id, "submit")
+        client.mailbox.mark_sent_confirmed(envelope.id)
+        print(
+            _("sent: {doc_no} 《{title}》 id {id}").format(
+                doc_no=shown(envelope.doc_no), title=shown(envelope.title), id=envelope.id
+            )
+        )
+        try:
+            answer = await client.answer_if_router_listens(message_id, args.timeout)
+        except BROKER_UNAVAILABLE:
+            answer = None  # the broker has the document; only its answer is not to be had now
+        if answer is None:
+            print(
+                _(
+                    "queued: will be delivered when the exchange is back;"
+                    " check with `docex unit status {id}`"
+                ).format(id=envelope.id)
+            )
+            return 0
+        if not isinstance(answer, wire.Status) or answer.state != "accepted":
+            return print_answer(answer)
+        print(
+            _("accepted: sent at {at}, counts as sent on {date} (§30, §32)").format(
+                at=answer.at, date=answer.exchange_date
+            )
+        )
+        return 0
+
+    try:
+        return await with_client(settings, send)
+    except CommandError:
+        raise
+    except Exception as exc:
+        if _confirmed(settings, envelope.id):
+            raise
+        raise NotSentYet(exc, envelope.id) from exc
+
+
+def _sealed_submit(
+    args: argparse.Namespace,
+    settings: UnitSettings,
+    content: bytes,
+    format_name: str,
+    print_quota: dict[str, int],
+) -> tuple[bytes, str]:
+    """The sealed submit command, encoded, and the message id it goes out under."""
+    from docex.ids import uuid7
     from docex.seals.seal import open_seal
     from docex.unit.compose import apply_seal, compose
 
-    print_quota = _print_quota(args)
-    content = args.file.read_bytes()
-    format_name = args.format or formats.detect(content)
-    if format_name is None:
-        raise CommandError(f"{args.file} is neither PDF nor OFD; name its format with --format")
+    sealed_by = args.sealed_by or settings.sealed_by
+    if not sealed_by:
+        raise CommandError(
+            _(
+                "say who applies the seal (§29): --sealed-by NAME, or sealed_by in the unit's"
+                " settings"
+            )
+        )
     seal = open_seal(Path(settings.seal_carrier), seal_password(args.seal_password_file))
     now = datetime.now(UTC)
     envelope = compose(
@@ -114,60 +234,127 @@ async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
         classification=args.classification,
         now=now,
     )
-    envelope = apply_seal(envelope, seal, sealed_by=args.sealed_by, now=now)
+    envelope = apply_seal(envelope, seal, sealed_by=sealed_by, now=now)
+    envelope = msgspec.structs.replace(envelope, sent_by=args.sent_by or settings.sent_by)
+    return wire.encode(wire.Submit(v=wire.VERSION, envelope=envelope)), uuid7()
 
-    async def send(client: UnitClient) -> int:
-        answer = await client.request(wire.Submit(v=wire.VERSION, envelope=envelope), args.timeout)
-        if not isinstance(answer, wire.Status) or answer.state != "accepted":
-            return print_answer(answer)
-        print(
-            f"accepted: {envelope.doc_no} 《{envelope.title}》 id {envelope.id}\n"
-            f"  sent at {answer.at}, counts as sent on {answer.exchange_date} (§30, §32)"
-        )
-        return 0
 
-    return await with_client(settings, send)
+def _confirmed(settings: UnitSettings, doc_id: str) -> bool:
+    """Whether the broker confirmed this document: then it went out, whatever failed after."""
+    from docex.ledger.mailbox import Mailbox
+
+    mailbox = Mailbox(Path(settings.mailbox))
+    try:
+        return mailbox.sent_confirmed(doc_id)
+    finally:
+        mailbox.close()
+
+
+def _submitted(body: bytes) -> wire.Submit:
+    command = wire.decode_command(body)
+    assert isinstance(command, wire.Submit)
+    return command
+
+
+def _was_rejected(mailbox: Mailbox, message_id: str) -> bool:
+    answer = mailbox.answer_to(message_id)
+    return isinstance(answer, wire.Status) and answer.state == "rejected"
 
 
 async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
+    """What is new since the last run (--all: everything). A read receipt (§37) goes only for
+    a document whose file is in the folder this command saves to: never for one another
+    program (a hot folder on the same unit) filed, which the clerk may not have seen."""
+
     async def inbox(client: UnitClient) -> int:
         await client.drain()
+        mailbox = client.mailbox
+        listed = (
+            mailbox.deliveries()
+            if args.all
+            else mailbox.new_deliveries(unsaved_too=args.save is not None)
+        )
+        if not listed:
+            print(_("no new documents (--all lists every one delivered)"))
         not_saved = 0
-        for stored in client.mailbox.deliveries():
+        now = datetime.now(UTC).isoformat()
+        for stored in listed:
             envelope = stored.deliver.envelope
-            line = (
-                f"{shown(envelope.id)}  {shown(envelope.doc_no)}  《{shown(envelope.title)}》"
-                f" from {shown(envelope.sender)}"
-                f" ({stored.deliver.role}, may print {stored.deliver.print_quota})"
+            line = _(
+                "{doc_no} 《{title}》 from {sender} ({role}, may print {copies}), id {id}"
+            ).format(
+                doc_no=shown(envelope.doc_no),
+                title=shown(envelope.title),
+                sender=shown(envelope.sender),
+                role=_("main") if stored.deliver.role == "main" else _("copy"),
+                copies=stored.deliver.print_quota,
+                id=shown(envelope.id),
             )
+            mailbox.mark_shown(envelope.id, now)
             if stored.seal_error:
-                print(f"REFUSED {line}\n  seal does not verify: {stored.seal_error}")
+                print(
+                    _("REFUSED {line}\n  seal does not verify: {error}").format(
+                        line=line, error=stored.seal_error
+                    )
+                )
                 continue
             if stored.withdrawn_at:
-                print(f"WITHDRAWN {line}\n  withdrawn by the sender at {stored.withdrawn_at}")
+                print(
+                    _("WITHDRAWN {line}\n  withdrawn by the sender at {at}").format(
+                        line=line, at=stored.withdrawn_at
+                    )
+                )
                 continue
             if stored.paper_at:
-                print(f"ON PAPER {line}\n  exchanged on paper since {stored.paper_at} (§47)")
+                print(
+                    _("ON PAPER {line}\n  exchanged on paper since {at} (§47)").format(
+                        line=line, at=stored.paper_at
+                    )
+                )
                 continue
-            if args.save is not None and stored.saved_path is None:
+            saved = stored.saved_path
+            if args.save is not None and saved is None:
                 try:
                     args.save.mkdir(parents=True, exist_ok=True)
-                    path = save_delivery(args.save, stored.deliver)
+                    name = readable_name(envelope, partial(_taken, args.save))
+                    saved = str(save_delivery(args.save, stored.deliver, name=name))
                 except (OSError, UnsafeFileName) as exc:
                     # Set aside, unreceipted (§37), for the next run: the others still go in.
-                    print(f"NOT SAVED {line}: {shown(str(exc), None)}; the others continue")
+                    print(
+                        _("NOT SAVED {line}: {error}; the others continue").format(
+                            line=line, error=shown(str(exc), None)
+                        )
+                    )
                     not_saved += 1
                     continue
-                client.mailbox.mark_saved(envelope.id, str(path))
-                line += f"\n  seal verified; saved to {path}"
-            if args.save is not None and not stored.receipt_sent:
-                await client.send(wire.Receipt(v=wire.VERSION, doc_id=envelope.id, kind="read"))
-                client.mailbox.mark_receipt_sent(envelope.id)
-                line += "\n  read receipt sent"
+                mailbox.mark_saved(envelope.id, saved)
+                line += "\n  " + _("seal verified; saved to {path}").format(path=saved)
+            if args.save is not None and saved is not None and not stored.receipt_sent:
+                if _saved_in(saved, args.save):
+                    await client.send(wire.Receipt(v=wire.VERSION, doc_id=envelope.id, kind="read"))
+                    mailbox.mark_receipt_sent(envelope.id)
+                    line += "\n  " + _("read receipt sent (§37)")
+                else:
+                    # A hot folder on the same unit filed it: its receipt goes when the clerk
+                    # takes it in there.
+                    line += "\n  " + _(
+                        "filed by another program at {path}; no receipt from here"
+                    ).format(path=saved)
             print(line)
         return 1 if not_saved else 0
 
     return await with_client(settings, inbox)
+
+
+def _taken(directory: Path, name: str) -> bool:
+    """Anything already there, even a dangling link: a clerk's folder is never overwritten."""
+    return (directory / name).exists() or (directory / name).is_symlink()
+
+
+def _saved_in(path: str, directory: Path) -> bool:
+    """Whether the document's file is there, in the folder this clerk named."""
+    saved = Path(path)
+    return saved.is_file() and saved.parent.resolve() == directory.resolve()
 
 
 async def _status(args: argparse.Namespace, settings: UnitSettings) -> int:
@@ -178,16 +365,32 @@ async def _status(args: argparse.Namespace, settings: UnitSettings) -> int:
         if not isinstance(answer, wire.DocumentStatus):
             return print_answer(answer)
         print(f"{answer.doc_no} 《{answer.title}》 {answer.doc_id}")
-        print(f"sent at {answer.sent_at}, exchange date {answer.sent_exchange_date}")
+        print(
+            _("sent at {at}, exchange date {date}").format(
+                at=answer.sent_at, date=answer.sent_exchange_date
+            )
+        )
         if answer.paper_attachments:
-            print(f"paper attachments (§28): {'; '.join(answer.paper_attachments)}")
+            print(
+                _("paper attachments (§28): {items}").format(
+                    items="; ".join(answer.paper_attachments)
+                )
+            )
         rows: list[tuple[str, ...]] = [
-            ("recipient", "role", "state", "printed", "attempt", "received at", "exchange date")
+            (
+                _("recipient"),
+                _("role"),
+                _("state"),
+                _("printed"),
+                _("attempt"),
+                _("received at"),
+                _("exchange date"),
+            )
         ]
         rows += [
             (
                 r.recipient,
-                "main" if r.role == "main" else "copy",
+                _("main") if r.role == "main" else _("copy"),
                 r.state,
                 f"{r.printed}/{r.print_quota}",
                 str(r.attempt),
@@ -207,21 +410,43 @@ async def _events(args: argparse.Namespace, settings: UnitSettings) -> int:
         await client.drain()
         for status in client.mailbox.statuses(args.doc_id):
             who = f" {status.recipient}" if status.recipient else ""
-            date = f" (exchange date {status.exchange_date})" if status.exchange_date else ""
+            date = (
+                _(" (exchange date {date})").format(date=status.exchange_date)
+                if status.exchange_date
+                else ""
+            )
             reason = f" {status.reason}: {status.message}" if status.reason else ""
             print(f"{status.at}  {status.doc_id}  {status.state}{who}{date}{reason}")
         if args.doc_id is None:
             for notice in client.mailbox.notices():
-                print(f"{notice.at}  notice {notice.kind} (fault {notice.fault_id}): {notice.text}")
+                print(
+                    _("{at}  notice {kind} (fault {fault}): {text}").format(
+                        at=notice.at, kind=notice.kind, fault=notice.fault_id, text=notice.text
+                    )
+                )
         return 0
 
     return await with_client(settings, events)
 
 
+async def _units(args: argparse.Namespace, settings: UnitSettings) -> int:
+    """Asked of the router: its config is the one list that stays true."""
+
+    async def units(client: UnitClient) -> int:
+        answer = await client.request(wire.UnitsQuery(v=wire.VERSION), args.timeout)
+        if not isinstance(answer, wire.UnitList):
+            return print_answer(answer)
+        rows = [(_("unit"), _("name"), _("state"))]
+        rows += [(unit.id, unit.name, unit.status) for unit in answer.units]
+        _print_table(rows)
+        return 0
+
+    return await with_client(settings, units)
+
+
 def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    for line in table_lines(rows):
+        print(line)
 
 
 def _unit_list(value: str) -> list[str]:
@@ -239,8 +464,10 @@ def _print_quota(args: argparse.Namespace) -> dict[str, int]:
     missing = [unit for unit in recipients if unit not in args.copies]
     if missing:
         raise CommandError(
-            f"say how many copies {', '.join(missing)} may print (§31):"
-            " --copies UNIT=N for each recipient, or --copies-all N"
+            _(
+                "say how many copies {units} may print (§31):"
+                " --copies UNIT=N for each recipient, or --copies-all N"
+            ).format(units=", ".join(missing))
         )
     return dict(args.copies)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from docex import wire
 from docex.filenames import is_unprintable
+from docex.i18n import N_, _
 from docex.seals.carrier import PASSWORD_ENV
 from docex.seals.errors import SealError
 from docex.settings_file import SettingsError
@@ -29,6 +31,16 @@ class CommandError(Exception):
     pass
 
 
+class NotSentYet(Exception):
+    """A send the broker did not confirm: the sealed document is kept in the unit's mailbox,
+    and sending the same again publishes it, under its first id."""
+
+    def __init__(self, cause: Exception, doc_id: str) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.doc_id = doc_id
+
+
 Action = Callable[[argparse.Namespace, UnitSettings], Coroutine[Any, Any, int]]
 
 
@@ -37,18 +49,35 @@ def sync(action: Action) -> Callable[[argparse.Namespace], int]:
 
 
 def _run(action: Action, args: argparse.Namespace) -> int:
-    import aiormq
-
     from docex.unit.client import ExchangeBusy, ExchangeTimeout
 
+    if not args.debug:
+        # The AMQP libraries log each failed connection attempt as a repr; the one line
+        # below says it for people.
+        for library in ("aio_pika", "aiormq"):
+            logging.getLogger(library).setLevel(logging.CRITICAL)
     try:
         settings = load_unit_settings(args.config)
-        return asyncio.run(action(args, settings))
-    except (SettingsError, CommandError, SealError, ExchangeTimeout, ExchangeBusy) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except SettingsError as exc:
+        print(_("error: {problem}").format(problem=exc), file=sys.stderr)
         return 2
-    except (OSError, aiormq.exceptions.AMQPError) as exc:
-        print(f"error: cannot use the exchange: {exc!r}", file=sys.stderr)
+    try:
+        return asyncio.run(action(args, settings))
+    except (CommandError, SealError, ExchangeTimeout, ExchangeBusy) as exc:
+        print(_("error: {problem}").format(problem=exc), file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if args.debug:
+            raise
+        from docex.cli.errors import describe_unit_error
+
+        cause = exc.cause if isinstance(exc, NotSentYet) else exc
+        problem = describe_unit_error(cause, args.config, settings)
+        if isinstance(exc, NotSentYet):
+            problem += _("; not sent yet: the same send again sends document {id}, once").format(
+                id=exc.doc_id
+            )
+        print(_("error: {problem}").format(problem=problem), file=sys.stderr)
         return 3
 
 
@@ -59,6 +88,19 @@ async def with_client(
 
     async with UnitClient(settings) as client:
         return await action(client)
+
+
+def read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CommandError(_("{path}: no such file").format(path=path)) from None
+    except IsADirectoryError:
+        raise CommandError(_("{path} is a folder; name a file").format(path=path)) from None
+    except PermissionError:
+        raise CommandError(_("{path}: not allowed to read it").format(path=path)) from None
+    except OSError as exc:
+        raise CommandError(f"{path}: cannot read it ({exc.strerror})") from None
 
 
 def seal_password(file: Path | None) -> str:
@@ -79,19 +121,63 @@ def shown(text: str, limit: int | None = 120) -> str:
     return escaped if limit is None or len(escaped) <= limit else f"{escaped[:limit]}…"
 
 
+_REASONS = {
+    "unknown_recipient": N_("a recipient is not registered on the exchange"),
+    "recipient_revoked": N_("a recipient has left the exchange"),
+    "sender_revoked": N_("this unit may no longer send"),
+    "format_not_allowed": N_("the exchange does not take this file format"),
+    "excluded_classification": N_("secret documents are not exchanged electronically (§4)"),
+    "seal_untrusted": N_("the seal is not one the exchange trusts"),
+    "seal_revoked": N_("the seal has been revoked"),
+    "unsealed": N_("the document is not sealed"),
+    "content_hash_mismatch": N_("the file is not what was sealed"),
+    "too_large": N_("the document is too large"),
+    "unknown_document": N_("no such document of this unit"),
+    "not_a_recipient": N_("this unit is not a recipient of the document"),
+    "document_withdrawn": N_("the document has been withdrawn"),
+    "already_received": N_("the document was already received"),
+    "duplicate_document": N_("a document with this id was already sent"),
+    "duplicate_recipient": N_("a unit is named twice among the recipients"),
+    "no_recipients": N_("no recipient named"),
+    "self_send": N_("a unit cannot send to itself"),
+    "reason_required": N_("a reason is required"),
+    "invalid_copies": N_("the number of copies is not allowed"),
+    "invalid_quota": N_("a print quota is not allowed"),
+    "quota_too_large": N_("more copies than the exchange allows"),
+}
+
+
 def print_answer(answer: wire.Answer) -> int:
     """One line for the router's answer; exit status 1 when it refused the command."""
     if isinstance(answer, wire.Status) and answer.state == "rejected":
-        print(f"rejected: {answer.reason}: {answer.message}")
+        # The router's reason code, told in the reader's language where the catalog has it,
+        # then its detail as the router wrote it.
+        known = _REASONS.get(answer.reason)
+        print(
+            _("rejected: {reason}: {message}").format(
+                reason=answer.reason,
+                message=answer.message,
+                explanation=_(known) if known else answer.reason,
+            )
+        )
         return 1
     if isinstance(answer, wire.PrintDenied):
-        print(f"denied: {answer.message}")
+        # The router's sentence, or one made from its numbers where the catalog has one.
+        print(
+            _("denied: {message}").format(
+                message=answer.message, requested=answer.requested, remaining=answer.remaining
+            )
+        )
         return 1
     if isinstance(answer, wire.WithdrawResult):
         refused = ", ".join(f"{unit} ({state})" for unit, state in answer.refused.items())
-        print(f"withdrawn from {', '.join(answer.withdrawn)} at {answer.at}")
+        print(
+            _("withdrawn from {units} at {at}").format(
+                units=", ".join(answer.withdrawn), at=answer.at
+            )
+        )
         if refused:
-            print(f"refused for {refused}: already received")
+            print(_("refused for {units}: already received").format(units=refused))
         return 0
     if isinstance(answer, wire.Status):
         detail = f" ({answer.message})" if answer.message else ""

@@ -35,12 +35,36 @@ CREATE TABLE IF NOT EXISTS withdrawn (
     doc_id TEXT PRIMARY KEY,
     at TEXT NOT NULL
 );
+-- Documents this unit sent, so that sending the same file again is recognised (a clerk who
+-- saw no answer sends again). `submit` is the sealed command as first published: a send that
+-- the broker never confirmed is published again byte for byte, with the same message id.
+CREATE TABLE IF NOT EXISTS sent (
+    doc_id TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    submit BLOB NOT NULL,
+    confirmed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS sent_fingerprint ON sent (fingerprint);
+-- Documents `inbox` has shown a person: the next run shows only what is new.
+CREATE TABLE IF NOT EXISTS shown (
+    doc_id TEXT PRIMARY KEY,
+    at TEXT NOT NULL
+);
 -- Documents a paper notice (§47) switched to paper: not to be taken in electronically.
 CREATE TABLE IF NOT EXISTS paper (
     doc_id TEXT PRIMARY KEY,
     at TEXT NOT NULL
 );
 """
+
+
+@dataclass(frozen=True)
+class SentDocument:
+    doc_id: str
+    message_id: str
+    submit: bytes
+    confirmed: bool
 
 
 @dataclass(frozen=True)
@@ -85,6 +109,32 @@ class Mailbox:
             "INSERT OR IGNORE INTO messages (message_id, type, ref, body) VALUES (?, ?, ?, ?)",
             (message_id, wire.type_name(message), getattr(message, "ref", ""), body),
         )
+
+    def record_sending(self, fingerprint: str, doc_id: str, message_id: str, submit: bytes) -> None:
+        """Kept before the command is published: a send cut short is then found again."""
+        self._db.execute(
+            "INSERT INTO sent (doc_id, fingerprint, message_id, submit) VALUES (?, ?, ?, ?)",
+            (doc_id, fingerprint, message_id, submit),
+        )
+
+    def mark_sent_confirmed(self, doc_id: str) -> None:
+        self._db.execute("UPDATE sent SET confirmed = 1 WHERE doc_id = ?", (doc_id,))
+
+    def sent_confirmed(self, doc_id: str) -> bool:
+        row = self._db.execute("SELECT confirmed FROM sent WHERE doc_id = ?", (doc_id,)).fetchone()
+        return bool(row and row[0])
+
+    def last_sent(self, fingerprint: str) -> SentDocument | None:
+        """The latest document sent with this fingerprint, if any."""
+        row = self._db.execute(
+            "SELECT doc_id, message_id, submit, confirmed FROM sent WHERE fingerprint = ?"
+            " ORDER BY rowid DESC LIMIT 1",
+            (fingerprint,),
+        ).fetchone()
+        if row is None:
+            return None
+        doc_id, message_id, submit, confirmed = row
+        return SentDocument(str(doc_id), str(message_id), bytes(submit), bool(confirmed))
 
     def answer_to(self, ref: str) -> wire.Answer | None:
         row = self._db.execute(
@@ -138,6 +188,18 @@ class Mailbox:
     def deliveries(self) -> list[StoredDelivery]:
         rows = self._db.execute(f"{_DELIVERIES} ORDER BY deliveries.rowid").fetchall()
         return [_stored_delivery(row) for row in rows]
+
+    def new_deliveries(self, unsaved_too: bool) -> list[StoredDelivery]:
+        """Deliveries no one was shown yet, and with `unsaved_too` those not saved anywhere."""
+        rows = self._db.execute(
+            f"{_DELIVERIES} WHERE doc_id NOT IN (SELECT doc_id FROM shown)"
+            " OR (? AND saved_path IS NULL) ORDER BY deliveries.rowid",
+            (unsaved_too,),
+        ).fetchall()
+        return [_stored_delivery(row) for row in rows]
+
+    def mark_shown(self, doc_id: str, at: str) -> None:
+        self._db.execute("INSERT OR IGNORE INTO shown (doc_id, at) VALUES (?, ?)", (doc_id, at))
 
     def delivery(self, doc_id: str) -> StoredDelivery | None:
         row = self._db.execute(f"{_DELIVERIES} WHERE doc_id = ?", (doc_id,)).fetchone()

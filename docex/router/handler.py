@@ -183,6 +183,8 @@ class CommandHandler:
                 self._submit(unit, message_id, command.envelope)
             case wire.StatusQuery():
                 self._status_query(unit, message_id, command)
+            case wire.UnitsQuery():
+                self._answer(unit.id, self._unit_list(message_id))
             case wire.Receipt():
                 life.receipt(unit.id, message_id, command)
             case wire.PrintRequest():
@@ -278,6 +280,13 @@ class CommandHandler:
                 recipients=[_recipient_state(d) for d in deliveries],
             ),
         )
+
+    def _unit_list(self, message_id: str) -> wire.UnitList:
+        registered = [
+            wire.RegisteredUnit(id=unit.id, name=unit.name, status=unit.status)
+            for unit in self.config.units
+        ]
+        return wire.UnitList(ref=message_id, units=registered)
 
     def reconfigure(self, config: Config, change: Change) -> None:
         """Take a reloaded configuration between two commands (§9): record renames, and move
@@ -436,7 +445,7 @@ def _subject(command: wire.Command) -> str:
     match command:
         case wire.Submit():
             return command.envelope.id
-        case wire.Info() | wire.Heartbeat():
+        case wire.Info() | wire.Heartbeat() | wire.UnitsQuery():
             return ""
         case wire.Reply() | wire.Adopt():
             return command.info_id

@@ -3,8 +3,10 @@ a glance who is late.
 
 Documents count by exchange date (§30, §33): a document counts in the period its sent
 exchange date falls in. A delivery is received on time when its receipt's exchange date is no
-later than the first workday after the sent exchange date; withdrawn, returned, forwarded and
-paper deliveries were never expected to be received, and are left out of the rate. Returns and
+later than the first workday after the sent exchange date; one not received while that day
+has not passed (`today` in the exchange's time zone) is not yet due and is left out, like
+withdrawn, returned, forwarded and paper deliveries, which were never expected to be
+received. Returns and
 resend requests are the commands the unit made in the period; withdrawals are the deliveries
 of its documents it withdrew. Work updates count the filings (both parts) due in the period,
 and whether each was in by its due date; information counts items sent in the period.
@@ -48,8 +50,8 @@ def statistics(
     config: Config, ledger: LedgerReads, period: str, today: date
 ) -> list[UnitStatistics]:
     """One row per unit, in the order of the configuration; `today` decides which work-update
-    filings are already due. Raises PeriodError for a period that is neither a year nor a
-    month."""
+    filings and which receipts are already due. Raises PeriodError for a period that is
+    neither a year nor a month."""
     filings = _filings(period, config.information)
     calendar = config.calendar()
     rows = {unit.id: UnitStatistics(unit.id, unit.name) for unit in config.units}
@@ -62,8 +64,10 @@ def statistics(
             rows[sender].withdrawals += 1
         if recipient not in rows or state in TAKEN_AWAY:
             continue
-        rows[recipient].receipts_expected += 1
         deadline = _next_workday(calendar, date.fromisoformat(sent_date)).isoformat()
+        if received_date is None and today.isoformat() <= deadline:
+            continue  # not yet due: neither on time nor late
+        rows[recipient].receipts_expected += 1
         if received_date is not None and received_date <= deadline:
             rows[recipient].received_on_time += 1
     for sender, doc_ids in documents.items():

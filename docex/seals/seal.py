@@ -6,6 +6,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.x509.oid import NameOID
 
 from docex.seals.ca import CertificateAuthority
 from docex.seals.carrier import read_carrier, write_carrier
@@ -28,6 +29,12 @@ class Seal:
     def certificate_der(self) -> bytes:
         """The form envelopes carry and SealVerifier takes."""
         return self.certificate.public_bytes(serialization.Encoding.DER)
+
+    @property
+    def unit_name(self) -> str:
+        """The unit's name as the CA wrote it into the certificate (e.g. 市财政局)."""
+        names = self.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(names[0].value) if names else ""
 
     @property
     def serial(self) -> str:

@@ -84,16 +84,23 @@ class UnitClient:
         self._connection = await broker_link.connect(
             [self.settings.amqp_url, *self.settings.amqp_urls], reconnect_interval=1.0
         )
-        self._channel = await self._connection.channel(
-            publisher_confirms=True, on_return_raises=True
-        )
-        await self._channel.set_qos(prefetch_count=64)
-        self._inbound = await self._channel.get_exchange(
-            self.names.inbound(self.unit_id), ensure=False
-        )
-        # Passive declares: a unit may not configure anything, and a robust channel restores
-        # consumers after a reconnect only on queues it declared.
-        self._queue = await self._channel.get_queue(self.names.unit_queue(self.unit_id))
+        try:
+            self._channel = await self._connection.channel(
+                publisher_confirms=True, on_return_raises=True
+            )
+            await self._channel.set_qos(prefetch_count=64)
+            self._inbound = await self._channel.get_exchange(
+                self.names.inbound(self.unit_id), ensure=False
+            )
+            # Passive declares: a unit may not configure anything, and a robust channel
+            # restores consumers after a reconnect only on queues it declared.
+            self._queue = await self._channel.get_queue(self.names.unit_queue(self.unit_id))
+        except BaseException:
+            # No queue for this unit (an unknown id): a robust connection left open would
+            # keep trying to restore the channel.
+            await self._connection.close()
+            self.mailbox.close()
+            raise
         return self
 
     async def __aexit__(
@@ -180,6 +187,32 @@ class UnitClient:
         message_id = message_id or uuid7()
         await self.publish(command, message_id)
         return await self.wait_for(lambda: self.mailbox.answer_to(message_id), timeout)
+
+    async def answer_if_router_listens(self, message_id: str, timeout: float) -> wire.Answer | None:
+        """The router's answer to a command already published, or None at once when no router
+        is taking this unit's commands (stopped, or cut off): the broker keeps the command
+        and the router applies it when it is back. None also when no answer came in time."""
+        if not await self.router_listening():
+            return None
+        try:
+            return await self.wait_for(lambda: self.mailbox.answer_to(message_id), timeout)
+        except ExchangeTimeout:
+            return None
+
+    async def router_listening(self) -> bool:
+        """Whether a router consumes this unit's intake queue now. Asked on a channel of its
+        own: a broker that refuses the question closes the channel it was asked on."""
+        assert self._connection is not None
+        channel = await self._connection.channel()
+        try:
+            queue = await channel.declare_queue(self.names.intake_queue(self.unit_id), passive=True)
+        except aio_pika.exceptions.AMQPError:
+            return True  # the broker will not say: wait for the answer instead
+        finally:
+            if not channel.is_closed:
+                await channel.close()
+        result = queue.declaration_result
+        return result.consumer_count is None or result.consumer_count > 0
 
     async def wait_for(self, found: Callable[[], T | None], timeout: float) -> T:
         """Read the queue into the mailbox until `found` returns something."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 
 import msgspec
@@ -60,3 +62,13 @@ def apply_seal(
             sig=seal.sign(wire.signing_bytes(unsealed)),
         ),
     )
+
+
+def sending_fingerprint(content: bytes, *, doc_no: str, to: list[str], cc: list[str]) -> str:
+    """What makes two sends the same document to a clerk: the same file, 文号 and recipients.
+    The order recipients are named in does not matter; the title may be retyped."""
+    key = json.dumps(
+        [wire.content_digest(content).hex(), doc_no, sorted(set(to)), sorted(set(cc))],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(key.encode()).hexdigest()

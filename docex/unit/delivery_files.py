@@ -7,6 +7,7 @@ through `docex.filenames`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from docex import wire
@@ -20,13 +21,26 @@ def document_name(envelope: wire.Envelope) -> str:
     return f"{safe_stem(envelope.id)}.{extension}"
 
 
+def readable_name(envelope: wire.Envelope, taken: Callable[[str], bool]) -> str:
+    """`<文号> <标题>.pdf`, as a clerk files it; the id is added only when another document
+    already has that name or its `.json` (`taken`), so no document overwrites another."""
+    extension = document_name(envelope).rsplit(".", 1)[1]
+    stem = safe_stem(f"{envelope.doc_no} {envelope.title}")
+    if taken(f"{stem}.{extension}") or taken(f"{stem}.json"):
+        stem = safe_stem(f"{envelope.doc_no} {envelope.title} {envelope.id}")
+    return f"{stem}.{extension}"
+
+
 def save_delivery(
-    directory: Path, deliver: wire.Deliver, extra: dict[str, object] | None = None
+    directory: Path,
+    deliver: wire.Deliver,
+    extra: dict[str, object] | None = None,
+    name: str | None = None,
 ) -> Path:
-    """The document, then its metadata with `extra` (the `.json` last: its appearance says the
-    document is complete); returns the document's path."""
+    """The document (under `name`, else its id), then its metadata with `extra` (the `.json`
+    last: its appearance says the document is complete); returns the document's path."""
     envelope = deliver.envelope
-    document = write_inside(directory, document_name(envelope), envelope.content)
+    document = write_inside(directory, name or document_name(envelope), envelope.content)
     write_metadata(document, deliver, extra or {})
     return document
 

@@ -22,6 +22,12 @@ class UnitSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # The CA's revocation list (revocations.crl), kept current by the General Office; "" = none.
     revocation_list: str = ""
     mailbox: str
+    # Who seals and who sends (§29), by name, when `send` is not told: a registrar who does
+    # both every day sets them once.
+    sealed_by: str = ""
+    sent_by: str = ""
+    # The time zone printed copies show their time in (§35).
+    timezone: str = "Asia/Shanghai"
 
 
 def load_unit_settings(path: Path) -> UnitSettings:

@@ -272,6 +272,7 @@ def fields_of(t: str, desk: Desk) -> st.SearchStrategy[dict[str, object]]:
         "withdraw": {"doc_id": doc_id, "recipients": unit_lists},
         "attachments_received": {"doc_id": doc_id},
         "heartbeat": {},
+        "units_query": {},
         "reply": {"info_id": info_id, "content": texts, "delay": st.booleans()},
         "adopt": {"info_id": info_id},
     }

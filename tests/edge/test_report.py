@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import csv
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from docex import wire
 from docex.config import Config
 from docex.router.report import statistics
+from docex.router.report_chart import write_chart
 from docex.router.service import Router
 from docex.unit.client import UnitClient
+from tests.command_line import docex
 from tests.conftest import FakeClock, Pki
 from tests.documents import sealed_envelope, submit
-from tests.edge.test_cli import docex
 from tests.edge.test_information import accepted
 
 V = wire.VERSION
@@ -89,3 +91,25 @@ async def test_statistics_per_unit(
         "report", "--config", str(config_file), "--period", "March", "--out", str(tmp_path)
     )
     assert code == 2 and "neither a year" in out
+
+
+async def test_a_receipt_not_yet_due_is_not_late_and_the_chart_speaks_chinese(
+    router: Router, units: dict[str, UnitClient], pki: Pki, config: Config, tmp_path: Path
+) -> None:
+    """§30, §33: Thursday's document may be read until Friday; on Thursday it is not late."""
+    envelope = sealed_envelope(pki.signing["gov-office"], to=["finance"])
+    answer = await units["gov-office"].request(submit(envelope))
+    assert isinstance(answer, wire.Status) and answer.state == "accepted", answer
+
+    thursday = {r.unit: r for r in statistics(config, router.ledger, "2026", date(2026, 11, 26))}
+    assert (thursday["finance"].receipts_expected, thursday["finance"].on_time_rate) == (0, "")
+    friday = {r.unit: r for r in statistics(config, router.ledger, "2026", date(2026, 11, 27))}
+    assert friday["finance"].receipts_expected == 0
+    monday = {r.unit: r for r in statistics(config, router.ledger, "2026", date(2026, 11, 30))}
+    assert (monday["finance"].receipts_expected, monday["finance"].on_time_rate) == (1, "0.0%")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        write_chart(list(monday.values()), "2026", tmp_path / "chart.png")
+    assert [str(w.message) for w in caught if "missing from" in str(w.message)] == []
+    assert monday["finance"].name == "市财政局"

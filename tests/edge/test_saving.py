@@ -1,6 +1,7 @@
-"""`docex unit … inbox --save` and `download --save` against documents whose id a hostile (but
-legitimately sealed) sender chose: every file lands inside the chosen directory, and a document
-that cannot be saved is reported and never holds up the ones after it.
+"""`docex unit … inbox --save` and `download --save` against documents whose 文号 (inbox
+names files `<文号> <标题>`) or id (download names them by id) a hostile (but legitimately
+sealed) sender chose: every file lands inside the chosen directory, and a document that
+cannot be saved is reported and never holds up the ones after it.
 
 The router checks ids, so these deliveries are handed straight to the unit's queue, as a
 compromised path would; the router is not needed, and `download` gets its answer the same way.
@@ -20,13 +21,14 @@ import pytest
 from docex import wire
 from docex.config import Config
 from docex.topology import Names
+from docex.unit.delivery_files import readable_name
+from tests.command_line import docex
 from tests.conftest import Pki, UnitConfigWriter
 from tests.documents import PDF, delivered, sealed_envelope
-from tests.edge.test_cli import docex
 from tests.edge.test_hotfolder import publish_to_unit
 
 UNIT = "finance"
-HOSTILE_IDS = {
+HOSTILE_TEXTS = {
     "parent": "../../x",
     "absolute": "{tmp_path}/abs",
     "nul": "x\0y",
@@ -92,9 +94,19 @@ def unprintable(text: str) -> list[str]:
     return [c for c in text if c != "\n" and unicodedata.category(c) in {"Cc", "Cf", "Zl", "Zp"}]
 
 
-@pytest.mark.parametrize("hostile_id", HOSTILE_IDS.values(), ids=HOSTILE_IDS.keys())
-async def test_a_hostile_id_is_saved_inside_the_directory_and_so_is_the_next_document(
-    hostile_id: str,
+def by_id(save: Path) -> dict[str, Path]:
+    """Each saved document's sidecar, found by the id in it."""
+    return {json.loads(path.read_text())["id"]: path for path in save.glob("*.json")}
+
+
+def names_for(envelope: wire.Envelope) -> list[str]:
+    """The names inbox --save may give a document: its own, then one with its id."""
+    return [readable_name(envelope, lambda name: False), readable_name(envelope, lambda name: True)]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_TEXTS.values(), ids=HOSTILE_TEXTS.keys())
+async def test_a_hostile_doc_no_is_saved_inside_the_directory_and_so_is_the_next_document(
+    hostile: str,
     empty_queues: None,
     config: Config,
     pki: Pki,
@@ -104,9 +116,10 @@ async def test_a_hostile_id_is_saved_inside_the_directory_and_so_is_the_next_doc
     """§37: both documents are saved inside DIR, under names that are one safe component, and
     both are receipted; nothing is written anywhere else; the terminal gets no control
     characters."""
-    hostile_id = hostile_id.format(tmp_path=tmp_path)
-    hostile, good = delivery(pki, id=hostile_id), delivery(pki)
-    await hand_over(config, hostile, good)
+    hostile_text = hostile.format(tmp_path=tmp_path)
+    bad, good = delivery(pki, doc_no=hostile_text), delivery(pki)
+    hostile_id = bad.envelope.id
+    await hand_over(config, bad, good)
     settings = unit_config(UNIT)
     save = tmp_path / "deep" / "er" / "in"
     before = files_under(tmp_path)
@@ -117,10 +130,10 @@ async def test_a_hostile_id_is_saved_inside_the_directory_and_so_is_the_next_doc
     written = files_under(tmp_path) - before
     assert {path.parent for path in written} == {save, tmp_path / "mailboxes"}
     good_id = good.envelope.id
-    assert (save / f"{good_id}.pdf").read_bytes() == PDF
-    sidecars = {json.loads(path.read_text())["id"]: path for path in save.glob("*.json")}
-    assert set(sidecars) == {hostile_id, good_id}
-    document = sidecars[hostile_id].with_suffix(".pdf")
+    saved = {doc_id: path.with_suffix(".pdf") for doc_id, path in by_id(save).items()}
+    assert set(saved) == {hostile_id, good_id}
+    assert saved[good_id].read_bytes() == PDF
+    document = saved[hostile_id]
     assert document.read_bytes() == PDF
     assert len(document.name.encode()) <= 200 and not unprintable(document.name)
     assert len(list(save.iterdir())) == 4
@@ -128,18 +141,18 @@ async def test_a_hostile_id_is_saved_inside_the_directory_and_so_is_the_next_doc
     records = mailbox_records(tmp_path)
     assert records == {
         hostile_id: (str(document), True),
-        good_id: (str(save / f"{good_id}.pdf"), True),
+        good_id: (str(saved[good_id]), True),
     }
     assert await receipts_sent(config) == [hostile_id, good_id]
 
 
-async def test_what_a_hostile_id_shows_on_the_terminal_and_on_disk(
+async def test_what_a_hostile_doc_no_shows_on_the_terminal_and_on_disk(
     empty_queues: None, config: Config, pki: Pki, unit_config: UnitConfigWriter, tmp_path: Path
 ) -> None:
-    """The id is shown escaped on one line; a Chinese id keeps its name; a Windows device name
-    does not become one."""
-    terminal, chinese, device = (HOSTILE_IDS[key] for key in ("terminal", "chinese", "windows"))
-    await hand_over(config, *(delivery(pki, id=doc_id) for doc_id in (terminal, chinese, device)))
+    """The 文号 is shown escaped on one line; a Chinese one keeps its name; a Windows device
+    name does not become one."""
+    terminal, chinese, device = (HOSTILE_TEXTS[key] for key in ("terminal", "chinese", "windows"))
+    await hand_over(config, *(delivery(pki, doc_no=text) for text in (terminal, chinese, device)))
     save = tmp_path / "in"
 
     code, out = await docex(
@@ -147,18 +160,18 @@ async def test_what_a_hostile_id_shows_on_the_terminal_and_on_disk(
     )
 
     assert code == 0, out
-    assert out.splitlines()[0].startswith(r"x\n\x1b[2J\x1b[31mred  穗府办〔2026〕12号")
-    assert (save / "穗府办〔2026〕12号.pdf").read_bytes() == PDF
+    assert out.splitlines()[0].startswith(r"x\n\x1b[2J\x1b[31mred 《关于做好年终工作的通知》")
+    assert (save / "穗府办〔2026〕12号 关于做好年终工作的通知.pdf").read_bytes() == PDF
     assert [path.name for path in save.iterdir() if path.name.upper().startswith("CON.")] == []
 
 
-async def test_ids_alike_once_made_safe_are_saved_apart(
+async def test_doc_nos_alike_once_made_safe_are_saved_apart(
     empty_queues: None, config: Config, pki: Pki, unit_config: UnitConfigWriter, tmp_path: Path
 ) -> None:
-    """A hostile sender cannot make one document overwrite another by choosing ids that come
+    """A hostile sender cannot make one document overwrite another by choosing 文号 that come
     out the same once their unsafe characters are replaced."""
-    ids = ["a/b", "a\\b", "a:b", "a_b"]
-    await hand_over(config, *(delivery(pki, id=doc_id) for doc_id in ids))
+    doc_nos = ["a/b", "a\\b", "a:b", "a_b"]
+    await hand_over(config, *(delivery(pki, doc_no=doc_no) for doc_no in doc_nos))
     save = tmp_path / "in"
 
     code, out = await docex(
@@ -166,11 +179,11 @@ async def test_ids_alike_once_made_safe_are_saved_apart(
     )
 
     assert code == 0, out
-    sidecars = {json.loads(path.read_text())["id"]: path for path in save.glob("*.json")}
-    assert sorted(sidecars) == sorted(ids)
+    sidecars = {json.loads(path.read_text())["doc_no"]: path for path in save.glob("*.json")}
+    assert sorted(sidecars) == sorted(doc_nos)
     assert all(path.with_suffix(".pdf").read_bytes() == PDF for path in sidecars.values())
-    assert len(list(save.iterdir())) == 2 * len(ids)
-    assert sidecars["a_b"].name == "a_b.json"
+    assert len(list(save.iterdir())) == 2 * len(doc_nos)
+    assert sidecars["a_b"].name == "a_b 关于做好年终工作的通知.json"
 
 
 async def test_a_format_is_an_extension_only_when_it_is_a_short_lowercase_word(
@@ -187,10 +200,11 @@ async def test_a_format_is_an_extension_only_when_it_is_a_short_lowercase_word(
     )
 
     assert code == 0, out
+    saved = by_id(save)
     for format, extension in formats.items():
-        doc_id = deliveries[format].envelope.id
-        assert (save / f"{doc_id}.{extension}").read_bytes() == PDF
-        assert json.loads((save / f"{doc_id}.json").read_text())["format"] == format
+        document = saved[deliveries[format].envelope.id].with_suffix(f".{extension}")
+        assert document.read_bytes() == PDF
+        assert json.loads(document.with_suffix(".json").read_text())["format"] == format
     assert len(list(save.iterdir())) == 2 * len(formats)
 
 
@@ -201,12 +215,13 @@ async def test_a_document_that_cannot_be_saved_is_reported_and_the_others_go_on(
     where its file goes, a link planted to write through) is named with the reason, gets no
     receipt, and makes the run fail; the next document is saved all the same, and a later run
     saves the others once the way is clear."""
-    blocked, planted, good = delivery(pki), delivery(pki), delivery(pki)
+    blocked, planted, good = (delivery(pki, doc_no=f"{n}号") for n in (1, 2, 3))
     save = tmp_path / "in"
-    (save / f"{blocked.envelope.id}.pdf").mkdir(parents=True)
+    for name in names_for(blocked.envelope):
+        (save / name).mkdir(parents=True)
     outside = tmp_path / "outside.pdf"
-    outside.write_bytes(b"not yours")
-    (save / f"{planted.envelope.id}.pdf").symlink_to(outside)
+    for name in names_for(planted.envelope):
+        (save / name).symlink_to(outside)  # dangling: nothing is there yet
     await hand_over(config, blocked, planted, good)
     settings = unit_config(UNIT)
 
@@ -214,21 +229,23 @@ async def test_a_document_that_cannot_be_saved_is_reported_and_the_others_go_on(
 
     assert code == 1, out
     not_saved = [line for line in out.splitlines() if line.startswith("NOT SAVED")]
-    assert [line.split()[2] for line in not_saved] == [blocked.envelope.id, planted.envelope.id]
+    assert [line.split()[2] for line in not_saved] == ["1号", "2号"]
     assert "Is a directory" in not_saved[0] and "outside" in not_saved[1]
     assert all(line.endswith("; the others continue") for line in not_saved)
-    assert outside.read_bytes() == b"not yours"
-    assert (save / f"{good.envelope.id}.pdf").read_bytes() == PDF
+    assert not outside.exists()
+    assert (save / names_for(good.envelope)[0]).read_bytes() == PDF
     records = mailbox_records(tmp_path)
     assert [records[d.envelope.id][1] for d in (blocked, planted, good)] == [False, False, True]
     assert await receipts_sent(config) == [good.envelope.id]
 
-    (save / f"{blocked.envelope.id}.pdf").rmdir()
-    (save / f"{planted.envelope.id}.pdf").unlink()
+    for name in names_for(blocked.envelope):
+        (save / name).rmdir()
+    for name in names_for(planted.envelope):
+        (save / name).unlink()
     code, out = await docex("unit", "--config", str(settings), "inbox", "--save", str(save))
     assert code == 0, out
     assert await receipts_sent(config) == [blocked.envelope.id, planted.envelope.id]
-    assert (save / f"{planted.envelope.id}.pdf").read_bytes() == PDF
+    assert (save / names_for(planted.envelope)[0]).read_bytes() == PDF
 
 
 async def answer_one_receipt(config: Config) -> wire.Receipt:

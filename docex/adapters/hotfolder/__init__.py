@@ -24,9 +24,13 @@ The folder's layout is the contract with the office system:
                       is reading in order, and a name met again (rewritten after a crash) is
                       the same message. A withdrawal or paper notice is written once the
                       document it concerns is out of inbox/
+    control/          control files: print, return, resend_request, resend, quota_request,
+                      quota_grant, withdraw, status (control.py); answered in control/done/
+    print/            print-ready copies a print control file was granted (§35)
 
 Sending `x.pdf` takes two files: the document, then its sidecar `x.pdf.toml` (recipients `to`,
-`cc`, print `copies`, `title`, `doc_no` (文号), `classification`). Each must appear whole, so the
+`cc`, print `copies`, `title`, `doc_no` (文号), `classification`; sidecar.py, and the example
+config/hotfolder/notice.pdf.toml). Each must appear whole, so the
 office system writes it under another name on the same filesystem (`x.pdf.part`, or a dot
 file) and renames it into place; the sidecar comes last, and its appearance is the signal
 that the document is complete. A document without a sidecar is never touched. Files this

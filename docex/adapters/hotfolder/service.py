@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from zoneinfo import ZoneInfo
 
 import structlog
 
+from docex.adapters.hotfolder.control import Control
 from docex.adapters.hotfolder.folder import Folder
 from docex.adapters.hotfolder.incoming import Incoming
 from docex.adapters.hotfolder.news import News
@@ -25,7 +27,12 @@ from docex.unit.client import BROKER_UNAVAILABLE, UnitClient
 log = structlog.get_logger("docex.hotfolder")
 
 
-async def serve(settings: HotFolderSettings, seal: Seal, stop: asyncio.Event) -> None:
+async def serve(
+    settings: HotFolderSettings,
+    seal: Seal,
+    stop: asyncio.Event,
+    verification: Seal | None = None,
+) -> None:
     """Run rounds until `stop` is set. A round cut short by a crash is redone next start."""
     folder = Folder(settings.folder)
     journal = Journal(settings.journal)
@@ -41,6 +48,9 @@ async def serve(settings: HotFolderSettings, seal: Seal, stop: asyncio.Event) ->
                 clock=SystemClock(),
             )
             incoming = Incoming(folder, client)
+            control = Control(
+                settings.folder, client, verification, ZoneInfo(settings.unit.timezone)
+            )
             news = News(folder, journal, client.mailbox)
             # The router watches the unit's link by these (§46): the folder is served.
             client.start_heartbeats()
@@ -50,6 +60,7 @@ async def serve(settings: HotFolderSettings, seal: Seal, stop: asyncio.Event) ->
                     await client.drain()
                     await outgoing.step()
                     await incoming.step()
+                    await control.step()
                     news.step()
                 except BROKER_UNAVAILABLE as exc:
                     # No fault of a file: RabbitMQ away, a full disk (OSError). The next

@@ -22,6 +22,9 @@ class SettingsFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     folder: str
     journal: str
     seal_password_file: str = ""
+    # The verification seal's password (print control files, §35), when the unit's settings
+    # name a verification_carrier; else the signing seal's password is tried.
+    verification_password_file: str = ""
     # Recorded in each envelope as who applied the seal (§29); a sidecar may name another.
     sealed_by: str = ""
     poll_interval_ms: int = 500
@@ -34,6 +37,7 @@ class HotFolderSettings(msgspec.Struct, kw_only=True):
     folder: Path
     journal: Path
     seal_password: str
+    verification_password: str = ""
     sealed_by: str
     poll_interval_s: float
     max_document_bytes: int
@@ -50,6 +54,9 @@ def load_hotfolder_settings(path: Path) -> HotFolderSettings:
         folder=base / data.folder,
         journal=base / data.journal,
         seal_password=_seal_password(base, data.seal_password_file),
+        verification_password=_seal_password(
+            base, data.verification_password_file or data.seal_password_file
+        ),
         sealed_by=data.sealed_by or getpass.getuser(),
         poll_interval_s=data.poll_interval_ms / 1000,
         max_document_bytes=data.max_document_bytes,

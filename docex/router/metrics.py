@@ -104,6 +104,12 @@ class Metrics:
             "When the config was last read (at start or on SIGHUP), applied or not",
             registry=self.registry,
         )
+        self.publish_channel_reopened = Counter(
+            "docex_publish_channel_reopened",
+            "The outbox's channel replaced after a nack (a full queue, or a quorum queue that"
+            " was electing a leader: RabbitMQ 3.10 may nack such a channel for good)",
+            registry=self.registry,
+        )
         self.broker_up = Gauge(
             "docex_broker_up",
             "1 while the router's broker connection is open",

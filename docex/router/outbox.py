@@ -8,7 +8,7 @@ outbox:
   size limit, no queue for it even after declaring that queue again) is set aside in the
   ledger at once, with a log line, a metric and a notice to the General Office;
 - a destination whose queue refuses (nack: full, or electing a leader) is held back for a
-  while, alone;
+  while, alone, and the next pass publishes on a new channel;
 - a channel that breaks under a batch does not say which row broke it: the rows of that
   batch are tried one at a time next, and a row that breaks the channel on its own, again
   and again, is set aside.
@@ -158,6 +158,10 @@ class OutboxPublisher:
                 self._backoffs.pop(row.routing_key, None)
             elif (verdict := await self._judge(row, error, alone)) is not None:
                 set_aside.append((row, *verdict))
+        if any(
+            error is not None and classify(error) is Failure.REFUSED for _, error, _ in outcomes
+        ):
+            await self._fresh_channel(channel)
         if confirmed or set_aside:
 
             def record() -> None:
@@ -234,6 +238,19 @@ class OutboxPublisher:
                 return "publish_failed", repr(error)
         self._hold(row.routing_key, repr(error))
         return None
+
+    async def _fresh_channel(self, channel: AbstractRobustChannel) -> None:
+        """A nack may mean the queue was electing a leader; RabbitMQ 3.10 goes on nacking
+        every publish on a channel first used during the election (../shared/SCALE.md §8.2),
+        while a new channel is acked. So the next pass publishes on a new one."""
+        try:
+            await channel.reopen()
+        except Exception as exc:
+            # The robust connection restores it; the held rows are retried either way.
+            log.warning("publish_channel_reopen_failed", error=repr(exc))
+        else:
+            self._metrics.publish_channel_reopened.inc()
+            log.info("publish_channel_reopened", reason="nacked")
 
     def _count(self, row: OutboxRow) -> int:
         self._failures[row.seq] = self._failures.get(row.seq, 0) + 1

@@ -23,7 +23,7 @@ import pytest_asyncio
 
 from docex import wire
 from docex.config import Config, load_config
-from docex.ledger.sqlite import SqliteLedger
+from docex.ledger.open import open_ledger
 from docex.router.provision import provision
 from docex.router.reload import compare
 from docex.router.service import Router
@@ -482,7 +482,7 @@ async def test_router_status_shows_readiness_faults_and_links(
 
 async def test_router_status_when_the_router_is_not_running(config_file: Path) -> None:
     config = load_config(config_file)
-    SqliteLedger(Path(config.router.ledger)).close()
+    open_ledger(config.router.ledger).close()
     edit(config_file, "metrics_port = 0", "metrics_port = 1")
     code, out = await router_status(config_file)
     assert code == 1

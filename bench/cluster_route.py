@@ -149,6 +149,13 @@ class Cluster:
     database: str | None = None
     ownership: dict[int, list[int]] = field(default_factory=dict)  # router pid → partitions
 
+    def owner(self, unit: str) -> int | None:
+        """The pid of the router holding this unit's partition (None: not known)."""
+        part = partition_of(unit)
+        if len(self.routers) == 1:
+            return self.routers[0].pid
+        return next((pid for pid, parts in self.ownership.items() if part in parts), None)
+
 
 def postgres_url(base: str, database: str) -> str:
     return str(yarl.URL(base).with_path(f"/{database}"))
@@ -197,13 +204,22 @@ def cluster_config(workspace: Workspace, units: dict[str, str], ledger: str) -> 
 
 
 def start_routers(
-    workspace: Workspace, setup: Setup, config_path: Path, log_level: str, cleanup: Cleanup
+    workspace: Workspace,
+    setup: Setup,
+    config_path: Path,
+    args: argparse.Namespace,
+    cleanup: Cleanup,
 ) -> tuple[list[subprocess.Popen[bytes]], list[Path]]:
+    """`args.profile`: run each under cProfile, which writes its file when the router exits."""
     routers, logs = [], []
     for index in range(1, setup.routers + 1):
         tag = "pg" if setup.postgres else "sqlite"
         log = workspace.directory / f"router-{tag}{setup.routers}-{index}.log"
-        command = [sys.executable, "-m", "docex.cli", "--log-level", log_level]
+        command = [sys.executable]
+        if args.profile is not None:
+            args.profile.mkdir(parents=True, exist_ok=True)
+            command += ["-m", "cProfile", "-o", str(args.profile / f"{log.stem}.prof")]
+        command += ["-m", "docex.cli", "--log-level", args.router_log_level]
         command += ["router", "run", "--config", str(config_path)]
         routers.append(route.start_worker(command, log, cleanup))
         logs.append(log)
@@ -330,14 +346,20 @@ class Result:
     latencies: list[float]  # sorted, seconds
     max_lag: float
     cpu: dict[str, float]  # seconds: "router 1".., "broker", "postgres", "driver", "other"
+    # Latencies of the documents whose sender and recipient are held by different routers.
+    crossing: list[float] = field(default_factory=list)
 
     @property
     def per_second(self) -> float:
         return self.count / self.elapsed
 
-    def percentile(self, q: float) -> float:
-        rank = max(1, math.ceil(q / 100 * len(self.latencies)))
-        return self.latencies[rank - 1]
+    def percentile(self, q: float, crossing: bool = False) -> float:
+        """Nearest rank; `crossing`: of the documents that went from one router to another."""
+        latencies = self.crossing if crossing else self.latencies
+        if not latencies:
+            return math.nan
+        rank = max(1, math.ceil(q / 100 * len(latencies)))
+        return latencies[rank - 1]
 
     def ms_per_doc(self, name: str) -> float:
         return self.cpu[name] * 1000 / self.count
@@ -363,13 +385,22 @@ class Endpoints:
     exchanges: dict[str, tuple[AbstractExchange, str]]  # sender → (its `.in`, its user)
     receiver: Receiver
     statuses: StatusWatch
+    arrivals: dict[str, float]  # envelope id → when it reached its recipient
 
 
 async def connect_units(
     stack: contextlib.AsyncExitStack, workspace: Workspace, pairs: Pairs
 ) -> Endpoints:
     names = workspace.names
-    receiver, statuses = Receiver(route.router_key), StatusWatch()
+    arrivals: dict[str, float] = {}
+
+    def key_of(body: bytes) -> str:
+        """route.router_key, noting each arrival by key (Receiver keeps latencies only)."""
+        key = route.router_key(body)
+        arrivals[key] = time.perf_counter()
+        return key
+
+    receiver, statuses = Receiver(key_of), StatusWatch()
     exchanges = {}
     for sender in pairs.senders:
         connection = await stack.enter_async_context(
@@ -387,7 +418,7 @@ async def connect_units(
             await aio_pika.connect(workspace.unit_url(recipient))
         )
         await route.consume(connection, names.unit_queue(recipient), receiver)
-    return Endpoints(exchanges, receiver, statuses)
+    return Endpoints(exchanges, receiver, statuses, arrivals)
 
 
 def seal_for_pairs(workspace: Workspace, pairs: Pairs, size: int, count: int) -> list[Outgoing]:
@@ -409,8 +440,14 @@ def seal_pair(
 
 class Driver:
     def __init__(
-        self, admin: AbstractConnection, endpoints: Endpoints, window: int, queues: list[str]
+        self,
+        admin: AbstractConnection,
+        endpoints: Endpoints,
+        window: int,
+        queues: list[str],
+        recipients: dict[str, str],
     ) -> None:
+        self.recipients = recipients  # sender → its recipient
         self.admin = admin
         self.endpoints = endpoints
         self.window = window
@@ -470,6 +507,12 @@ class Driver:
             for task in list(in_flight):
                 task.cancel()
         cpu = meter.read()
+        arrivals, sent = self.endpoints.arrivals, receiver.sent
+        crossing = sorted(
+            arrivals[item.document.key] - sent[item.document.key]
+            for item in outgoing
+            if cluster.owner(item.sender) != cluster.owner(self.recipients[item.sender])
+        )
         expected = Counter({"accepted": len(outgoing), "delivered": len(outgoing)})
         if statuses.states != expected:
             raise BenchError(f"expected {expected}; the senders got {statuses.states}")
@@ -482,6 +525,7 @@ class Driver:
             latencies=sorted(receiver.latencies),
             max_lag=max_lag,
             cpu=cpu,
+            crossing=crossing,
         )
 
     async def _publish(self, item: Outgoing) -> None:
@@ -545,7 +589,7 @@ class Plan:
 
         def default_count(size: int) -> int:
             if args.quick:
-                return 200 if size < 65536 else 100
+                return 100 if size < 65536 else 60
             return 3000 if size < 65536 else 1500
 
         setups = [] if args.no_sqlite else [Setup(postgres=False, routers=1)]
@@ -554,8 +598,8 @@ class Plan:
             sizes=sizes,
             counts={size: args.count or default_count(size) for size in sizes},
             rate=args.rate,
-            duration=args.duration or (1.0 if args.quick else 10.0),
-            warmup=args.warmup if args.warmup is not None else (16 if args.quick else 100),
+            duration=args.duration or (0.5 if args.quick else 10.0),
+            warmup=args.warmup if args.warmup is not None else (8 if args.quick else 100),
             window=args.window,
             setups=setups,
         )
@@ -573,12 +617,18 @@ async def measure_setup(
     url = postgres_url(pg_url, cluster.database) if cluster.database else None
     async with contextlib.AsyncExitStack() as stack:
         admin = await stack.enter_async_context(await aio_pika.connect(workspace.amqp_url))
+        started = time.perf_counter()
         await wait_until_ready(admin, workspace, cluster, pairs, url)
-        print(f"{cluster.setup.label}: {describe_ownership(cluster, pairs)}", flush=True)
+        print(
+            f"{cluster.setup.label}: ready after {time.perf_counter() - started:.1f} s;"
+            f" {describe_ownership(cluster, pairs)}",
+            flush=True,
+        )
         endpoints = await connect_units(stack, workspace, pairs)
         queues = [names.intake_queue(unit) for unit in pairs.senders]
         queues += [names.unit_queue(unit) for unit in pairs.recipients] + [names.dead_queue]
-        driver = Driver(admin, endpoints, plan.window, queues)
+        recipients = dict(zip(pairs.senders, pairs.recipients, strict=True))
+        driver = Driver(admin, endpoints, plan.window, queues, recipients)
         results = []
         for size in plan.sizes:
             warmup = seal_for_pairs(workspace, pairs, size, plan.warmup)
@@ -620,7 +670,7 @@ def run_setup(
         config_path = cluster_config(workspace, pairs.units, postgres_url(args.pg_url, database))
     else:
         config_path = workspace.config_path  # route.set_up made its SQLite ledger
-    routers, logs = start_routers(workspace, setup, config_path, args.router_log_level, cleanup)
+    routers, logs = start_routers(workspace, setup, config_path, args, cleanup)
     cluster = Cluster(setup, config_path, routers, logs, database)
     try:
         return asyncio.run(measure_setup(workspace, cluster, plan, pairs, broker, args.pg_url))
@@ -642,6 +692,11 @@ def run_setup(
 def progress_line(result: Result) -> str:
     what = "throughput" if result.mode == "throughput" else f"{result.count} at fixed rate"
     cpu = ", ".join(f"{name} {result.ms_per_doc(name):.2f}" for name in result.cpu)
+    if result.crossing and len(result.crossing) < result.count:
+        cpu += (
+            f"; {len(result.crossing)} crossing routers: p50"
+            f" {route.ms(result.percentile(50, crossing=True))} ms"
+        )
     return (
         f"  {route.human_size(result.size):>6} {result.setup.label:<13} {what:<18}"
         f" {result.per_second:6.0f}/s  p50 {route.ms(result.percentile(50)):>6} ms"
@@ -660,15 +715,20 @@ def report(plan: Plan, pairs: Pairs, results: list[Result], load: tuple[float, f
         f"routers: `python -m docex.cli router run`, prefetch {route.PREFETCH}, P={PARTITIONS};"
         f" driver window {plan.window}; fixed rate {plan.rate:.0f}/s for {plan.duration:g} s"
     )
-    print("CPU: ms per document in the throughput run; routers listed each, then their sum")
+    print(
+        "CPU: ms per document in the throughput run, per router and their sum; pg: this"
+        " database's backends and the server's WAL writer, checkpointer and background writer;"
+        " other: the rest of the machine"
+    )
     print()
     header = (
-        f"{'setup':<13} {'size':>6} {'docs/s':>7} {'p50/p99 ms':>15}  "
-        f"{'routers (each)':<22} {'sum':>5} {'broker':>6} {'pg':>5} {'driver':>6} {'other':>5}"
+        f"{'setup':<13} {'size':>6} {'docs/s':>7} {'p50 / p99 ms':>17}  {'cross':>6}  "
+        f"{'routers (each)':<16} {'sum':>5} {'broker':>6} {'pg':>5} {'driver':>6} {'other':>5}"
     )
     print(header)
     print("-" * len(header))
     by_key = {(r.setup, r.size, r.mode): r for r in results}
+    saturated = lagging = False
     for size in plan.sizes:
         for setup in plan.setups:
             bulk, paced = by_key.get((setup, size, "throughput")), by_key.get((setup, size, "rate"))
@@ -678,14 +738,28 @@ def report(plan: Plan, pairs: Pairs, results: list[Result], load: tuple[float, f
             routers = sum(bulk.ms_per_doc(name) for name in bulk.router_names)
             pg = f"{bulk.ms_per_doc('postgres'):.2f}" if "postgres" in bulk.cpu else "-"
             latency = f"{route.ms(paced.percentile(50))} / {route.ms(paced.percentile(99))}"
-            lag = " *" if paced.max_lag > 0.010 else ""
+            cross = route.ms(paced.percentile(50, crossing=True)) if paced.crossing else "-"
+            mark = ""
+            if bulk.per_second < plan.rate:
+                mark, saturated = "!", True
+            elif paced.max_lag > 0.010:
+                mark, lagging = "*", True
             print(
                 f"{setup.label:<13} {route.human_size(size):>6} {bulk.per_second:>7.0f}"
-                f" {latency:>15}{lag:<2}{each:<22} {routers:>5.2f}"
+                f" {latency:>17}{mark:<1} {cross:>6}  {each:<16} {routers:>5.2f}"
                 f" {bulk.ms_per_doc('broker'):>6.2f} {pg:>5} {bulk.ms_per_doc('driver'):>6.2f}"
                 f" {bulk.ms_per_doc('other'):>5.2f}"
             )
-    if any(r.max_lag > 0.010 for r in results if r.mode == "rate"):
+    print(
+        "  cross: p50 ms at the fixed rate of the documents whose sender and recipient are held"
+        " by different routers"
+    )
+    if saturated:
+        print(
+            f"  ! below {plan.rate:.0f}/s in the throughput run: at the fixed rate a backlog"
+            " grew, so that latency is mostly time queued"
+        )
+    if lagging:
         print("  * the driver fell more than 10 ms behind its schedule in the fixed-rate run")
     print()
     print(
@@ -705,12 +779,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=200.0, help="docs/s, fixed-rate run (200)")
     parser.add_argument("--duration", type=float, help="seconds of the fixed-rate run (10)")
     parser.add_argument("--sizes", default="1024,65536", help="body sizes in bytes (1024,65536)")
-    parser.add_argument("--pairs", type=int, default=8, help="sender→recipient unit pairs (8)")
+    parser.add_argument("--pairs", type=int, help="sender→recipient unit pairs (8; 4 with --quick)")
     parser.add_argument(
         "--routers", default="1,2,3", help="router counts on PostgreSQL, comma-separated (1,2,3)"
     )
     parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite setup")
-    parser.add_argument("--quick", action="store_true", help="small counts, 1 s at fixed rate")
+    parser.add_argument("--quick", action="store_true", help="small counts, 0.5 s at fixed rate")
     parser.add_argument("--warmup", type=int, help="unmeasured documents per size and setup (100)")
     parser.add_argument("--window", type=int, default=500, help="unconfirmed publishes (500)")
     parser.add_argument("--amqp-url", default=route.DEFAULT_AMQP_URL, help="an administrator's")
@@ -719,13 +793,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--router-log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, ledger)")
+    parser.add_argument(
+        "--profile", type=Path, help="run the routers under cProfile, writing DIR/router-*.prof"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plan = Plan.from_args(args)
-    pairs = Pairs.spread(args.pairs)
+    pairs = Pairs.spread(args.pairs or (4 if args.quick else 8))
     cleanup = Cleanup(f"bench{secrets.token_hex(5)}", args.amqp_url, keep_dir=args.keep)
     databases: list[str] = []
     load_before = os.getloadavg()[0]
@@ -733,7 +810,9 @@ def main(argv: list[str] | None = None) -> int:
     print("setting up a CA, seals and broker users…", flush=True)
     results: list[Result] = []
     try:
+        started = time.perf_counter()
         workspace = route.set_up(cleanup, pairs.units)
+        print(f"set up in {time.perf_counter() - started:.1f} s", flush=True)
         broker = route.broker_pid()
         for number, setup in enumerate(plan.setups, 1):
             results += run_setup(

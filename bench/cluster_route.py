@@ -108,8 +108,8 @@ class Pairs:
     def describe(self) -> str:
         used = len(self.partitions())
         text = (
-            f"{len(self.senders)} sender units → {len(self.recipients)} recipient units (one each),"
-            f" in {used} of {PARTITIONS} partitions"
+            f"{len(self.senders)} sender unit(s) → {len(self.recipients)} recipient unit(s), one"
+            f" each, in {used} of {PARTITIONS} partitions"
         )
         if used <= 2:
             text += (

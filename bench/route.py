@@ -57,6 +57,7 @@ from aio_pika.abc import (
 from docex import wire
 from docex.config import Config, load_config
 from docex.ids import uuid7
+from docex.ledger.admin import init_ledger
 from docex.router.provision import provision, unit_password
 from docex.seals.ca import init_ca
 from docex.seals.kinds import SealKind
@@ -248,6 +249,8 @@ def set_up(
     config_path = directory / "router.toml"
     config_path.write_text(router_config(cleanup.prefix, cleanup.amqp_url, units, prefetch))
     config = load_config(config_path)
+    # The router never makes its ledger itself: an operator does, once (`docex ledger init`).
+    init_ledger(Path(config.router.ledger))
     # Recorded first: provision may fail after making some of them.
     cleanup.users.extend(unit.amqp_user for unit in config.units)
     provision(config, directory / "passwords")

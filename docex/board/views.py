@@ -18,7 +18,7 @@ from aiohttp import web
 from docex import wire
 from docex.board.context import Board, board_of, viewer_of
 from docex.ledger.board_reads import TITLE_WINDOW, DocumentSearch
-from docex.ledger.records import EXCHANGE, Delivery, stored_envelope
+from docex.ledger.records import EXCHANGE, CommandRecord, Delivery, stored_envelope
 
 PAGE = 50
 # Documents a paper notice lists on the notices page; its PDF lists them all.
@@ -172,22 +172,39 @@ async def document(request: web.Request) -> web.Response:
         return _error(request, 404, f"没有这份公文，或您无权查看：{doc_id[:64]}")
     envelope = stored_envelope(stored)
     now = board.clock.now()
+    commands = board.ledger.document_commands(doc_id)
     rows = [
         {
             "delivery": delivery,
             "late": delivery.received_at is None
             and delivery.delivered_at is not None
             and now - datetime.fromisoformat(delivery.delivered_at) > RECEIPT_CHECK,
-            "history": _history(stored.sent_at, delivery),
+            "history": _history(stored.sent_at, delivery, stored.sender, commands),
         }
         for delivery in deliveries
     ]
     return render(request, "document.html", document=stored, envelope=envelope, rows=rows)
 
 
-def _history(sent_at: str, delivery: Delivery) -> list[tuple[str, str]]:
-    """What the ledger recorded of one delivery, in time order. Withdrawals, returns and
-    resend requests show in the state and the attempt; the ledger keeps no time for them."""
+# What each command is, as the registrars call it.
+_ACTS = {
+    "receipt": "签收回执",
+    "print_request": "打印",
+    "return": "退回",
+    "resend_request": "请求重发",
+    "quota_request": "申请加印",
+    "attachments_received": "确认纸质附件",
+    "withdraw": "发文单位撤回",
+    "resend": "发文单位重发",
+    "quota_grant": "发文单位同意加印",
+}
+
+
+def _history(
+    sent_at: str, delivery: Delivery, sender: str, commands: list[CommandRecord]
+) -> list[tuple[str, str]]:
+    """What the ledger recorded of one delivery, in time order: its own times, and every
+    command about the document from its recipient or its sender (a refused one with why)."""
     events = [(sent_at, "发送")]
     if delivery.delivered_at:
         events.append((delivery.delivered_at, "送达收文单位队列"))
@@ -195,7 +212,18 @@ def _history(sent_at: str, delivery: Delivery) -> list[tuple[str, str]]:
         events.append((delivery.received_at, f"签收（交换日 {delivery.received_exchange_date}）"))
     if delivery.attachments_received_at:
         events.append((delivery.attachments_received_at, "纸质附件收到"))
+    for command in commands:
+        act = _ACTS.get(command.type)
+        if act is None or command.unit not in (delivery.recipient, sender):
+            continue
+        if command.unit == delivery.recipient and command.type in _SENDERS_ACTS:
+            continue
+        refused = f"（被拒：{command.reason}）" if command.outcome != "accepted" else ""
+        events.append((command.at, act + refused))
     return sorted(events, key=lambda event: datetime.fromisoformat(event[0]))
+
+
+_SENDERS_ACTS = {"withdraw", "resend", "quota_grant"}
 
 
 async def waiting(request: web.Request) -> web.Response:

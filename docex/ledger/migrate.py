@@ -36,7 +36,7 @@ _TABLES: list[tuple[str, str, str | None]] = [
     ),
     # The file's counts, kept exact by its triggers (states at 0 included).
     ("delivery_states", "state, count", None),
-    ("commands", "id, unit, type, received_at, outcome, reason", None),
+    ("commands", "id, unit, type, received_at, outcome, reason, doc_id", None),
     ("unit_names", "rowid, unit_id, old_name, new_name, changed_at", "rowid"),
     ("outbox", "seq, routing_key, message_id, type, body, doc_id, recipient", "seq"),
     (

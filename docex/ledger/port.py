@@ -20,6 +20,7 @@ from docex.core.states import DeliveryState
 from docex.ledger.board_reads import BoardReads
 from docex.ledger.receipt_reminders import Unreceived
 from docex.ledger.records import (
+    CommandRecord,
     Delivery,
     Fault,
     Link,
@@ -43,6 +44,10 @@ class LedgerReads(BoardReads, Protocol):
     def document(self, doc_id: str) -> StoredDocument | None: ...
 
     def delivery(self, doc_id: str, recipient: str) -> Delivery | None: ...
+
+    def document_commands(self, doc_id: str) -> list[CommandRecord]:
+        """Every command taken about the document, accepted or rejected, in time order."""
+        ...
 
     def deliveries(self, doc_id: str) -> list[Delivery]:
         """In the order they were made."""
@@ -187,8 +192,17 @@ class LedgerWrites(Protocol):
     def command_seen(self, unit: str, command_id: str) -> bool: ...
 
     def record_command(
-        self, command_id: str, unit: str, type_: str, at: str, outcome: str, reason: str = ""
-    ) -> None: ...
+        self,
+        command_id: str,
+        unit: str,
+        type_: str,
+        at: str,
+        outcome: str,
+        reason: str = "",
+        doc_id: str = "",
+    ) -> None:
+        """`doc_id`: the document it was about, for that document's history."""
+        ...
 
     # Documents and deliveries.
 

@@ -119,3 +119,14 @@ class RouterRecord:
     partitions: list[int]
     seen_ago_s: float
     clock_skew_ms: int
+
+
+@dataclass(frozen=True)
+class CommandRecord:
+    """A command the exchange took about a document: who, what, when, and how it ended."""
+
+    unit: str
+    type: str
+    at: str
+    outcome: str  # accepted, rejected
+    reason: str

@@ -11,6 +11,12 @@ from __future__ import annotations
 
 from docex.ledger.board_reads import BOARD_INDEXES
 
+_COMMAND_DOCUMENTS = """
+ALTER TABLE commands ADD COLUMN doc_id TEXT;
+CREATE INDEX IF NOT EXISTS commands_by_document ON commands (doc_id, received_at)
+    WHERE doc_id IS NOT NULL;
+"""
+
 # Version 1 is the schema from before versions were recorded; its statements are written to
 # be a no-op on such a ledger, so it is simply applied again and recorded.
 SQLITE: list[str] = [
@@ -200,6 +206,8 @@ CREATE TABLE IF NOT EXISTS liveness (
     "ALTER TABLE notices ADD COLUMN pdf BLOB;",
     # 3: what the board searches and lists (docex/ledger/board_reads.py).
     BOARD_INDEXES,
+    # 4: which document a command was about, so its history has every act with its time.
+    _COMMAND_DOCUMENTS,
 ]
 
 POSTGRES: list[str] = [
@@ -398,6 +406,8 @@ CREATE TABLE config_applied (
 """,
     # 2: what the board searches and lists (docex/ledger/board_reads.py).
     BOARD_INDEXES,
+    # 3: which document a command was about (as SQLite's 4).
+    _COMMAND_DOCUMENTS,
 ]
 
 

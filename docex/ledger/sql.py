@@ -15,6 +15,7 @@ from docex.core.states import BEFORE_RECEIPT, TAKEN_AWAY, DeliveryState, sources
 from docex.ledger.board_reads import BoardReadsMixin
 from docex.ledger.receipt_reminders import ReceiptReminderReads
 from docex.ledger.records import (
+    CommandRecord,
     Delivery,
     Fault,
     Link,
@@ -71,13 +72,28 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
         return row is not None
 
     def record_command(
-        self, command_id: str, unit: str, type_: str, at: str, outcome: str, reason: str = ""
+        self,
+        command_id: str,
+        unit: str,
+        type_: str,
+        at: str,
+        outcome: str,
+        reason: str = "",
+        doc_id: str = "",
     ) -> None:
         self._db.execute(
-            "INSERT INTO commands (id, unit, type, received_at, outcome, reason)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (command_id, unit, type_, at, outcome, reason),
+            "INSERT INTO commands (id, unit, type, received_at, outcome, reason, doc_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (command_id, unit, type_, at, outcome, reason, doc_id or None),
         )
+
+    def document_commands(self, doc_id: str) -> list[CommandRecord]:
+        rows = self._db.execute(
+            "SELECT unit, type, received_at, outcome, reason FROM commands WHERE doc_id = ?"
+            " ORDER BY received_at",
+            (doc_id,),
+        ).fetchall()
+        return [CommandRecord(*row) for row in rows]
 
     def document(self, doc_id: str) -> StoredDocument | None:
         row = self._db.execute(

@@ -163,16 +163,21 @@ class CommandHandler:
             with self.ledger.savepoint():
                 self._dispatch(unit, inbound.message_id, command)
         except Rejection as rejection:
-            return self._reject(unit, inbound.message_id, doc_id, rejection)
+            return self._reject(
+                unit, inbound.message_id, doc_id, rejection, wire.type_name(command)
+            )
         except CalendarError as exc:
             uncovered = Rejection("calendar_not_covered", str(exc))
-            return self._reject(unit, inbound.message_id, doc_id, uncovered)
+            return self._reject(
+                unit, inbound.message_id, doc_id, uncovered, wire.type_name(command)
+            )
         self.ledger.record_command(
             inbound.message_id,
             unit.id,
             wire.type_name(command),
             self.calendar.stamp(self.clock.now()),
             "accepted",
+            doc_id=doc_id,
         )
         return Verdict.ACK
 
@@ -312,10 +317,19 @@ class CommandHandler:
         with structlog.contextvars.bound_contextvars(unit=unit.id, message_id=message_id):
             return self._reject(unit, message_id, "", rejection)
 
-    def _reject(self, unit: Unit, message_id: str, doc_id: str, rejection: Rejection) -> Verdict:
+    def _reject(
+        self,
+        unit: Unit,
+        message_id: str,
+        doc_id: str,
+        rejection: Rejection,
+        command_type: str = "?",
+    ) -> Verdict:
         at = self.calendar.stamp(self.clock.now())
         if message_id:
-            self.ledger.record_command(message_id, unit.id, "?", at, "rejected", rejection.code)
+            self.ledger.record_command(
+                message_id, unit.id, command_type, at, "rejected", rejection.code, doc_id
+            )
         self._answer(
             unit.id,
             wire.Status(

@@ -111,6 +111,17 @@ async def test_a_sent_document_shows_with_its_receipt_time(
     await expect(finance.locator(".received")).to_have_text("2026-11-26 10:30:00")
     await expect(finance).to_contain_text("已签收")
     await expect(finance).to_contain_text("2026-11-26")
+    # The history has every act with its time: the read receipt, and a withdrawal from the
+    # recipient who had not received it yet, at the time it was asked for.
+    await expect(finance.locator(".history")).to_contain_text("2026-11-26 10:30:00 签收回执")
+    clock.current += timedelta(minutes=15)
+    withdrawn = await units["gov-office"].request(
+        wire.Withdraw(v=wire.VERSION, doc_id=notice.id, recipients=["education"])
+    )
+    assert isinstance(withdrawn, wire.WithdrawResult), withdrawn
+    await page.reload()
+    education = page.locator("#deliveries tr[data-recipient=education]")
+    await expect(education.locator(".history")).to_contain_text("2026-11-26 10:45:00 发文单位撤回")
     await screenshot(page, "document")
 
 

@@ -141,3 +141,28 @@ def test_a_renamed_unit_keeps_its_former_names_in_order(ledger: Ledger) -> None:
         ("财政厅", "财政部门", "2026-03-02T09:00:00+08:00"),
     ]
     assert ledger.unit_names("education") == []
+
+
+def test_a_documents_commands_are_its_history(ledger: Ledger) -> None:
+    """Every command about a document, accepted or refused, with who and when, in time order
+    (the board's history of a document)."""
+    with ledger.transaction():
+        add_document(ledger, "d1", ["education"])
+        ledger.record_command(
+            "c2",
+            "education",
+            "print_request",
+            "2026-03-02T10:05:00+08:00",
+            "rejected",
+            "print_seal_required",
+            doc_id="d1",
+        )
+        ledger.record_command(
+            "c1", "education", "receipt", "2026-03-02T10:00:00+08:00", "accepted", doc_id="d1"
+        )
+        ledger.record_command("c3", "finance", "heartbeat", "2026-03-02T10:06:00+08:00", "accepted")
+    assert [(c.unit, c.type, c.outcome, c.reason) for c in ledger.document_commands("d1")] == [
+        ("education", "receipt", "accepted", ""),
+        ("education", "print_request", "rejected", "print_seal_required"),
+    ]
+    assert ledger.document_commands("d2") == []

@@ -80,6 +80,8 @@ def test_a_ledger_from_before_the_state_counts_is_counted_once(tmp_path: Path) -
     old.execute("PRAGMA foreign_keys=OFF")
     # As the ledgers from before schema versions were recorded.
     old.execute("ALTER TABLE notices DROP COLUMN pdf")
+    old.execute("DROP INDEX commands_by_document")
+    old.execute("ALTER TABLE commands DROP COLUMN doc_id")
     old.execute("PRAGMA user_version = 0")
     old.executemany(
         "INSERT INTO deliveries (doc_id, recipient, role, print_quota, state)"

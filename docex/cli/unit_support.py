@@ -151,12 +151,15 @@ def print_answer(answer: wire.Answer) -> int:
     """One line for the router's answer; exit status 1 when it refused the command."""
     if isinstance(answer, wire.Status) and answer.state == "rejected":
         # The router's reason code, told in the reader's language where the catalog has it,
-        # then its detail as the router wrote it.
+        # then its detail, written again in that language from the router's English sentence
+        # (docex/cli/rejections.py).
+        from docex.cli import rejections
+
         known = _REASONS.get(answer.reason)
         print(
             _("rejected: {reason}: {message}").format(
                 reason=answer.reason,
-                message=answer.message,
+                message=rejections.detail(answer.message),
                 explanation=_(known) if known else answer.reason,
             )
         )

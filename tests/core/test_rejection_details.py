@@ -1,0 +1,100 @@
+"""A rejection's detail reaches the clerk in the clerk's language: every sentence the router
+can write is listed in docex/cli/rejections.py, and one read back gives the Chinese with the
+router's values in it."""
+
+from __future__ import annotations
+
+import ast
+import gettext
+from pathlib import Path
+
+import pytest
+
+import docex
+from docex.cli import rejections
+from docex.core.rejection import Rejection
+
+PACKAGE = Path(docex.__file__).parent
+
+# Passed on from elsewhere (a seal check, the wire's decoder, the calendar), or joined from
+# parts: shown as they came.
+PASSED_ON = {"exc.message", "str(exc)"}
+
+
+def _router_sentences() -> list[tuple[str, str]]:
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Rejection":
+                message = node.args[1]
+                where = f"{path.relative_to(PACKAGE)}:{node.lineno}"
+                if isinstance(message, ast.Constant):
+                    found.append((where, str(message.value)))
+                elif isinstance(message, ast.JoinedStr):
+                    found.append((where, _shape(message)))
+                else:
+                    found.append((where, ast.unparse(message)))
+    return found
+
+
+def _shape(joined: ast.JoinedStr) -> str:
+    return "".join(
+        str(part.value) if isinstance(part, ast.Constant) else "{}" for part in joined.values
+    )
+
+
+def test_every_sentence_the_router_writes_is_listed() -> None:
+    listed = {rejections.shape(template) for template in rejections.DETAILS}
+    sentences = _router_sentences()
+    assert len(sentences) > 50
+    missing = [
+        (where, sentence)
+        for where, sentence in sentences
+        if sentence not in listed
+        and sentence not in PASSED_ON
+        and not sentence.startswith("'nothing withdrawn: '")
+    ]
+    assert missing == [], "add them to docex/cli/rejections.py DETAILS, and their Chinese"
+
+
+@pytest.fixture
+def chinese(monkeypatch: pytest.MonkeyPatch) -> None:
+    catalog = gettext.translation("docex", PACKAGE / "locale", languages=["zh_CN"])
+    monkeypatch.setattr("docex.i18n._catalog", lambda: catalog)
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("no unit 'Z9' is registered", "未登记的单位 'Z9'"),
+        ("unit 'B' is revoked", "单位 'B' 已吊销"),
+        (
+            "cannot print document D-1 for B: it is withdrawn",
+            "无法对 B 收到的公文 D-1 执行“打印”：该公文已撤回",
+        ),
+        ("document 'D-1' was already sent", "公文 'D-1' 已发送过"),
+        ("a unit cannot send a document to itself", "不能将公文发给本单位自己"),
+    ],
+)
+def test_a_detail_is_told_in_chinese(chinese: None, message: str, expected: str) -> None:
+    assert rejections.detail(message) == expected
+
+
+def test_a_detail_stays_english_under_c() -> None:
+    english = gettext.NullTranslations()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("docex.i18n._catalog", lambda: english)
+        assert rejections.detail("no unit 'Z9' is registered") == "no unit 'Z9' is registered"
+
+
+def test_an_unknown_sentence_is_shown_as_it_came(chinese: None) -> None:
+    assert rejections.detail("a newer router says so") == "a newer router says so"
+
+
+def test_a_rejection_made_by_the_router_reads_back(chinese: None) -> None:
+    """The sentence as rules.py makes it, not only as written in this test."""
+    from docex.core import rules
+
+    with pytest.raises(Rejection) as caught:
+        rules.check_exclusions("secret", "normal", False, what="documents")
+    assert rejections.detail(caught.value.message) == "秘密公文不得电子交换（第四条）"

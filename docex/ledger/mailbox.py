@@ -111,9 +111,11 @@ class Mailbox:
         )
 
     def record_sending(self, fingerprint: str, doc_id: str, message_id: str, submit: bytes) -> None:
-        """Kept before the command is published: a send cut short is then found again."""
+        """Kept before the command is published: a send cut short is then found again. Kept
+        once: the hot folder records a drop again each time it publishes it."""
         self._db.execute(
-            "INSERT INTO sent (doc_id, fingerprint, message_id, submit) VALUES (?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO sent (doc_id, fingerprint, message_id, submit)"
+            " VALUES (?, ?, ?, ?)",
             (doc_id, fingerprint, message_id, submit),
         )
 

@@ -788,3 +788,32 @@ async def test_200_drops_through_repeated_kill_9_are_each_sent_exactly_once(
     finally:
         ledger.close()
     assert deliveries == count
+
+
+async def test_a_drop_sent_again_from_the_command_line_is_a_repeat(
+    start: Callable[[], Running], config: Config, settings: HotFolderSettings, tmp_path: Path
+) -> None:
+    """§31: the hot folder keeps what it sends in the unit's mailbox, as `docex unit send`
+    does: the same file, 文号 and recipients sent again by a clerk is refused with the first
+    id, and the router holds one document."""
+    from tests.command_line import docex as clerk
+    from tests.command_line import sent_id
+
+    running = start()
+    folder = running.folder
+    drop(folder.outbox, "通知.pdf", sidecar("关于年终工作的通知", cc=["education"]))
+    note = folder.sent / "通知.pdf.sent.json"
+    await running.until(note.exists, "the sent note")
+    first = json.loads(note.read_text())["id"]
+
+    document = tmp_path / "again.pdf"
+    document.write_bytes(PDF)
+    unit_file = write_unit_settings(tmp_path / "unit.toml", settings.unit)
+    code, out = await clerk(
+        "unit", "--config", str(unit_file), "send", str(document),
+        "--to", "finance", "--cc", "education", "--copies-all", "1",
+        "--title", "retyped", "--doc-no", "穗府办〔2026〕12号", "--sealed-by", "张三",
+    )  # fmt: skip
+    assert code == 1 and out.startswith("already sent:"), out
+    assert sent_id(out) == first
+    assert documents_by_title(config) == {"关于年终工作的通知": 1}

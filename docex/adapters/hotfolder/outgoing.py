@@ -24,7 +24,7 @@ from docex.ids import uuid7
 from docex.ledger.journal import Drop, Journal
 from docex.seals.seal import Seal
 from docex.unit.client import UnitClient
-from docex.unit.compose import apply_seal, compose
+from docex.unit.compose import apply_seal, compose, sending_fingerprint
 
 log = structlog.get_logger("docex.hotfolder")
 
@@ -115,7 +115,22 @@ class Outgoing:
 
     async def _publish(self, drop: Drop) -> None:
         assert drop.body is not None and drop.message_id is not None
+        # Kept in the unit's mailbox too, as `docex unit send` keeps what it sends: the same
+        # file, 文号 and recipients sent again from the command line is then a repeat. After
+        # the journal's row (a drop is sealed once) and again on every publish, so a crash in
+        # between leaves the mailbox short of nothing.
+        envelope = _submitted(drop.body).envelope
+        mailbox = self._client.mailbox
+        mailbox.record_sending(
+            sending_fingerprint(
+                envelope.content, doc_no=envelope.doc_no, to=envelope.to, cc=envelope.cc
+            ),
+            envelope.id,
+            drop.message_id,
+            drop.body,
+        )
         await self._client.publish_encoded(drop.body, drop.message_id, "submit")
+        mailbox.mark_sent_confirmed(envelope.id)
         self._published.add(drop.id)
 
     def _settle(self, drop: Drop, answer: wire.Answer) -> Drop:
@@ -141,11 +156,15 @@ class Outgoing:
             log.warning("rejected", file=drop.name, reason=(drop.note or "").strip())
 
 
+def _submitted(body: bytes) -> wire.Submit:
+    command = wire.decode_command(body)
+    assert isinstance(command, wire.Submit)
+    return command
+
+
 def _sent_note(drop: Drop, answer: wire.Status) -> str:
     assert drop.body is not None
-    command = wire.decode_command(drop.body)
-    assert isinstance(command, wire.Submit)
-    envelope = command.envelope
+    envelope = _submitted(drop.body).envelope
     receipt = {
         "id": envelope.id,
         "message_id": drop.message_id,

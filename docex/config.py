@@ -15,8 +15,9 @@ from typing import Literal
 import msgspec
 
 from docex.config_lines import line_of, parse_path
-from docex.config_shape import shape_problems
+from docex.config_shape import msgspec_problem, shape_problems
 from docex.exchange_date import ExchangeCalendar
+from docex.i18n import _
 from docex.ids import ID_RULE, is_safe_id
 from docex.ledger.location import LedgerLocationError, is_postgresql, sqlite_file
 
@@ -218,7 +219,11 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
                 with open(path, "rb"):
                     pass
             except OSError as exc:
-                problems.append(f"{setting}: cannot read {path}: {exc.strerror}")
+                problems.append(
+                    _("{setting}: cannot read {path}: {reason}").format(
+                        setting=setting, path=path, reason=exc.strerror
+                    )
+                )
         return problems
 
     def calendar(self) -> ExchangeCalendar:
@@ -263,12 +268,22 @@ def _problems(config: Config) -> list[Problem]:
     users: set[str] = set()
     for index, unit in enumerate(config.units):
         if not is_safe_id(unit.id):
-            problems.append((("units", index, "id"), f"{unit.id!r} is not an id: {ID_RULE}"))
+            problems.append(
+                (
+                    ("units", index, "id"),
+                    _("{id!r} is not an id: {rule}").format(id=unit.id, rule=ID_RULE),
+                )
+            )
         if unit.id in seen:
-            problems.append((("units", index, "id"), f"duplicate unit id {unit.id!r}"))
+            problems.append(
+                (("units", index, "id"), _("duplicate unit id {id!r}").format(id=unit.id))
+            )
         if unit.amqp_user in users:
             problems.append(
-                (("units", index, "amqp_user"), f"{unit.amqp_user!r} is given to two units")
+                (
+                    ("units", index, "amqp_user"),
+                    _("{user!r} is given to two units").format(user=unit.amqp_user),
+                )
             )
         seen.add(unit.id)
         users.add(unit.amqp_user)
@@ -278,60 +293,72 @@ def _problems(config: Config) -> list[Problem]:
         if not unit.successor:
             continue
         if unit.successor not in seen:
-            problems.append((where, f"no unit {unit.successor!r}"))
+            problems.append((where, _("no unit {unit!r}").format(unit=unit.successor)))
         elif unit.successor not in active:
             problems.append(
-                (where, f"{unit.successor!r} is revoked itself; name the unit that survives")
+                (
+                    where,
+                    _("{unit!r} is revoked itself; name the unit that survives").format(
+                        unit=unit.successor
+                    ),
+                )
             )
     if config.router.office_unit and config.router.office_unit not in seen:
-        problems.append((("router", "office_unit"), f"no unit {config.router.office_unit!r}"))
+        problems.append(
+            (
+                ("router", "office_unit"),
+                _("no unit {unit!r}").format(unit=config.router.office_unit),
+            )
+        )
     for name in config.router.allowed_formats:
         if name not in BUILTIN_FORMATS and name not in config.formats:
             problems.append(
                 (
                     ("router", "allowed_formats"),
-                    f"{name!r} is neither ceb, pdf, ofd nor in [formats]",
+                    _("{name!r} is neither ceb, pdf, ofd nor in [formats]").format(name=name),
                 )
             )
     for name, magic in config.formats.items():
         try:
             if not bytes.fromhex(magic):
-                problems.append((("formats", name), "magic bytes are empty"))
+                problems.append((("formats", name), _("magic bytes are empty")))
         except ValueError:
-            problems.append((("formats", name), f"{magic!r} is not hex"))
+            problems.append((("formats", name), _("{magic!r} is not hex").format(magic=magic)))
     if config.router.max_document_bytes < 1:
-        problems.append((("router", "max_document_bytes"), "must be at least 1"))
+        problems.append((("router", "max_document_bytes"), _("must be at least 1")))
     elif config.router.max_document_bytes + DELIVERY_ALLOWANCE > config.router.max_message_bytes:
         problems.append(
             (
                 ("router", "max_document_bytes"),
-                f"a delivery of a document this large would be over max_message_bytes"
-                f" ({config.router.max_message_bytes}), the broker's limit",
+                _(
+                    "a delivery of a document this large would be over max_message_bytes"
+                    " ({limit}), the broker's limit"
+                ).format(limit=config.router.max_message_bytes),
             )
         )
     if not 0 <= config.router.metrics_port <= 65535:
-        problems.append((("router", "metrics_port"), "must be between 0 and 65535"))
+        problems.append((("router", "metrics_port"), _("must be between 0 and 65535")))
     if not 1 <= config.router.prefetch <= 65535:
-        problems.append((("router", "prefetch"), "must be between 1 and 65535"))
+        problems.append((("router", "prefetch"), _("must be between 1 and 65535")))
     if config.router.intake_limit < 1:
-        problems.append((("router", "intake_limit"), "must be at least 1"))
+        problems.append((("router", "intake_limit"), _("must be at least 1")))
     for name in ("max_recipients", "max_print_quota"):
         if getattr(config.exchange, name) < 1:
-            problems.append((("exchange", name), "must be at least 1"))
+            problems.append((("exchange", name), _("must be at least 1")))
     for name in ("heartbeat_timeout_s", "queue_timeout_s", "check_interval_s"):
         if getattr(config.links, name) <= 0:
-            problems.append((("links", name), "must be more than 0 seconds"))
+            problems.append((("links", name), _("must be more than 0 seconds")))
     if config.links.paper_fallback_hours <= 0:
-        problems.append((("links", "paper_fallback_hours"), "must be more than 0 hours"))
+        problems.append((("links", "paper_fallback_hours"), _("must be more than 0 hours")))
     if config.links.receive_reminder_hours < 0:
-        problems.append((("links", "receive_reminder_hours"), "must be 0 (off) or more hours"))
+        problems.append((("links", "receive_reminder_hours"), _("must be 0 (off) or more hours")))
     problems += _information_problems(config, seen)
     problems += _sms_problems(config)
     problems += _board_problems(config, seen)
     try:
         config.calendar()
     except (KeyError, ValueError) as exc:
-        problems.append((("exchange", "timezone"), f"unknown time zone {exc}"))
+        problems.append((("exchange", "timezone"), _("unknown time zone {zone}").format(zone=exc)))
     return problems
 
 
@@ -339,19 +366,24 @@ def _information_problems(config: Config, units: set[str]) -> list[Problem]:
     info = config.information
     problems: list[Problem] = []
     if not 1 <= info.annual_due_month <= 12:
-        problems.append((("information", "annual_due_month"), "must be between 1 and 12"))
+        problems.append((("information", "annual_due_month"), _("must be between 1 and 12")))
     if not 0 <= info.annual_due_day <= 28:
-        problems.append((("information", "annual_due_day"), "must be 0 (month end) to 28"))
+        problems.append((("information", "annual_due_day"), _("must be 0 (month end) to 28")))
     if not 1 <= info.monthly_due_day <= 28:
-        problems.append((("information", "monthly_due_day"), "must be between 1 and 28"))
+        problems.append((("information", "monthly_due_day"), _("must be between 1 and 28")))
     if info.remind_days_before < 0:
-        problems.append((("information", "remind_days_before"), "must be 0 or more"))
+        problems.append((("information", "remind_days_before"), _("must be 0 or more")))
     if info.check_interval_s <= 0:
-        problems.append((("information", "check_interval_s"), "must be more than 0 seconds"))
+        problems.append((("information", "check_interval_s"), _("must be more than 0 seconds")))
     for group, members in info.reader_groups.items():
         for member in members:
             if member not in units:
-                problems.append((("information", "reader_groups", group), f"no unit {member!r}"))
+                problems.append(
+                    (
+                        ("information", "reader_groups", group),
+                        _("no unit {unit!r}").format(unit=member),
+                    )
+                )
     return problems
 
 
@@ -363,28 +395,38 @@ def _sms_problems(config: Config) -> list[Problem]:
     sms = config.sms
     problems: list[Problem] = []
     if not 1 <= sms.mqtt_port <= 65535:
-        problems.append((("sms", "mqtt_port"), "must be between 1 and 65535"))
+        problems.append((("sms", "mqtt_port"), _("must be between 1 and 65535")))
     if sms.per_number_per_hour < 1:
-        problems.append((("sms", "per_number_per_hour"), "must be at least 1"))
+        problems.append((("sms", "per_number_per_hour"), _("must be at least 1")))
     if not sms.topic_prefix or any(c in sms.topic_prefix for c in "#+"):
-        problems.append((("sms", "topic_prefix"), "must be a topic without # or +"))
+        problems.append((("sms", "topic_prefix"), _("must be a topic without # or +")))
     for index, unit in enumerate(config.units):
         for number, contact in enumerate(unit.contacts):
             if not _MOBILE.fullmatch(contact.mobile):
                 where = ("units", index, "contacts", number, "mobile")
-                problems.append((where, f"{contact.mobile!r} is not a phone number"))
+                problems.append(
+                    (where, _("{mobile!r} is not a phone number").format(mobile=contact.mobile))
+                )
     return problems
 
 
 def _board_problems(config: Config, units: set[str]) -> list[Problem]:
     problems: list[Problem] = []
-    host, _, port = config.board.listen.rpartition(":")
+    host, _colon, port = config.board.listen.rpartition(":")
     if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-        problems.append((("board", "listen"), f"{config.board.listen!r} is not HOST:PORT"))
+        problems.append(
+            (
+                ("board", "listen"),
+                _("{listen!r} is not HOST:PORT").format(listen=config.board.listen),
+            )
+        )
     for subject, viewer in config.board.subjects.items():
         if viewer != "office" and viewer not in units:
             problems.append(
-                (("board", "subjects", subject), f'{viewer!r} is neither "office" nor a unit')
+                (
+                    ("board", "subjects", subject),
+                    _('{viewer!r} is neither "office" nor a unit').format(viewer=viewer),
+                )
             )
     return problems
 
@@ -395,7 +437,9 @@ def _describe(text: str, where: tuple[str | int, ...], message: str) -> str:
     dotted = ".".join(f"[{part}]" if isinstance(part, int) else part for part in where)
     dotted = dotted.replace(".[", "[")
     line = line_of(text, where)
-    return f"line {line}: {dotted}: {message}" if line else f"{dotted}: {message}"
+    if line:
+        return _("line {line}: {key}: {problem}").format(line=line, key=dotted, problem=message)
+    return f"{dotted}: {message}"
 
 
 def load_config(path: Path) -> Config:
@@ -403,19 +447,23 @@ def load_config(path: Path) -> Config:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+        raise ConfigError(
+            _("{path}: cannot read: {reason}").format(path=path, reason=exc.strerror)
+        ) from exc
     try:
         text = raw.decode()
         data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        raise ConfigError(
+            _("{path}: not valid TOML: {error}").format(path=path, error=exc)
+        ) from exc
     # Every unknown key and wrong type at once; what remains is still checked for meaning.
     shape, data = shape_problems(data, Config)
     try:
         config = msgspec.convert(data, Config)
     except msgspec.ValidationError as exc:
-        message, _, at = str(exc).partition(" - at `")
-        shape = shape or [(parse_path(at.rstrip("`")) if at else (), message)]
+        message, _at, at = str(exc).partition(" - at `")
+        shape = shape or [(parse_path(at.rstrip("`")) if at else (), msgspec_problem(message))]
         described = [_describe(text, where, message) for where, message in shape]
         raise ConfigError(f"{path}:\n  " + "\n  ".join(described)) from exc
     base = path.parent.resolve()

@@ -8,10 +8,13 @@ converted and checked for meaning (docex/config.py), so one run names everything
 
 from __future__ import annotations
 
+import re
 import typing
 from typing import Any
 
 import msgspec
+
+from docex.i18n import _
 
 Where = tuple[str | int, ...]
 Problem = tuple[Where, str]
@@ -32,14 +35,16 @@ def _walk(
     for key, value in data.items():
         field = fields.get(key)
         if field is None:
-            problems.append(((*where, key), f"unknown key {key!r}"))
+            problems.append(((*where, key), _("unknown key {key!r}").format(key=key)))
             continue
         checked = _value(value, field.type, (*where, key), problems)
         if checked is not _BAD:
             kept[key] = checked
     for name, field in fields.items():
         if field.required and name not in data:
-            problems.append(((*where, name), f"missing required field `{name}`"))
+            problems.append(
+                ((*where, name), _("missing required field `{name}`").format(name=name))
+            )
     return kept
 
 
@@ -50,7 +55,9 @@ def _value(value: Any, kind: Any, where: Where, problems: list[Problem]) -> Any:
     """The value, walked into when it is a table (or an array of tables) of a struct."""
     if _is_struct(kind):
         if not isinstance(value, dict):
-            problems.append((where, f"expected a table, got {_type_name(value)}"))
+            problems.append(
+                (where, _("expected a table, got {kind}").format(kind=_type_name(value)))
+            )
             return _BAD
         return _walk(value, kind, where, problems)
     item = _struct_items(kind)
@@ -64,7 +71,7 @@ def _value(value: Any, kind: Any, where: Where, problems: list[Problem]) -> Any:
     try:
         msgspec.convert(value, kind)
     except msgspec.ValidationError as exc:
-        problems.append((where, str(exc).partition(" - at `")[0]))
+        problems.append((where, msgspec_problem(str(exc))))
         return _BAD
     return value
 
@@ -86,3 +93,16 @@ _TYPE_NAMES: dict[type, str] = {list: "an array", str: "a string"}
 
 def _type_name(value: Any) -> str:
     return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+_EXPECTED = re.compile(r"Expected `(?P<expected>[^`]+)`, got `(?P<got>[^`]+)`")
+
+
+def msgspec_problem(message: str) -> str:
+    """msgspec's sentence for a value of the wrong type, without its path, in the reader's
+    language where it is the usual one."""
+    message = message.partition(" - at `")[0]
+    found = _EXPECTED.fullmatch(message)
+    if found:
+        return _("Expected `{expected}`, got `{got}`").format(**found.groupdict())
+    return message

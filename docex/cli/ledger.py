@@ -15,40 +15,43 @@ from pathlib import Path
 
 from docex.cli.options import add_config_option
 from docex.config import ConfigError, load_config
+from docex.i18n import _
 
 
 def add_ledger_commands(subparsers: argparse._SubParsersAction) -> None:
     ledger = subparsers.add_parser(
-        "ledger", help="the exchange's ledger (账本): create, back up, restore, migrate"
+        "ledger", help=_("the exchange's ledger (账本): create, back up, restore, migrate")
     )
     commands = ledger.add_subparsers(dest="ledger_command", required=True, metavar="COMMAND")
-    init = commands.add_parser("init", help="create the empty ledger [router] ledger names")
-    add_config_option(init, "the router's config")
+    init = commands.add_parser("init", help=_("create the empty ledger [router] ledger names"))
+    add_config_option(init, _("the router's config"))
     init.set_defaults(func=_init)
     backup = commands.add_parser(
-        "backup", help="copy the ledger, consistently, while the router runs"
+        "backup", help=_("copy the ledger, consistently, while the router runs")
     )
-    add_config_option(backup, "the router's config")
-    backup.add_argument("out", type=Path, help="the backup file to write (must not exist)")
+    add_config_option(backup, _("the router's config"))
+    backup.add_argument("out", type=Path, help=_("the backup file to write (must not exist)"))
     backup.set_defaults(func=_backup)
     restore = commands.add_parser(
-        "restore", help="put a backup in place of the ledger (the router must be stopped)"
+        "restore", help=_("put a backup in place of the ledger (the router must be stopped)")
     )
-    add_config_option(restore, "the router's config")
-    restore.add_argument("backup", type=Path, help="a file `docex ledger backup` wrote")
+    add_config_option(restore, _("the router's config"))
+    restore.add_argument("backup", type=Path, help=_("a file `docex ledger backup` wrote"))
     restore.set_defaults(func=_restore)
     migrate = commands.add_parser(
         "migrate",
-        help="copy a SQLite ledger into an empty PostgreSQL database (router stopped)",
-        description="Copies every document, delivery, receipt, quota, command and notice of"
-        " a SQLite ledger into an empty PostgreSQL database, then compares every table with"
-        " the file. Stop the router first; point [router] ledger at the new URL afterwards.",
+        help=_("copy a SQLite ledger into an empty PostgreSQL database (router stopped)"),
+        description=_(
+            "Copies every document, delivery, receipt, quota, command and notice of"
+            " a SQLite ledger into an empty PostgreSQL database, then compares every table with"
+            " the file. Stop the router first; point [router] ledger at the new URL afterwards."
+        ),
     )
     migrate.add_argument(
-        "--from", dest="source", required=True, help="the SQLite ledger: a path or sqlite:///…"
+        "--from", dest="source", required=True, help=_("the SQLite ledger: a path or sqlite:///…")
     )
     migrate.add_argument(
-        "--to", dest="target", required=True, help="postgresql://user@host/database"
+        "--to", dest="target", required=True, help=_("postgresql://user@host/database")
     )
     migrate.set_defaults(func=_migrate)
 
@@ -58,7 +61,7 @@ def _init(args: argparse.Namespace) -> int:
 
     def act(ledger: Path) -> str:
         init_ledger(ledger)
-        return f"created an empty ledger at {ledger}"
+        return _("created an empty ledger at {path}").format(path=ledger)
 
     return _on_ledger(args.config, act)
 
@@ -68,7 +71,7 @@ def _backup(args: argparse.Namespace) -> int:
 
     def act(ledger: Path) -> str:
         backup(ledger, args.out)
-        return f"backed up {ledger} to {args.out}"
+        return _("backed up {path} to {out}").format(path=ledger, out=args.out)
 
     return _on_ledger(args.config, act)
 
@@ -78,8 +81,11 @@ def _restore(args: argparse.Namespace) -> int:
 
     def act(ledger: Path) -> str:
         kept = restore(ledger, args.backup)
-        done = f"restored {ledger} from {args.backup}"
-        return done + (f"; the ledger it replaced is kept as {kept}" if kept else "")
+        if kept:
+            return _(
+                "restored {path} from {backup}; the ledger it replaced is kept as {kept}"
+            ).format(path=ledger, backup=args.backup, kept=kept)
+        return _("restored {path} from {backup}").format(path=ledger, backup=args.backup)
 
     return _on_ledger(args.config, act)
 
@@ -93,18 +99,19 @@ def _on_ledger(config_path: Path, act: Callable[[Path], str]) -> int:
     try:
         location = load_config(config_path).router.ledger
         if is_postgresql(location):
-            print(
-                f"error: {config_path}: the ledger is a PostgreSQL database; create, back up and"
-                " restore it with PostgreSQL's own tools (createdb, pg_dump, pg_restore)",
-                file=sys.stderr,
-            )
+            problem = _(
+                "{file}: the ledger is a PostgreSQL database; create, back up and restore it"
+                " with PostgreSQL's own tools (createdb, pg_dump, pg_restore)"
+            ).format(file=config_path)
+            print(_("error: {problem}").format(problem=problem), file=sys.stderr)
             return 2
         print(act(Path(location)))
     except (ConfigError, LedgerAdminError, LedgerInUse) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_("error: {problem}").format(problem=exc), file=sys.stderr)
         return 2
     except (LedgerError, OSError) as exc:
-        print(f"error: the ledger of {config_path}: {exc}", file=sys.stderr)
+        problem = _("the ledger of {file}: {error}").format(file=config_path, error=exc)
+        print(_("error: {problem}").format(problem=problem), file=sys.stderr)
         return 2
     return 0
 
@@ -114,21 +121,23 @@ def _migrate(args: argparse.Namespace) -> int:
     from docex.ledger.migrate import MigrationError, migrate
 
     if not is_postgresql(args.target):
-        print(f"error: --to {args.target}: give a postgresql:// URL", file=sys.stderr)
+        problem = _("--to {url}: give a postgresql:// URL").format(url=args.target)
+        print(_("error: {problem}").format(problem=problem), file=sys.stderr)
         return 2
     try:
         source = sqlite_file(args.source, Path.cwd())
     except LedgerLocationError as exc:
-        print(f"error: --from {exc}", file=sys.stderr)
+        print(_("error: {problem}").format(problem=f"--from {exc}"), file=sys.stderr)
         return 2
     try:
         copied = migrate(source, args.target, lambda line: print(line, file=sys.stderr))
     except MigrationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_("error: {problem}").format(problem=exc), file=sys.stderr)
         return 2
     print(
-        f"migrated {copied['documents']} documents, {copied['deliveries']} deliveries and"
-        f" {copied['commands']} commands; every table matches the file."
-        " Now set [router] ledger to the PostgreSQL URL."
+        _(
+            "migrated {documents} documents, {deliveries} deliveries and {commands} commands;"
+            " every table matches the file. Now set [router] ledger to the PostgreSQL URL."
+        ).format(**copied)
     )
     return 0

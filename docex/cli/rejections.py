@@ -76,6 +76,88 @@ DETAILS = (
     N_("no unit {unit!r} to submit jointly with"),
     N_("no reader group {group!r}"),
     N_("no unit {unit!r}"),
+    # The seals' own refusals (docex/seals/): shown by `docex seal …`, and passed on in a
+    # rejection when a seal does not verify.
+    N_("a CA already exists at {directory} ({certificate})"),
+    N_("the CA key was put away at the end of the ceremony"),
+    N_("cannot read CA certificate {path}: {reason}"),
+    N_("{path} does not hold a PEM certificate"),
+    N_("cannot read carrier {path}: {reason}"),
+    N_("{path} is not a {format} carrier: {found!r}"),
+    N_("{path} holds no seal certificate"),
+    N_("{path} uses unsupported key derivation {kdf}"),
+    N_("wrong password for carrier {path}, or its certificate was replaced"),
+    N_("carrier {path} is damaged: {error}"),
+    N_("{path} is not empty; a CA is made in a new directory"),
+    N_(
+        "the {kind} seal is the exchange's own: only unit {unit!r} holds one,"
+        " and holds no other kind"
+    ),
+    N_("a seal is changed when {reasons}; a {reason} unit's seal is destroyed"),
+    N_("unit id {unit!r} is also a custodian role; rename the role"),
+    N_("§23: a person of unit {unit}, whose seal it is, must be present (--attendee {unit2}=NAME)"),
+    N_("the shares must not be written into the CA directory"),
+    N_("refusing to overwrite shares: {files}"),
+    N_(
+        "refusing to overwrite {carrier}: a seal's carrier is destroyed in a ceremony,"
+        " not written over"
+    ),
+    N_("§21: a ceremony needs {what}"),
+    N_("§21: {what} must be one line of at most {max} characters"),
+    N_("unit {unit} already has a valid {kind} seal ({serial}); change it instead"),
+    N_("a renamed unit's new seal needs its new name"),
+    N_("seal {serial} was {revocation}"),
+    N_("this machine's clock ({now}) is behind the last ceremony ({last})"),
+    N_("{role!r} is neither a custodian role nor the unit {unit!r} whose seal it is"),
+    N_("{role!r} is neither a custodian role"),
+    N_("§23: {title} ({role}) must be present with its share"),
+    N_("name the person who brings the {role} share (--attendee {role2}=NAME)"),
+    N_("cannot open CA directory {path}: {reason}"),
+    N_("another ceremony is being held at {path}"),
+    N_("cannot read {path}: {reason}"),
+    N_("certificate {serial} carries a damaged seal image"),
+    N_("certificate {serial} does not name exactly one unit id and seal kind"),
+    N_("the seal image is not a PNG file"),
+    N_("the seal image is {size} bytes; at most {max} are allowed"),
+    N_("certificate {serial} names unknown seal kind {kind!r}"),
+    N_("custodian roles repeat: {roles}"),
+    N_("there must be 2 to {max} custodians, not {count}"),
+    N_(
+        "the threshold must be 2 to {max} shares (no single person may use the CA key),"
+        " not {threshold}"
+    ),
+    N_("{threshold} custodians' shares rebuild the CA key; {count} given"),
+    N_("{path} is not the custody policy the CA signed last"),
+    N_("the shares rebuild a key that is not this CA's"),
+    N_(
+        "custodian role {role!r} must be lowercase letters, digits and '-', starting with a"
+        " letter, at most 32 characters"
+    ),
+    N_("cannot read share file {path}: {reason}"),
+    N_("share file {path} is not UTF-8 text"),
+    N_("no custodian role {role!r} in {file}"),
+    N_("the share given for {role} belongs to another CA (or another split of its key)"),
+    N_("the shares given for {role} and {role2} are the same share"),
+    N_("the share given for {role} is another custodian's share"),
+    N_("the share given for {role} is not valid: {error}"),
+    N_("the shares do not fit together: {error}"),
+    N_("the CA never issued a seal with serial {serial}"),
+    N_("{path} line {line}: not a certificate issued by this CA"),
+    N_("revocation list {path} is not signed by this exchange's CA"),
+    N_("cannot read revocation list {path}: {reason}"),
+    N_("{path} is not a PEM revocation list"),
+    N_("revocation list {path} lacks a CRL number or an entry's docex reason code"),
+    N_("revocation list number {number} is older than the one in use ({current})"),
+    N_("seal {serial} is not yet valid at {at}: valid from {start}"),
+    N_("seal {serial} expired at {end}, before {at}"),
+    N_("seal {serial} was {revocation}; it seals nothing from then on (judged at {at})"),
+    N_("seal {serial} belongs to unit {owner!r}, not {unit!r}"),
+    N_("seal {serial} is a {kind} seal; a {required} seal is required"),
+    N_("seal {serial} is not an Ed25519 key"),
+    N_("signature does not match the data for seal {serial}"),
+    N_("seal certificate is not valid DER X.509"),
+    N_("seal {serial} is not issued by this exchange's CA"),
+    N_("router.seal_password_file is not set, and no seal-password credential"),
 )
 
 # Words the router puts into its sentences as values: states, actions, kinds.
@@ -106,9 +188,21 @@ WORDS = {
     "secret": N_("secret"),
     "confidential": N_("confidential"),
     "top_secret": N_("top_secret"),
+    # kinds of seal, and why one is changed or destroyed
+    "signing": N_("signing"),
+    "verification": N_("verification"),
+    "exchange": N_("exchange"),
+    "renamed": N_("renamed"),
+    "merged": N_("merged"),
+    "lost": N_("lost"),
+    "damaged": N_("damaged"),
     "urgent": N_("urgent"),
     "extra_urgent": N_("extra_urgent"),
 }
+
+
+# The values that are such words; others (a unit id, a path) are shown as they came.
+_WORD_FIELDS = {"status", "state", "action", "what", "classification", "kind", "required", "reason"}
 
 
 def shape(template: str) -> str:
@@ -129,6 +223,9 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
             if name is not None:
                 regex += f"(?P<{name}>.+?)"
         patterns.append((re.compile(regex, re.DOTALL), template))
+    # The most specific first: "cannot read CA certificate {path}: {reason}" before
+    # "cannot read {path}: {reason}".
+    patterns.sort(key=lambda found: -len(shape(found[1]).replace("{}", "")))
     return tuple(patterns)
 
 
@@ -138,7 +235,7 @@ def detail(message: str) -> str:
         match = pattern.fullmatch(message)
         if match:
             values = {
-                name: _(WORDS[value]) if value in WORDS else value
+                name: _(WORDS[value]) if name in _WORD_FIELDS and value in WORDS else value
                 for name, value in match.groupdict().items()
             }
             # The quotes the router put around a value came with it: keep them as they are.

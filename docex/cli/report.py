@@ -18,11 +18,11 @@ from docex.ledger.reader import with_ledger
 
 
 def add_report_commands(subparsers: argparse._SubParsersAction) -> None:
-    report = subparsers.add_parser("report", help="per-unit statistics for a year or a month")
+    report = subparsers.add_parser("report", help=_("per-unit statistics for a year or a month"))
     add_config_option(report, _("the router's config"))
-    report.add_argument("--period", required=True, help="a year (2026) or a month (2026-03)")
+    report.add_argument("--period", required=True, help=_("a year (2026) or a month (2026-03)"))
     report.add_argument(
-        "--out", type=Path, required=True, help="directory for the CSV and the chart"
+        "--out", type=Path, required=True, help=_("directory for the CSV and the chart")
     )
     report.set_defaults(func=_report)
 
@@ -37,13 +37,14 @@ def _report(args: argparse.Namespace) -> int:
         try:
             rows = statistics(config, ledger, args.period, today)
         except (PeriodError, CalendarError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(_("error: {problem}").format(problem=exc), file=sys.stderr)
             return 2
         table = args.out / f"docex-report-{args.period}.csv"
         chart = table.with_suffix(".png")
         write_csv(rows, table)
         write_chart(rows, args.period, chart)
-        print(f"{table}: {len(rows)} units\n{chart}")
+        print(_("{table}: {count} units").format(table=table, count=len(rows)))
+        print(chart)
         return 0
 
     return with_ledger(args.config, report)

@@ -61,17 +61,17 @@ def add_router_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     provision_parser.set_defaults(func=_provision)
 
-    config = subparsers.add_parser("config", help="check a configuration file")
+    config = subparsers.add_parser("config", help=_("check a configuration file"))
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
     check = config_commands.add_parser(
         "check",
-        help="validate a router, unit, hot folder or MQTT bridge config without running it",
+        help=_("validate a router, unit, hot folder or MQTT bridge config without running it"),
     )
     check.add_argument("file", type=Path)
     check.add_argument(
         "--kind",
         choices=["router", "unit", "hotfolder", "mqtt"],
-        help="what the file configures; default: told by its keys",
+        help=_("what the file configures; default: told by its keys"),
     )
     check.set_defaults(func=_check)
 
@@ -157,34 +157,35 @@ def _check(args: argparse.Namespace) -> int:
         except (OSError, ValueError):
             kind = "router"  # load_config says what is wrong with it
         if kind is None:
-            print(
-                f"error: {args.file}: cannot tell what it configures; give --kind", file=sys.stderr
+            problem = _("{file}: cannot tell what it configures; give --kind").format(
+                file=args.file
             )
+            print(_("error: {problem}").format(problem=problem), file=sys.stderr)
             return 2
     if kind != "router":
         problems = settings_problems(args.file, kind)
         for problem in problems:
-            print(f"error: {problem}", file=sys.stderr)
+            print(_("error: {problem}").format(problem=problem), file=sys.stderr)
         if problems:
             return 2
-        print(f"{args.file}: ok, {kind} settings")
+        print(_("{file}: ok, {kind} settings").format(file=args.file, kind=kind))
         return 0
     try:
         config = load_config(args.file)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_("error: {problem}").format(problem=exc), file=sys.stderr)
         return 2
     for warning in config.calendar_warnings(date.today()):
-        print(f"warning: {warning}")
+        print(_("warning: {problem}").format(problem=warning))
     # By hand, outside the service, systemd's credentials are not there to be seen.
     by_hand = "CREDENTIALS_DIRECTORY" not in os.environ
     missing_password = missing_seal_password(config)
     if by_hand and missing_password:
-        print(f"warning: {missing_password}")
+        print(_("warning: {problem}").format(problem=missing_password))
     problems = startup_problems(config, args.file, starting=not by_hand)
     for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
+        print(_("error: {problem}").format(problem=problem), file=sys.stderr)
     if problems:
         return 2
-    print(f"{args.file}: ok, {len(config.units)} units")
+    print(_("{file}: ok, {count} units").format(file=args.file, count=len(config.units)))
     return 0

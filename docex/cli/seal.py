@@ -13,13 +13,16 @@ import argparse
 import getpass
 import os
 import sys
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
 
+from docex.cli import rejections
 from docex.cli.seal_presence import add_presence_arguments, assignment, collect_presence
+from docex.i18n import _
 from docex.seals import ceremony
 from docex.seals.carrier import PASSWORD_ENV
 from docex.seals.ceremony import CHANGE_REASONS
@@ -43,7 +46,7 @@ _CEREMONY_EPILOG = (
 
 def add_seal_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register under the main CLI's subcommands, so `seal` sits beside `router`, `units`…"""
-    seal = subparsers.add_parser("seal", help="exchange CA and seal ceremonies")
+    seal = subparsers.add_parser("seal", help=_("exchange CA and seal ceremonies"))
     commands = seal.add_subparsers(dest="seal_command", required=True, metavar="COMMAND")
     _add_ca_init(commands)
     _add_ca_reshare(commands)
@@ -51,21 +54,21 @@ def add_seal_commands(subparsers: argparse._SubParsersAction) -> None:
     _add_change(commands)
     _add_destroy(commands)
 
-    listing = commands.add_parser("list", help="every seal ever issued, with its status")
-    listing.add_argument("--ca-dir", type=Path, required=True, help="directory made by ca-init")
+    listing = commands.add_parser("list", help=_("every seal ever issued, with its status"))
+    listing.add_argument("--ca-dir", type=Path, required=True, help=_("directory made by ca-init"))
     listing.set_defaults(func=_handler(_list))
 
-    log = commands.add_parser("log", help="the ceremony log")
+    log = commands.add_parser("log", help=_("the ceremony log"))
     log_commands = log.add_subparsers(dest="log_command", required=True, metavar="COMMAND")
     verify = log_commands.add_parser(
-        "verify", help="check the log's signatures and chain; name the first bad record"
+        "verify", help=_("check the log's signatures and chain; name the first bad record")
     )
-    verify.add_argument("--ca-dir", type=Path, required=True, help="directory made by ca-init")
+    verify.add_argument("--ca-dir", type=Path, required=True, help=_("directory made by ca-init"))
     verify.set_defaults(func=_handler(_log_verify))
     show = log_commands.add_parser(
-        "show", help="every ceremony, verified first: who attended, on whose approval (§21)"
+        "show", help=_("every ceremony, verified first: who attended, on whose approval (§21)")
     )
-    show.add_argument("--ca-dir", type=Path, required=True, help="directory made by ca-init")
+    show.add_argument("--ca-dir", type=Path, required=True, help=_("directory made by ca-init"))
     show.set_defaults(func=_handler(_log_show))
 
 
@@ -73,17 +76,17 @@ def _add_ca_init(commands: argparse._SubParsersAction) -> None:
     default_roles = ", ".join(f"{c.role}={c.title}" for c in DEFAULT_CUSTODY.custodians)
     ca_init = commands.add_parser(
         "ca-init",
-        help="create the exchange CA and split its key among custodians",
+        help=_("create the exchange CA and split its key among custodians"),
         description="Create the CA certificate (ca.crt), split the CA key into SLIP-39 shares, "
         "one file per custodian in --shares-dir (mode 0600; hand each to its custodian and "
         "delete it there), and write custody.toml, the empty revocation list "
         "(revocations.crl), the register (issued.jsonl) and the ceremony log "
         f"(ceremonies.jsonl). Without --custodian: {default_roles} (§23), both required.",
     )
-    ca_init.add_argument("--dir", type=Path, required=True, help="new, empty CA directory")
-    ca_init.add_argument("--name", type=_common_name, required=True, help="CA display name")
+    ca_init.add_argument("--dir", type=Path, required=True, help=_("new, empty CA directory"))
+    ca_init.add_argument("--name", type=_common_name, required=True, help=_("CA display name"))
     ca_init.add_argument(
-        "--shares-dir", type=Path, required=True, help="where the share files go (not --dir)"
+        "--shares-dir", type=Path, required=True, help=_("where the share files go (not --dir)")
     )
     _add_custodian_arguments(ca_init)
     ca_init.set_defaults(func=_handler(_ca_init))
@@ -92,7 +95,7 @@ def _add_ca_init(commands: argparse._SubParsersAction) -> None:
 def _add_ca_reshare(commands: argparse._SubParsersAction) -> None:
     reshare = commands.add_parser(
         "ca-reshare",
-        help="ceremony: split the CA key anew (a custodian changed, a share was lost or seen)",
+        help=_("ceremony: split the CA key anew (a custodian changed, a share was lost or seen)"),
         description="The custodians present open the CA with their shares, as at any "
         "ceremony; the key is split again into new share files in --shares-dir and custody.toml "
         "is replaced. Every later ceremony refuses the old shares: have them destroyed (they "
@@ -100,9 +103,12 @@ def _add_ca_reshare(commands: argparse._SubParsersAction) -> None:
         "as they are. Without --custodian the custodians stay the same.",
         epilog=_CEREMONY_EPILOG,
     )
-    reshare.add_argument("--ca-dir", type=Path, required=True, help="directory made by ca-init")
+    reshare.add_argument("--ca-dir", type=Path, required=True, help=_("directory made by ca-init"))
     reshare.add_argument(
-        "--shares-dir", type=Path, required=True, help="where the new share files go (not --ca-dir)"
+        "--shares-dir",
+        type=Path,
+        required=True,
+        help=_("where the new share files go (not --ca-dir)"),
     )
     _add_custodian_arguments(reshare)
     add_presence_arguments(reshare)
@@ -116,7 +122,7 @@ def _add_custodian_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ROLE=TITLE",
-        help="a custodian who holds a share and must attend every ceremony (repeat)",
+        help=_("a custodian who holds a share and must attend every ceremony (repeat)"),
     )
     parser.add_argument(
         "--backup-custodian",
@@ -124,29 +130,31 @@ def _add_custodian_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ROLE=TITLE",
-        help="a custodian who holds a share counting toward the threshold, "
-        "but need not attend (repeat)",
+        help=_(
+            "a custodian who holds a share counting toward the threshold,"
+            " but need not attend (repeat)"
+        ),
     )
     parser.add_argument(
         "--threshold",
         type=int,
-        help="shares needed to rebuild the key (default: the number of --custodian roles)",
+        help=_("shares needed to rebuild the key (default: the number of --custodian roles)"),
     )
 
 
 def _add_make(commands: argparse._SubParsersAction) -> None:
     make = commands.add_parser(
-        "make", help="ceremony: issue a unit a new seal into a carrier", epilog=_CEREMONY_EPILOG
+        "make", help=_("ceremony: issue a unit a new seal into a carrier"), epilog=_CEREMONY_EPILOG
     )
-    make.add_argument("--ca-dir", type=Path, required=True, help="directory made by ca-init")
-    make.add_argument("--unit", type=_unit_id, required=True, help="unit id")
-    make.add_argument("--unit-name", type=_common_name, required=True, help="unit display name")
+    make.add_argument("--ca-dir", type=Path, required=True, help=_("directory made by ca-init"))
+    make.add_argument("--unit", type=_unit_id, required=True, help=_("unit id"))
+    make.add_argument("--unit-name", type=_common_name, required=True, help=_("unit display name"))
     make.add_argument(
         "--kind",
         type=SealKind,
         choices=list(SealKind),
         required=True,
-        help="exchange: the exchange's own seal, for unit id 'exchange' only",
+        help=_("exchange: the exchange's own seal, for unit id 'exchange' only"),
     )
     _add_carrier_arguments(make)
     _add_approval_arguments(make)
@@ -157,14 +165,14 @@ def _add_make(commands: argparse._SubParsersAction) -> None:
 def _add_change(commands: argparse._SubParsersAction) -> None:
     change = commands.add_parser(
         "change",
-        help="ceremony: replace a seal (new carrier) and revoke the old one",
+        help=_("ceremony: replace a seal (new carrier) and revoke the old one"),
         epilog=_CEREMONY_EPILOG,
     )
-    change.add_argument("--ca-dir", type=Path, required=True, help="directory made by ca-init")
-    change.add_argument("--serial", required=True, help="serial of the seal to replace")
+    change.add_argument("--ca-dir", type=Path, required=True, help=_("directory made by ca-init"))
+    change.add_argument("--serial", required=True, help=_("serial of the seal to replace"))
     change.add_argument("--reason", type=Reason, choices=CHANGE_REASONS, required=True)
     change.add_argument(
-        "--unit-name", type=_common_name, help="the unit's new name (required when renamed)"
+        "--unit-name", type=_common_name, help=_("the unit's new name (required when renamed)")
     )
     _add_carrier_arguments(change)
     _add_approval_arguments(change)
@@ -174,10 +182,10 @@ def _add_change(commands: argparse._SubParsersAction) -> None:
 
 def _add_destroy(commands: argparse._SubParsersAction) -> None:
     destroy = commands.add_parser(
-        "destroy", help="ceremony: revoke a seal from now on", epilog=_CEREMONY_EPILOG
+        "destroy", help=_("ceremony: revoke a seal from now on"), epilog=_CEREMONY_EPILOG
     )
-    destroy.add_argument("--ca-dir", type=Path, required=True, help="directory made by ca-init")
-    destroy.add_argument("--serial", required=True, help="serial of the seal to revoke")
+    destroy.add_argument("--ca-dir", type=Path, required=True, help=_("directory made by ca-init"))
+    destroy.add_argument("--serial", required=True, help=_("serial of the seal to revoke"))
     destroy.add_argument("--reason", type=Reason, choices=list(Reason), required=True)
     _add_approval_arguments(destroy)
     add_presence_arguments(destroy)
@@ -187,13 +195,13 @@ def _add_destroy(commands: argparse._SubParsersAction) -> None:
 def _add_approval_arguments(parser: argparse.ArgumentParser) -> None:
     """§21: no ceremony without the unit's signed application and the office's approval."""
     parser.add_argument(
-        "--application", required=True, help="the reference of the unit's written application"
+        "--application", required=True, help=_("the reference of the unit's written application")
     )
     parser.add_argument(
-        "--unit-head", required=True, help="the head of the unit who signed the application"
+        "--unit-head", required=True, help=_("the head of the unit who signed the application")
     )
     parser.add_argument(
-        "--approved-by", required=True, help="the General Office leader who approved it"
+        "--approved-by", required=True, help=_("the General Office leader who approved it")
     )
 
 
@@ -202,15 +210,17 @@ def _approval(args: argparse.Namespace) -> ceremony.Approval:
 
 
 def _add_carrier_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, required=True, help="new carrier file to write")
+    parser.add_argument("--out", type=Path, required=True, help=_("new carrier file to write"))
     parser.add_argument(
         "--carrier-password-file",
         type=Path,
-        help=f"carrier password (else ${PASSWORD_ENV}, else prompt); §24: give the "
-        "carrier and its password to different people",
+        help=_(
+            "carrier password (else ${env}, else prompt); §24: give the carrier and its"
+            " password to different people"
+        ).format(env=PASSWORD_ENV),
     )
     parser.add_argument(
-        "--image", type=Path, help="the seal's registered image (PNG, at most 64 KiB)"
+        "--image", type=Path, help=_("the seal's registered image (PNG, at most 64 KiB)")
     )
 
 
@@ -218,7 +228,7 @@ def _ca_init(args: argparse.Namespace) -> None:
     custody = ceremony.establish(
         args.dir, args.name, args.shares_dir, _custody(args, DEFAULT_CUSTODY), now=datetime.now(UTC)
     )
-    print(f"CA {args.name} created in {args.dir}")
+    print(_("CA {name} created in {dir}").format(name=args.name, dir=args.dir))
     _print_shares(custody, args.shares_dir)
 
 
@@ -228,9 +238,13 @@ def _ca_reshare(args: argparse.Namespace) -> None:
     custody = ceremony.reshare(
         args.ca_dir, presence, _custody(args, current), args.shares_dir, now=datetime.now(UTC)
     )
-    print(f"the CA key of {args.ca_dir} is split anew; the old shares are refused from now on")
+    print(
+        _("the CA key of {dir} is split anew; the old shares are refused from now on").format(
+            dir=args.ca_dir
+        )
+    )
     _print_shares(custody, args.shares_dir)
-    print("destroy the old share files and any paper copies of their words")
+    print(_("destroy the old share files and any paper copies of their words"))
 
 
 def _custody(args: argparse.Namespace, default: Custody) -> Custody:
@@ -250,9 +264,13 @@ def _custody(args: argparse.Namespace, default: Custody) -> Custody:
 
 
 def _print_shares(custody: Custody, shares_dir: Path) -> None:
-    print(f"any {custody.threshold} of these shares rebuild its key; give each to its custodian:")
+    print(
+        _("any {threshold} of these shares rebuild its key; give each to its custodian:").format(
+            threshold=custody.threshold
+        )
+    )
     for c in custody.custodians:
-        required = "must attend ceremonies" if c.required else "backup"
+        required = _("must attend ceremonies") if c.required else _("backup")
         print(f"  {share_path(shares_dir, c.role)}  {c.title} ({required})")
 
 
@@ -270,7 +288,7 @@ def _make(args: argparse.Namespace) -> None:
         approval=_approval(args),
         image=_image(args.image),
     )
-    _print_seal("made", seal, args.out)
+    _print_seal(seal, args.out)
 
 
 def _change(args: argparse.Namespace) -> None:
@@ -288,8 +306,10 @@ def _change(args: argparse.Namespace) -> None:
         unit_name=args.unit_name,
         image=_image(args.image),
     )
-    print(f"seal {args.serial} {revocation.describe()}")
-    _print_seal("made", seal, args.out)
+    print(
+        _("seal {serial} {revocation}").format(serial=args.serial, revocation=revocation.describe())
+    )
+    _print_seal(seal, args.out)
 
 
 def _destroy(args: argparse.Namespace) -> None:
@@ -303,8 +323,16 @@ def _destroy(args: argparse.Namespace) -> None:
         now=datetime.now(UTC),
         approval=_approval(args),
     )
-    print(f"seal {args.serial} of unit {owner} {revocation.describe()}")
-    print(f"revocation list: {args.ca_dir / REVOCATION_LIST_FILE}; reload the router to apply it")
+    print(
+        _("seal {serial} of unit {unit} {revocation}").format(
+            serial=args.serial, unit=owner, revocation=revocation.describe()
+        )
+    )
+    print(
+        _("revocation list: {path}; reload the router to apply it").format(
+            path=args.ca_dir / REVOCATION_LIST_FILE
+        )
+    )
 
 
 def _list(args: argparse.Namespace) -> None:
@@ -320,22 +348,35 @@ def _list(args: argparse.Namespace) -> None:
         )
         for seal, status, approval in ceremony.list_seals(args.ca_dir, datetime.now(UTC))
     ]
-    header = ("UNIT", "KIND", "SERIAL", "VALID", "APPROVAL (§21)", "STATUS")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(5)]
+    header = (_("UNIT"), _("KIND"), _("SERIAL"), _("VALID"), _("APPROVAL (§21)"), _("STATUS"))
+    widths = [max(_width(row[i]) for row in [header, *rows]) for i in range(5)]
     for row in [header, *rows]:
-        cells = [row[i].ljust(widths[i]) for i in range(5)] + [row[5]]
+        cells = [row[i] + " " * (widths[i] - _width(row[i])) for i in range(5)] + [row[5]]
         print("  ".join(cells))
+
+
+def _width(text: str) -> int:
+    """Columns on a terminal: a Chinese character takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def _approved(approval: ceremony.Approval | None) -> str:
     if approval is None:
         return "-"
-    return f"{approval.reference}, signed {approval.unit_head}, approved {approval.approved_by}"
+    return _("{reference}, signed {unit_head}, approved {approved_by}").format(
+        reference=approval.reference,
+        unit_head=approval.unit_head,
+        approved_by=approval.approved_by,
+    )
 
 
 def _log_verify(args: argparse.Namespace) -> None:
     records = ceremony.verify_records(args.ca_dir)
-    print(f"{len(records)} ceremony records verified; the register and revocation list agree")
+    print(
+        _("{count} ceremony records verified; the register and revocation list agree").format(
+            count=len(records)
+        )
+    )
 
 
 def _log_show(args: argparse.Namespace) -> None:
@@ -348,23 +389,37 @@ def _log_show(args: argparse.Namespace) -> None:
         )
         print(f"{record['seq']:>4}  {record['at']}  {record['act']:<10} {what}".rstrip())
         if record["act"] in ("make", "change", "destroy"):
-            print(f"      approval: {_approved(ceremony.approval_of(record))}")
+            print(
+                _("      approval: {approval}").format(
+                    approval=_approved(ceremony.approval_of(record))
+                )
+            )
         attendees = ", ".join(
             f"{a['name']} ({a['role']}{', share' if a['share'] else ''})"
             for a in record.get("attendees", [])
         )
         if attendees:
-            print(f"      present: {attendees}")
+            print(_("      present: {attendees}").format(attendees=attendees))
 
 
-def _print_seal(verb: str, seal: Seal, carrier: Path) -> None:
+def _print_seal(seal: Seal, carrier: Path) -> None:
     certificate = seal.certificate
-    print(f"{verb} {seal.kind} seal for unit {seal.unit_id}: serial {serial_hex(certificate)}")
     print(
-        f"valid {certificate.not_valid_before_utc.isoformat()} "
-        f"to {certificate.not_valid_after_utc.isoformat()}"
+        _("made {kind} seal for unit {unit}: serial {serial}").format(
+            kind=_(rejections.WORDS[seal.kind]), unit=seal.unit_id, serial=serial_hex(certificate)
+        )
     )
-    print(f"carrier: {carrier} (§24: the carrier and its password go to different people)")
+    print(
+        _("valid {start} to {end}").format(
+            start=certificate.not_valid_before_utc.isoformat(),
+            end=certificate.not_valid_after_utc.isoformat(),
+        )
+    )
+    print(
+        _("carrier: {path} (§24: the carrier and its password go to different people)").format(
+            path=carrier
+        )
+    )
 
 
 def _handler(action: Callable[[argparse.Namespace], None]) -> Callable[[argparse.Namespace], int]:
@@ -372,7 +427,8 @@ def _handler(action: Callable[[argparse.Namespace], None]) -> Callable[[argparse
         try:
             action(args)
         except SealError as e:
-            print(f"error: {e.code}: {e.message}", file=sys.stderr)
+            problem = f"{e.code}: {rejections.detail(e.message)}"
+            print(_("error: {problem}").format(problem=problem), file=sys.stderr)
             return 2
         return 0
 
@@ -387,16 +443,18 @@ def _carrier_password(args: argparse.Namespace) -> str:
         except (OSError, UnicodeDecodeError) as e:
             raise SealError(
                 "password_unreadable",
-                f"cannot read password file {args.carrier_password_file}: {e}",
+                _("cannot read password file {path}: {error}").format(
+                    path=args.carrier_password_file, error=e
+                ),
             ) from None
     elif os.environ.get(PASSWORD_ENV):
         password = os.environ[PASSWORD_ENV]
     else:
-        password = getpass.getpass("new carrier password: ")
-        if getpass.getpass("repeat new carrier password: ") != password:
-            raise SealError("password_mismatch", "the two passwords differ")
+        password = getpass.getpass(_("new carrier password: "))
+        if getpass.getpass(_("repeat new carrier password: ")) != password:
+            raise SealError("password_mismatch", _("the two passwords differ"))
     if not password:
-        raise SealError("password_empty", "the carrier password is empty")
+        raise SealError("password_empty", _("the carrier password is empty"))
     return password
 
 
@@ -407,13 +465,14 @@ def _image(path: Path | None) -> bytes | None:
         return path.read_bytes()
     except OSError as e:
         raise SealError(
-            "seal_image_invalid", f"cannot read seal image {path}: {e.strerror}"
+            "seal_image_invalid",
+            _("cannot read seal image {path}: {reason}").format(path=path, reason=e.strerror),
         ) from None
 
 
 def _unit_id(value: str) -> str:
     if not value or value != value.strip():
-        raise argparse.ArgumentTypeError("unit id must be non-empty, without surrounding spaces")
+        raise argparse.ArgumentTypeError(_("unit id must be non-empty, without surrounding spaces"))
     return value
 
 
@@ -421,7 +480,9 @@ def _common_name(value: str) -> str:
     size = len(value.encode("utf-8"))
     if not 1 <= size <= MAX_COMMON_NAME_BYTES:
         raise argparse.ArgumentTypeError(
-            f"name is {size} bytes in UTF-8; a certificate name holds 1 to "
-            f"{MAX_COMMON_NAME_BYTES} (about 21 Chinese characters)"
+            _(
+                "name is {size} bytes in UTF-8; a certificate name holds 1 to {max}"
+                " (about 21 Chinese characters)"
+            ).format(size=size, max=MAX_COMMON_NAME_BYTES)
         )
     return value

@@ -13,6 +13,7 @@ import getpass
 import sys
 from pathlib import Path
 
+from docex.i18n import _
 from docex.seals.ceremony import Presence
 from docex.seals.custody import Custody, read_share_file
 from docex.seals.errors import SealError
@@ -22,7 +23,9 @@ def assignment(value: str) -> tuple[str, str]:
     """ROLE=VALUE, for argparse."""
     role, equals, rest = value.partition("=")
     if not equals or not role.strip() or not rest.strip():
-        raise argparse.ArgumentTypeError(f"expected ROLE=VALUE, got {value!r}")
+        raise argparse.ArgumentTypeError(
+            _("expected ROLE=VALUE, got {value!r}").format(value=value)
+        )
     return role.strip(), rest.strip()
 
 
@@ -33,8 +36,10 @@ def add_presence_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ROLE=PATH",
-        help="a custodian's share file (repeat per custodian); at a terminal, missing shares "
-        "are asked for",
+        help=_(
+            "a custodian's share file (repeat per custodian); at a terminal, missing shares"
+            " are asked for"
+        ),
     )
     parser.add_argument(
         "--attendee",
@@ -42,18 +47,20 @@ def add_presence_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ROLE=NAME",
-        help="the person present for a custodian role, or for the owning unit (ROLE = its "
-        "unit id); repeat per person",
+        help=_(
+            "the person present for a custodian role, or for the owning unit (ROLE = its"
+            " unit id); repeat per person"
+        ),
     )
 
 
 def collect_presence(args: argparse.Namespace, custody: Custody, owner: str | None) -> Presence:
     """`owner`: the unit whose seal it is, or None for the CA's own ceremonies."""
     if len({role for role, _ in args.share_file}) != len(args.share_file):
-        raise SealError("share_duplicate", "--share-file names a role more than once")
+        raise SealError("share_duplicate", _("--share-file names a role more than once"))
     names = dict(args.attendee)
     if len(names) != len(args.attendee):
-        raise SealError("attendee_duplicate", "--attendee names a role more than once")
+        raise SealError("attendee_duplicate", _("--attendee names a role more than once"))
     shares = {role: read_share_file(Path(path)) for role, path in args.share_file}
     if sys.stdin.isatty():
         _ask(custody, owner, shares, names)

@@ -14,6 +14,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from docex.i18n import _
 from docex.ledger import lock
 from docex.ledger.open import open_ledger
 
@@ -28,7 +29,9 @@ class LedgerAdminError(Exception):
 def init_ledger(path: Path) -> None:
     """Make a new, empty ledger; refuses to touch one that exists."""
     if path.exists():
-        raise LedgerAdminError(f"a ledger already exists at {path}; nothing was changed")
+        raise LedgerAdminError(
+            _("a ledger already exists at {path}; nothing was changed").format(path=path)
+        )
     open_ledger(path, create=True).close()
     _owned_like_its_directory(path)
 
@@ -37,9 +40,11 @@ def backup(path: Path, out: Path) -> None:
     """A consistent copy of the ledger as of one moment, taken beside the running router
     (SQLite's online backup reads one snapshot; the router's commits go on meanwhile)."""
     if out.exists():
-        raise LedgerAdminError(f"{out} exists; give a new file name for the backup")
+        raise LedgerAdminError(
+            _("{out} exists; give a new file name for the backup").format(out=out)
+        )
     if not path.is_file():
-        raise LedgerAdminError(f"no ledger at {path}")
+        raise LedgerAdminError(_("no ledger at {path}").format(path=path))
     _copy(path, out)
 
 
@@ -98,7 +103,7 @@ def _copy(source_file: Path, target_file: Path) -> None:
 
 def _check_is_ledger(file: Path) -> None:
     if not file.is_file():
-        raise LedgerAdminError(f"no backup at {file}")
+        raise LedgerAdminError(_("no backup at {file}").format(file=file))
     try:
         db = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
         try:
@@ -109,6 +114,12 @@ def _check_is_ledger(file: Path) -> None:
         finally:
             db.close()
     except sqlite3.Error as exc:
-        raise LedgerAdminError(f"{file} is not a ledger backup: {exc}") from exc
+        raise LedgerAdminError(
+            _("{file} is not a ledger backup: {error}").format(file=file, error=exc)
+        ) from exc
     if status != "ok" or not found:
-        raise LedgerAdminError(f"{file} is not a ledger backup ({status}); nothing was changed")
+        raise LedgerAdminError(
+            _("{file} is not a ledger backup ({status}); nothing was changed").format(
+                file=file, status=status
+            )
+        )

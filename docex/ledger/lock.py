@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from docex.i18n import _
+
 
 class LedgerInUse(Exception):
     pass
@@ -31,8 +33,10 @@ def held(ledger: Path) -> Iterator[None]:
         except BlockingIOError:
             holder = file.read().strip() or "unknown"
             raise LedgerInUse(
-                f"the ledger {ledger} is in use by another router (pid {holder}, lock {path});"
-                " stop that one first, or give this one a ledger of its own ([router] ledger)"
+                _(
+                    "the ledger {ledger} is in use by another router (pid {pid}, lock {lock});"
+                    " stop that one first, or give this one a ledger of its own ([router] ledger)"
+                ).format(ledger=ledger, pid=holder, lock=path)
             ) from None
         file.truncate()
         file.write(f"{os.getpid()}\n")

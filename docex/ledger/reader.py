@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from docex.config import Config, ConfigError, load_config
+from docex.i18n import _
 from docex.ledger.open import open_ledger
 from docex.ledger.port import LedgerReads
 
@@ -21,12 +22,15 @@ def with_ledger(config_path: Path, action: Action) -> int:
         config = load_config(config_path)
         ledger = open_ledger(config.router.ledger, read_only=True)
     except (ConfigError, sqlite3.Error) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_("error: {problem}").format(problem=exc), file=sys.stderr)
         return 2
     try:
         return action(config, ledger)
     except sqlite3.Error as exc:
-        print(f"error: cannot read the ledger {config.router.ledger}: {exc}", file=sys.stderr)
+        problem = _("cannot read the ledger {ledger}: {error}").format(
+            ledger=config.router.ledger, error=exc
+        )
+        print(_("error: {problem}").format(problem=problem), file=sys.stderr)
         return 2
     finally:
         ledger.close()

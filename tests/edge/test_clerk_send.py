@@ -126,3 +126,27 @@ async def test_a_send_the_broker_never_took_goes_out_under_its_first_id(
     code, out = await docex(*send_command(office, document))
     assert code == 0 and sent_id(out) == doc_id and "accepted" in out, out
     assert router.ledger.document(doc_id) is not None
+
+
+async def test_a_rejection_is_told_in_the_clerks_language(
+    router: Router, unit_config: UnitConfigWriter, tmp_path: Path
+) -> None:
+    """The router writes its detail in English for every unit; the clerk's command writes it
+    again in the clerk's language from the reason code and the values in it."""
+    document = tmp_path / "notice.pdf"
+    document.write_bytes(PDF)
+    office = unit_config("gov-office", sealed_by="张三")
+    send = [
+        "unit", "--config", str(office), "send", str(document), "--to", "nobody",
+        "--copies-all", "1", "--title", "通知", "--doc-no", "穗府办〔2026〕8号",
+    ]  # fmt: skip
+
+    code, out = await docex(*send, env={"LANG": "zh_CN.UTF-8"})
+    assert code == 1, out
+    assert out.splitlines()[-1] == "被拒绝：收文单位未在交换系统登记：未登记的单位 'nobody'", out
+
+    code, out = await docex(*send, "--again")
+    assert code == 1, out
+    assert out.splitlines()[-1] == (
+        "rejected: unknown_recipient: no unit 'nobody' is registered"
+    ), out

@@ -15,6 +15,7 @@ from docex.adapters.hotfolder.settings import SettingsFile as HotFolderFile
 from docex.adapters.mqtt.settings import SettingsFile as BridgeFile
 from docex.config_lines import line_of
 from docex.config_shape import shape_problems
+from docex.i18n import _
 from docex.ids import ID_RULE, is_safe_id
 from docex.unit.settings import UnitSettings
 from docex.writable import blocked_by
@@ -49,9 +50,9 @@ def settings_problems(path: Path, kind: str, *, opens_seals: bool = True) -> lis
     try:
         text, data = read_toml(path)
     except OSError as exc:
-        return [f"{path}: cannot read: {exc.strerror}"]
+        return [_("{path}: cannot read: {reason}").format(path=path, reason=exc.strerror)]
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        return [f"{path}: not valid TOML: {exc}"]
+        return [_("{path}: not valid TOML: {error}").format(path=path, error=exc)]
     # Keys of the wrong shape are dropped, and what remains is checked on.
     shape, data = shape_problems(data, _SHAPES[kind])
     problems = [_at(path, text, where, message) for where, message in shape]
@@ -71,7 +72,7 @@ def settings_problems(path: Path, kind: str, *, opens_seals: bool = True) -> lis
                 path, text, "seal_password_file", base / data["seal_password_file"]
             )
         if data.get("poll_interval_ms", 1) <= 0:
-            problems.append(_at(path, text, ("poll_interval_ms",), "must be positive"))
+            problems.append(_at(path, text, ("poll_interval_ms",), _("must be positive")))
     if kind == "mqtt":
         password_file = data.get("mqtt", {}).get("password_file")
         if password_file:
@@ -84,11 +85,18 @@ def _unit_problems(
 ) -> list[str]:
     problems = []
     if "unit" in data and not is_safe_id(data["unit"]):
-        problems.append(_at(path, text, ("unit",), f"{data['unit']!r} is not an id: {ID_RULE}"))
+        problems.append(
+            _at(
+                path,
+                text,
+                ("unit",),
+                _("{id!r} is not an id: {rule}").format(id=data["unit"], rule=ID_RULE),
+            )
+        )
     url = yarl.URL(data["amqp_url"]) if "amqp_url" in data else None
     if url is not None and (url.scheme not in ("amqp", "amqps") or not url.host or not url.user):
         problems.append(
-            _at(path, text, ("amqp_url",), "must be amqp://UNIT-USER:PASSWORD@HOST:PORT/")
+            _at(path, text, ("amqp_url",), _("must be amqp://UNIT-USER:PASSWORD@HOST:PORT/"))
         )
     seals = ("seal_carrier", "verification_carrier") if opens_seals else ()
     for key in (*seals, "ca_certificate", "revocation_list"):
@@ -108,7 +116,14 @@ def _readable(path: Path, text: str, key: str, file: Path) -> list[str]:
         with open(file, "rb"):
             return []
     except OSError as exc:
-        return [_at(path, text, tuple(key.split(".")), f"cannot read {file}: {exc.strerror}")]
+        return [
+            _at(
+                path,
+                text,
+                tuple(key.split(".")),
+                _("cannot read {file}: {reason}").format(file=file, reason=exc.strerror),
+            )
+        ]
 
 
 def _writable(path: Path, text: str, key: str, folder: Path) -> list[str]:
@@ -116,11 +131,22 @@ def _writable(path: Path, text: str, key: str, folder: Path) -> list[str]:
     if blocker is None:
         return []
     return [
-        _at(path, text, (key,), f"cannot write in {folder}: {blocker} is not a writable folder")
+        _at(
+            path,
+            text,
+            (key,),
+            _("cannot write in {folder}: {blocker} is not a writable folder").format(
+                folder=folder, blocker=blocker
+            ),
+        )
     ]
 
 
 def _at(path: Path, text: str, where: tuple[str | int, ...], message: str) -> str:
     dotted = ".".join(str(part) for part in where)
     line = line_of(text, where)
-    return f"{path}: line {line}: {dotted}: {message}" if line else f"{path}: {dotted}: {message}"
+    if line:
+        return _("{path}: line {line}: {key}: {problem}").format(
+            path=path, line=line, key=dotted, problem=message
+        )
+    return _("{path}: {key}: {problem}").format(path=path, key=dotted, problem=message)

@@ -321,6 +321,12 @@ ZH_CN = {
     "lost": "遗失",
     "damaged": "损坏",
     # Operators' commands: seal, config check, ledger, report, board, and ConfigError.
+    "must be positive": "须为正数",
+    "must be amqp://UNIT-USER:PASSWORD@HOST:PORT/": "须为 amqp://单位用户:口令@主机:端口/",
+    "cannot read {file}: {reason}": "无法读取 {file}：{reason}",
+    "cannot write in {folder}: {blocker} is not a writable folder": "无法在 {folder} 中写入：{blocker} 不是可写的文件夹",
+    "{path}: line {line}: {key}: {problem}": "{path}：第 {line} 行：{key}：{problem}",
+    "{path}: {key}: {problem}": "{path}：{key}：{problem}",
     "      approval: {approval}": "      批准：{approval}",
     "      present: {attendees}": "      到场：{attendees}",
     "--attendee names a role more than once": "--attendee 重复写了同一角色",

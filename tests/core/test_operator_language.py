@@ -94,3 +94,14 @@ def test_the_help_of_report_ledger_and_board_is_chinese() -> None:
         assert code == 0 and words in out, out
         code, out = docex(ENGLISH, *command)
         assert code == 0 and words not in out, out
+
+
+def test_config_check_of_a_unit_settings_file(tmp_path: Path) -> None:
+    path = tmp_path / "unit.toml"
+    path.write_text('unit = "finance"\namqp_url = "http://example.org/"\n')
+    code, out = docex(CHINESE, "config", "check", "--kind", "unit", path)
+    assert code == 2, out
+    assert f"错误：{path}：amqp_url：须为 amqp://单位用户:口令@主机:端口/" in out, out
+    assert f"错误：{path}：seal_carrier：缺少必填项 `seal_carrier`" in out, out
+    code, out = docex(ENGLISH, "config", "check", "--kind", "unit", path)
+    assert f"error: {path}: amqp_url: must be amqp://UNIT-USER:PASSWORD@HOST:PORT/" in out

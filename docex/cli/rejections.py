@@ -174,6 +174,13 @@ WORDS = {
     "paper": N_("paper"),
     "forwarded": N_("forwarded"),
     "recipient_revoked": N_("recipient_revoked"),
+    # what the router answers a command that went through
+    "accepted": N_("accepted"),
+    "attachments_received": N_("attachments_received"),
+    "quota_granted": N_("quota_granted"),
+    "printed": N_("printed"),
+    "undeliverable": N_("undeliverable"),
+    "adopted": N_("adopted"),
     # what a command does to a document
     "read or download": N_("read or download"),
     "print": N_("print"),

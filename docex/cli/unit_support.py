@@ -183,8 +183,16 @@ def print_answer(answer: wire.Answer) -> int:
             print(_("refused for {units}: already received").format(units=refused))
         return 0
     if isinstance(answer, wire.Status):
-        detail = f" ({answer.message})" if answer.message else ""
-        date = f", exchange date {answer.exchange_date}" if answer.exchange_date else ""
-        print(f"{answer.state}: {answer.doc_id} at {answer.at}{date}{detail}")
+        from docex.cli.rejections import WORDS
+
+        known = WORDS.get(answer.state)
+        line = _("{state}: {id} at {at}").format(
+            state=_(known) if known else answer.state, id=answer.doc_id, at=answer.at
+        )
+        if answer.exchange_date:
+            line += _(", exchange date {date}").format(date=answer.exchange_date)
+        if answer.message:
+            line += f" ({answer.message})"
+        print(line)
         return 0
     raise CommandError(f"unexpected answer {wire.type_name(answer)}")

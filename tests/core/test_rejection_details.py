@@ -125,3 +125,19 @@ def test_a_rejection_made_by_the_router_reads_back(chinese: None) -> None:
 )
 def test_a_seal_refusal_is_told_in_chinese(chinese: None, message: str, expected: str) -> None:
     assert rejections.detail(message) == expected
+
+
+def test_an_answer_the_clerk_reads(chinese: None, capsys: pytest.CaptureFixture[str]) -> None:
+    from docex import wire
+    from docex.cli.unit_support import print_answer
+
+    rejected = wire.Status(
+        ref="m", doc_id="D-1", state="rejected", reason="not_a_recipient", at="t",
+        message="D-1 was not sent to 'B'",
+    )  # fmt: skip
+    done = wire.Status(ref="m", doc_id="D-1", state="attachments_received", at="2026-11-30T09:00")
+    assert print_answer(rejected) == 1 and print_answer(done) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "被拒绝：本单位不是该公文的收文单位：公文 D-1 没有发给 'B'",
+        "纸质附件已确认收到：D-1，时间 2026-11-30T09:00",
+    ]

@@ -24,7 +24,7 @@ lint: $(STAMP)
 # Everything on the SQLite ledger, then every test that uses a ledger again on PostgreSQL.
 test: $(STAMP) services lint
 	$(VENV)/bin/pytest
-	$(VENV)/bin/pytest --ledger=postgres -m "not slow" tests/ledger tests/edge
+	$(VENV)/bin/pytest --ledger=postgres -m "not slow" tests/ledger tests/edge tests/board
 
 # Leaves out the slow fault tests (kill -9, broker restart); CI runs everything.
 test-fast: $(STAMP) services

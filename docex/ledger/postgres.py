@@ -15,7 +15,7 @@ The statements are sql.py's, the same as SQLite's. What a shared ledger adds:
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -33,6 +33,8 @@ from docex.ledger.sql import Cursor, SqlLedger
 ADVISORY_NAMESPACE = 0x646F6378  # "docx"
 LEADER_LOCK = 0
 _MIGRATION_LOCK = -1
+# Committed outbox rows wake the routers through this channel.
+OUTBOX_CHANNEL = "docex_outbox"
 # The server ends a session that stays idle this long (a frozen router), and with it its locks;
 # a live router's connections are used (or pinged) every few seconds.
 _IDLE_TIMEOUT = "20s"
@@ -54,6 +56,7 @@ class PostgresLedger(SqlLedger):
         leader's session: docex/router/cluster.py)."""
         self.url = url
         self._read_only = read_only
+        self._enqueued = False
         self._fence: int | None = None
         self._db = _Connection(url, read_only)
         if not read_only:
@@ -99,12 +102,17 @@ class PostgresLedger(SqlLedger):
         """`durable=False`: committed without waiting for the standby and the disk, for
         bookkeeping that is redone if lost."""
         self._db.execute("BEGIN")
+        self._enqueued = False
         try:
             if self._fence is not None and self._fence not in self.held_locks():
                 raise LedgerUnavailable("this router is no longer the leader", "not_leader")
             if not durable:
                 self._db.execute("SET LOCAL synchronous_commit = off")
             yield
+            if self._enqueued:
+                # Delivered at commit to every router listening (listen_for_outbox): the one
+                # that publishes to the destination need not wait for its next poll.
+                self._db.execute(f"NOTIFY {OUTBOX_CHANNEL}")
             self._db.execute("COMMIT")
         except BaseException:
             self._db.rollback()
@@ -121,6 +129,18 @@ class PostgresLedger(SqlLedger):
                 self._db.execute("RELEASE SAVEPOINT command")
             raise
         self._db.execute("RELEASE SAVEPOINT command")
+
+    def enqueue(
+        self,
+        routing_key: str,
+        message_id: str,
+        type_: str,
+        body: bytes | None = None,
+        doc_id: str | None = None,
+        recipient: str | None = None,
+    ) -> None:
+        super().enqueue(routing_key, message_id, type_, body, doc_id, recipient)
+        self._enqueued = True
 
     def lock_subject(self, subject: str) -> None:
         """Held until the transaction ends; a hash collision only makes two unrelated subjects
@@ -237,6 +257,19 @@ class PostgresLedger(SqlLedger):
             "SELECT extract(epoch FROM clock_timestamp())::float8"
         ).fetchone()
         return local_epoch - float(server)
+
+
+async def listen_for_outbox(url: str, wake: Callable[[], None]) -> None:
+    """Call `wake` whenever any router commits outbox rows, until cancelled. Its own
+    connection: LISTEN holds a session that does nothing else."""
+    try:
+        connection = await psycopg.AsyncConnection.connect(url, autocommit=True, **_KEEPALIVES)
+    except psycopg.Error as exc:
+        raise _translated(exc, url) from exc
+    async with connection:
+        await connection.execute(f"LISTEN {OUTBOX_CHANNEL}")
+        async for _ in connection.notifies():
+            wake()
 
 
 class _Connection:

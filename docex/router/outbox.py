@@ -32,7 +32,7 @@ from pamqp.commands import Basic
 
 from docex import wire
 from docex.backoff import Backoff
-from docex.ledger.records import OutboxRow
+from docex.ledger.records import OutboxRow, StoredDocument
 from docex.router.handler import CommandHandler
 from docex.router.ledger_health import LedgerHealth
 from docex.router.metrics import Metrics
@@ -142,11 +142,12 @@ class OutboxPublisher:
         self, rows: list[OutboxRow], channel: AbstractRobustChannel, outbound: AbstractExchange
     ) -> None:
         outcomes: list[tuple[OutboxRow, BaseException | None, bool]] = []
+        documents: dict[str, tuple[StoredDocument, bytes]] = {}
         for row in (row for row in rows if row.seq in self._suspects):
             await channel.ready()
-            outcomes.append((row, await self._try(row, outbound), True))
+            outcomes.append((row, await self._try(row, outbound, documents), True))
         together = [row for row in rows if row.seq not in self._suspects]
-        results = await asyncio.gather(*(self._try(row, outbound) for row in together))
+        results = await asyncio.gather(*(self._try(row, outbound, documents) for row in together))
         outcomes += [(row, result, False) for row, result in zip(together, results, strict=True)]
         confirmed: list[OutboxRow] = []
         set_aside: list[tuple[OutboxRow, str, str]] = []
@@ -190,9 +191,14 @@ class OutboxPublisher:
         if confirmed:
             self._on_published()
 
-    async def _try(self, row: OutboxRow, outbound: AbstractExchange) -> BaseException | None:
+    async def _try(
+        self,
+        row: OutboxRow,
+        outbound: AbstractExchange,
+        documents: dict[str, tuple[StoredDocument, bytes]],
+    ) -> BaseException | None:
         try:
-            body = self._handler.render(row)
+            body = self._handler.render(row, documents)
             if body is None:
                 return None
             check_publishable(row, body, self._max_message_bytes)

@@ -42,7 +42,7 @@ from docex.ledger.errors import LedgerError
 from docex.ledger.location import is_postgresql
 from docex.ledger.open import open_ledger
 from docex.ledger.port import Ledger
-from docex.ledger.postgres import LEADER_LOCK, PostgresLedger
+from docex.ledger.postgres import LEADER_LOCK, PostgresLedger, listen_for_outbox
 from docex.router import credentials, health, provision, systemd
 from docex.router.cluster import SharedCluster, SoloCluster
 from docex.router.handler import CommandHandler, Inbound, Verdict
@@ -230,6 +230,12 @@ class Router:
             # Started having tried for the lease and a share, not two seconds later.
             await self.cluster.tick()
             self.supervisor.start("cluster", self.cluster.run)
+            self.supervisor.start(
+                "outbox_listener",
+                functools.partial(
+                    listen_for_outbox, self.config.router.ledger, self.outbox.wakeup.set
+                ),
+            )
         else:
             await self._lead(True)
         if (interval := systemd.watchdog_interval()) is not None:

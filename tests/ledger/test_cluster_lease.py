@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 
@@ -10,7 +12,12 @@ import psycopg
 import pytest
 
 from docex.ledger.errors import LedgerUnavailable
-from docex.ledger.postgres import LEADER_LOCK, PostgresLedger
+from docex.ledger.postgres import (
+    LEADER_LOCK,
+    OUTBOX_CHANNEL,
+    PostgresLedger,
+    listen_for_outbox,
+)
 from docex.router.cluster import SharedCluster
 from tests.postgres import schema_url
 
@@ -90,3 +97,29 @@ async def test_a_router_whose_clock_is_off_is_not_ready(url: str) -> None:
     for each in (fast, right):
         await each.stop()
         each.session.close()
+
+
+async def test_committed_outbox_rows_wake_the_other_routers(url: str) -> None:
+    """A row enqueued by one router wakes every router's publisher at commit, so the one that
+    publishes to its destination does not wait for its next poll."""
+    woken = asyncio.Event()
+    writer = PostgresLedger(url)
+    listening = asyncio.create_task(listen_for_outbox(url, woken.set))
+    try:
+        # The listener is subscribed once a NOTIFY sent now reaches it.
+        async with asyncio.timeout(10):
+            while not woken.is_set():
+                writer.connection.execute(f"NOTIFY {OUTBOX_CHANNEL}")
+                await asyncio.sleep(0.05)
+        woken.clear()
+        with contextlib.suppress(RuntimeError), writer.transaction():
+            writer.enqueue("finance", "rolled-back", "status")
+            raise RuntimeError("rolled back")
+        with writer.transaction():
+            writer.enqueue("finance", "committed", "status")
+        await asyncio.wait_for(woken.wait(), 10)
+    finally:
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
+        writer.close()

@@ -23,6 +23,7 @@ ZH_CN = {
     "no such document of this unit": "本单位没有这份公文",
     "this unit is not a recipient of the document": "本单位不是该公文的收文单位",
     "the document has been withdrawn": "公文已被撤回",
+    "the document's body was deleted by retention; its record is kept": "公文正文已按保存期限删除，其记录仍保留",
     "the document was already received": "公文已签收",
     "a document with this id was already sent": "同一编号的公文已发送过",
     "a unit is named twice among the recipients": "收文单位重复",

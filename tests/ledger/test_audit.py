@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -65,8 +66,8 @@ def _history(ledger: Ledger) -> None:
 def test_every_state_change_is_an_event_and_the_chain_verifies(ledger: Ledger, seal) -> None:  # type: ignore[no-untyped-def]
     key, cert_der, ca = seal
     _history(ledger)
+    _chain_all(ledger, 7)
     with ledger.transaction():
-        assert ledger.chain_events() == 7
         checkpoint = ledger.add_checkpoint(key.sign, cert_der, AT)
     assert checkpoint is not None and checkpoint.seq == 7
     events = ledger.document_events("doc-1")
@@ -98,11 +99,25 @@ def test_a_refused_move_is_no_event(ledger: Ledger) -> None:
 def test_a_signature_by_another_key_is_found(ledger: Ledger, seal) -> None:  # type: ignore[no-untyped-def]
     _key, cert_der, ca = seal
     _history(ledger)
+    _chain_all(ledger, 7)
     with ledger.transaction():
-        ledger.chain_events()
         ledger.add_checkpoint(Ed25519PrivateKey.generate().sign, cert_der, AT)
     with pytest.raises(audit.ChainBroken, match=r"audit_checkpoints seq 7.*signature"):
         audit.verify_ledger(ledger, ca)
+
+
+def _chain_all(ledger: Ledger, expected: int, timeout: float = 30.0) -> None:
+    """Chain until `expected` records are in. On PostgreSQL a transaction open anywhere on the
+    server (other databases too: the snapshot's xmin is the server's) holds the chainer back
+    until it ends; the test server is shared."""
+    chained = 0
+    deadline = time.monotonic() + timeout
+    while chained < expected and time.monotonic() < deadline:
+        with ledger.transaction():
+            chained += ledger.chain_events()
+        if chained < expected:
+            time.sleep(0.1)
+    assert chained == expected
 
 
 def _edit(ledger_url: str, sql: str) -> None:
@@ -127,8 +142,7 @@ def test_an_edited_row_is_named(ledger_url: str, seal, edit: str, named: str) ->
     _, _, ca = seal
     ledger = open_ledger(ledger_url)
     _history(ledger)
-    with ledger.transaction():
-        ledger.chain_events()
+    _chain_all(ledger, 7)
     _edit(ledger_url, edit)
     with pytest.raises(audit.ChainBroken, match=named):
         audit.verify_ledger(ledger, ca)
@@ -157,8 +171,8 @@ def test_the_chain_still_verifies_after_evidence_is_pruned(ledger: Ledger, seal)
     add_document_at(ledger, "doc-1", "2000-03-02T09:00:00+08:00", b"old")
     ledger.audit_clock = lambda: datetime(2026, 3, 2, 1, tzinfo=UTC)  # type: ignore[misc]
     add_document_at(ledger, "doc-2", "2026-03-02T09:00:00+08:00", b"new")
+    _chain_all(ledger, 4)
     with ledger.transaction():
-        ledger.chain_events()
         ledger.add_checkpoint(key.sign, cert_der, AT)
     done = prune(ledger, RetentionSettings(), datetime(2031, 1, 1, tzinfo=UTC))
     assert done.evidence["audit_chain"] == 2
@@ -209,9 +223,35 @@ def test_concurrent_writers_leave_a_gap_free_chain(ledger_url: str, seal) -> Non
         assert chainer.chain_events() == 0
     release.set()
     holder.join()
-    with chainer.transaction():
-        assert chainer.chain_events() == 21
-    assert audit.verify_ledger(chainer, ca) == (21, 0)
+    _chain_all(chainer, 21)
+    # Both sessions write at once while the chainer chains as it goes.
+    stop = threading.Event()
+    chained = 0
+
+    def chain() -> None:
+        nonlocal chained
+        while not stop.is_set():
+            with chainer.transaction():
+                chained += chainer.chain_events()
+
+    def burst(ledger: Ledger, name: str) -> None:
+        for i in range(50):
+            with ledger.transaction():
+                ledger.record_event("burst", unit=name, n=i)
+                ledger.record_event("burst", unit=name, n=-i)
+
+    threads = [
+        threading.Thread(target=chain),
+        *(threading.Thread(target=burst, args=(w, f"w{n}")) for n, w in enumerate(writers)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads[1:]:
+        thread.join()
+    stop.set()
+    threads[0].join()
+    _chain_all(chainer, 200 - chained)
+    assert audit.verify_ledger(chainer, ca) == (221, 0)
     assert chainer.unchained_count() == 0
     for opened in [chainer, *writers]:
         opened.close()

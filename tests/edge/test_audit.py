@@ -7,15 +7,18 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
 
 from docex import wire
-from docex.config import load_config
+from docex.config import RetentionSettings, load_config
 from docex.ledger.location import is_postgresql
 from docex.ledger.open import open_ledger
+from docex.ledger.retention import prune
 from docex.router.service import Router
+from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory
 from tests.documents import sealed_envelope, submit
 
@@ -82,3 +85,29 @@ async def test_the_chain_of_a_sent_document_verifies_and_an_edit_is_named(
     assert code == 1, output
     [line] = output.splitlines()
     assert "received" in line and envelope.id in line and "does not match" in line, line
+
+
+async def test_a_resend_of_a_body_retention_deleted_is_refused_as_expired(
+    router: Router, units: dict[str, UnitClient], pki: Pki, clock: FakeClock
+) -> None:
+    """Retention with an injected clock: a body past `body_days` is emptied (its hash and
+    evidence kept), and a resend, which would render the delivery from it, is refused."""
+    envelope = sealed_envelope(pki.signing["gov-office"], to=["finance"])
+    accepted = await units["gov-office"].request(submit(envelope))
+    assert isinstance(accepted, wire.Status) and accepted.state == "accepted", accepted
+    await units["finance"].wait_for(lambda: units["finance"].mailbox.delivery(envelope.id), 10)
+    asked = await units["finance"].request(
+        wire.ResendRequest(v=wire.VERSION, doc_id=envelope.id, reason="文件打不开")
+    )
+    assert isinstance(asked, wire.Status) and asked.state == "resend_requested", asked
+
+    later = clock.now() + timedelta(days=31)
+    done = prune(router.ledger, RetentionSettings(body_days=30), later)
+    assert done.bodies == 1 and done.evidence == {}, done
+
+    answer = await units["gov-office"].request(
+        wire.Resend(v=wire.VERSION, doc_id=envelope.id, recipient="finance")
+    )
+    assert isinstance(answer, wire.Status) and answer.reason == "document_expired", answer
+    assert router.ledger.document(envelope.id) is not None
+    assert "body_deleted" in [e.what for e in router.ledger.document_events(envelope.id)]

@@ -120,11 +120,17 @@ def verify_links(
 
 
 def verify_checkpoint(
-    checkpoint: Checkpoint, heads: Callable[[int], bytes | None], ca: x509.Certificate
+    checkpoint: Checkpoint,
+    heads: Callable[[int], bytes | None],
+    ca: x509.Certificate,
+    first_seq: int | None = None,
 ) -> None:
+    """`first_seq`: where the kept chain starts (None: it is empty)."""
     where = f"audit_checkpoints seq {checkpoint.seq} (signed {checkpoint.at})"
     head = heads(checkpoint.seq)
     if head is None:
+        if first_seq is None or checkpoint.seq >= first_seq:
+            raise ChainBroken(f"{where}: the chain has no record {checkpoint.seq}")
         return  # before the chain's pruned start
     if head != checkpoint.hash:
         raise ChainBroken(f"{where}: the chain's hash at that seq is not the one signed")
@@ -149,15 +155,18 @@ def verify_ledger(ledger: LedgerReads, ca: x509.Certificate, page: int = 5000) -
     total = 0
     after = 0
     prev: bytes | None = None
+    first_seq: int | None = None
     while True:
         links = ledger.chain_links(after, page)
         if not links:
             break
+        if first_seq is None:
+            first_seq = links[0].seq
         count, found = verify_links(links, prev)
         total += count
         heads.update(found)
         after, prev = links[-1].seq, links[-1].hash
     checkpoints = ledger.checkpoints()
     for checkpoint in checkpoints:
-        verify_checkpoint(checkpoint, ledger.chain_hash_at, ca)
+        verify_checkpoint(checkpoint, ledger.chain_hash_at, ca, first_seq)
     return total, len(checkpoints)

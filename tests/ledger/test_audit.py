@@ -120,6 +120,19 @@ def _chain_all(ledger: Ledger, expected: int, timeout: float = 30.0) -> None:
     assert chained == expected
 
 
+def test_a_chain_cut_short_under_its_checkpoint_is_found(ledger_url: str, seal) -> None:  # type: ignore[no-untyped-def]
+    key, cert_der, ca = seal
+    ledger = open_ledger(ledger_url)
+    _history(ledger)
+    _chain_all(ledger, 7)
+    with ledger.transaction():
+        ledger.add_checkpoint(key.sign, cert_der, AT)
+    _edit(ledger_url, "DELETE FROM audit_chain WHERE seq = 7")
+    with pytest.raises(audit.ChainBroken, match=r"audit_checkpoints seq 7 .*no record 7"):
+        audit.verify_ledger(ledger, ca)
+    ledger.close()
+
+
 def _edit(ledger_url: str, sql: str) -> None:
     if ledger_url.startswith("postgresql"):
         with psycopg.connect(ledger_url, autocommit=True) as db:

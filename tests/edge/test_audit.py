@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -111,3 +111,35 @@ async def test_a_resend_of_a_body_retention_deleted_is_refused_as_expired(
     assert isinstance(answer, wire.Status) and answer.reason == "document_expired", answer
     assert router.ledger.document(envelope.id) is not None
     assert "body_deleted" in [e.what for e in router.ledger.document_events(envelope.id)]
+
+
+async def test_docex_ledger_prune_empties_old_bodies_and_says_so(
+    config_file: Path,
+    clock: FakeClock,
+    empty_queues: None,
+    pki: Pki,
+    unit_client_for: UnitClientFactory,
+) -> None:
+    config = load_config(config_file)
+    envelope = sealed_envelope(pki.signing["gov-office"], to=["finance"])
+    router = Router(config, clock, config_path=config_file)
+    await router.start()
+    try:
+        async with unit_client_for("gov-office") as office:
+            accepted = await office.request(submit(envelope))
+            assert isinstance(accepted, wire.Status) and accepted.state == "accepted", accepted
+    finally:
+        await router.stop(flush_timeout=2)
+    # The fake clock sent it days before the real clock `docex ledger prune` reads.
+    assert clock.now() < datetime.now(UTC) - timedelta(days=2)
+    config_file.write_text(config_file.read_text() + "\n[retention]\nbody_days = 1\n")
+    code, output = await docex("ledger", "prune", "--config", config_file)
+    assert code == 0, output
+    assert "bodies sent before" in output  # progress
+    assert output.splitlines()[-1].startswith("pruned 1 bodies"), output
+    ledger = open_ledger(config.router.ledger, read_only=True)
+    try:
+        document = ledger.document(envelope.id)
+        assert document is not None and ledger.content_pruned_at(document.sha256)
+    finally:
+        ledger.close()

@@ -8,6 +8,7 @@ docex/core/states.py, never from a message, and a fixed text lets PostgreSQL pre
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -372,6 +373,9 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
             unit=document.sender,
             at=document.sent_at,
             sha256=document.sha256.hex(),
+            # The sealed envelope names the recipients and their quotas: one event binds them
+            # all, rather than one per recipient (a circular goes to thousands).
+            envelope_sha256=hashlib.sha256(document.envelope).hexdigest(),
             doc_no=document.doc_no,
             command=command_id,
         )
@@ -381,9 +385,6 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
             "INSERT INTO deliveries (doc_id, recipient, role, print_quota, state)"
             " VALUES (?, ?, ?, ?, ?)",
             (doc_id, recipient, role, print_quota, DeliveryState.QUEUED),
-        )
-        self.record_event(
-            "addressed", doc_id=doc_id, unit=recipient, role=role, print_quota=print_quota
         )
 
     def delivery(self, doc_id: str, recipient: str) -> Delivery | None:

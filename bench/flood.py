@@ -151,14 +151,20 @@ async def measure(workspace: Workspace, flood: int, probes: int, every: float) -
         pushed = time.perf_counter() - started
         await flooded.wait_for(flood_docs[-1].key, 300)
         drained = time.perf_counter() - started
-    print(f"\nflood: {flood} submits from one unit, published in {pushed:.1f} s,"
-          f" all delivered {drained:.1f} s after the first")
-    print(f"probe on an idle exchange:   p50 {ms(statistics.median(idle))} ms,"
-          f" max {ms(max(idle))} ms ({len(idle)} probes)")
+    print(
+        f"\nflood: {flood} submits from one unit, published in {pushed:.1f} s,"
+        f" all delivered {drained:.1f} s after the first"
+    )
+    print(
+        f"probe on an idle exchange:   p50 {ms(statistics.median(idle))} ms,"
+        f" max {ms(max(idle))} ms ({len(idle)} probes)"
+    )
     during = [waited for waited, backlog in busy if backlog > 0]
     if during:
-        print(f"probe behind the flood:      p50 {ms(statistics.median(during))} ms,"
-              f" max {ms(max(during))} ms ({len(during)} probes)")
+        print(
+            f"probe behind the flood:      p50 {ms(statistics.median(during))} ms,"
+            f" max {ms(max(during))} ms ({len(during)} probes)"
+        )
     for waited, backlog in busy:
         print(f"  {ms(waited):>7} ms   flood still undelivered: {backlog}")
 

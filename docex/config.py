@@ -162,6 +162,15 @@ class BoardSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     subjects: dict[str, str] = {}
 
 
+class RetentionSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """How long the ledger keeps what (docex/ledger/retention.py): a document's body for
+    `body_days` after it was sent (0: for ever), its evidence (the document, its deliveries,
+    commands and audit events) for `evidence_years`."""
+
+    body_days: int = 0
+    evidence_years: int = 30
+
+
 class Contact(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A user who registered a mobile number for SMS reminders (§16)."""
 
@@ -186,6 +195,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     information: InformationSettings = msgspec.field(default_factory=InformationSettings)
     sms: SmsSettings = msgspec.field(default_factory=SmsSettings)
     board: BoardSettings = msgspec.field(default_factory=BoardSettings)
+    retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
     # Magic bytes (hex) of formats beyond CEB, PDF and OFD; or CEB's, whose signature is not
     # public, to check CEB bodies by it rather than by what they are not (docex/formats.py).
     formats: dict[str, str] = {}
@@ -396,6 +406,10 @@ def _sms_problems(config: Config) -> list[Problem]:
     problems: list[Problem] = []
     if not 1 <= sms.mqtt_port <= 65535:
         problems.append((("sms", "mqtt_port"), _("must be between 1 and 65535")))
+    if config.retention.body_days < 0:
+        problems.append((("retention", "body_days"), _("must be 0 (keep) or more")))
+    if config.retention.evidence_years < 1:
+        problems.append((("retention", "evidence_years"), _("must be at least 1")))
     if sms.per_number_per_hour < 1:
         problems.append((("sms", "per_number_per_hour"), _("must be at least 1")))
     if not sms.topic_prefix or any(c in sms.topic_prefix for c in "#+"):

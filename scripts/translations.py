@@ -23,6 +23,7 @@ ZH_CN = {
     "no such document of this unit": "本单位没有这份公文",
     "this unit is not a recipient of the document": "本单位不是该公文的收文单位",
     "the document has been withdrawn": "公文已被撤回",
+    "the document's body was deleted by retention; its record is kept": "公文正文已按保存期限删除，其记录仍保留",
     "the document was already received": "公文已签收",
     "a document with this id was already sent": "同一编号的公文已发送过",
     "a unit is named twice among the recipients": "收文单位重复",
@@ -402,6 +403,10 @@ ZH_CN = {
     "must be between 1 and 12": "须在 1 至 12 之间",
     "must be between 1 and 28": "须在 1 至 28 之间",
     "must be between 1 and 65535": "须在 1 至 65535 之间",
+    "must be 0 (keep) or more": "须为 0（永久保留）或更大",
+    "the body of {doc_id} was deleted by retention at {at}; its evidence is kept": (
+        "{doc_id} 的正文已按保存期限于 {at} 删除；其凭证仍保留"
+    ),
     "must be more than 0 hours": "须大于 0 小时",
     "must be more than 0 seconds": "须大于 0 秒",
     "name is {size} bytes in UTF-8; a certificate name holds 1 to {max} (about 21 Chinese characters)": "名称按 UTF-8 为 {size} 字节；证书名称须为 1 至 {max} 字节（约 21 个汉字）",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from docex.cli.adapter import add_adapter_commands
+from docex.cli.audit import add_audit_commands
 from docex.cli.board import add_board_command
 from docex.cli.options import CONFIG_ENV, resolve_config
 from docex.cli.router import add_router_commands
@@ -50,6 +51,7 @@ def parser() -> argparse.ArgumentParser:
     add_unit_commands(commands)
     add_adapter_commands(commands)
     add_seal_commands(commands)
+    add_audit_commands(commands)
     add_board_command(commands)
     return root
 

@@ -54,6 +54,41 @@ def add_ledger_commands(subparsers: argparse._SubParsersAction) -> None:
         "--to", dest="target", required=True, help=_("postgresql://user@host/database")
     )
     migrate.set_defaults(func=_migrate)
+    prune = commands.add_parser(
+        "prune",
+        help="delete what [retention] says is past keeping (the router's leader does it daily)",
+    )
+    add_config_option(prune, "the router's config")
+    prune.set_defaults(func=_prune)
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from docex.ledger.errors import LedgerError
+    from docex.ledger.open import open_ledger
+    from docex.ledger.retention import prune
+
+    try:
+        config = load_config(args.config)
+        ledger = open_ledger(config.router.ledger, create=False)
+    except (ConfigError, LedgerError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        done = prune(
+            ledger,
+            config.retention,
+            datetime.now(UTC),
+            lambda line: print(line, file=sys.stderr),
+        )
+    except LedgerError as exc:
+        print(f"error: the ledger of {args.config}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        ledger.close()
+    print(done.line())
+    return 0
 
 
 def _init(args: argparse.Namespace) -> int:

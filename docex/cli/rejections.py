@@ -55,6 +55,7 @@ DETAILS = (
     N_("a print request must carry the verification seal (§35)"),
     N_("no document {doc_id!r} was sent to you"),
     N_("{doc_id} was not sent to {recipient!r}"),
+    N_("the body of {doc_id} was deleted by retention at {at}; its evidence is kept"),
     # docex/router/information.py
     N_("an information item needs a title"),
     N_("no request {id!r}"),

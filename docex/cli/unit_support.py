@@ -135,6 +135,7 @@ _REASONS = {
     "unknown_document": N_("no such document of this unit"),
     "not_a_recipient": N_("this unit is not a recipient of the document"),
     "document_withdrawn": N_("the document has been withdrawn"),
+    "document_expired": N_("the document's body was deleted by retention; its record is kept"),
     "already_received": N_("the document was already received"),
     "duplicate_document": N_("a document with this id was already sent"),
     "duplicate_recipient": N_("a unit is named twice among the recipients"),

@@ -22,5 +22,14 @@ class LedgerUnavailable(LedgerError):
         self.reason = reason
 
 
+class DocumentExpired(LedgerError):
+    """The document's body was deleted by retention (`[retention] body_days`); its hash and
+    its evidence are kept. `pruned_at`: when."""
+
+    def __init__(self, pruned_at: str) -> None:
+        super().__init__(f"the document's body was deleted by retention at {pruned_at}")
+        self.pruned_at = pruned_at
+
+
 def why_unavailable(error: LedgerUnavailable) -> str:
     return error.reason

@@ -22,7 +22,7 @@ from docex.ledger.sqlite import SqliteLedger
 
 # In an order that keeps every reference valid; (table, columns, identity column or None).
 _TABLES: list[tuple[str, str, str | None]] = [
-    ("contents", "sha256, body", None),
+    ("contents", "sha256, body, pruned_at", None),
     (
         "documents",
         "id, sender, title, doc_no, sha256, envelope, command_id, sent_at, sent_exchange_date",
@@ -62,6 +62,11 @@ _TABLES: list[tuple[str, str, str | None]] = [
     ("info_flags", "unit, subject, what, at", None),
     ("sms_outbox", "seq, unit, name, mobile, text, created_at", "seq"),
     ("sms_sent", "id, mobile, sent_at, reminders", None),
+    # The audit chain goes on where the file's stopped: its unchained events all get the
+    # migration's transaction id, so the chainer takes them in id order, as SQLite's would.
+    ("audit_events", "id, what, doc_id, unit, at, detail, hash", "id"),
+    ("audit_chain", "seq, event_id, prev_hash, hash", None),
+    ("audit_checkpoints", "seq, hash, signature, certificate, at", None),
 ]
 
 Progress = Callable[[str], None]

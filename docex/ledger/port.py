@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from docex.core.states import DeliveryState
+from docex.ledger.audit import AuditEvent, ChainLink, Checkpoint
 from docex.ledger.board_reads import BoardReads
 from docex.ledger.receipt_reminders import Unreceived
 from docex.ledger.records import (
@@ -38,6 +39,22 @@ class LedgerReads(BoardReads, Protocol):
     General Office's board asks more (docex/ledger/board_reads.py)."""
 
     def close(self) -> None: ...
+
+    # The audit chain (docex/ledger/audit.py).
+
+    def chain_links(self, after_seq: int, limit: int) -> list[ChainLink]: ...
+
+    def checkpoints(self) -> list[Checkpoint]: ...
+
+    def chain_hash_at(self, seq: int) -> bytes | None: ...
+
+    def document_events(self, doc_id: str) -> list[AuditEvent]: ...
+
+    def unchained_count(self) -> int: ...
+
+    def content_pruned_at(self, sha256: bytes) -> str | None:
+        """When retention emptied this body; None while it is kept."""
+        ...
 
     # Documents and deliveries.
 
@@ -204,9 +221,37 @@ class LedgerWrites(Protocol):
         """`doc_id`: the document it was about, for that document's history."""
         ...
 
+    # The audit chain: the write methods record their own events; these are for the rest.
+
+    def record_event(
+        self,
+        what: str,
+        *,
+        doc_id: str | None = None,
+        unit: str | None = None,
+        at: str = "",
+        **detail: object,
+    ) -> None: ...
+
+    def chain_events(self, limit: int = 1000) -> int:
+        """Append committed events to the chain; the leader's job."""
+        ...
+
+    def add_checkpoint(
+        self, sign: Callable[[bytes], bytes], certificate: bytes, at: str
+    ) -> Checkpoint | None: ...
+
+    # Retention (docex/ledger/retention.py).
+
+    def prune_bodies(self, cutoff: str, at: str, limit: int) -> tuple[int, int]: ...
+
+    def prune_evidence(self, cutoff: str, limit: int) -> dict[str, int]: ...
+
     # Documents and deliveries.
 
-    def content(self, sha256: bytes) -> bytes: ...
+    def content(self, sha256: bytes) -> bytes:
+        """DocumentExpired (docex/ledger/errors.py) when retention emptied it."""
+        ...
 
     def insert_document(self, document: StoredDocument, content: bytes, command_id: str) -> None:
         """Content is kept once by its hash, however many documents carry it."""

@@ -249,7 +249,36 @@ class PostgresLedger(SqlLedger):
             " ON CONFLICT DO NOTHING RETURNING 1",
             (digest, at, router),
         ).fetchone()
-        return row is not None
+        if row is None:
+            return False
+        self.record_event("config_reloaded", at=at, digest=digest, router=router)
+        return True
+
+    def _uncount(self, doc_id: str) -> None:
+        self._db.execute(
+            "INSERT INTO delivery_state_deltas (state, delta)"
+            " SELECT state, -count(*) FROM deliveries WHERE doc_id = ? GROUP BY state",
+            (doc_id,),
+        )
+
+    def _unchained(self, after_event: int | None, limit: int) -> list[tuple[int, bytes]]:
+        """Only events of transactions older than every one still running: an event of a
+        transaction still open (or not yet visible) would otherwise be chained after events
+        committed later, or skipped. (xid, id) is an order every chainer agrees on."""
+        after = (
+            " AND (e.xid, e.id) > (SELECT x.xid, x.id FROM audit_events x WHERE x.id = ?)"
+            if after_event is not None
+            else ""
+        )
+        params: tuple[Any, ...] = (after_event, limit) if after_event is not None else (limit,)
+        rows = self._db.execute(
+            "SELECT e.id, e.hash FROM audit_events e"
+            " WHERE e.xid < pg_snapshot_xmin(pg_current_snapshot())"
+            + after
+            + " ORDER BY e.xid, e.id LIMIT ?",
+            params,
+        ).fetchall()
+        return [(int(r[0]), bytes(r[1])) for r in rows]
 
     def database_clock_skew(self, local_epoch: float) -> float:
         """Seconds this host's clock is ahead of the database's (negative: behind)."""

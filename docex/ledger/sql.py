@@ -8,11 +8,16 @@ docex/core/states.py, never from a message, and a fixed text lets PostgreSQL pre
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Collection, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from docex.core.states import BEFORE_RECEIPT, TAKEN_AWAY, DeliveryState, sources
+from docex.ledger import audit
+from docex.ledger.audit import AuditEvent, ChainLink, Checkpoint
 from docex.ledger.board_reads import BoardReadsMixin
+from docex.ledger.errors import DocumentExpired
 from docex.ledger.receipt_reminders import ReceiptReminderReads
 from docex.ledger.records import (
     CommandRecord,
@@ -51,8 +56,14 @@ _INFO_COLUMNS = (
 )
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
     _db: Connection
+    # When an audit event happened, for the write methods that are not told (tests set it).
+    audit_clock: Callable[[], datetime] = staticmethod(_utc_now)
 
     def _instant(self, stamp: str) -> str:
         """An SQL expression comparing stamps as instants (they carry their UTC offset)."""
@@ -104,10 +115,237 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
         return StoredDocument(*row) if row else None
 
     def content(self, sha256: bytes) -> bytes:
-        (body,) = self._db.execute(
-            "SELECT body FROM contents WHERE sha256 = ?", (sha256,)
+        """DocumentExpired when retention emptied it (docex/ledger/retention.py)."""
+        body, pruned_at = self._db.execute(
+            "SELECT body, pruned_at FROM contents WHERE sha256 = ?", (sha256,)
         ).fetchone()
+        if pruned_at is not None:
+            raise DocumentExpired(pruned_at)
         return bytes(body)
+
+    def content_pruned_at(self, sha256: bytes) -> str | None:
+        row = self._db.execute(
+            "SELECT pruned_at FROM contents WHERE sha256 = ?", (sha256,)
+        ).fetchone()
+        return row[0] if row else None
+
+    # The audit chain (docex/ledger/audit.py).
+
+    def record_event(
+        self,
+        what: str,
+        *,
+        doc_id: str | None = None,
+        unit: str | None = None,
+        at: str = "",
+        **detail: Any,
+    ) -> None:
+        """Append an audit event, in the caller's transaction. The write methods below call it
+        for every state change they make; call it directly only for changes made elsewhere."""
+        at = at or self.audit_clock().isoformat(timespec="milliseconds")
+        text = audit.detail_text(detail)
+        self._db.execute(
+            "INSERT INTO audit_events (what, doc_id, unit, at, detail, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (what, doc_id, unit, at, text, audit.event_hash(what, doc_id, unit, at, text)),
+        )
+
+    def _unchained(self, after_event: int | None, limit: int) -> list[tuple[int, bytes]]:
+        """(id, hash) of the committed events after `after_event`, in chain order."""
+        raise NotImplementedError
+
+    def chain_events(self, limit: int = 1000) -> int:
+        """Append committed events to the chain, at most `limit`; returns how many. Inside a
+        transaction; one chainer at a time (the subject lock)."""
+        self.lock_subject("audit-chain")
+        head = self._db.execute(
+            "SELECT seq, event_id, hash FROM audit_chain ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        seq, after, prev = (
+            (int(head[0]), int(head[1]), bytes(head[2])) if head else (0, None, audit.GENESIS)
+        )
+        rows = []
+        for event_id, event_hash in self._unchained(after, limit):
+            seq += 1
+            hash_ = audit.chain_hash(prev, bytes(event_hash), seq)
+            rows.append((seq, int(event_id), prev, hash_))
+            prev = hash_
+        self._db.executemany(
+            "INSERT INTO audit_chain (seq, event_id, prev_hash, hash) VALUES (?, ?, ?, ?)", rows
+        )
+        return len(rows)
+
+    def lock_subject(self, subject: str) -> None:
+        raise NotImplementedError
+
+    def add_checkpoint(
+        self, sign: Callable[[bytes], bytes], certificate: bytes, at: str
+    ) -> Checkpoint | None:
+        """Sign the chain's head, unless the last checkpoint already has it."""
+        head = self._db.execute(
+            "SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        if head is None:
+            return None
+        seq, hash_ = int(head[0]), bytes(head[1])
+        last = self._db.execute("SELECT max(seq) FROM audit_checkpoints").fetchone()
+        if last[0] is not None and int(last[0]) >= seq:
+            return None
+        checkpoint = Checkpoint(
+            seq, hash_, sign(audit.checkpoint_bytes(seq, hash_)), certificate, at
+        )
+        self._db.execute(
+            "INSERT INTO audit_checkpoints (seq, hash, signature, certificate, at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (seq, hash_, checkpoint.signature, certificate, at),
+        )
+        return checkpoint
+
+    def chain_links(self, after_seq: int, limit: int) -> list[ChainLink]:
+        rows = self._db.execute(
+            "SELECT c.seq, c.event_id, c.prev_hash, c.hash,"
+            " e.id, e.what, e.doc_id, e.unit, e.at, e.detail, e.hash"
+            " FROM audit_chain c LEFT JOIN audit_events e ON e.id = c.event_id"
+            " WHERE c.seq > ? ORDER BY c.seq LIMIT ?",
+            (after_seq, limit),
+        ).fetchall()
+        return [
+            ChainLink(
+                int(r[0]),
+                int(r[1]),
+                bytes(r[2]),
+                bytes(r[3]),
+                None
+                if r[4] is None
+                else AuditEvent(int(r[4]), r[5], r[6], r[7], r[8], r[9], bytes(r[10]), int(r[0])),
+            )
+            for r in rows
+        ]
+
+    def checkpoints(self) -> list[Checkpoint]:
+        rows = self._db.execute(
+            "SELECT seq, hash, signature, certificate, at FROM audit_checkpoints ORDER BY seq"
+        ).fetchall()
+        return [Checkpoint(int(r[0]), bytes(r[1]), bytes(r[2]), bytes(r[3]), r[4]) for r in rows]
+
+    def chain_hash_at(self, seq: int) -> bytes | None:
+        row = self._db.execute("SELECT hash FROM audit_chain WHERE seq = ?", (seq,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def document_events(self, doc_id: str) -> list[AuditEvent]:
+        """A document's evidence: its events in the order they were written, each with its
+        place in the chain (None: not chained yet)."""
+        rows = self._db.execute(
+            "SELECT e.id, e.what, e.doc_id, e.unit, e.at, e.detail, e.hash, c.seq"
+            " FROM audit_events e LEFT JOIN audit_chain c ON c.event_id = e.id"
+            " WHERE e.doc_id = ? ORDER BY e.id",
+            (doc_id,),
+        ).fetchall()
+        return [
+            AuditEvent(
+                int(r[0]),
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                bytes(r[6]),
+                None if r[7] is None else int(r[7]),
+            )
+            for r in rows
+        ]
+
+    # Retention (docex/ledger/retention.py). `cutoff`: a stamp with its UTC offset.
+
+    def prune_bodies(self, cutoff: str, at: str, limit: int) -> tuple[int, int]:
+        """Empty up to `limit` bodies whose every document was sent before `cutoff`, keeping
+        their hash, and drop the PDFs of paper notices written before it. Returns (bodies,
+        notice PDFs); an event records each body emptied."""
+        rows = self._db.execute(
+            "SELECT c.sha256 FROM contents c WHERE c.pruned_at IS NULL"
+            " AND EXISTS (SELECT 1 FROM documents d WHERE d.sha256 = c.sha256)"
+            " AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.sha256 = c.sha256"
+            f" AND {self._instant('d.sent_at')} >= {self._instant('?')}) LIMIT ?",
+            (cutoff, limit),
+        ).fetchall()
+        for (sha256,) in rows:
+            self._db.execute(
+                "UPDATE contents SET body = ?, pruned_at = ? WHERE sha256 = ?",
+                (b"", at, sha256),
+            )
+            for (doc_id,) in self._db.execute(
+                "SELECT id FROM documents WHERE sha256 = ?", (sha256,)
+            ).fetchall():
+                self.record_event("body_deleted", doc_id=doc_id, at=at, sha256=bytes(sha256).hex())
+        pdfs = self._db.execute(
+            "UPDATE notices SET pdf = NULL WHERE pdf IS NOT NULL"
+            f" AND {self._instant('created_at')} < {self._instant('?')}",
+            (cutoff,),
+        ).rowcount
+        return len(rows), int(pdfs)
+
+    def prune_evidence(self, cutoff: str, limit: int) -> dict[str, int]:
+        """Delete entirely up to `limit` documents sent before `cutoff`: their deliveries,
+        commands, notice links and content, and the audit chain's records (with their events
+        and checkpoints) from before `cutoff`, always keeping the chain's head. Returns rows
+        deleted per table."""
+        ids = [
+            doc_id
+            for (doc_id,) in self._db.execute(
+                "SELECT id FROM documents"
+                f" WHERE {self._instant('sent_at')} < {self._instant('?')} LIMIT ?",
+                (cutoff, limit),
+            ).fetchall()
+        ]
+        counts: dict[str, int] = {}
+
+        def delete(table: str, sql: str, params: Sequence[Any]) -> None:
+            counts[table] = counts.get(table, 0) + int(self._db.execute(sql, params).rowcount)
+
+        for doc_id in ids:
+            (sha256,) = self._db.execute(
+                "SELECT sha256 FROM documents WHERE id = ?", (doc_id,)
+            ).fetchone()
+            self._uncount(doc_id)
+            delete("deliveries", "DELETE FROM deliveries WHERE doc_id = ?", (doc_id,))
+            delete("commands", "DELETE FROM commands WHERE doc_id = ?", (doc_id,))
+            delete("notice_documents", "DELETE FROM notice_documents WHERE doc_id = ?", (doc_id,))
+            delete("outbox", "DELETE FROM outbox WHERE doc_id = ?", (doc_id,))
+            delete("documents", "DELETE FROM documents WHERE id = ?", (doc_id,))
+            delete(
+                "contents",
+                "DELETE FROM contents WHERE sha256 = ?"
+                " AND NOT EXISTS (SELECT 1 FROM documents WHERE sha256 = ?)",
+                (sha256, sha256),
+            )
+        # The chain's start moves up to the first record of an event at or after the cutoff.
+        (last_old,) = self._db.execute(
+            "SELECT max(c.seq) FROM audit_chain c JOIN audit_events e ON e.id = c.event_id"
+            f" WHERE {self._instant('e.at')} < {self._instant('?')}"
+            " AND c.seq < (SELECT max(seq) FROM audit_chain)",
+            (cutoff,),
+        ).fetchone()
+        if last_old is not None:
+            delete(
+                "audit_events",
+                "DELETE FROM audit_events WHERE id IN"
+                " (SELECT event_id FROM audit_chain WHERE seq <= ?)",
+                (last_old,),
+            )
+            delete("audit_chain", "DELETE FROM audit_chain WHERE seq <= ?", (last_old,))
+            delete("audit_checkpoints", "DELETE FROM audit_checkpoints WHERE seq <= ?", (last_old,))
+        return {table: count for table, count in counts.items() if count}
+
+    def _uncount(self, doc_id: str) -> None:
+        """Take a document's deliveries, about to be deleted, out of the state counts."""
+        raise NotImplementedError
+
+    def unchained_count(self) -> int:
+        (count,) = self._db.execute(
+            "SELECT count(*) FROM audit_events e"
+            " WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = e.id)"
+        ).fetchone()
+        return int(count)
 
     def insert_document(self, document: StoredDocument, content: bytes, command_id: str) -> None:
         self._db.execute(
@@ -128,6 +366,18 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
                 document.sent_at,
                 document.sent_exchange_date,
             ),
+        )
+        self.record_event(
+            "accepted",
+            doc_id=document.id,
+            unit=document.sender,
+            at=document.sent_at,
+            sha256=document.sha256.hex(),
+            # The sealed envelope names the recipients and their quotas: one event binds them
+            # all, rather than one per recipient (a circular goes to thousands).
+            envelope_sha256=hashlib.sha256(document.envelope).hexdigest(),
+            doc_no=document.doc_no,
+            command=command_id,
         )
 
     def insert_delivery(self, doc_id: str, recipient: str, role: str, print_quota: int) -> None:
@@ -159,7 +409,10 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
             f" WHERE doc_id = ? AND recipient = ? AND {_TO_DELIVERED}",
             (at, DeliveryState.DELIVERED, DeliveryState.RECEIVED, doc_id, recipient),
         )
-        return cursor.rowcount == 1
+        if cursor.rowcount != 1:
+            return False
+        self.record_event("delivered", doc_id=doc_id, unit=recipient, at=at)
+        return True
 
     def mark_received(self, doc_id: str, recipient: str, at: str, exchange_date: str) -> bool:
         """Receipt time is set once, by the first receipt (§37); returns whether this was it."""
@@ -169,7 +422,12 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
             f" AND {_TO_RECEIVED}",
             (DeliveryState.RECEIVED, at, exchange_date, doc_id, recipient),
         )
-        return cursor.rowcount == 1
+        if cursor.rowcount != 1:
+            return False
+        self.record_event(
+            "received", doc_id=doc_id, unit=recipient, at=at, exchange_date=exchange_date
+        )
+        return True
 
     def move(self, doc_id: str, recipient: str, to: DeliveryState) -> bool:
         """Move the delivery to a state that carries nothing else, only from a state the table
@@ -185,7 +443,10 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
             f" AND {_state_in(sources(to))}{unreceived}",
             (to, doc_id, recipient),
         )
-        return cursor.rowcount == 1
+        if cursor.rowcount != 1:
+            return False
+        self.record_event(str(to), doc_id=doc_id, unit=recipient)
+        return True
 
     def add_printed(self, doc_id: str, recipient: str, copies: int, printed_before: int) -> bool:
         """Count printed copies, numbered on from `printed_before` (what the caller read);
@@ -196,7 +457,15 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
             " WHERE doc_id = ? AND recipient = ? AND printed = ? AND printed + ? <= print_quota",
             (copies, doc_id, recipient, printed_before, copies),
         )
-        return cursor.rowcount == 1
+        if cursor.rowcount != 1:
+            return False
+        self.record_event(
+            "printed",
+            doc_id=doc_id,
+            unit=recipient,
+            copies=[printed_before + 1, printed_before + copies],
+        )
+        return True
 
     def add_quota(self, doc_id: str, recipient: str, copies: int) -> None:
         self._db.execute(
@@ -204,6 +473,7 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
             " WHERE doc_id = ? AND recipient = ?",
             (copies, doc_id, recipient),
         )
+        self.record_event("quota_added", doc_id=doc_id, unit=recipient, copies=copies)
 
     def requeue(self, doc_id: str, recipient: str) -> int | None:
         """Deliver again, as the next attempt; returns its number, or None when the delivery
@@ -213,7 +483,11 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
             f" WHERE doc_id = ? AND recipient = ? AND {_TO_QUEUED} RETURNING attempt",
             (DeliveryState.QUEUED, doc_id, recipient),
         ).fetchall()
-        return int(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        attempt = int(rows[0][0])
+        self.record_event("resent", doc_id=doc_id, unit=recipient, attempt=attempt)
+        return attempt
 
     def mark_attachments_received(self, doc_id: str, recipient: str, at: str) -> None:
         self._db.execute(
@@ -309,6 +583,7 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
             "INSERT INTO unit_names (unit_id, old_name, new_name, changed_at) VALUES (?, ?, ?, ?)",
             (unit_id, old_name, new_name, at),
         )
+        self.record_event("unit_renamed", unit=unit_id, at=at, old=old_name, new=new_name)
 
     def unit_names(self, unit_id: str) -> list[tuple[str, str, str]]:
         return self._db.execute(
@@ -319,6 +594,7 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
 
     def apply_once(self, digest: str, at: str, router: str) -> bool:
         """One router per SQLite ledger: its configuration changes always apply."""
+        self.record_event("config_reloaded", at=at, digest=digest, router=router)
         return True
 
     def deliveries_by_state(self) -> list[tuple[str, int]]:
@@ -474,6 +750,10 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
             "INSERT INTO notice_documents (notice_id, doc_id) VALUES (?, ?)",
             [(notice_id, doc_id) for doc_id in doc_ids],
         )
+        for doc_id in doc_ids:
+            self.record_event(
+                "paper_notice", doc_id=doc_id, unit=unit, at=at, notice=int(notice_id), path=path
+            )
         return int(notice_id)
 
     def notice_pdf(self, notice_id: int) -> bytes | None:

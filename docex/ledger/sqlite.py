@@ -130,6 +130,21 @@ class SqliteLedger(SqlLedger):
             raise
         self._db.execute("RELEASE command")
 
+    def _unchained(self, after_event: int | None, limit: int) -> list[tuple[int, bytes]]:
+        """One writer: ids are in commit order."""
+        rows = self._db.execute(
+            "SELECT id, hash FROM audit_events WHERE id > ? ORDER BY id LIMIT ?",
+            (after_event or 0, limit),
+        ).fetchall()
+        return [(int(r[0]), bytes(r[1])) for r in rows]
+
+    def _uncount(self, doc_id: str) -> None:
+        self._db.execute(
+            "UPDATE delivery_states SET count = count - (SELECT count(*) FROM deliveries"
+            " WHERE doc_id = ? AND deliveries.state = delivery_states.state)",
+            (doc_id,),
+        )
+
     def routers(self) -> list[RouterRecord]:
         """None listed: a SQLite ledger has its one router, which needs no roll call."""
         return []

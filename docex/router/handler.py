@@ -23,7 +23,7 @@ from docex.core.rules import check_submission
 from docex.core.states import DeliveryState
 from docex.exchange_date import CalendarError, seconds_between
 from docex.ids import ID_RULE, delivery_message_id, is_safe_id, uuid7
-from docex.ledger.errors import LedgerUnavailable
+from docex.ledger.errors import DocumentExpired, LedgerUnavailable
 from docex.ledger.port import Ledger
 from docex.ledger.records import Delivery, OutboxRow, StoredDocument, stored_envelope
 from docex.router.information import Information
@@ -303,6 +303,8 @@ class CommandHandler:
         self.lifecycle.settings = config.exchange
         self.calendar = self.lifecycle.calendar = self.information.calendar = config.calendar()
         for unit in change.gone:
+            what = "unit_merged" if unit.successor else "unit_revoked"
+            self.ledger.record_event(what, unit=unit.id, at=at, successor=unit.successor)
             self.lifecycle.recipient_gone(unit.id, unit.successor)
 
     def fail(self, inbound: Inbound) -> Verdict:
@@ -385,7 +387,15 @@ class CommandHandler:
         if row.doc_id not in known:
             stored = self.ledger.document(row.doc_id)
             assert stored is not None
-            known[row.doc_id] = (stored, self.ledger.content(stored.sha256))
+            try:
+                content = self.ledger.content(stored.sha256)
+            except DocumentExpired as exc:
+                # Retention emptied the body while this delivery waited: nothing to send.
+                log.warning(
+                    "document_expired", doc_id=row.doc_id, recipient=row.recipient, error=str(exc)
+                )
+                return None
+            known[row.doc_id] = (stored, content)
         document, content = known[row.doc_id]
         envelope = msgspec.structs.replace(stored_envelope(document), content=content)
         return wire.encode(

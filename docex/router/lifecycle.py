@@ -235,6 +235,13 @@ class Lifecycle:
         """§38: the stored document goes again, as the next attempt; nothing is uploaded."""
         document, delivery = self._sent_by(unit, command.doc_id, command.recipient)
         documents.require_state(delivery, RESENDABLE, "resend")
+        pruned_at = self.ledger.content_pruned_at(document.sha256)
+        if pruned_at is not None:
+            raise Rejection(
+                "document_expired",
+                f"the body of {document.id} was deleted by retention at {pruned_at};"
+                " its evidence is kept",
+            )
         attempt = self.ledger.requeue(document.id, delivery.recipient)
         if attempt is None:
             raise documents.changed_meanwhile(delivery, "resend")

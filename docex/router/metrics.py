@@ -104,6 +104,27 @@ class Metrics:
             "When the config was last read (at start or on SIGHUP), applied or not",
             registry=self.registry,
         )
+        self.pruned_bodies = Counter(
+            "docex_pruned_bodies",
+            "Document bodies emptied by retention ([retention] body_days)",
+            registry=self.registry,
+        )
+        self.pruned_evidence = Counter(
+            "docex_pruned_evidence_rows",
+            "Rows deleted by retention ([retention] evidence_years), per table",
+            ["table"],
+            registry=self.registry,
+        )
+        self.audit_chained = Counter(
+            "docex_audit_events_chained",
+            "Audit events appended to the audit chain by this router's chainer",
+            registry=self.registry,
+        )
+        self.audit_checkpoints = Counter(
+            "docex_audit_checkpoints",
+            "Audit chain heads signed with the exchange seal",
+            registry=self.registry,
+        )
         self.publish_channel_reopened = Counter(
             "docex_publish_channel_reopened",
             "The outbox's channel replaced after a nack (a full queue, or a quorum queue that"

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import functools
 import signal
+import time
 from datetime import date
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from docex import broker_link, topology
 from docex.backoff import Backoff
 from docex.clock import Clock, SystemClock
 from docex.config import Config, ConfigError, Unit, load_config
+from docex.ledger import retention
 from docex.ledger.checkpoint import Checkpointer
 from docex.ledger.errors import LedgerError
 from docex.ledger.location import is_postgresql
@@ -64,6 +66,9 @@ log = structlog.get_logger("docex.router")
 
 _INTAKE_BATCH = 256
 _FOLD_INTERVAL_S = 15.0
+_AUDIT_CHAIN_INTERVAL_S = 5.0
+_AUDIT_CHECKPOINT_S = 300.0
+_RETENTION_INTERVAL_S = 86400.0
 _RECONNECT_INTERVAL_S = 1.0
 _MAX_CONNECT_BACKOFF_S = 30.0
 
@@ -434,11 +439,67 @@ class Router:
             jobs["sms"] = self.sms.run
         if isinstance(self.cluster, SharedCluster):
             jobs["fold_counts"] = self._fold_counts
+        jobs["audit_chain"] = self._chain_audit
+        jobs["retention"] = self._retention
         if not leader:
             await self.supervisor.cancel(*jobs)
             return
         for name, job in jobs.items():
             self.supervisor.start(name, job)
+
+    async def _chain_audit(self) -> None:
+        """Link committed audit events into the chain every few seconds, and sign its head
+        with the exchange seal now and then (docex/ledger/audit.py)."""
+        handler = self.leader_handler
+        signed_at = 0.0
+        while True:
+            chained = await self.leader_health.commit("audit_chain", handler.ledger.chain_events)
+            self.metrics.audit_chained.inc(chained)
+            if time.monotonic() - signed_at >= _AUDIT_CHECKPOINT_S:
+                at = handler.calendar.stamp(handler.clock.now())
+
+                checkpoint = functools.partial(
+                    handler.ledger.add_checkpoint,
+                    handler.seal.sign,
+                    handler.seal.certificate_der,
+                    at,
+                )
+                if await self.leader_health.commit("audit_checkpoint", checkpoint) is not None:
+                    self.metrics.audit_checkpoints.inc()
+                signed_at = time.monotonic()
+            await asyncio.sleep(_AUDIT_CHAIN_INTERVAL_S)
+
+    async def _retention(self) -> None:
+        """Once a day: bodies past `[retention] body_days`, evidence past `evidence_years`
+        (docex/ledger/retention.py), a batch a transaction."""
+        ledger = self.leader_handler.ledger
+        while True:
+            now = self.leader_handler.clock.now()
+            at = now.isoformat(timespec="seconds")
+            body_cutoff, evidence_cutoff = retention.cutoffs(self.config.retention, now)
+            while body_cutoff is not None:
+                cutoff = body_cutoff.isoformat(timespec="seconds")
+                bodies, _pdfs = await self.leader_health.commit(
+                    "retention",
+                    functools.partial(ledger.prune_bodies, cutoff, at, retention.BATCH),
+                )
+                self.metrics.pruned_bodies.inc(bodies)
+                if bodies < retention.BATCH:
+                    break
+            while True:
+                counts = await self.leader_health.commit(
+                    "retention",
+                    functools.partial(
+                        ledger.prune_evidence,
+                        evidence_cutoff.isoformat(timespec="seconds"),
+                        retention.BATCH,
+                    ),
+                )
+                for table, n in counts.items():
+                    self.metrics.pruned_evidence.labels(table).inc(n)
+                if counts.get("documents", 0) < retention.BATCH:
+                    break
+            await asyncio.sleep(_RETENTION_INTERVAL_S)
 
     async def _fold_counts(self) -> None:
         while True:

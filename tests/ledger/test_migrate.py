@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from docex.core.states import DeliveryState
-from docex.ledger import lock
+from docex.ledger import audit, lock
 from docex.ledger.open import open_ledger
 from docex.ledger.port import Ledger
 from docex.ledger.records import StoredInfo
@@ -93,6 +94,9 @@ def test_every_table_arrives_and_the_exchange_goes_on(tmp_path: Path, target: st
     source = tmp_path / "ledger.sqlite"
     ledger = open_ledger(source)
     fill(ledger)
+    with ledger.transaction():
+        assert ledger.chain_events(limit=10) == 10
+    events = ledger.unchained_count() + 10
     before = snapshot(ledger)
     ledger.close()
 
@@ -110,6 +114,15 @@ def test_every_table_arrives_and_the_exchange_goes_on(tmp_path: Path, target: st
         fault = moved.start_fault("education", "silent", AT, office_notified=False)
     assert [row.message_id for row in moved.outbox_batch(10)] == ["m-1", "m-2"]
     assert fault.id > before["faults"][0].id  # type: ignore[index]
+    # The audit chain goes on from the file's head, in the file's order.
+    for _ in range(300):
+        with moved.transaction():
+            moved.chain_events()
+        if not moved.unchained_count():
+            break
+        time.sleep(0.1)
+    records, _ = audit.verify_ledger(moved, None)  # type: ignore[arg-type]
+    assert records == events
     moved.close()
 
 

@@ -17,6 +17,31 @@ CREATE INDEX IF NOT EXISTS commands_by_document ON commands (doc_id, received_at
     WHERE doc_id IS NOT NULL;
 """
 
+_PERSONS = """
+CREATE TABLE IF NOT EXISTS persons (
+    unit TEXT NOT NULL,
+    name TEXT NOT NULL,
+    chinese_name TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    mobile TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    system INTEGER NOT NULL DEFAULT 0,
+    key_id TEXT NOT NULL,
+    public_key {blob} NOT NULL,
+    created_at TEXT NOT NULL,
+    changed_at TEXT NOT NULL,
+    PRIMARY KEY (unit, name)
+);
+CREATE TABLE IF NOT EXISTS person_credentials (
+    key_id TEXT PRIMARY KEY,
+    unit TEXT NOT NULL,
+    name TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+ALTER TABLE commands ADD COLUMN person TEXT;
+"""
+
 # Version 1 is the schema from before versions were recorded; its statements are written to
 # be a no-op on such a ledger, so it is simply applied again and recorded.
 SQLITE: list[str] = [
@@ -208,6 +233,8 @@ CREATE TABLE IF NOT EXISTS liveness (
     BOARD_INDEXES,
     # 4: which document a command was about, so its history has every act with its time.
     _COMMAND_DOCUMENTS,
+    # 5: the register of persons and roles (§13–§15), and who acted for each command.
+    _PERSONS.format(blob="BLOB"),
 ]
 
 POSTGRES: list[str] = [
@@ -408,6 +435,8 @@ CREATE TABLE config_applied (
     BOARD_INDEXES,
     # 3: which document a command was about (as SQLite's 4).
     _COMMAND_DOCUMENTS,
+    # 4: the register of persons and roles (as SQLite's 5).
+    _PERSONS.format(blob="bytea"),
 ]
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,12 +151,14 @@ class Credential:
     initial: bool
     _private_key: Ed25519PrivateKey
 
-    def headers(self, message_id: str, body: bytes) -> dict[str, str | bytes]:
+    def headers(self, message_id: str, body: bytes) -> dict[str, str]:
+        """Text headers only: AMQP hands a binary long string back as text when it happens
+        to be valid UTF-8, so the signature travels as hex."""
         data = signing_bytes(self.unit, self.person, self.key, message_id, body)
         return {
             PERSON_HEADER: self.person,
             KEY_HEADER: self.key,
-            SIGNATURE_HEADER: self._private_key.sign(data),
+            SIGNATURE_HEADER: self._private_key.sign(data).hex(),
         }
 
 
@@ -197,6 +200,40 @@ def open_credential(path: Path, password: str) -> Credential:
         _private_key=private_key,
     )
     return credential
+
+
+def open_for_use(path: Path, password: str, unit: str) -> Credential:
+    """What a client signs with: refused while it still has its initial password (§15), or
+    when it is another unit's."""
+    credential = open_credential(path, password)
+    if credential.initial:
+        raise SealError(
+            "credential_initial_password",
+            f"{credential.person}'s credential {path} still has its initial password; change"
+            f" it first: docex users passwd {path} (§15)",
+        )
+    if credential.unit != unit:
+        raise SealError(
+            "credential_wrong_unit",
+            f"credential {path} is for unit {credential.unit!r}, not {unit!r}",
+        )
+    return credential
+
+
+def password_from(file: str) -> str:
+    """A credential's password: the first line of `file`, or else DOCEX_PERSON_PASSWORD."""
+    if file:
+        try:
+            return Path(file).read_text(encoding="utf-8").splitlines()[0]
+        except (OSError, IndexError) as e:
+            raise SealError("credential_password_missing", f"cannot read {file}: {e}") from None
+    password = os.environ.get(PASSWORD_ENV)
+    if password is None:
+        raise SealError(
+            "credential_password_missing",
+            f"set {PASSWORD_ENV} or person_password_file to open the personal credential",
+        )
+    return password
 
 
 def change_password(path: Path, old: str, new: str) -> Credential:

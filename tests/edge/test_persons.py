@@ -4,7 +4,9 @@ router lets each act only within the roles the register gives them."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
 from pathlib import Path
 
 import msgspec
@@ -182,3 +184,52 @@ async def test_an_initial_password_is_changed_before_first_use(
         env={persons.PASSWORD_ENV: "wrong", "DOCEX_NEW_PERSON_PASSWORD": "x"},
     )  # fmt: skip
     assert code == 2 and "wrong password" in out, out
+
+
+async def test_a_hot_folder_acts_as_the_units_system_account(
+    router: Router, people: People, pki: Pki, empty_queues: None
+) -> None:
+    """§13: a unit system that acts as a whole (here the hot folder) is a named system account
+    of the unit, with only the roles its administrator gives it; the ledger names it."""
+    from docex.adapters.hotfolder.folder import Folder
+    from docex.adapters.hotfolder.service import serve
+    from docex.adapters.hotfolder.settings import HotFolderSettings
+    from tests.conftest import SEAL_PASSWORD, eventually
+    from tests.edge.test_hotfolder import drop, sidecar
+
+    code, out = await docex(
+        "users", "add", "--config", str(people.config_file), "--unit", "gov-office", "hotfolder",
+        "--chinese-name", "收发室交换接口", "--roles", "发文", "--system",
+        "--credential-out", str(people.tmp_path / "hotfolder.credential"),
+    )  # fmt: skip
+    assert code == 0 and "added system account hotfolder" in out, out
+    credential = people.tmp_path / "hotfolder.credential"
+    await people.passwd(credential, initial(out), "hotfolder-own")
+    client = people.client("gov-office", credential, "hotfolder")
+    settings = HotFolderSettings(
+        unit=client.settings,
+        folder=people.tmp_path / "folder",
+        journal=people.tmp_path / "hotfolder-state" / "journal.sqlite",
+        seal_password=SEAL_PASSWORD,
+        sealed_by="收发室",
+        poll_interval_s=0.05,
+        max_document_bytes=1024 * 1024,
+    )
+    client.mailbox.close()
+    stopping = asyncio.Event()
+    task = asyncio.create_task(serve(settings, pki.signing["gov-office"], stopping))
+    try:
+        folder = Folder(settings.folder)
+        await eventually(folder.outbox.exists, "the hot folder's outbox")
+        drop(folder.outbox, "通知.pdf", sidecar("关于年终工作的通知", copies={"finance": 1}))
+        note = folder.sent / "通知.pdf.sent.json"
+        await eventually(note.exists, "the sent note")
+        doc_id = json.loads(note.read_text())["id"]
+        commands = router.handler.ledger.document_commands(doc_id)
+        assert [(c.type, c.outcome, c.person) for c in commands] == [
+            ("submit", "accepted", "hotfolder")
+        ]
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 10)
+    assert "hotfolder\t收发室交换接口\t发文\t-\tactive\tsystem" in await people.users("list")

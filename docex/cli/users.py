@@ -3,6 +3,9 @@
 
 The register is kept by the exchange, in the ledger that `[router] ledger` names, beside the
 running router (the §13 filing, which the General Office sees with `docex users list`).
+The General Office files a unit's first administrator (管理); from then on every change to
+that unit's people names its administrator (`--by NAME --by-credential FILE`), who proves it
+with their own credential, and the register records who made each change.
 `add` and `reset` write a new personal credential under an initial password, printed once
 for the administrator to hand to its owner; the client will not sign with it until its owner
 has changed it.
@@ -80,6 +83,16 @@ def _unit_and_name(parser: argparse.ArgumentParser) -> None:
     add_config_option(parser, "the router's config")
     parser.add_argument("--unit", required=True, help="the unit's id")
     parser.add_argument("name", help="the account's id (letters, digits, . _ -), e.g. zhangsan")
+    parser.add_argument(
+        "--by",
+        default="",
+        help="the unit's administrator (管理) making the change; required once it has one",
+    )
+    parser.add_argument(
+        "--by-credential",
+        type=Path,
+        help="the administrator's credential (password from $DOCEX_PERSON_PASSWORD, or asked)",
+    )
 
 
 def _credential_out(parser: argparse.ArgumentParser) -> None:
@@ -127,6 +140,35 @@ def _checked(config: Config, unit: str, name: str) -> None:
         raise _Refused(f"{name!r} is not an account id: {ID_RULE}")
 
 
+def _administrator(ledger: Ledger, args: argparse.Namespace) -> str:
+    """Who makes this change (§13): the unit's administrator, proved by their credential; ""
+    for the General Office filing a unit that has no administrator yet."""
+    from docex import persons
+
+    admins = [
+        p.name for p in ledger.persons(args.unit) if p.status == "active" and "admin" in p.roles
+    ]
+    if not args.by:
+        if admins:
+            raise _Refused(
+                f"unit {args.unit!r} has an administrator ({', '.join(admins)}): the change is"
+                " theirs to make, with --by NAME --by-credential FILE (§13)"
+            )
+        return ""
+    if args.by not in admins:
+        raise _Refused(f"{args.by!r} is not an active administrator (管理) of {args.unit!r}")
+    if args.by_credential is None:
+        raise _Refused(f"--by {args.by} needs --by-credential, {args.by}'s credential file")
+    password = os.environ.get(persons.PASSWORD_ENV)
+    if password is None:
+        password = getpass.getpass(f"{args.by}'s password: ")
+    credential = persons.open_for_use(args.by_credential, password, args.unit)
+    admin = ledger.person(args.unit, args.by)
+    if credential.person != args.by or admin is None or credential.key != admin.key_id:
+        raise _Refused(f"{args.by_credential} is not {args.by}'s current credential")
+    return args.by
+
+
 def _now(config: Config) -> str:
     from datetime import UTC, datetime
 
@@ -162,6 +204,7 @@ def _add(args: argparse.Namespace) -> int:
         roles = persons.parse_roles(args.roles)
         if ledger.person(args.unit, args.name) is not None:
             raise _Refused(f"{args.name!r} is already in unit {args.unit!r}'s register")
+        by = _administrator(ledger, args)
         password, key, public_key = _issue(args)
         at = _now(config)
         with ledger.transaction():
@@ -178,6 +221,7 @@ def _add(args: argparse.Namespace) -> int:
                     public_key=public_key,
                     created_at=at,
                     changed_at=at,
+                    changed_by=by,
                 )
             )
         what = "system account" if args.system else "person"
@@ -196,7 +240,7 @@ def _list(args: argparse.Namespace) -> int:
         rows = ledger.persons(args.unit)
         if not rows:
             return "nobody registered" + (f" in {args.unit}" if args.unit else "")
-        lines = ["unit\tname\t姓名\troles\tmobile\tstatus\tkind\tcredential\tsince"]
+        lines = ["unit\tname\t姓名\troles\tmobile\tstatus\tkind\tcredential\tsince\tby"]
         for p in rows:
             lines.append(
                 "\t".join(
@@ -210,6 +254,7 @@ def _list(args: argparse.Namespace) -> int:
                         "system" if p.system else "person",
                         p.key_id[:12],
                         p.changed_at,
+                        p.changed_by or "office",
                     ]
                 )
             )
@@ -221,8 +266,9 @@ def _list(args: argparse.Namespace) -> int:
 def _disable(args: argparse.Namespace) -> int:
     def act(config: Config, ledger: Ledger) -> str:
         _checked(config, args.unit, args.name)
+        by = _administrator(ledger, args)
         with ledger.transaction():
-            if not ledger.set_person_status(args.unit, args.name, "disabled", _now(config)):
+            if not ledger.set_person_status(args.unit, args.name, "disabled", _now(config), by):
                 raise _Refused(f"no {args.name!r} in unit {args.unit!r}'s register")
         return f"disabled {args.name} of {args.unit}: their commands are refused from now on"
 
@@ -234,9 +280,10 @@ def _reset(args: argparse.Namespace) -> int:
         _checked(config, args.unit, args.name)
         if ledger.person(args.unit, args.name) is None:
             raise _Refused(f"no {args.name!r} in unit {args.unit!r}'s register")
+        by = _administrator(ledger, args)
         password, key, public_key = _issue(args)
         with ledger.transaction():
-            ledger.replace_credential(args.unit, args.name, key, public_key, _now(config))
+            ledger.replace_credential(args.unit, args.name, key, public_key, _now(config), by)
         return (
             f"reset {args.name} of {args.unit}: the earlier credential is revoked\n"
             + _handed_over(args, password)

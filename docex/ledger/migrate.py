@@ -65,7 +65,7 @@ _TABLES: list[tuple[str, str, str | None]] = [
     (
         "persons",
         "unit, name, chinese_name, roles, mobile, status, system, key_id, public_key,"
-        " created_at, changed_at",
+        " created_at, changed_at, changed_by",
         None,
     ),
     ("person_credentials", "key_id, unit, name, issued_at, revoked_at", None),

@@ -231,10 +231,12 @@ class LedgerWrites(Protocol):
         """A new person with their first credential, issued at `person.created_at`."""
         ...
 
-    def set_person_status(self, unit: str, name: str, status: str, at: str) -> bool: ...
+    def set_person_status(self, unit: str, name: str, status: str, at: str, by: str = "") -> bool:
+        """`by`: the unit's administrator who did it; "" for the General Office."""
+        ...
 
     def replace_credential(
-        self, unit: str, name: str, key_id: str, public_key: bytes, at: str
+        self, unit: str, name: str, key_id: str, public_key: bytes, at: str, by: str = ""
     ) -> bool:
         """A reset (§15): the new key replaces the person's, every earlier one is revoked."""
         ...

@@ -149,3 +149,5 @@ class PersonRecord:
     public_key: bytes
     created_at: str
     changed_at: str
+    # The administrator (管理) who made the last change; "" for the General Office's filing.
+    changed_by: str = ""

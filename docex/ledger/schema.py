@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS persons (
     public_key {blob} NOT NULL,
     created_at TEXT NOT NULL,
     changed_at TEXT NOT NULL,
+    -- The unit's administrator who made the last change; '' for the General Office's filing.
+    changed_by TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (unit, name)
 );
 CREATE TABLE IF NOT EXISTS person_credentials (

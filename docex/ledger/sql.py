@@ -110,7 +110,7 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
 
     _PERSON_COLUMNS = (
         "unit, name, chinese_name, roles, mobile, status, system, key_id, public_key,"
-        " created_at, changed_at"
+        " created_at, changed_at, changed_by"
     )
 
     def person(self, unit: str, name: str) -> PersonRecord | None:
@@ -139,7 +139,7 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
     def add_person(self, person: PersonRecord) -> None:
         self._db.execute(
             f"INSERT INTO persons ({self._PERSON_COLUMNS})"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 person.unit,
                 person.name,
@@ -152,6 +152,7 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
                 person.public_key,
                 person.created_at,
                 person.changed_at,
+                person.changed_by,
             ),
         )
         self._db.execute(
@@ -159,21 +160,22 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
             (person.key_id, person.unit, person.name, person.created_at),
         )
 
-    def set_person_status(self, unit: str, name: str, status: str, at: str) -> bool:
+    def set_person_status(self, unit: str, name: str, status: str, at: str, by: str = "") -> bool:
         cursor = self._db.execute(
-            "UPDATE persons SET status = ?, changed_at = ? WHERE unit = ? AND name = ?",
-            (status, at, unit, name),
+            "UPDATE persons SET status = ?, changed_at = ?, changed_by = ?"
+            " WHERE unit = ? AND name = ?",
+            (status, at, by, unit, name),
         )
         return cursor.rowcount == 1
 
     def replace_credential(
-        self, unit: str, name: str, key_id: str, public_key: bytes, at: str
+        self, unit: str, name: str, key_id: str, public_key: bytes, at: str, by: str = ""
     ) -> bool:
         """The new key is the person's from now on; every earlier one is revoked."""
         cursor = self._db.execute(
-            "UPDATE persons SET key_id = ?, public_key = ?, changed_at = ?"
+            "UPDATE persons SET key_id = ?, public_key = ?, changed_at = ?, changed_by = ?"
             " WHERE unit = ? AND name = ?",
-            (key_id, public_key, at, unit, name),
+            (key_id, public_key, at, by, unit, name),
         )
         if cursor.rowcount != 1:
             return False
@@ -751,4 +753,5 @@ def _person(row: Sequence[Any]) -> PersonRecord:
         public_key=bytes(row[8]),
         created_at=row[9],
         changed_at=row[10],
+        changed_by=row[11],
     )

@@ -233,3 +233,40 @@ async def test_a_hot_folder_acts_as_the_units_system_account(
         stopping.set()
         await asyncio.wait_for(task, 10)
     assert "hotfolder\t收发室交换接口\t发文\t-\tactive\tsystem" in await people.users("list")
+
+
+async def test_once_a_unit_has_an_administrator_only_they_change_its_people(
+    router: Router, people: People
+) -> None:
+    """§13: the General Office files a unit's administrator; from then on the unit's
+    administrator opens, disables and resets its accounts, proving it with their own
+    credential, and the register records who did."""
+    admin = await people.add("finance", "admin", "管理")
+    clerk_out = str(people.tmp_path / "clerk.credential")
+    adding = [
+        "add", "--config", str(people.config_file), "--unit", "finance", "clerk",
+        "--chinese-name", "李四", "--roles", "收文", "--credential-out", clerk_out,
+    ]  # fmt: skip
+
+    code, out = await docex("users", *adding)
+    assert code == 2 and "has an administrator (admin)" in out, out
+    code, out = await docex(
+        "users", *adding, "--by", "admin", "--by-credential", str(admin),
+        env={persons.PASSWORD_ENV: "wrong"},
+    )  # fmt: skip
+    assert code == 2 and "wrong password" in out, out
+    code, out = await docex(
+        "users", *adding, "--by", "admin", "--by-credential", str(admin),
+        env={persons.PASSWORD_ENV: "admin-own"},
+    )  # fmt: skip
+    assert code == 0, out
+    await people.passwd(Path(clerk_out), initial(out), "clerk-own")
+
+    code, out = await docex(
+        "users", "disable", "--config", str(people.config_file), "--unit", "finance", "admin",
+        "--by", "clerk", "--by-credential", clerk_out, env={persons.PASSWORD_ENV: "clerk-own"},
+    )  # fmt: skip
+    assert code == 2 and "'clerk' is not an active administrator" in out, out
+    listing = await people.users("list", "--unit", "finance")
+    assert "\tadmin\t" in listing and "\toffice" in listing, listing
+    assert "clerk\t李四\t收文\t-\tactive\tperson" in listing and listing.endswith("\tadmin\n")

@@ -30,8 +30,6 @@ CREATE TABLE IF NOT EXISTS persons (
     public_key {blob} NOT NULL,
     created_at TEXT NOT NULL,
     changed_at TEXT NOT NULL,
-    -- The unit's administrator who made the last change; '' for the General Office's filing.
-    changed_by TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (unit, name)
 );
 CREATE TABLE IF NOT EXISTS person_credentials (
@@ -43,6 +41,8 @@ CREATE TABLE IF NOT EXISTS person_credentials (
 );
 ALTER TABLE commands ADD COLUMN person TEXT;
 """
+
+_PERSONS_CHANGED_BY = "ALTER TABLE persons ADD COLUMN changed_by TEXT NOT NULL DEFAULT '';"
 
 # Version 1 is the schema from before versions were recorded; its statements are written to
 # be a no-op on such a ledger, so it is simply applied again and recorded.
@@ -237,6 +237,8 @@ CREATE TABLE IF NOT EXISTS liveness (
     _COMMAND_DOCUMENTS,
     # 5: the register of persons and roles (§13–§15), and who acted for each command.
     _PERSONS.format(blob="BLOB"),
+    # 6: who made each change to the register: the unit's administrator, '' for the office.
+    _PERSONS_CHANGED_BY,
 ]
 
 POSTGRES: list[str] = [
@@ -439,6 +441,8 @@ CREATE TABLE config_applied (
     _COMMAND_DOCUMENTS,
     # 4: the register of persons and roles (as SQLite's 5).
     _PERSONS.format(blob="bytea"),
+    # 5: who made each change to the register (as SQLite's 6).
+    _PERSONS_CHANGED_BY,
 ]
 
 

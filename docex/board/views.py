@@ -173,13 +173,14 @@ async def document(request: web.Request) -> web.Response:
     envelope = stored_envelope(stored)
     now = board.clock.now()
     commands = board.ledger.document_commands(doc_id)
+    names = {(p.unit, p.name): p.chinese_name for p in board.ledger.persons()}
     rows = [
         {
             "delivery": delivery,
             "late": delivery.received_at is None
             and delivery.delivered_at is not None
             and now - datetime.fromisoformat(delivery.delivered_at) > RECEIPT_CHECK,
-            "history": _history(stored.sent_at, delivery, stored.sender, commands),
+            "history": _history(stored.sent_at, delivery, stored.sender, commands, names),
         }
         for delivery in deliveries
     ]
@@ -201,11 +202,25 @@ _ACTS = {
 
 
 def _history(
-    sent_at: str, delivery: Delivery, sender: str, commands: list[CommandRecord]
+    sent_at: str,
+    delivery: Delivery,
+    sender: str,
+    commands: list[CommandRecord],
+    names: dict[tuple[str, str], str] | None = None,
 ) -> list[tuple[str, str]]:
     """What the ledger recorded of one delivery, in time order: its own times, and every
-    command about the document from its recipient or its sender (a refused one with why)."""
-    events = [(sent_at, "发送")]
+    command about the document from its recipient or its sender (a refused one with why),
+    each with the person who acted (§14) where the unit has a register of persons."""
+    names = names or {}
+
+    def by(command: CommandRecord) -> str:
+        if not command.person:
+            return ""
+        chinese = names.get((command.unit, command.person), "")
+        return f"（{chinese}，{command.person}）" if chinese else f"（{command.person}）"
+
+    submitted = next((c for c in commands if c.type == "submit" and c.outcome == "accepted"), None)
+    events = [(sent_at, "发送" + (by(submitted) if submitted else ""))]
     if delivery.delivered_at:
         events.append((delivery.delivered_at, "送达收文单位队列"))
     if delivery.received_at:
@@ -219,7 +234,7 @@ def _history(
         if command.unit == delivery.recipient and command.type in _SENDERS_ACTS:
             continue
         refused = f"（被拒：{command.reason}）" if command.outcome != "accepted" else ""
-        events.append((command.at, act + refused))
+        events.append((command.at, act + by(command) + refused))
     return sorted(events, key=lambda event: datetime.fromisoformat(event[0]))
 
 

@@ -20,6 +20,7 @@ from docex.cli.options import CONFIG_ENV, resolve_config
 from docex.cli.router import add_router_commands
 from docex.cli.seal import add_seal_commands
 from docex.cli.unit import add_unit_commands
+from docex.cli.users import add_users_commands
 from docex.i18n import _, translate_argparse
 
 
@@ -52,6 +53,7 @@ def parser() -> argparse.ArgumentParser:
     add_adapter_commands(commands)
     add_seal_commands(commands)
     add_audit_commands(commands)
+    add_users_commands(commands)
     add_board_command(commands)
     return root
 

@@ -36,7 +36,7 @@ _TABLES: list[tuple[str, str, str | None]] = [
     ),
     # The file's counts, kept exact by its triggers (states at 0 included).
     ("delivery_states", "state, count", None),
-    ("commands", "id, unit, type, received_at, outcome, reason, doc_id", None),
+    ("commands", "id, unit, type, received_at, outcome, reason, doc_id, person", None),
     ("unit_names", "rowid, unit_id, old_name, new_name, changed_at", "rowid"),
     ("outbox", "seq, routing_key, message_id, type, body, doc_id, recipient", "seq"),
     (
@@ -67,6 +67,13 @@ _TABLES: list[tuple[str, str, str | None]] = [
     ("audit_events", "id, what, doc_id, unit, at, detail, hash", "id"),
     ("audit_chain", "seq, event_id, prev_hash, hash", None),
     ("audit_checkpoints", "seq, hash, signature, certificate, at", None),
+    (
+        "persons",
+        "unit, name, chinese_name, roles, mobile, status, system, key_id, public_key,"
+        " created_at, changed_at, changed_by",
+        None,
+    ),
+    ("person_credentials", "key_id, unit, name, issued_at, revoked_at", None),
 ]
 
 Progress = Callable[[str], None]

@@ -27,6 +27,7 @@ from docex.ledger.records import (
     Link,
     NoticeRecord,
     OutboxRow,
+    PersonRecord,
     RouterRecord,
     SmsRow,
     StoredDocument,
@@ -64,6 +65,24 @@ class LedgerReads(BoardReads, Protocol):
 
     def document_commands(self, doc_id: str) -> list[CommandRecord]:
         """Every command taken about the document, accepted or rejected, in time order."""
+        ...
+
+    def command_person(self, unit: str, command_id: str) -> str:
+        """Who acted for a recorded command; "" for the unit as a whole or no such command."""
+        ...
+
+    def person(self, unit: str, name: str) -> PersonRecord | None: ...
+
+    def persons(self, unit: str = "") -> list[PersonRecord]:
+        """The register, of one unit or of all, as the General Office sees it (§13)."""
+        ...
+
+    def has_persons(self, unit: str) -> bool:
+        """Whether the unit registered anyone: a unit with nobody acts as a whole."""
+        ...
+
+    def credential_revoked_at(self, unit: str, name: str, key_id: str) -> str | None:
+        """When this person's credential `key_id` was revoked; None if never (or not theirs)."""
         ...
 
     def deliveries(self, doc_id: str) -> list[Delivery]:
@@ -217,8 +236,26 @@ class LedgerWrites(Protocol):
         outcome: str,
         reason: str = "",
         doc_id: str = "",
+        person: str = "",
     ) -> None:
-        """`doc_id`: the document it was about, for that document's history."""
+        """`doc_id`: the document it was about, for that document's history; `person`: who
+        in the unit acted (§14), "" when the unit acted as a whole."""
+        ...
+
+    # The register of persons and roles (§13–§15), kept by the exchange.
+
+    def add_person(self, person: PersonRecord) -> None:
+        """A new person with their first credential, issued at `person.created_at`."""
+        ...
+
+    def set_person_status(self, unit: str, name: str, status: str, at: str, by: str = "") -> bool:
+        """`by`: the unit's administrator who did it; "" for the General Office."""
+        ...
+
+    def replace_credential(
+        self, unit: str, name: str, key_id: str, public_key: bytes, at: str, by: str = ""
+    ) -> bool:
+        """A reset (§15): the new key replaces the person's, every earlier one is revoked."""
         ...
 
     # The audit chain: the write methods record their own events; these are for the rest.

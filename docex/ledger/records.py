@@ -130,3 +130,24 @@ class CommandRecord:
     at: str
     outcome: str  # accepted, rejected
     reason: str
+    # The person who acted (§14), "" for a unit acting as a whole.
+    person: str = ""
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """A person in the register (§13): their unit, duties and current credential (§15)."""
+
+    unit: str
+    name: str
+    chinese_name: str
+    roles: list[str]
+    mobile: str
+    status: str  # active, disabled
+    system: bool  # a unit system's account (an adapter), not a person
+    key_id: str
+    public_key: bytes
+    created_at: str
+    changed_at: str
+    # The administrator (管理) who made the last change; "" for the General Office's filing.
+    changed_by: str = ""

@@ -80,6 +80,33 @@ CREATE TABLE audit_checkpoints (
 ALTER TABLE contents ADD COLUMN pruned_at text;
 """
 
+_PERSONS = """
+CREATE TABLE IF NOT EXISTS persons (
+    unit TEXT NOT NULL,
+    name TEXT NOT NULL,
+    chinese_name TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    mobile TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    system INTEGER NOT NULL DEFAULT 0,
+    key_id TEXT NOT NULL,
+    public_key {blob} NOT NULL,
+    created_at TEXT NOT NULL,
+    changed_at TEXT NOT NULL,
+    PRIMARY KEY (unit, name)
+);
+CREATE TABLE IF NOT EXISTS person_credentials (
+    key_id TEXT PRIMARY KEY,
+    unit TEXT NOT NULL,
+    name TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+ALTER TABLE commands ADD COLUMN person TEXT;
+"""
+
+_PERSONS_CHANGED_BY = "ALTER TABLE persons ADD COLUMN changed_by TEXT NOT NULL DEFAULT '';"
+
 # Version 1 is the schema from before versions were recorded; its statements are written to
 # be a no-op on such a ledger, so it is simply applied again and recorded.
 SQLITE: list[str] = [
@@ -273,6 +300,10 @@ CREATE TABLE IF NOT EXISTS liveness (
     _COMMAND_DOCUMENTS,
     # 5: the audit chain, and bodies emptied by retention.
     _AUDIT_SQLITE,
+    # 6: the register of persons and roles (§13–§15), and who acted for each command.
+    _PERSONS.format(blob="BLOB"),
+    # 7: who made each change to the register: the unit's administrator, '' for the office.
+    _PERSONS_CHANGED_BY,
 ]
 
 POSTGRES: list[str] = [
@@ -475,6 +506,10 @@ CREATE TABLE config_applied (
     _COMMAND_DOCUMENTS,
     # 4: the audit chain, and bodies emptied by retention (as SQLite's 5).
     _AUDIT_POSTGRES,
+    # 5: the register of persons and roles (as SQLite's 6).
+    _PERSONS.format(blob="bytea"),
+    # 6: who made each change to the register (as SQLite's 7).
+    _PERSONS_CHANGED_BY,
 ]
 
 

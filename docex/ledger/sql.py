@@ -26,6 +26,7 @@ from docex.ledger.records import (
     Link,
     NoticeRecord,
     OutboxRow,
+    PersonRecord,
     SmsRow,
     StoredDocument,
     StoredInfo,
@@ -91,20 +92,121 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
         outcome: str,
         reason: str = "",
         doc_id: str = "",
+        person: str = "",
     ) -> None:
         self._db.execute(
-            "INSERT INTO commands (id, unit, type, received_at, outcome, reason, doc_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (command_id, unit, type_, at, outcome, reason, doc_id or None),
+            "INSERT INTO commands (id, unit, type, received_at, outcome, reason, doc_id, person)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (command_id, unit, type_, at, outcome, reason, doc_id or None, person or None),
         )
 
     def document_commands(self, doc_id: str) -> list[CommandRecord]:
         rows = self._db.execute(
-            "SELECT unit, type, received_at, outcome, reason FROM commands WHERE doc_id = ?"
-            " ORDER BY received_at",
+            "SELECT unit, type, received_at, outcome, reason, person FROM commands"
+            " WHERE doc_id = ? ORDER BY received_at",
             (doc_id,),
         ).fetchall()
-        return [CommandRecord(*row) for row in rows]
+        return [
+            CommandRecord(row[0], row[1], row[2], row[3], row[4], person=row[5] or "")
+            for row in rows
+        ]
+
+    def command_person(self, unit: str, command_id: str) -> str:
+        row = self._db.execute(
+            "SELECT person FROM commands WHERE unit = ? AND id = ?", (unit, command_id)
+        ).fetchone()
+        return str(row[0] or "") if row is not None else ""
+
+    # The register of persons (§13–§15).
+
+    _PERSON_COLUMNS = (
+        "unit, name, chinese_name, roles, mobile, status, system, key_id, public_key,"
+        " created_at, changed_at, changed_by"
+    )
+
+    def person(self, unit: str, name: str) -> PersonRecord | None:
+        row = self._db.execute(
+            f"SELECT {self._PERSON_COLUMNS} FROM persons WHERE unit = ? AND name = ?",
+            (unit, name),
+        ).fetchone()
+        return _person(row) if row is not None else None
+
+    def persons(self, unit: str = "") -> list[PersonRecord]:
+        if unit:
+            rows = self._db.execute(
+                f"SELECT {self._PERSON_COLUMNS} FROM persons WHERE unit = ? ORDER BY name",
+                (unit,),
+            ).fetchall()
+        else:
+            rows = self._db.execute(
+                f"SELECT {self._PERSON_COLUMNS} FROM persons ORDER BY unit, name"
+            ).fetchall()
+        return [_person(row) for row in rows]
+
+    def has_persons(self, unit: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM persons WHERE unit = ? LIMIT 1", (unit,)).fetchone()
+        return row is not None
+
+    def add_person(self, person: PersonRecord) -> None:
+        self._db.execute(
+            f"INSERT INTO persons ({self._PERSON_COLUMNS})"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                person.unit,
+                person.name,
+                person.chinese_name,
+                ",".join(person.roles),
+                person.mobile,
+                person.status,
+                int(person.system),
+                person.key_id,
+                person.public_key,
+                person.created_at,
+                person.changed_at,
+                person.changed_by,
+            ),
+        )
+        self._db.execute(
+            "INSERT INTO person_credentials (key_id, unit, name, issued_at) VALUES (?, ?, ?, ?)",
+            (person.key_id, person.unit, person.name, person.created_at),
+        )
+
+    def set_person_status(self, unit: str, name: str, status: str, at: str, by: str = "") -> bool:
+        cursor = self._db.execute(
+            "UPDATE persons SET status = ?, changed_at = ?, changed_by = ?"
+            " WHERE unit = ? AND name = ?",
+            (status, at, by, unit, name),
+        )
+        return cursor.rowcount == 1
+
+    def replace_credential(
+        self, unit: str, name: str, key_id: str, public_key: bytes, at: str, by: str = ""
+    ) -> bool:
+        """The new key is the person's from now on; every earlier one is revoked."""
+        cursor = self._db.execute(
+            "UPDATE persons SET key_id = ?, public_key = ?, changed_at = ?, changed_by = ?"
+            " WHERE unit = ? AND name = ?",
+            (key_id, public_key, at, by, unit, name),
+        )
+        if cursor.rowcount != 1:
+            return False
+        self._db.execute(
+            "UPDATE person_credentials SET revoked_at = ?"
+            " WHERE unit = ? AND name = ? AND revoked_at IS NULL",
+            (at, unit, name),
+        )
+        self._db.execute(
+            "INSERT INTO person_credentials (key_id, unit, name, issued_at) VALUES (?, ?, ?, ?)",
+            (key_id, unit, name, at),
+        )
+        return True
+
+    def credential_revoked_at(self, unit: str, name: str, key_id: str) -> str | None:
+        row = self._db.execute(
+            "SELECT revoked_at FROM person_credentials WHERE key_id = ? AND unit = ? AND name = ?",
+            (key_id, unit, name),
+        ).fetchone()
+        return str(row[0]) if row is not None and row[0] is not None else None
 
     def document(self, doc_id: str) -> StoredDocument | None:
         row = self._db.execute(
@@ -916,3 +1018,20 @@ _DELIVERY_COLUMNS = (
     "doc_id, recipient, role, print_quota, printed, state, attempt,"
     " delivered_at, received_at, received_exchange_date, attachments_received_at"
 )
+
+
+def _person(row: Sequence[Any]) -> PersonRecord:
+    return PersonRecord(
+        unit=row[0],
+        name=row[1],
+        chinese_name=row[2],
+        roles=[role for role in str(row[3]).split(",") if role],
+        mobile=row[4],
+        status=row[5],
+        system=bool(row[6]),
+        key_id=row[7],
+        public_key=bytes(row[8]),
+        created_at=row[9],
+        changed_at=row[10],
+        changed_by=row[11],
+    )

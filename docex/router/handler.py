@@ -6,15 +6,15 @@ answers (outbox rows) commit together or not at all. Nothing here touches the br
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeVar
 
 import msgspec
 import structlog
 
-from docex import limits, wire
+from docex import limits, persons, wire
 from docex.clock import Clock
 from docex.config import DELIVERY_ALLOWANCE, Config, Unit
 from docex.core import texts
@@ -50,6 +50,8 @@ class Inbound:
     message_id: str | None
     user_id: str | None
     body: bytes
+    # The AMQP headers: who in the unit acts, and their signature (docex/persons.py).
+    headers: Mapping[str, object] = field(default_factory=dict)
 
 
 class CommandHandler:
@@ -158,18 +160,22 @@ class CommandHandler:
             # Whatever this command reads about its document stays true until it commits,
             # whichever router handles the other commands about it (docex/ledger/postgres.py).
             self.ledger.lock_subject(subject_lock(doc_id))
+        # Who the command says acts, recorded with a refusal too (an id, never raw text).
+        claimed = inbound.headers.get(persons.PERSON_HEADER)
+        person = claimed if isinstance(claimed, str) and is_safe_id(claimed) else ""
         try:
             # A refusal undoes whatever the command wrote before it was refused.
             with self.ledger.savepoint():
+                person = self._acting_person(unit, inbound, wire.type_name(command))
                 self._dispatch(unit, inbound.message_id, command)
         except Rejection as rejection:
             return self._reject(
-                unit, inbound.message_id, doc_id, rejection, wire.type_name(command)
+                unit, inbound.message_id, doc_id, rejection, wire.type_name(command), person
             )
         except CalendarError as exc:
             uncovered = Rejection("calendar_not_covered", str(exc))
             return self._reject(
-                unit, inbound.message_id, doc_id, uncovered, wire.type_name(command)
+                unit, inbound.message_id, doc_id, uncovered, wire.type_name(command), person
             )
         self.ledger.record_command(
             inbound.message_id,
@@ -178,8 +184,71 @@ class CommandHandler:
             self.calendar.stamp(self.clock.now()),
             "accepted",
             doc_id=doc_id,
+            person=person,
         )
         return Verdict.ACK
+
+    def _acting_person(self, unit: Unit, inbound: Inbound, command_type: str) -> str:
+        """Who in the unit acts (§14), checked against the register (§13, §15): "" for a unit
+        with nobody registered, which acts as a whole; a Rejection with the reason otherwise."""
+        headers = inbound.headers
+        name = headers.get(persons.PERSON_HEADER)
+        if name is None:
+            if self.ledger.has_persons(unit.id):
+                raise Rejection(
+                    "person_required",
+                    f"unit {unit.id!r} has a register of persons: a command must name who"
+                    " acts and be signed with their credential (§14)",
+                )
+            return ""
+        if not isinstance(name, str) or not is_safe_id(name):
+            raise Rejection("invalid_person", f"the acting person is not an id: {ID_RULE}")
+        key = headers.get(persons.KEY_HEADER)
+        signature = headers.get(persons.SIGNATURE_HEADER)
+        if not (
+            isinstance(key, str)
+            and is_safe_id(key)
+            and isinstance(signature, str)
+            and len(signature) == 128
+        ):
+            raise Rejection(
+                "invalid_person_signature",
+                "a person's command carries their key id and a 64-byte signature in hex",
+            )
+        registered = self.ledger.person(unit.id, name)
+        if registered is None:
+            raise Rejection(
+                "person_unknown", f"no person {name!r} in unit {unit.id!r}'s register (§13)"
+            )
+        if registered.status != "active":
+            raise Rejection("person_disabled", f"person {name!r} of unit {unit.id!r} is disabled")
+        if key != registered.key_id:
+            revoked_at = self.ledger.credential_revoked_at(unit.id, name, key)
+            if revoked_at is not None:
+                raise Rejection(
+                    "credential_revoked",
+                    f"{name!r}'s credential {key} was revoked at {revoked_at} (reset, §15);"
+                    " use the one issued then",
+                )
+            raise Rejection("credential_unknown", f"{key} is not {name!r}'s credential")
+        try:
+            signed = bytes.fromhex(signature)
+        except ValueError:
+            signed = b""
+        data = persons.signing_bytes(unit.id, name, key, inbound.message_id or "", inbound.body)
+        if not persons.verify(registered.public_key, signed, data):
+            raise Rejection(
+                "person_signature_invalid",
+                f"the signature is not {name!r}'s over this command and message id",
+            )
+        role = persons.COMMAND_ROLES.get(command_type)
+        if role is not None and role not in registered.roles:
+            raise Rejection(
+                "role_missing",
+                f"{name!r} does not hold the role {role} ({persons.ROLES[role]}) that"
+                f" {command_type} needs; the unit's administrator assigns roles (§13, §14)",
+            )
+        return name
 
     def _dispatch(self, unit: Unit, message_id: str, command: wire.Command) -> None:
         life = self.lifecycle
@@ -326,11 +395,12 @@ class CommandHandler:
         doc_id: str,
         rejection: Rejection,
         command_type: str = "?",
+        person: str = "",
     ) -> Verdict:
         at = self.calendar.stamp(self.clock.now())
         if message_id:
             self.ledger.record_command(
-                message_id, unit.id, command_type, at, "rejected", rejection.code, doc_id
+                message_id, unit.id, command_type, at, "rejected", rejection.code, doc_id, person
             )
         self._answer(
             unit.id,

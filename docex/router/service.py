@@ -569,7 +569,10 @@ class Router:
 
     def _apply(self, batch: list[AbstractIncomingMessage]) -> list[Verdict]:
         return self.handler.handle_batch(
-            [Inbound(message.message_id, message.user_id, message.body) for message in batch]
+            [
+                Inbound(message.message_id, message.user_id, message.body, message.headers or {})
+                for message in batch
+            ]
         )
 
     async def _settle(

@@ -21,7 +21,7 @@ import structlog
 import yarl
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractQueue
 
-from docex import broker_link, wire
+from docex import broker_link, persons, wire
 from docex.core.rejection import Rejection
 from docex.core.rules import check_envelope_seal
 from docex.ids import uuid7
@@ -71,6 +71,16 @@ class UnitClient:
             Path(settings.ca_certificate),
             Path(settings.revocation_list) if settings.revocation_list else None,
         )
+        # Who acts (§14): every command is signed with their credential; None for a unit that
+        # acts as a whole. Opened before anything else, so a credential still under its
+        # initial password (§15) stops the client before it connects.
+        self.credential: persons.Credential | None = None
+        if settings.person_credential:
+            self.credential = persons.open_for_use(
+                Path(settings.person_credential),
+                persons.password_from(settings.person_password_file),
+                settings.unit,
+            )
         self.mailbox = Mailbox(Path(settings.mailbox))
         self._user = yarl.URL(settings.amqp_url).user or "guest"
         self._connection: AbstractConnection | None = None
@@ -138,6 +148,11 @@ class UnitClient:
                     type=type_,
                     content_type=wire.CONTENT_TYPE,
                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    headers=(
+                        dict(self.credential.headers(message_id, body))
+                        if self.credential is not None
+                        else None
+                    ),
                 ),
                 routing_key="",
                 mandatory=True,

@@ -28,6 +28,12 @@ class UnitSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     sent_by: str = ""
     # The time zone printed copies show their time in (§35).
     timezone: str = "Asia/Shanghai"
+    # The personal credential (docex/persons.py) of who acts, once the unit has a register
+    # of persons (§13–§15): every command is signed with it. Its password comes from
+    # `person_password_file`, or else from DOCEX_PERSON_PASSWORD. An adapter holds a system
+    # account's credential the same way.
+    person_credential: str = ""
+    person_password_file: str = ""
 
 
 def load_unit_settings(path: Path) -> UnitSettings:
@@ -40,6 +46,8 @@ def load_unit_settings(path: Path) -> UnitSettings:
         "ca_certificate",
         "revocation_list",
         "mailbox",
+        "person_credential",
+        "person_password_file",
     ):
         if getattr(settings, field):
             setattr(settings, field, str(base / getattr(settings, field)))

@@ -85,6 +85,9 @@ def test_a_ledger_from_before_the_state_counts_is_counted_once(tmp_path: Path) -
     for table in ("audit_events", "audit_chain", "audit_checkpoints"):
         old.execute(f"DROP TABLE {table}")
     old.execute("ALTER TABLE contents DROP COLUMN pruned_at")
+    old.execute("ALTER TABLE commands DROP COLUMN person")
+    old.execute("DROP TABLE persons")
+    old.execute("DROP TABLE person_credentials")
     old.execute("PRAGMA user_version = 0")
     old.executemany(
         "INSERT INTO deliveries (doc_id, recipient, role, print_quota, state)"

@@ -1,0 +1,311 @@
+"""`docex users add|list|disable|reset --unit U`: a unit's people and their roles (§13–§15);
+`docex users passwd CREDENTIAL`: a person replaces their initial password (§15).
+
+The register is kept by the exchange, in the ledger that `[router] ledger` names, beside the
+running router (the §13 filing, which the General Office sees with `docex users list`).
+The General Office files a unit's first administrator (管理); from then on every change to
+that unit's people names its administrator (`--by NAME --by-credential FILE`), who proves it
+with their own credential, and the register records who made each change.
+`add` and `reset` write a new personal credential under an initial password, printed once
+for the administrator to hand to its owner; the client will not sign with it until its owner
+has changed it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from docex.cli.options import add_config_option
+
+if TYPE_CHECKING:
+    from docex.config import Config
+    from docex.ledger.port import Ledger
+
+# Where `passwd` takes the new password from when it should not ask (scripts, tests).
+NEW_PASSWORD_ENV = "DOCEX_NEW_PERSON_PASSWORD"
+
+
+def add_users_commands(subparsers: argparse._SubParsersAction) -> None:
+    users = subparsers.add_parser(
+        "users", help="a unit's people, their roles and credentials (用户与角色, §13–§15)"
+    )
+    commands = users.add_subparsers(dest="users_command", required=True, metavar="COMMAND")
+
+    add = commands.add_parser("add", help="open an account: a person, their roles, a credential")
+    _unit_and_name(add)
+    add.add_argument("--chinese-name", required=True, help="the person's name, e.g. 张三")
+    add.add_argument(
+        "--roles",
+        required=True,
+        help="comma-separated: 发文/send, 收文/receive, 打印/print, 信息/info, 管理/admin",
+    )
+    add.add_argument("--mobile", default="", help="for SMS reminders (§16)")
+    add.add_argument(
+        "--system",
+        action="store_true",
+        help="a system account of the unit (a hot folder, an MQTT bridge), not a person",
+    )
+    _credential_out(add)
+    add.set_defaults(func=_add)
+
+    listing = commands.add_parser("list", help="the register: everyone, or one unit's people")
+    add_config_option(listing, "the router's config")
+    listing.add_argument("--unit", default="", help="only this unit")
+    listing.set_defaults(func=_list)
+
+    disable = commands.add_parser("disable", help="the person may no longer act")
+    _unit_and_name(disable)
+    disable.set_defaults(func=_disable)
+
+    reset = commands.add_parser(
+        "reset", help="a new credential with an initial password; the old one is revoked"
+    )
+    _unit_and_name(reset)
+    _credential_out(reset)
+    reset.set_defaults(func=_reset)
+
+    passwd = commands.add_parser(
+        "passwd",
+        help="replace a credential's password (the initial one first of all)",
+        description=f"Asks for the current and the new password (or reads them from"
+        f" $DOCEX_PERSON_PASSWORD and ${NEW_PASSWORD_ENV}).",
+    )
+    passwd.add_argument("credential", type=Path, help="the personal credential file")
+    passwd.set_defaults(func=_passwd)
+
+
+def _unit_and_name(parser: argparse.ArgumentParser) -> None:
+    add_config_option(parser, "the router's config")
+    parser.add_argument("--unit", required=True, help="the unit's id")
+    parser.add_argument("name", help="the account's id (letters, digits, . _ -), e.g. zhangsan")
+    parser.add_argument(
+        "--by",
+        default="",
+        help="the unit's administrator (管理) making the change; required once it has one",
+    )
+    parser.add_argument(
+        "--by-credential",
+        type=Path,
+        help="the administrator's credential (password from $DOCEX_PERSON_PASSWORD, or asked)",
+    )
+
+
+def _credential_out(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--credential-out",
+        type=Path,
+        required=True,
+        help="where to write the new credential file (must not exist)",
+    )
+
+
+class _Refused(Exception):
+    pass
+
+
+def _run(args: argparse.Namespace, act: object) -> int:
+    from docex.config import ConfigError, load_config
+    from docex.ledger.errors import LedgerError
+    from docex.ledger.open import open_ledger
+    from docex.seals.errors import SealError
+
+    assert callable(act)
+    try:
+        config = load_config(args.config)
+        ledger = open_ledger(config.router.ledger, create=False)
+        try:
+            print(act(config, ledger))
+        finally:
+            ledger.close()
+    except (ConfigError, _Refused, ValueError, SealError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (LedgerError, OSError) as exc:
+        print(f"error: the ledger of {args.config}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _checked(config: Config, unit: str, name: str) -> None:
+    from docex.ids import ID_RULE, is_safe_id
+
+    if config.unit(unit) is None:
+        raise _Refused(f"no unit {unit!r} in the router's config")
+    if not is_safe_id(name):
+        raise _Refused(f"{name!r} is not an account id: {ID_RULE}")
+
+
+def _administrator(ledger: Ledger, args: argparse.Namespace) -> str:
+    """Who makes this change (§13): the unit's administrator, proved by their credential; ""
+    for the General Office filing a unit that has no administrator yet."""
+    from docex import persons
+
+    admins = [
+        p.name for p in ledger.persons(args.unit) if p.status == "active" and "admin" in p.roles
+    ]
+    if not args.by:
+        if admins:
+            raise _Refused(
+                f"unit {args.unit!r} has an administrator ({', '.join(admins)}): the change is"
+                " theirs to make, with --by NAME --by-credential FILE (§13)"
+            )
+        return ""
+    if args.by not in admins:
+        raise _Refused(f"{args.by!r} is not an active administrator (管理) of {args.unit!r}")
+    if args.by_credential is None:
+        raise _Refused(f"--by {args.by} needs --by-credential, {args.by}'s credential file")
+    password = os.environ.get(persons.PASSWORD_ENV)
+    if password is None:
+        password = getpass.getpass(f"{args.by}'s password: ")
+    credential = persons.open_for_use(args.by_credential, password, args.unit)
+    admin = ledger.person(args.unit, args.by)
+    if credential.person != args.by or admin is None or credential.key != admin.key_id:
+        raise _Refused(f"{args.by_credential} is not {args.by}'s current credential")
+    return args.by
+
+
+def _now(config: Config) -> str:
+    from datetime import UTC, datetime
+
+    return config.calendar().stamp(datetime.now(UTC))
+
+
+def _issue(args: argparse.Namespace) -> tuple[str, str, bytes]:
+    """A new credential file under a fresh initial password: (password, key id, public key)."""
+    from docex import persons
+
+    if args.credential_out.exists():
+        raise _Refused(f"{args.credential_out} exists; name a new file")
+    password = persons.initial_password()
+    key, public_key = persons.new_credential(args.credential_out, args.unit, args.name, password)
+    return password, key, public_key
+
+
+def _handed_over(args: argparse.Namespace, password: str) -> str:
+    return (
+        f"credential: {args.credential_out}\n"
+        f"initial password: {password}\n"
+        f"hand both to {args.name} in person; the credential signs nothing until its owner"
+        f" has changed the password: docex users passwd {args.credential_out} (§15)"
+    )
+
+
+def _add(args: argparse.Namespace) -> int:
+    def act(config: Config, ledger: Ledger) -> str:
+        from docex import persons
+        from docex.ledger.records import PersonRecord
+
+        _checked(config, args.unit, args.name)
+        roles = persons.parse_roles(args.roles)
+        if ledger.person(args.unit, args.name) is not None:
+            raise _Refused(f"{args.name!r} is already in unit {args.unit!r}'s register")
+        by = _administrator(ledger, args)
+        password, key, public_key = _issue(args)
+        at = _now(config)
+        with ledger.transaction():
+            ledger.add_person(
+                PersonRecord(
+                    unit=args.unit,
+                    name=args.name,
+                    chinese_name=args.chinese_name,
+                    roles=roles,
+                    mobile=args.mobile,
+                    status="active",
+                    system=args.system,
+                    key_id=key,
+                    public_key=public_key,
+                    created_at=at,
+                    changed_at=at,
+                    changed_by=by,
+                )
+            )
+        what = "system account" if args.system else "person"
+        return (
+            f"added {what} {args.name} ({args.chinese_name}) to {args.unit}:"
+            f" {persons.shown_roles(roles)}\n" + _handed_over(args, password)
+        )
+
+    return _run(args, act)
+
+
+def _list(args: argparse.Namespace) -> int:
+    def act(config: Config, ledger: Ledger) -> str:
+        from docex import persons
+
+        rows = ledger.persons(args.unit)
+        if not rows:
+            return "nobody registered" + (f" in {args.unit}" if args.unit else "")
+        lines = ["unit\tname\t姓名\troles\tmobile\tstatus\tkind\tcredential\tsince\tby"]
+        for p in rows:
+            lines.append(
+                "\t".join(
+                    [
+                        p.unit,
+                        p.name,
+                        p.chinese_name,
+                        persons.shown_roles(p.roles),
+                        p.mobile or "-",
+                        p.status,
+                        "system" if p.system else "person",
+                        p.key_id[:12],
+                        p.changed_at,
+                        p.changed_by or "office",
+                    ]
+                )
+            )
+        return "\n".join(lines)
+
+    return _run(args, act)
+
+
+def _disable(args: argparse.Namespace) -> int:
+    def act(config: Config, ledger: Ledger) -> str:
+        _checked(config, args.unit, args.name)
+        by = _administrator(ledger, args)
+        with ledger.transaction():
+            if not ledger.set_person_status(args.unit, args.name, "disabled", _now(config), by):
+                raise _Refused(f"no {args.name!r} in unit {args.unit!r}'s register")
+        return f"disabled {args.name} of {args.unit}: their commands are refused from now on"
+
+    return _run(args, act)
+
+
+def _reset(args: argparse.Namespace) -> int:
+    def act(config: Config, ledger: Ledger) -> str:
+        _checked(config, args.unit, args.name)
+        if ledger.person(args.unit, args.name) is None:
+            raise _Refused(f"no {args.name!r} in unit {args.unit!r}'s register")
+        by = _administrator(ledger, args)
+        password, key, public_key = _issue(args)
+        with ledger.transaction():
+            ledger.replace_credential(args.unit, args.name, key, public_key, _now(config), by)
+        return (
+            f"reset {args.name} of {args.unit}: the earlier credential is revoked\n"
+            + _handed_over(args, password)
+        )
+
+    return _run(args, act)
+
+
+def _passwd(args: argparse.Namespace) -> int:
+    from docex import persons
+    from docex.seals.errors import SealError
+
+    try:
+        old = os.environ.get(persons.PASSWORD_ENV) or getpass.getpass("current password: ")
+        new = os.environ.get(NEW_PASSWORD_ENV)
+        if new is None:
+            new = getpass.getpass("new password: ")
+            if getpass.getpass("new password again: ") != new:
+                raise SealError("credential_password_mismatch", "the two new passwords differ")
+        credential = persons.change_password(args.credential, old, new)
+    except SealError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"changed the password of {credential.person}'s credential ({credential.unit})")
+    return 0

@@ -1,0 +1,69 @@
+"""The register of persons and roles (§13–§15), alike on both databases."""
+
+from __future__ import annotations
+
+from docex.ledger.port import Ledger
+from docex.ledger.records import PersonRecord
+
+AT = "2026-03-02T10:00:00+08:00"
+LATER = "2026-03-03T10:00:00+08:00"
+
+
+def clerk(name: str = "zhangsan", unit: str = "finance") -> PersonRecord:
+    return PersonRecord(
+        unit=unit,
+        name=name,
+        chinese_name="张三",
+        roles=["send", "receive"],
+        mobile="13800000000",
+        status="active",
+        system=False,
+        key_id="k1" if (unit, name) == ("finance", "zhangsan") else f"k-{unit}-{name}",
+        public_key=b"\x01" * 32,
+        created_at=AT,
+        changed_at=AT,
+    )
+
+
+def test_the_register_keeps_each_person_of_each_unit(ledger: Ledger) -> None:
+    """§13: the administrator files who has which roles; the exchange keeps it."""
+    with ledger.transaction():
+        assert not ledger.has_persons("finance")
+        ledger.add_person(clerk())
+        ledger.add_person(clerk("lisi"))
+        ledger.add_person(clerk("wangwu", unit="education"))
+    assert ledger.has_persons("finance") and not ledger.has_persons("gov-office")
+    assert ledger.person("finance", "zhangsan") == clerk()
+    assert [p.name for p in ledger.persons("finance")] == ["lisi", "zhangsan"]
+    assert [(p.unit, p.name) for p in ledger.persons()] == [
+        ("education", "wangwu"),
+        ("finance", "lisi"),
+        ("finance", "zhangsan"),
+    ]
+    assert ledger.person("education", "zhangsan") is None
+
+
+def test_a_reset_revokes_every_earlier_credential(ledger: Ledger) -> None:
+    """§15: a reset issues a new credential; the old one signs nothing any more."""
+    with ledger.transaction():
+        ledger.add_person(clerk())
+        assert ledger.replace_credential("finance", "zhangsan", "k2", b"\x02" * 32, LATER)
+        assert not ledger.replace_credential("finance", "nobody", "k3", b"\x03" * 32, LATER)
+        assert ledger.set_person_status("finance", "zhangsan", "disabled", LATER)
+    person = ledger.person("finance", "zhangsan")
+    assert person is not None
+    assert (person.key_id, person.public_key, person.status) == ("k2", b"\x02" * 32, "disabled")
+    assert ledger.credential_revoked_at("finance", "zhangsan", "k1") == LATER
+    assert ledger.credential_revoked_at("finance", "zhangsan", "k2") is None
+    assert ledger.credential_revoked_at("education", "zhangsan", "k1") is None
+
+
+def test_a_command_records_who_acted(ledger: Ledger) -> None:
+    """§14: the ledger names the person for each act."""
+    with ledger.transaction():
+        ledger.record_command("c1", "finance", "submit", AT, "accepted", doc_id="d1",
+                              person="zhangsan")  # fmt: skip
+        ledger.record_command("c2", "finance", "receipt", LATER, "accepted", doc_id="d1")
+    assert ledger.command_person("finance", "c1") == "zhangsan"
+    assert ledger.command_person("finance", "c2") == ""
+    assert [c.person for c in ledger.document_commands("d1")] == ["zhangsan", ""]

@@ -56,6 +56,34 @@ DETAILS = (
     N_("no document {doc_id!r} was sent to you"),
     N_("{doc_id} was not sent to {recipient!r}"),
     N_("the body of {doc_id} was deleted by retention at {at}; its evidence is kept"),
+    # docex/router/handler.py (persons, §13–§15) and docex/persons.py
+    N_(
+        "unit {unit!r} has a register of persons: a command must name who acts and be "
+        "signed with their credential (§14)"
+    ),
+    N_("the acting person is not an id: {rule}"),
+    N_("a person's command carries their key id and a 64-byte signature in hex"),
+    N_("no person {name!r} in unit {unit!r}'s register (§13)"),
+    N_("person {name!r} of unit {unit!r} is disabled"),
+    N_("{name!r}'s credential {key} was revoked at {at} (reset, §15); use the one issued then"),
+    N_("{key} is not {name!r}'s credential"),
+    N_("the signature is not {name!r}'s over this command and message id"),
+    N_(
+        "{name!r} does not hold the role {role} ({label}) that {command} needs; the "
+        "unit's administrator assigns roles (§13, §14)"
+    ),
+    N_("{path} is not a {format} credential"),
+    N_("{path} uses unsupported key derivation"),
+    N_("cannot read credential {path}: {error}"),
+    N_("wrong password for credential {path}"),
+    N_("credential {path} is damaged: {error}"),
+    N_(
+        "{person}'s credential {path} still has its initial password; change it first: "
+        "docex users passwd {file} (§15)"
+    ),
+    N_("credential {path} is for unit {unit!r}, not {other!r}"),
+    N_("set {env} or person_password_file to open the personal credential"),
+    N_("choose a new password"),
     # docex/router/information.py
     N_("an information item needs a title"),
     N_("no request {id!r}"),

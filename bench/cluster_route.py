@@ -476,17 +476,12 @@ class Driver:
 
         timeout = 30.0 + len(outgoing) / (50 if rate is None else rate)
         meter = Meter(groups)
-        start = time.perf_counter()
+        pacer = route.Pacer(rate)
+        start = pacer.start
         deadline = start + timeout
-        max_lag = 0.0
         try:
             for index, item in enumerate(outgoing):
-                if rate is not None:
-                    delay = start + index / rate - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    else:
-                        max_lag = max(max_lag, -delay)
+                await pacer.turn(index)
                 await window.acquire()
                 self._check(cluster, failures)
                 if time.perf_counter() > deadline:
@@ -522,7 +517,7 @@ class Driver:
             count=len(outgoing),
             elapsed=receiver.last_arrival - start,
             latencies=sorted(receiver.latencies),
-            max_lag=max_lag,
+            max_lag=pacer.max_lag,
             cpu=cpu,
             crossing=crossing,
         )

@@ -527,6 +527,26 @@ class Result:
         return self.latencies[rank - 1]
 
 
+class Pacer:
+    """Sends at a fixed rate (None: as fast as the window allows), noting how far the driver
+    fell behind its schedule."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self.start = time.perf_counter()
+        self.max_lag = 0.0
+
+    async def turn(self, index: int) -> None:
+        """Return when the index-th send is due."""
+        if self.rate is None:
+            return
+        delay = self.start + index / self.rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            self.max_lag = max(self.max_lag, -delay)
+
+
 def process_cpu_seconds(pid: int) -> float:
     """User + system time of a process, from /proc (no psutil in the venv)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
@@ -630,18 +650,13 @@ class Driver:
             30.0 + len(documents) / 50 if rate is None else 30.0 + len(documents) / rate
         )
         meter = CpuMeter(route.worker.pid, self.broker)
-        start = time.perf_counter()
+        pacer = Pacer(rate)
+        start = pacer.start
         deadline = start + timeout
-        max_lag = 0.0
         sent_all = True
         try:
             for index, document in enumerate(documents):
-                if rate is not None:
-                    delay = start + index / rate - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    else:
-                        max_lag = max(max_lag, -delay)
+                await pacer.turn(index)
                 await window.acquire()
                 self._check(route, failures)
                 if time.perf_counter() > deadline:
@@ -670,7 +685,7 @@ class Driver:
             count=len(documents),
             elapsed=receiver.last_arrival - start,
             latencies=sorted(receiver.latencies),
-            max_lag=max_lag,
+            max_lag=pacer.max_lag,
             cpu=cpu,
         )
 

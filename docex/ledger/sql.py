@@ -694,11 +694,6 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
             (unit_id,),
         ).fetchall()
 
-    def apply_once(self, digest: str, at: str, router: str) -> bool:
-        """One router per SQLite ledger: its configuration changes always apply."""
-        self.record_event("config_reloaded", at=at, digest=digest, router=router)
-        return True
-
     def deliveries_by_state(self) -> list[tuple[str, int]]:
         """Every state a delivery has been in, with how many are in it now (0 included, so a
         Prometheus series drops to 0 rather than vanishing)."""

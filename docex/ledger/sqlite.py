@@ -149,6 +149,11 @@ class SqliteLedger(SqlLedger):
         """None listed: a SQLite ledger has its one router, which needs no roll call."""
         return []
 
+    def apply_once(self, digest: str, at: str, router: str) -> bool:
+        """One router per SQLite ledger: its configuration changes always apply."""
+        self.record_event("config_reloaded", at=at, digest=digest, router=router)
+        return True
+
     def lock_subject(self, subject: str) -> None:
         """Nothing to do: BEGIN IMMEDIATE already lets one transaction write at a time."""
 

@@ -471,23 +471,32 @@ class StatusWatch:
         self.states: Counter[str] = Counter()
         self.rejections: list[str] = []
         self.expected = 0
+        # AMQP messages that carried the answers: fewer than answers when batched.
+        self.messages = 0
         self.done = asyncio.Event()
 
     def expect(self, count: int) -> None:
         self.states = Counter()
+        self.messages = 0
         self.expected = count
         self.done.clear()
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
+        # A unit reads a batch of answers as the answers it carries (docex/wire.py).
         try:
-            answer = wire.decode_router_message(message.body)
+            answers = [
+                wire.decode_router_message(item.body)
+                for item in wire.unpack(message.message_id or "", message.type or "", message.body)
+            ]
         except wire.WireError as exc:
             self.rejections.append(f"unreadable answer {message.message_id}: {exc.message}")
             return
-        state = answer.state if isinstance(answer, wire.Status) else wire.type_name(answer)
-        self.states[state] += 1
-        if state == "rejected" and isinstance(answer, wire.Status):
-            self.rejections.append(f"{answer.doc_id}: {answer.reason}: {answer.message}")
+        self.messages += 1
+        for answer in answers:
+            state = answer.state if isinstance(answer, wire.Status) else wire.type_name(answer)
+            self.states[state] += 1
+            if state == "rejected" and isinstance(answer, wire.Status):
+                self.rejections.append(f"{answer.doc_id}: {answer.reason}: {answer.message}")
         if self.states.total() >= self.expected:
             self.done.set()
 

@@ -602,3 +602,38 @@ def decode_router_message(body: bytes) -> RouterMessage:
     message = _decode(body, _router_message_decoder, _ROUTER_MESSAGE_TYPES)
     assert isinstance(message, get_args(RouterMessage))
     return message
+
+
+class Batched(msgspec.Struct, forbid_unknown_fields=True):
+    """One message inside a batch: exactly what would have been published on its own."""
+
+    message_id: str
+    type: str
+    body: bytes
+
+
+class Batch(msgspec.Struct, tag_field="t", tag="batch", forbid_unknown_fields=True, kw_only=True):
+    """Several messages to one unit that were due together, in one AMQP message (published with
+    type `batch`): each keeps its own message id, for deduplication, and its own bytes, so
+    whatever the exchange sealed stays sealed. A unit takes them in order as if each had come
+    alone (`unpack`). Deliveries are never batched."""
+
+    v: int = VERSION
+    messages: list[Batched]
+
+
+BATCH_TYPE = str(Batch.__struct_config__.tag)
+_batch_decoder = msgspec.msgpack.Decoder(Batch)
+
+
+def encode_batch(messages: list[Batched]) -> bytes:
+    return _encoder.encode(Batch(messages=messages))
+
+
+def unpack(message_id: str, type_: str, body: bytes) -> list[Batched]:
+    """The messages one AMQP message carries: itself, or the contents of a batch."""
+    if type_ != BATCH_TYPE:
+        return [Batched(message_id, type_, body)]
+    batch = _decode(body, _batch_decoder, {BATCH_TYPE})
+    assert isinstance(batch, Batch)
+    return batch.messages

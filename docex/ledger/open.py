@@ -20,13 +20,15 @@ def open_ledger(
     checkpoints: bool = True,
     waits_for_locks: bool = True,
     create: bool = True,
+    syncs_commits: bool = True,
 ) -> Ledger:
     """`read_only`: for operators' tools beside the running router (nothing written, nothing
     created). `create=False`: LedgerMissing rather than a new, empty ledger, for the router,
     which must not start afresh on a SQLite file that was moved or not mounted (a PostgreSQL
     database that does not exist is refused by the server; an empty one gets the schema).
-    `checkpoints` and `waits_for_locks`: see SqliteLedger; PostgreSQL has neither (the server
-    checkpoints, and a lock wait happens only for the subjects a transaction touches)."""
+    `checkpoints`, `waits_for_locks` and `syncs_commits`: see SqliteLedger; PostgreSQL has
+    none of them (the server checkpoints and syncs, and a lock wait happens only for the
+    subjects a transaction touches)."""
     if is_postgresql(location):
         # Imported here: the driver is loaded only where a PostgreSQL ledger is used.
         from docex.ledger.postgres import PostgresLedger
@@ -42,4 +44,5 @@ def open_ledger(
         read_only=read_only,
         checkpoints=checkpoints,
         waits_for_locks=waits_for_locks,
+        syncs_commits=syncs_commits,
     )

@@ -9,6 +9,7 @@ while it runs.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,10 +32,17 @@ class SqliteLedger(SqlLedger):
         read_only: bool = False,
         checkpoints: bool = True,
         waits_for_locks: bool = True,
+        syncs_commits: bool = True,
     ) -> None:
         """`waits_for_locks=False`: a write that finds the ledger locked raises at once instead
-        of waiting up to 5 s in the calling thread (docex/router/ledger_health.py)."""
+        of waiting up to 5 s in the calling thread (docex/router/ledger_health.py).
+        `syncs_commits=False`: a commit returns before it is on disk, and the caller makes
+        it durable with `sync()` before anyone outside learns of it: the router does that off
+        the event loop, one fsync for every commit made meanwhile (a group commit)."""
         self.path = path
+        self._syncs_commits = syncs_commits
+        # The write-ahead log's inode when its folder entry was last made durable.
+        self._synced_log: int | None = None
         if read_only:
             # For operators' tools beside a running router: no writes, and nothing created.
             if not path.is_file():
@@ -53,8 +61,9 @@ class SqliteLedger(SqlLedger):
             )
         )
         self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit the router has acked a message for must survive power loss.
-        self._db.execute("PRAGMA synchronous=FULL")
+        # FULL: a commit the router has acked a message for must survive power loss. NORMAL
+        # appends to the log without waiting for the disk; `sync()` then waits for it.
+        self._db.execute(f"PRAGMA synchronous={'FULL' if syncs_commits else 'NORMAL'}")
         self._db.execute("PRAGMA foreign_keys=ON")
         if not checkpoints:
             # docex/ledger/checkpoint.py does them, off the event loop.
@@ -99,7 +108,8 @@ class SqliteLedger(SqlLedger):
         """`durable=False` commits without waiting for the disk, for bookkeeping that is
         redone if lost: a power cut may undo such a commit (and only together with whatever
         came after it and before the next durable commit, which makes them all durable)."""
-        if not durable:
+        switches = not durable and self._syncs_commits
+        if switches:
             self._db.execute("PRAGMA synchronous=NORMAL")
         try:
             self._db.execute("BEGIN IMMEDIATE")
@@ -113,8 +123,34 @@ class SqliteLedger(SqlLedger):
                     self._db.execute("ROLLBACK")
                 raise
         finally:
-            if not durable:
+            if switches:
                 self._db.execute("PRAGMA synchronous=FULL")
+
+    def sync(self) -> None:
+        """Make every commit so far durable, as `synchronous=FULL` would have at each commit:
+        in WAL mode a commit is frames appended to the log, so an fsync of the log keeps them
+        all. Safe from another thread: it touches only the file, not the connection."""
+        log_path = f"{self.path}-wal"
+        try:
+            fd = os.open(log_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return  # no log: nothing was committed since it was last checkpointed away
+        try:
+            os.fsync(fd)
+            inode = os.fstat(fd).st_ino
+        except OSError as exc:
+            # After a failed fsync the kernel may have dropped the pages: never retried.
+            raise LedgerError(f"{log_path}: commits could not be made durable: {exc}") from exc
+        finally:
+            os.close(fd)
+        if inode != self._synced_log:
+            # A new log file: its name in the folder must survive a power cut too.
+            folder = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+            self._synced_log = inode
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

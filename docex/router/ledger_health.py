@@ -45,9 +45,18 @@ _WHY = {
 
 
 class LedgerHealth:
-    def __init__(self, ledger: LedgerWrites, retries: Counter) -> None:
+    def __init__(
+        self, ledger: LedgerWrites, retries: Counter, sync: Callable[[], None] | None = None
+    ) -> None:
+        """`sync`: makes every commit so far durable, for a ledger whose commits return before
+        they are on disk (SqliteLedger(syncs_commits=False)); run off the event loop."""
         self._ledger = ledger
         self._retries = retries
+        self._sync = sync
+        # Group commit: durability asked for, and reached, in the order asked.
+        self._asked = 0
+        self._reached = 0
+        self._syncing: asyncio.Task[None] | None = None
         # The writers whose last attempt failed; the episode lasts while there are any.
         self._failing: set[str] = set()
         self._since: datetime | None = None
@@ -60,12 +69,13 @@ class LedgerHealth:
             with self._ledger.transaction(durable):
                 return apply()
 
-        return await self.retry(writer, in_transaction)
+        return await self.retry(writer, in_transaction, durable=durable)
 
-    async def retry(self, writer: str, work: Callable[[], T]) -> T:
-        """Run `work`, which commits by itself, again and again until it gets through. Only
-        what is wrong with the ledger is waited out (LedgerUnavailable: locked, disk
-        full, I/O); anything else is raised, for the task's supervisor."""
+    async def retry(self, writer: str, work: Callable[[], T], *, durable: bool = True) -> T:
+        """Run `work`, which commits by itself, again and again until it gets through, and
+        (`durable`) until what it committed is on disk. Only what is wrong with the ledger
+        is waited out (LedgerUnavailable: locked, disk full, I/O); anything else is raised,
+        for the task's supervisor."""
         backoff = Backoff(initial_s=_RETRY_INITIAL_S, cap_s=_RETRY_CAP_S)
         committed = False
         try:
@@ -77,9 +87,35 @@ class LedgerHealth:
                     await asyncio.sleep(backoff.next_delay())
                 else:
                     committed = True
+                    if durable:
+                        await self.durable()
                     return result
         finally:
             self._done(writer, committed)
+
+    async def durable(self) -> None:
+        """Returns once every commit made before the call is on disk. The fsync runs in a
+        worker thread, so the event loop publishes and acks meanwhile, and one fsync serves
+        every writer that asked while the one before it ran (a group commit): the disk's
+        stalls no longer stop the router, and under load it syncs once per round, not once
+        per transaction."""
+        if self._sync is None:
+            return
+        self._asked += 1
+        mine = self._asked
+        while self._reached < mine:
+            if self._syncing is None:
+                self._syncing = asyncio.create_task(self._sync_all())
+            await asyncio.shield(self._syncing)
+
+    async def _sync_all(self) -> None:
+        assert self._sync is not None
+        covers = self._asked
+        try:
+            await asyncio.to_thread(self._sync)
+            self._reached = max(self._reached, covers)
+        finally:
+            self._syncing = None
 
     async def probe(self, interval_s: float = _PROBE_INTERVAL_S) -> None:
         while True:

@@ -125,6 +125,11 @@ class Metrics:
             "Audit chain heads signed with the exchange seal",
             registry=self.registry,
         )
+        self.answers_batched = Counter(
+            "docex_answers_batched",
+            "Answers and notices published inside a batch with others due to the same unit",
+            registry=self.registry,
+        )
         self.publish_channel_reopened = Counter(
             "docex_publish_channel_reopened",
             "The outbox's channel replaced after a nack (a full queue, or a quorum queue that"

@@ -13,6 +13,11 @@ outbox:
   batch are tried one at a time next, and a row that breaks the channel on its own, again
   and again, is set aside.
 Each destination's rows keep their order, because a unit reads its news in that order.
+
+Answers and notices to one unit that are due in the same pass go out together as one `batch`
+message (`[router] batch_answers`): under load a sender's `accepted` and `delivered` answers
+are most of what the router publishes, and each publish costs a broker round trip and a
+frame's encoding. A batch that fails is broken up: its rows are tried one at a time next.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from pamqp.commands import Basic
 
 from docex import wire
 from docex.backoff import Backoff
+from docex.ids import uuid7
 from docex.ledger.records import OutboxRow, StoredDocument
 from docex.router.handler import CommandHandler
 from docex.router.ledger_health import LedgerHealth
@@ -40,6 +46,8 @@ from docex.router.metrics import Metrics
 log = structlog.get_logger("docex.router")
 
 _BATCH = 256
+# A batch of answers stays well below any broker's message size limit.
+_MAX_BATCH_BYTES = 1024 * 1024
 _PUBLISH_TIMEOUT_S = 15.0
 # A row that broke the channel on its own this many times is set aside.
 _MAX_FAILURES = 5
@@ -80,15 +88,42 @@ class Unpublishable(Exception):
     detail: str
 
 
-def check_publishable(row: OutboxRow, body: bytes, max_message_bytes: int) -> None:
+def check_publishable(
+    routing_key: str, message_id: str, body: bytes, max_message_bytes: int
+) -> None:
     """Refuse what the broker would refuse by closing the channel under every row in flight."""
-    for name, value in (("message_id", row.message_id), ("routing_key", row.routing_key)):
+    for name, value in (("message_id", message_id), ("routing_key", routing_key)):
         if len(value.encode()) > _SHORTSTR_BYTES:
             raise Unpublishable("invalid_property", f"{name} is over {_SHORTSTR_BYTES} bytes")
     if len(body) > max_message_bytes:
         raise Unpublishable(
             "too_large", f"{len(body)} bytes; the broker takes at most {max_message_bytes}"
         )
+
+
+def publishing_groups(
+    rows: list[OutboxRow], batch_answers: bool, max_bytes: int = _MAX_BATCH_BYTES
+) -> list[list[OutboxRow]]:
+    """The messages a pass publishes: each delivery alone, and each run of answers to one
+    destination that no delivery to it interrupts together (up to `max_bytes`), so every
+    destination still receives its rows in their order."""
+    if not batch_answers:
+        return [[row] for row in rows]
+    groups: list[list[OutboxRow]] = []
+    # Per destination: the group its next answer may join, and that group's bytes.
+    open_runs: dict[str, tuple[list[OutboxRow], int]] = {}
+    for row in rows:
+        if row.body is None:
+            open_runs.pop(row.routing_key, None)
+            groups.append([row])
+            continue
+        group, size = open_runs.get(row.routing_key, (None, 0))
+        if group is None or size + len(row.body) > max_bytes:
+            group, size = [], 0
+            groups.append(group)
+        group.append(row)
+        open_runs[row.routing_key] = (group, size + len(row.body))
+    return groups
 
 
 class OutboxPublisher:
@@ -102,11 +137,13 @@ class OutboxPublisher:
         redeclare: Callable[[str], Awaitable[bool]],
         on_published: Callable[[], None],
         mine: Callable[[str], bool],
+        batch_answers: bool = True,
     ) -> None:
         """`redeclare(unit)` declares a unit's queue again; False when there is no such unit.
         `on_published` is called after rows were confirmed and committed. `mine(unit)`: this
         router publishes to that unit (docex/router/cluster.py)."""
         self._mine = mine
+        self.batch_answers = batch_answers
         self._broker_connected = broker_connected
         self._handler = handler
         self._ledger = handler.ledger
@@ -134,6 +171,9 @@ class OutboxPublisher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), wait)
                 continue
+            # Nothing leaves before the commits that wrote it are on disk: the transactional
+            # outbox holds across a power cut too.
+            await self._ledger_health.durable()
             # While the broker is away every publish fails; that says nothing about any row.
             await channel.ready()
             await self._publish(rows, channel, outbound)
@@ -141,26 +181,30 @@ class OutboxPublisher:
     async def _publish(
         self, rows: list[OutboxRow], channel: AbstractRobustChannel, outbound: AbstractExchange
     ) -> None:
-        outcomes: list[tuple[OutboxRow, BaseException | None, bool]] = []
+        # (row, error, published alone, published in a batch)
+        outcomes: list[tuple[OutboxRow, BaseException | None, bool, bool]] = []
         documents: dict[str, tuple[StoredDocument, bytes]] = {}
         for row in (row for row in rows if row.seq in self._suspects):
             await channel.ready()
-            outcomes.append((row, await self._try(row, outbound, documents), True))
-        together = [row for row in rows if row.seq not in self._suspects]
-        results = await asyncio.gather(*(self._try(row, outbound, documents) for row in together))
-        outcomes += [(row, result, False) for row, result in zip(together, results, strict=True)]
+            outcomes.append((row, await self._try([row], outbound, documents), True, False))
+        groups = publishing_groups(
+            [row for row in rows if row.seq not in self._suspects], self.batch_answers
+        )
+        results = await asyncio.gather(*(self._try(group, outbound, documents) for group in groups))
+        for group, result in zip(groups, results, strict=True):
+            outcomes += [(row, result, False, len(group) > 1) for row in group]
         confirmed: list[OutboxRow] = []
         set_aside: list[tuple[OutboxRow, str, str]] = []
-        for row, error, alone in outcomes:
+        for row, error, alone, batched in outcomes:
             if error is None:
                 confirmed.append(row)
                 self._suspects.discard(row.seq)
                 self._failures.pop(row.seq, None)
                 self._backoffs.pop(row.routing_key, None)
-            elif (verdict := await self._judge(row, error, alone)) is not None:
+            elif (verdict := await self._judge(row, error, alone, batched)) is not None:
                 set_aside.append((row, *verdict))
         if any(
-            error is not None and classify(error) is Failure.REFUSED for _, error, _ in outcomes
+            error is not None and classify(error) is Failure.REFUSED for _, error, _, _ in outcomes
         ):
             await self._fresh_channel(channel)
         if confirmed or set_aside:
@@ -193,38 +237,53 @@ class OutboxPublisher:
 
     async def _try(
         self,
-        row: OutboxRow,
+        group: list[OutboxRow],
         outbound: AbstractExchange,
         documents: dict[str, tuple[StoredDocument, bytes]],
     ) -> BaseException | None:
+        """Publish one row, or a batch of answers to one destination, and wait for the confirm."""
+        first = group[0]
         try:
-            body = self._handler.render(row, documents)
-            if body is None:
-                return None
-            check_publishable(row, body, self._max_message_bytes)
+            if len(group) == 1:
+                message_id, type_ = first.message_id, first.type
+                body = self._handler.render(first, documents)
+                if body is None:
+                    return None
+            else:
+                message_id, type_ = uuid7(), wire.BATCH_TYPE
+                body = wire.encode_batch(
+                    [wire.Batched(row.message_id, row.type, row.body or b"") for row in group]
+                )
+            check_publishable(first.routing_key, message_id, body, self._max_message_bytes)
             await outbound.publish(
                 aio_pika.Message(
                     body,
-                    message_id=row.message_id,
-                    type=row.type,
+                    message_id=message_id,
+                    type=type_,
                     content_type=wire.CONTENT_TYPE,
                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 ),
-                routing_key=row.routing_key,
+                routing_key=first.routing_key,
                 mandatory=True,
                 timeout=_PUBLISH_TIMEOUT_S,
             )
         except Exception as exc:
             return exc
+        if len(group) > 1:
+            self._metrics.answers_batched.inc(len(group))
         return None
 
     async def _judge(
-        self, row: OutboxRow, error: BaseException, alone: bool
+        self, row: OutboxRow, error: BaseException, alone: bool, batched: bool
     ) -> tuple[str, str] | None:
         """(reason, detail) when the row is to be set aside; otherwise arrange its retry."""
+        failure = classify(error)
+        if batched and (isinstance(error, Unpublishable) or failure is Failure.PERMANENT):
+            # Which of the batch's rows the broker cannot take shows when each goes alone.
+            self._suspects.add(row.seq)
+            return None
         if isinstance(error, Unpublishable):
             return error.reason, error.detail
-        failure = classify(error)
         if failure is Failure.PERMANENT:
             return "invalid_property", str(error)
         if failure is Failure.UNROUTABLE:

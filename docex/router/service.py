@@ -45,6 +45,7 @@ from docex.ledger.location import is_postgresql
 from docex.ledger.open import open_ledger
 from docex.ledger.port import Ledger
 from docex.ledger.postgres import LEADER_LOCK, PostgresLedger, listen_for_outbox
+from docex.ledger.sqlite import SqliteLedger
 from docex.router import credentials, health, provision, systemd
 from docex.router.cluster import SharedCluster, SoloCluster
 from docex.router.handler import CommandHandler, Inbound, Verdict
@@ -91,7 +92,11 @@ class Router:
         self.config_path = config_path
         self.names = topology.Names(config.router.prefix)
         self.ledger = open_ledger(
-            config.router.ledger, checkpoints=False, waits_for_locks=False, create=create_ledger
+            config.router.ledger,
+            checkpoints=False,
+            waits_for_locks=False,
+            create=create_ledger,
+            syncs_commits=False,
         )
         # PostgreSQL checkpoints by itself; a SQLite ledger's are done off the event loop.
         ledger_file = None if is_postgresql(config.router.ledger) else Path(config.router.ledger)
@@ -114,7 +119,9 @@ class Router:
             leader_ledger = self.ledger
             self.cluster = SoloCluster()
         self.metrics = Metrics(self.ledger, lambda: self.cluster.leader)
-        self.ledger_health = LedgerHealth(self.ledger, self.metrics.ledger_retries)
+        # A SQLite ledger's commits are made durable off the event loop (group commit).
+        sync = self.ledger.sync if isinstance(self.ledger, SqliteLedger) else None
+        self.ledger_health = LedgerHealth(self.ledger, self.metrics.ledger_retries, sync)
         self.supervisor = Supervisor(self.metrics.task_failures)
         revocation_list = config.seals.revocation_list
         verifier = SealVerifier.from_files(
@@ -152,6 +159,7 @@ class Router:
             self._redeclare,
             self._published,
             self.cluster.owns,
+            config.router.batch_answers,
         )
         self.linkwatch = LinkWatch(
             self.leader_handler, self.leader_health, self.broker_connected, self.outbox.wakeup.set
@@ -362,6 +370,7 @@ class Router:
         self.config = new
         for handler in {self.handler, self.leader_handler}:
             handler.config = new
+        self.outbox.batch_answers = new.router.batch_answers
         await self._follow_partitions()
         self.metrics.reloads.labels("success").inc()
         self._record_load(read())

@@ -270,26 +270,35 @@ class UnitClient:
 
     async def _take(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
         try:
-            decoded = wire.decode_router_message(message.body)
+            contents = wire.unpack(message.message_id or uuid7(), message.type or "", message.body)
         except wire.WireError as exc:
             log.error("unreadable_message", message_id=message.message_id, error=exc.message)
             await message.reject(requeue=False)
             return
-        message_id = message.message_id or uuid7()
+        for item in contents:
+            self._file(item.message_id, item.body)
+        await message.ack()
+        self._arrived.set()
+
+    def _file(self, message_id: str, body: bytes) -> None:
+        """Into the mailbox, once per message id, whether it came alone or in a batch."""
+        try:
+            decoded = wire.decode_router_message(body)
+        except wire.WireError as exc:
+            log.error("unreadable_message", message_id=message_id, error=exc.message)
+            return
         if isinstance(decoded, wire.Deliver):
             error = self._check_seal(decoded)
-            if self.mailbox.add_delivery(message_id, decoded, message.body, error) and error:
+            if self.mailbox.add_delivery(message_id, decoded, body, error) and error:
                 log.error("delivered_seal_invalid", doc_id=decoded.envelope.id, error=error)
         else:
-            self.mailbox.add_message(message_id, decoded, message.body)
+            self.mailbox.add_message(message_id, decoded, body)
             if (
                 isinstance(decoded, wire.Notice)
                 and decoded.kind == "paper"
                 and decoded.recipient == self.unit_id
             ):
                 self.mailbox.mark_paper(decoded.documents, decoded.at)
-        await message.ack()
-        self._arrived.set()
 
     def _check_seal(self, deliver: wire.Deliver) -> str:
         """Verify the sender's seal as of the router's acceptance time; '' when it holds."""

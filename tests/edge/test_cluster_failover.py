@@ -75,10 +75,15 @@ class Seen:
         self.arrived = asyncio.Event()
 
     async def take(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        message_id = message.message_id or ""
+        for item in wire.unpack(message.message_id or "", message.type or "", message.body):
+            self._take(item.message_id, item.body)
+        await message.ack()
+        self.arrived.set()
+
+    def _take(self, message_id: str, body: bytes) -> None:
         self.copies[message_id] += 1
         if self.copies[message_id] == 1:
-            decoded = wire.decode_router_message(message.body)
+            decoded = wire.decode_router_message(body)
             if isinstance(decoded, wire.Deliver):
                 self.delivered.setdefault(decoded.envelope.id, len(self.delivered))
                 self.news[decoded.envelope.id].append("deliver")
@@ -90,8 +95,6 @@ class Seen:
                 self.news[decoded.doc_id].append("withdrawn")
             elif isinstance(decoded, wire.PrintGrant | wire.PrintDenied | wire.WithdrawResult):
                 self.answers[decoded.ref] += 1
-        await message.ack()
-        self.arrived.set()
 
 
 def router_process(config: Path, log: Path) -> subprocess.Popen[bytes]:

@@ -47,8 +47,9 @@ async def first_deliver(config: Config, unit_id: str) -> tuple[wire.Deliver, flo
         async with queue.iterator() as messages:
             async for message in messages:
                 await message.ack()
-                decoded = wire.decode_router_message(message.body)
-                if isinstance(decoded, wire.Deliver):
+                if message.type == "deliver":
+                    decoded = wire.decode_router_message(message.body)
+                    assert isinstance(decoded, wire.Deliver)
                     return decoded, time.monotonic()
     raise AssertionError("the queue iterator ended")
 

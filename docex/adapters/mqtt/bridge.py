@@ -14,6 +14,7 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from docex import wire
 from docex.adapters.mqtt.session import ack, connect, message_id, with_message_id
 from docex.adapters.mqtt.settings import BridgeSettings
 from docex.adapters.mqtt.topics import Topics
@@ -95,15 +96,24 @@ class Bridge:
     async def _to_office(self, mqtt: aiomqtt.Client, message: AbstractIncomingMessage) -> None:
         """A message from the router: acked to RabbitMQ only once Mosquitto has it (PUBACK)."""
         async with self._to_office_turn:
-            topic = self._topics.to_office(message.type or "unknown")
-            properties = with_message_id(message.message_id or "")
             try:
-                await mqtt.publish(topic, message.body, qos=1, properties=properties)
+                # A batch is passed on as the messages it carries, each under its own topic
+                # and message id, as if each had come alone (docex/wire.py).
+                contents = wire.unpack(message.message_id or "", message.type or "", message.body)
+            except wire.WireError as exc:
+                log.error("unreadable_message", message_id=message.message_id, error=exc.message)
+                await message.reject(requeue=False)
+                return
+            try:
+                for item in contents:
+                    topic = self._topics.to_office(item.type or "unknown")
+                    properties = with_message_id(item.message_id)
+                    await mqtt.publish(topic, item.body, qos=1, properties=properties)
+                    log.debug("to_office", topic=topic, message_id=item.message_id)
             except aiomqtt.MqttError as exc:
                 log.warning("office_unreachable", message_id=message.message_id, error=str(exc))
                 settle = message.nack(requeue=True)
             else:
-                log.debug("to_office", topic=topic, message_id=message.message_id)
                 settle = message.ack()
             try:
                 await settle

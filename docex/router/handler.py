@@ -479,9 +479,14 @@ class CommandHandler:
             )
         )
 
-    def published(self, rows: list[OutboxRow]) -> None:
+    def published(
+        self,
+        rows: list[OutboxRow],
+        documents: Mapping[str, tuple[StoredDocument, bytes]] | None = None,
+    ) -> None:
         """The broker confirmed these rows: drop them, tell senders what reached recipients,
-        and queue the SMS reminders (§16) about what reached a unit."""
+        and queue the SMS reminders (§16) about what reached a unit. `documents`: what the
+        publishing pass read for `render`, so a document is not read again here."""
         self.ledger.remove_from_outbox([row.seq for row in rows])
         at = self.calendar.stamp(self.clock.now())
         for row in rows:
@@ -491,7 +496,8 @@ class CommandHandler:
             assert row.doc_id is not None and row.recipient is not None
             if not self.ledger.mark_delivered(row.doc_id, row.recipient, at):
                 continue
-            document = self.ledger.document(row.doc_id)
+            read = (documents or {}).get(row.doc_id)
+            document = read[0] if read is not None else self.ledger.document(row.doc_id)
             assert document is not None
             self.reminders.delivered(self.config, document, row.recipient, at)
             self.metrics.send_to_deliver.observe(seconds_between(document.sent_at, at))

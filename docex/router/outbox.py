@@ -210,7 +210,7 @@ class OutboxPublisher:
         if confirmed or set_aside:
 
             def record() -> None:
-                self._handler.published(confirmed)
+                self._handler.published(confirmed, documents)
                 for row, reason, detail in set_aside:
                     self._handler.set_aside(row, reason, detail)
 

@@ -47,6 +47,7 @@ from docex.ledger.port import Ledger
 from docex.ledger.postgres import LEADER_LOCK, PostgresLedger, listen_for_outbox
 from docex.ledger.sqlite import SqliteLedger
 from docex.router import credentials, health, provision, systemd
+from docex.router.acks import Acks
 from docex.router.cluster import SharedCluster, SoloCluster
 from docex.router.handler import CommandHandler, Inbound, Verdict
 from docex.router.info_watch import InfoWatch
@@ -149,6 +150,7 @@ class Router:
         )
         self.ready = asyncio.Event()
         self._intake: FairIntake[AbstractIncomingMessage] = FairIntake()
+        self._acks = Acks()
         self.sms = _sms_sender(config, self.leader_handler, self.metrics, self.leader_health)
         self.outbox = OutboxPublisher(
             self.handler,
@@ -540,6 +542,7 @@ class Router:
         queue = await self._consume_channel.get_queue(self.names.intake_queue(unit_id))
 
         async def receive(message: AbstractIncomingMessage) -> None:
+            self._acks.received(message)
             self._intake.put(unit_id, message)
 
         self._consuming[unit_id] = (queue, await queue.consume(receive))
@@ -588,18 +591,20 @@ class Router:
         self, batch: list[AbstractIncomingMessage], verdicts: list[Verdict] | None
     ) -> None:
         """Ack what is committed; with no verdicts (nothing committed) hand it all back."""
-        for index, message in enumerate(batch):
-            try:
-                if verdicts is None:
-                    await message.nack(requeue=True)
-                elif verdicts[index] is Verdict.ACK:
-                    await message.ack()
-                else:
-                    await message.reject(requeue=False)
-            except Exception as exc:
-                # The channel it came on is gone; the broker redelivers it and the ledger
-                # recognises its message id.
-                log.warning("settle_failed", message_id=message.message_id, error=repr(exc))
+        if verdicts is None:
+            for message in batch:
+                await self._acks.reject(message, requeue=True)
+            return
+        for message, verdict in zip(batch, verdicts, strict=True):
+            if verdict is Verdict.DEAD:
+                await self._acks.reject(message, requeue=False)
+        await self._acks.ack(
+            [
+                message
+                for message, verdict in zip(batch, verdicts, strict=True)
+                if verdict is Verdict.ACK
+            ]
+        )
 
 
 def _sms_sender(

@@ -29,7 +29,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
 
-import aio_pika
 import aiormq
 import structlog
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel
@@ -49,6 +48,7 @@ _BATCH = 256
 # A batch of answers stays well below any broker's message size limit.
 _MAX_BATCH_BYTES = 1024 * 1024
 _PUBLISH_TIMEOUT_S = 15.0
+_PERSISTENT = 2  # AMQP delivery mode: written to disk by the broker
 # A row that broke the channel on its own this many times is set aside.
 _MAX_FAILURES = 5
 # AMQP short strings (message_id, type, routing key) are at most 255 bytes.
@@ -186,11 +186,15 @@ class OutboxPublisher:
         documents: dict[str, tuple[StoredDocument, bytes]] = {}
         for row in (row for row in rows if row.seq in self._suspects):
             await channel.ready()
-            outcomes.append((row, await self._try([row], outbound, documents), True, False))
+            outcomes.append(
+                (row, await self._try([row], channel, outbound.name, documents), True, False)
+            )
         groups = publishing_groups(
             [row for row in rows if row.seq not in self._suspects], self.batch_answers
         )
-        results = await asyncio.gather(*(self._try(group, outbound, documents) for group in groups))
+        results = await asyncio.gather(
+            *(self._try(group, channel, outbound.name, documents) for group in groups)
+        )
         for group, result in zip(groups, results, strict=True):
             outcomes += [(row, result, False, len(group) > 1) for row in group]
         confirmed: list[OutboxRow] = []
@@ -238,7 +242,8 @@ class OutboxPublisher:
     async def _try(
         self,
         group: list[OutboxRow],
-        outbound: AbstractExchange,
+        channel: AbstractRobustChannel,
+        exchange: str,
         documents: dict[str, tuple[StoredDocument, bytes]],
     ) -> BaseException | None:
         """Publish one row, or a batch of answers to one destination, and wait for the confirm."""
@@ -255,15 +260,21 @@ class OutboxPublisher:
                     [wire.Batched(row.message_id, row.type, row.body or b"") for row in group]
                 )
             check_publishable(first.routing_key, message_id, body, self._max_message_bytes)
-            await outbound.publish(
-                aio_pika.Message(
-                    body,
-                    message_id=message_id,
-                    type=type_,
-                    content_type=wire.CONTENT_TYPE,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                ),
+            # What aio-pika's Exchange.publish does, without building an aio_pika.Message
+            # first: that took 50 µs a message, 15 times the frame properties themselves.
+            if channel.is_closed:
+                raise aiormq.exceptions.ChannelInvalidStateError("the publishing channel closed")
+            underlay = await channel.get_underlay_channel()
+            await underlay.basic_publish(
+                body,
+                exchange=exchange,
                 routing_key=first.routing_key,
+                properties=Basic.Properties(
+                    message_id=message_id,
+                    message_type=type_,
+                    content_type=wire.CONTENT_TYPE,
+                    delivery_mode=_PERSISTENT,
+                ),
                 mandatory=True,
                 timeout=_PUBLISH_TIMEOUT_S,
             )

@@ -536,6 +536,29 @@ def encode(message: msgspec.Struct) -> bytes:
     return _encoder.encode(message)
 
 
+def encode_deliver(
+    envelope: bytes,
+    *,
+    role: Role,
+    print_quota: int,
+    attempt: int,
+    sent_at: str,
+    sent_exchange_date: str,
+) -> bytes:
+    """A Deliver around an envelope already encoded (with its body): a circular's envelope,
+    which names every recipient, is encoded once for all of them, not once each. The bytes
+    are those `encode(Deliver(...))` gives."""
+    deliver = Deliver(
+        envelope=msgspec.Raw(envelope),  # type: ignore[arg-type]
+        role=role,
+        print_quota=print_quota,
+        attempt=attempt,
+        sent_at=sent_at,
+        sent_exchange_date=sent_exchange_date,
+    )
+    return _encoder.encode(deliver)
+
+
 def _decoded(decoder: msgspec.msgpack.Decoder, body: bytes, what: str = "") -> object:
     """Every way decoding fails, as the sender's reason code: msgspec raises Python's own
     errors for a string that is not UTF-8 and for nesting deeper than its recursion limit."""

@@ -444,8 +444,9 @@ class CommandHandler:
     ) -> bytes | None:
         """The bytes to publish for an outbox row; deliveries are built from the stored document.
         None: the delivery was withdrawn or returned while waiting, and must not go out.
-        `documents`: what one publishing pass has read already (a circular to 2,000 units reads
-        its document and body once, not 2,000 times; both never change once stored)."""
+        `documents`: what one publishing pass has read already, each document with its sealed
+        envelope encoded with its body: a circular to 2,000 units reads and encodes them once,
+        not 2,000 times (both never change once stored)."""
         if row.body is not None:
             return row.body
         assert row.doc_id is not None and row.recipient is not None
@@ -465,18 +466,16 @@ class CommandHandler:
                     "document_expired", doc_id=row.doc_id, recipient=row.recipient, error=str(exc)
                 )
                 return None
-            known[row.doc_id] = (stored, content)
-        document, content = known[row.doc_id]
-        envelope = msgspec.structs.replace(stored_envelope(document), content=content)
-        return wire.encode(
-            wire.Deliver(
-                envelope=envelope,
-                role="main" if delivery.role == "main" else "copy",
-                print_quota=delivery.print_quota,
-                attempt=delivery.attempt,
-                sent_at=document.sent_at,
-                sent_exchange_date=document.sent_exchange_date,
-            )
+            envelope = msgspec.structs.replace(stored_envelope(stored), content=content)
+            known[row.doc_id] = (stored, wire.encode(envelope))
+        document, envelope_bytes = known[row.doc_id]
+        return wire.encode_deliver(
+            envelope_bytes,
+            role="main" if delivery.role == "main" else "copy",
+            print_quota=delivery.print_quota,
+            attempt=delivery.attempt,
+            sent_at=document.sent_at,
+            sent_exchange_date=document.sent_exchange_date,
         )
 
     def published(

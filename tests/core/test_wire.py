@@ -134,3 +134,31 @@ def test_an_unknown_info_kind_has_its_own_reason_code() -> None:
     with pytest.raises(wire.WireError) as raised:
         wire.decode_command(body)
     assert raised.value.code == "unknown_info_kind"
+
+
+def test_a_delivery_around_an_encoded_envelope_is_the_same_bytes(pki: Pki) -> None:
+    """The router encodes a circular's envelope once for all its recipients."""
+    envelope = sealed_envelope(pki.signing["gov-office"], to=["finance"], cc=["education"])
+    fields = dict(
+        print_quota=2,
+        attempt=1,
+        sent_at="2026-11-30T10:00:00+08:00",
+        sent_exchange_date="2026-11-30",
+    )
+    whole = wire.encode(wire.Deliver(envelope=envelope, role="copy", **fields))
+    assert wire.encode_deliver(wire.encode(envelope), role="copy", **fields) == whole
+    decoded = wire.decode_router_message(whole)
+    assert isinstance(decoded, wire.Deliver) and decoded.envelope == envelope
+
+
+def test_a_batch_carries_each_message_as_it_would_go_alone() -> None:
+    items = [
+        wire.Batched(
+            f"m{n}", "status", wire.encode(wire.Status(doc_id=f"d{n}", state="accepted", at=""))
+        )
+        for n in range(3)
+    ]
+    assert wire.unpack("outer", "batch", wire.encode_batch(items)) == items
+    assert wire.unpack("m9", "status", b"\x01") == [wire.Batched("m9", "status", b"\x01")]
+    with pytest.raises(wire.WireError):
+        wire.unpack("outer", "batch", b"\x01")

@@ -918,10 +918,14 @@ async def queue_depths(connection: AbstractConnection, names: list[str]) -> dict
 
 
 async def wait_until_consuming(
-    admin: AbstractConnection, queue: str, worker: subprocess.Popen[bytes], log: Path
+    admin: AbstractConnection,
+    queue: str,
+    worker: subprocess.Popen[bytes],
+    log: Path,
+    timeout: float = READY_TIMEOUT_S,
 ) -> None:
     """A worker is ready once it consumes its input queue; nothing is timed before that."""
-    deadline = time.perf_counter() + READY_TIMEOUT_S
+    deadline = time.perf_counter() + timeout
     while True:
         if (code := worker.poll()) is not None:
             raise BenchError(f"{log.stem} exited with {code} before it was ready; see {log}")
@@ -936,7 +940,7 @@ async def wait_until_consuming(
             with contextlib.suppress(Exception):
                 await channel.close()
         if time.perf_counter() > deadline:
-            raise BenchError(f"{log.stem} did not consume {queue} within {READY_TIMEOUT_S:.0f} s")
+            raise BenchError(f"{log.stem} did not consume {queue} within {timeout:.0f} s")
         await asyncio.sleep(0.1)
 
 

@@ -17,30 +17,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import random
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from docex import logs, wire
+from docex import logs
 from docex.board.app import start
 from docex.config import Config, load_config
 from docex.ledger.board_reads import DocumentSearch
 from docex.ledger.open import open_ledger
 
+# bench/ is not a package: ledger_fill.py, beside this file, is imported as a module.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ledger_fill import BEIJING, Fill, fill_deliveries, stamp
+
 UNITS = 60
 OFFICE_DN = "CN=bench-office,O=gov-office"
-BEIJING = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 1, 5, 9, 0, tzinfo=BEIJING)
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=BEIJING)
-WORDS = ["年终", "预算", "安全", "教育", "统计", "值班", "防汛", "审计", "招商", "环保", "交通"]
 
 
 def unit_id(number: int) -> str:
@@ -78,10 +80,6 @@ spool_dir = "paper"
     return path
 
 
-def stamp(at: datetime) -> str:
-    return at.astimezone(BEIJING).isoformat(timespec="milliseconds")
-
-
 def fill(ledger_path: Path, deliveries: int) -> None:
     """Straight into SQLite in one transaction: the router's own path would take hours."""
     open_ledger(ledger_path).close()  # the schema and indexes, as the router makes them
@@ -89,92 +87,13 @@ def fill(ledger_path: Path, deliveries: int) -> None:
     db.execute("PRAGMA synchronous=OFF")
     db.execute("BEGIN")
     rng = random.Random(15)
-    body = b"%PDF-1.7 bench"
-    digest = hashlib.sha256(body).digest()
-    # One envelope's headers for every document: the board reads them on a document's page.
-    envelope = wire.encode(
-        wire.Envelope(
-            id="bench",
-            sender="gov-office",
-            to=["unit-01"],
-            title="bench",
-            doc_no="bench",
-            format="pdf",
-            content=b"",
-            sha256=digest,
-            created_at=stamp(START),
-            sealed_at=stamp(START),
-            sealed_by="张三",
-        )
-    )
-    db.execute("INSERT INTO contents (sha256, body) VALUES (?, ?)", (digest, body))
-    span = (NOW - START).total_seconds()
-    made = 0
-    number = 0
-    documents = []
-    rows = []
-    while made < deliveries:
-        number += 1
-        sender = rng.randrange(UNITS)
-        sent = START + timedelta(seconds=span * made / deliveries)
-        doc_id = f"doc-{number:08d}"
-        title = f"关于{rng.choice(WORDS)}{rng.choice(WORDS)}工作的通知（{number}）"
-        documents.append(
-            (
-                doc_id,
-                unit_id(sender),
-                title,
-                f"穗{sender:02d}〔2026〕{number}号",
-                digest,
-                envelope,
-                f"cmd-{number}",
-                stamp(sent),
-                sent.date().isoformat(),
-            )
-        )
-        recipients = rng.sample([n for n in range(UNITS) if n != sender], rng.randint(1, 7))
-        for index, recipient in enumerate(recipients):
-            delivered = sent + timedelta(seconds=rng.randint(1, 30))
-            roll = rng.random()
-            late = NOW - sent < timedelta(days=3)
-            if roll < 0.9 and not late:
-                state, received = "received", stamp(delivered + timedelta(hours=rng.randint(1, 30)))
-            elif roll < 0.97 or late:
-                state, received = "delivered", None
-            else:
-                state, received = rng.choice(["withdrawn", "paper", "returned"]), None
-            rows.append(
-                (
-                    doc_id,
-                    unit_id(recipient),
-                    "main" if index == 0 else "copy",
-                    3,
-                    1 if received else 0,
-                    state,
-                    1,
-                    stamp(delivered),
-                    received,
-                    received[:10] if received else None,
-                )
-            )
-        made += len(recipients)
-        if len(rows) > 50_000:
-            _flush(db, documents, rows)
-    _flush(db, documents, rows)
+    # unit-60 sends and receives nothing: a registrar's worst case.
+    units = [unit_id(n) for n in range(UNITS)]
+    plan = Fill(units, deliveries, START, NOW, NOW - timedelta(days=3), received=0.9)
+    fill_deliveries(db, plan, rng)
     _faults_and_information(db, rng)
     db.execute("COMMIT")
     db.close()
-
-
-def _flush(db: sqlite3.Connection, documents: list[tuple], rows: list[tuple]) -> None:
-    db.executemany("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", documents)
-    db.executemany(
-        "INSERT INTO deliveries (doc_id, recipient, role, print_quota, printed, state, attempt,"
-        " delivered_at, received_at, received_exchange_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-    documents.clear()
-    rows.clear()
 
 
 def _faults_and_information(db: sqlite3.Connection, rng: random.Random) -> None:

@@ -6,6 +6,7 @@ the same broker never see each other's messages; each test starts from empty que
 The broker is the machine's RabbitMQ, which others use at the same time: a test module that
 stops, kills or clusters brokers overrides `broker` and `broker_users` with a private node
 (`private_rabbit`, `rabbit_cluster`; tests/brokers.py), as tests/edge/test_faults.py does.
+Likewise a test that restarts Mosquitto runs its own (`private_mosquitto`; tests/mosquitto.py).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from docex.seals.kinds import SealKind
 from docex.seals.seal import Seal, issue_seal
 from docex.unit.client import UnitClient
 from docex.unit.settings import UnitSettings
-from tests import brokers
+from tests import brokers, mosquitto
 
 BROKER = "127.0.0.1:5672"
 UNITS = {"gov-office": "市府办公厅", "finance": "市财政局", "education": "市教育局"}
@@ -123,6 +124,18 @@ def rabbit_cluster() -> Iterator[brokers.PrivateRabbit]:
 def private_broker(rabbit: brokers.PrivateRabbit, i: int = 0) -> Broker:
     """Node i of a private cluster, as the `broker` fixture of a module that overrides it."""
     return Broker(rabbit.nodes[i].address, rabbit.ctl_command(i))
+
+
+@pytest.fixture
+def private_mosquitto(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[mosquitto.PrivateMosquitto]:
+    """This test's own Mosquitto (tests/mosquitto.py), which it may stop, kill and restart.
+    With persistence unless the test asks otherwise:
+    `@pytest.mark.parametrize("private_mosquitto", [False], indirect=True)`."""
+    persistence = getattr(request, "param", True)
+    with mosquitto.running(tmp_path / "mosquitto", persistence=persistence) as broker:
+        yield broker
 
 
 @pytest.fixture(scope="session")

@@ -100,7 +100,8 @@ def test_a_reload_is_checked_before_the_router_is_signalled() -> None:
     text = (REPO / "systemd" / "docex-router.service").read_text()
     reloads = re.findall(r"^ExecReload=(.+)$", text, re.M)
     assert reloads == [
-        "/opt/docex/.venv/bin/docex config check /etc/docex/router.toml",
+        "/usr/bin/env -u CREDENTIALS_DIRECTORY"
+        " /opt/docex/.venv/bin/docex config check /etc/docex/router.toml",
         "/bin/kill -HUP $MAINPID",
     ]
     assert re.search(r"^ExecStart=.* --config /etc/docex/router.toml$", text, re.M)

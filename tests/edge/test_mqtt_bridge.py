@@ -1,17 +1,15 @@
-"""The MQTT bridge against the real Mosquitto, RabbitMQ and router: a unit whose office system
+"""The MQTT bridge against a real Mosquitto, RabbitMQ and router: a unit whose office system
 speaks only MQTT sends and receives like an AMQP unit, and restarts on either side lose nothing.
 
-Every run uses its own topic prefix and client ids, and removes its persistent sessions from
-Mosquitto afterwards.
+Every test has a Mosquitto of its own (`private_mosquitto`), which it may restart: its
+persistent sessions go with it, and the machine's Mosquitto is never touched.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -22,7 +20,6 @@ from typing import TypeVar
 
 import aiomqtt
 import pytest
-import pytest_asyncio
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -36,28 +33,24 @@ from docex.unit.client import UnitClient
 from tests.conftest import Pki, eventually, in_background, unit_settings
 from tests.documents import sealed_envelope, submit
 from tests.edge.test_hotfolder import REPO, docex, write_unit_settings
+from tests.mosquitto import PrivateMosquitto
 
 MQTT_HOST = "127.0.0.1"
 OFFICE = "gov-office"
 T = TypeVar("T")
 
 
-def persistent(client_id: str, expiry_s: int = 3600) -> aiomqtt.Client:
+def persistent(client_id: str, port: int) -> aiomqtt.Client:
     properties = Properties(PacketTypes.CONNECT)
-    properties.SessionExpiryInterval = expiry_s
+    properties.SessionExpiryInterval = 3600
     return aiomqtt.Client(
         MQTT_HOST,
+        port,
         identifier=client_id,
         protocol=aiomqtt.ProtocolVersion.V5,
-        clean_start=expiry_s == 0,
+        clean_start=False,
         properties=properties,
     )
-
-
-async def forget_session(client_id: str) -> None:
-    """A clean start with no expiry ends the session Mosquitto kept for this client id."""
-    async with persistent(client_id, expiry_s=0):
-        pass
 
 
 @dataclass(frozen=True)
@@ -72,9 +65,10 @@ class Office:
     `in/` topics with a persistent session, and publishes with QoS 1, again under the same
     message id until Mosquitto acknowledges."""
 
-    def __init__(self, prefix: str, unit: str) -> None:
+    def __init__(self, prefix: str, unit: str, port: int) -> None:
         self.prefix = prefix
         self.unit = unit
+        self.port = port
         self.client_id = f"{prefix}-office-{unit}"
         self.received: list[Received] = []
         self.subscribed = asyncio.Event()
@@ -83,7 +77,7 @@ class Office:
     async def listen(self) -> None:
         while True:
             try:
-                async with persistent(self.client_id) as client:
+                async with persistent(self.client_id, self.port) as client:
                     await client.subscribe(f"{self.prefix}/{self.unit}/in/#", qos=1)
                     self.subscribed.set()
                     async for message in client.messages:
@@ -102,7 +96,9 @@ class Office:
         async with asyncio.timeout(60):
             while True:
                 try:
-                    client = aiomqtt.Client(MQTT_HOST, protocol=aiomqtt.ProtocolVersion.V5)
+                    client = aiomqtt.Client(
+                        MQTT_HOST, self.port, protocol=aiomqtt.ProtocolVersion.V5
+                    )
                     async with client:
                         await client.publish(topic, body, qos=1, properties=properties, timeout=5)
                     return
@@ -123,47 +119,47 @@ BridgeFor = Callable[[str], AbstractAsyncContextManager[Bridge]]
 OfficeOf = Callable[[str], AbstractAsyncContextManager[Office]]
 
 
-@pytest_asyncio.fixture
-async def bridge_for(
-    router: Router, prefix: str, pki: Pki, broker_users: Path, tmp_path: Path
-) -> AsyncIterator[BridgeFor]:
+@pytest.fixture
+def bridge_for(
+    router: Router,
+    prefix: str,
+    pki: Pki,
+    broker_users: Path,
+    tmp_path: Path,
+    private_mosquitto: PrivateMosquitto,
+) -> BridgeFor:
     """Runs a unit's bridge in this process while the context lasts; the unit's persistent
     session in Mosquitto outlives it, as it outlives a restart."""
-    client_ids: set[str] = set()
 
     @contextlib.asynccontextmanager
     async def run(unit: str) -> AsyncIterator[Bridge]:
+        mqtt = MqttSettings(
+            port=private_mosquitto.port, topic_prefix=prefix, client_id=f"{prefix}-bridge-{unit}"
+        )
         settings = BridgeSettings(
             unit=unit_settings(prefix, pki, broker_users, unit, tmp_path / "bridge"),
-            mqtt=MqttSettings(topic_prefix=prefix, client_id=f"{prefix}-bridge-{unit}"),
+            mqtt=mqtt,
             mqtt_password=None,
         )
-        client_ids.add(settings.client_id)
         async with UnitClient(settings.unit) as client:
             bridge = Bridge(settings, client)
             async with in_background(bridge.run(), bridge.connected):
                 yield bridge
 
-    yield run
-    for client_id in client_ids:
-        await forget_session(client_id)
+    return run
 
 
-@pytest_asyncio.fixture
-async def office_of(prefix: str) -> AsyncIterator[OfficeOf]:
+@pytest.fixture
+def office_of(prefix: str, private_mosquitto: PrivateMosquitto) -> OfficeOf:
     """The office system of a unit, listening on its `in/` topics."""
-    offices: list[Office] = []
 
     @contextlib.asynccontextmanager
     async def run(unit: str) -> AsyncIterator[Office]:
-        office = Office(prefix, unit)
-        offices.append(office)
+        office = Office(prefix, unit, private_mosquitto.port)
         async with in_background(office.listen(), office.subscribed):
             yield office
 
-    yield run
-    for office in offices:
-        await forget_session(office.client_id)
+    return run
 
 
 async def delivered(client: UnitClient, count: int, timeout: float = 15) -> list[wire.Deliver]:
@@ -307,6 +303,28 @@ async def test_what_the_office_sends_while_the_bridge_is_down_goes_once_it_is_ba
     assert {status.doc_id for status in accepted} == {e.id for e in envelopes}
 
 
+@pytest.mark.parametrize("private_mosquitto", [False], indirect=True)
+async def test_after_a_mosquitto_restart_that_kept_nothing_the_bridge_subscribes_again(
+    bridge_for: BridgeFor,
+    office_of: OfficeOf,
+    units: dict[str, UnitClient],
+    pki: Pki,
+    private_mosquitto: PrivateMosquitto,
+) -> None:
+    """A Mosquitto without persistence (or one killed) comes back without the bridge's session
+    and its subscription: the bridge subscribes on every connect, not only the first, so the
+    office system's commands reach the exchange again."""
+    envelope = sealed_envelope(pki.signing[OFFICE])
+    async with office_of(OFFICE) as office, bridge_for(OFFICE) as bridge:
+        await asyncio.to_thread(private_mosquitto.stop)
+        await eventually(lambda: not bridge.connected.is_set(), "the bridge to see Mosquitto go")
+        await asyncio.to_thread(private_mosquitto.start)
+        await asyncio.wait_for(bridge.connected.wait(), 15)
+        await office.send("submit", wire.encode(submit(envelope)), uuid7())
+        [deliver] = await delivered(units["finance"], 1)
+    assert deliver.envelope.id == envelope.id
+
+
 async def test_a_command_is_acked_to_mosquitto_only_once_rabbitmq_confirmed_it(
     bridge_for: BridgeFor,
     office_of: OfficeOf,
@@ -361,47 +379,6 @@ async def test_a_delivery_is_acked_to_rabbitmq_only_once_mosquitto_has_it(
     assert copies == {envelope.id: 1}
 
 
-def mosquitto_pid() -> int | None:
-    found = subprocess.run(["pgrep", "-x", "mosquitto"], capture_output=True, text=True)
-    return int(found.stdout.split()[0]) if found.returncode == 0 else None
-
-
-async def mosquitto_listening() -> bool:
-    try:
-        _, writer = await asyncio.open_connection(MQTT_HOST, 1883)
-    except OSError:
-        return False
-    writer.close()
-    await writer.wait_closed()
-    return True
-
-
-async def restart_mosquitto() -> None:
-    """Stopped as its service stops it (SIGTERM, and it writes its persistence file), started
-    as this machine starts it."""
-    pid = mosquitto_pid()
-    assert pid is not None, "Mosquitto is not running"
-    os.kill(pid, signal.SIGTERM)
-    for _ in range(200):
-        if mosquitto_pid() is None:
-            break
-        await asyncio.sleep(0.05)
-    await ensure_mosquitto()
-
-
-async def ensure_mosquitto() -> None:
-    if mosquitto_pid() is None:
-        started = await asyncio.create_subprocess_exec(
-            "mosquitto", "-d", "-c", "/etc/mosquitto/mosquitto.conf"
-        )
-        assert await started.wait() == 0
-    for _ in range(200):
-        if await mosquitto_listening():
-            return
-        await asyncio.sleep(0.05)
-    pytest.fail("Mosquitto did not come back")
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 async def test_a_mosquitto_restart_mid_stream_loses_nothing(
@@ -410,6 +387,7 @@ async def test_a_mosquitto_restart_mid_stream_loses_nothing(
     units: dict[str, UnitClient],
     pki: Pki,
     router: Router,
+    private_mosquitto: PrivateMosquitto,
 ) -> None:
     """Both ways at once, Mosquitto restarted in the middle: every document the office system
     sent reaches finance once, and every document sent to the office system reaches it."""
@@ -427,10 +405,7 @@ async def test_a_mosquitto_restart_mid_stream_loses_nothing(
             *(finance.publish(submit(e), uuid7()) for e in incoming[:half]),
         )
         await delivered(finance, count // 8)
-        try:
-            await restart_mosquitto()
-        finally:
-            await ensure_mosquitto()
+        await asyncio.to_thread(private_mosquitto.restart)
         await asyncio.gather(
             *(office.send("submit", wire.encode(submit(e)), uuid7()) for e in outgoing[half:]),
             *(finance.publish(submit(e), uuid7()) for e in incoming[half:]),
@@ -451,6 +426,7 @@ async def test_the_command_bridges_until_sigterm(
     prefix: str,
     broker_users: Path,
     tmp_path: Path,
+    private_mosquitto: PrivateMosquitto,
 ) -> None:
     """`docex adapter mqtt` as systemd runs it: from its settings file until SIGTERM."""
     unit_file = write_unit_settings(
@@ -460,7 +436,8 @@ async def test_the_command_bridges_until_sigterm(
     config = tmp_path / "bridge.toml"
     config.write_text(
         f'unit_settings = "{unit_file}"\n'
-        f'[mqtt]\ntopic_prefix = "{prefix}"\nclient_id = "{client_id}"\n'
+        f'[mqtt]\nport = {private_mosquitto.port}\ntopic_prefix = "{prefix}"\n'
+        f'client_id = "{client_id}"\n'
     )
     envelope = sealed_envelope(pki.signing[OFFICE])
     bridge = await asyncio.create_subprocess_exec(
@@ -478,7 +455,6 @@ async def test_the_command_bridges_until_sigterm(
     finally:
         bridge.send_signal(signal.SIGTERM)
         stopped = await asyncio.wait_for(bridge.wait(), 30)
-        await forget_session(client_id)
     assert deliver.envelope.id == envelope.id
     assert stopped == 0
 

@@ -15,5 +15,9 @@ The contract with the office system (topic prefix `docex` by default):
 
 A command is acknowledged to Mosquitto only after RabbitMQ confirmed it; a message from the
 unit's queue is acknowledged to RabbitMQ only after Mosquitto acknowledged it. Both MQTT
-sessions (bridge and office system) must be persistent for a restart to lose nothing.
+sessions (bridge and office system) must be persistent for a restart to lose nothing, and
+Mosquitto must keep them: `persistence true`, in a `persistence_location` the user it runs as
+can write (started as root it drops to `mosquitto` before saving), and stopped with SIGTERM; a
+`kill -9` loses what it held since its last autosave. The bridge subscribes on every connect,
+so it goes on after a Mosquitto that kept nothing, less what that Mosquitto lost.
 """

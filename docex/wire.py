@@ -414,6 +414,9 @@ class WithdrawResult(
 
 
 class RecipientState(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    """Fields with defaults, added since version 1, are left out at their default, so a client
+    older than them still reads the message."""
+
     recipient: str
     role: Role
     state: str

@@ -5,14 +5,16 @@ for that day."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import msgspec
 
 from docex import wire
 from docex.router.service import Router
 from docex.unit.client import UnitClient
-from tests.conftest import FakeClock, Pki
-from tests.documents import sealed_envelope, submit
+from tests.command_line import docex, sent_id
+from tests.conftest import FakeClock, Pki, UnitConfigWriter
+from tests.documents import PDF, sealed_envelope, submit
 from tests.edge.test_routing import delivered, sender_news
 
 V = wire.VERSION
@@ -235,3 +237,59 @@ async def test_what_cannot_be_proposed_is_refused_with_its_reason(
         refused = await units["finance"].request(command)
         assert isinstance(refused, wire.Status)
         assert (refused.state, refused.reason) == ("rejected", reason), command
+
+
+async def test_agreed_and_used_from_the_command_line(
+    router: Router, unit_config: UnitConfigWriter, clock: FakeClock, tmp_path: Path
+) -> None:
+    """§30 as the clerks do it: Finance asks for a late send, the General Office sees the
+    proposal and accepts it, sends at 16:00, and is told the document counts for Thursday
+    under that arrangement; `status` shows it. The proposal reads in Chinese too."""
+    office, finance = str(unit_config("gov-office")), str(unit_config("finance"))
+    clock.current = MORNING
+    window = ("--day", THURSDAY, "--until", "18:00")
+    code, out = await docex(
+        "unit", "--config", finance, "arrange", "send", "--from", "gov-office", *window
+    )
+    assert code == 0, out
+    assert "'finance' asks 'gov-office' to send it its documents on 2026-11-26 until 18:00" in out
+    arrangement = out.split("arrangement_proposed ")[1].split(":")[0]
+
+    code, out = await docex(
+        "unit", "--config", office, "arrange", "list", env={"LANG": "zh_CN.UTF-8"}
+    )
+    assert code == 0, out
+    assert f"已提出约定 {arrangement}" in out
+    assert "'finance' 请 'gov-office' 于 2026-11-26 18:00 前向其发送公文（第三十条）" in out
+    code, out = await docex("unit", "--config", office, "arrange", "accept", arrangement)
+    assert code == 0 and f"arrangement_accepted {arrangement}" in out, out
+
+    clock.current = AFTERNOON
+    document = tmp_path / "notice.pdf"
+    document.write_bytes(PDF)
+    code, out = await docex(
+        "unit",
+        "--config",
+        office,
+        "send",
+        str(document),
+        "--to",
+        "finance",
+        "--copies-all",
+        "1",
+        "--sealed-by",
+        "张三",
+        "--title",
+        "关于加班的通知",
+        "--doc-no",
+        "穗府办〔2026〕9号",
+    )
+    assert code == 0, out
+    assert "counts as sent on 2026-11-26" in out
+    assert f"dated by the out-of-hours arrangement {arrangement} (§30)" in out
+    code, out = await docex("unit", "--config", office, "status", sent_id(out))
+    assert code == 0, out
+    assert f"finance: sent under the out-of-hours arrangement {arrangement} (§30)" in out
+
+    code, out = await docex("unit", "--config", office, "arrange", "accept", arrangement)
+    assert code == 1 and "arrangement_answered" in out, out

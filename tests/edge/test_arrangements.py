@@ -15,7 +15,10 @@ from docex.unit.client import UnitClient
 from tests.command_line import docex, sent_id
 from tests.conftest import FakeClock, Pki, UnitConfigWriter
 from tests.documents import PDF, sealed_envelope, submit
+from tests.edge.test_persons import People, people
 from tests.edge.test_routing import delivered, sender_news
+
+__all__ = ["people"]  # the fixture, shared with tests/edge/test_persons.py
 
 V = wire.VERSION
 THURSDAY = "2026-11-26"
@@ -293,3 +296,23 @@ async def test_agreed_and_used_from_the_command_line(
 
     code, out = await docex("unit", "--config", office, "arrange", "accept", arrangement)
     assert code == 1 and "arrangement_answered" in out, out
+
+
+async def test_the_sending_side_agrees_with_the_send_role(
+    units: dict[str, UnitClient], people: People, clock: FakeClock, router: Router
+) -> None:
+    """§14, §30: the General Office, asked for a late send, agrees through a person holding
+    the send role (发文); one who only receives (收文) is refused, and the ledger names who
+    agreed."""
+    clock.current = MORNING
+    proposal = await propose(units["finance"], "send", "gov-office")
+    [arrangement] = proposal.arrangements or []
+    reader = await people.add("gov-office", "reader", "收文")
+    clerk = await people.add("gov-office", "clerk", "发文")
+    async with people.client("gov-office", reader, "reader") as office:
+        refused = await answer(office, arrangement)
+        assert (refused.state, refused.reason) == ("rejected", "role_missing")
+    async with people.client("gov-office", clerk, "clerk") as office:
+        assert (await answer(office, arrangement)).state == "arrangement_accepted"
+    agreed = router.ledger.arrangement(arrangement)
+    assert agreed is not None and (agreed.state, agreed.answered_by) == ("accepted", "clerk")

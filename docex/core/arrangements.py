@@ -153,15 +153,24 @@ def send_date(
     """§30 for a document to several recipients: it has one exchange date, so it counts for
     the day only when every recipient agreed to a late send; one who did not is not given a
     document dated a day it did not agree to."""
+    local = at.astimezone(calendar.timezone)
+    within_hours = calendar.is_workday(local.date()) and local.time() < calendar.cutoff
     by_recipient: dict[str, list[Arrangement]] = {}
     for arrangement in arrangements:
         if arrangement.kind == "send":
             by_recipient.setdefault(arrangement.recipient, []).append(arrangement)
+    # Linear in the recipients, and nothing per recipient in hours or with nothing agreed: a
+    # circular goes to thousands.
+    if within_hours or not recipients or not by_recipient:
+        return SendDate(calendar.exchange_date(at), {})
     found = {
-        recipient: dated(at, calendar, by_recipient.get(recipient, []), doc_no)
+        recipient: applicable(by_recipient.get(recipient, []), doc_no, at, calendar)
         for recipient in recipients
     }
-    if recipients and all(arrangement for _, arrangement in found.values()):
-        day = found[recipients[0]][0]
-        return SendDate(day, {recipient: found[recipient][1] for recipient in recipients})
-    return SendDate(calendar.exchange_date(at), {})
+    chosen = [arrangement for arrangement in found.values() if arrangement is not None]
+    if len(chosen) < len(recipients):
+        return SendDate(calendar.exchange_date(at), {})
+    return SendDate(
+        exchange_date(at, calendar, chosen[0]),
+        {recipient: arrangement.id for recipient, arrangement in found.items() if arrangement},
+    )

@@ -231,6 +231,7 @@ WORDS = {
     "arrangement_proposed": N_("arrangement_proposed"),
     "arrangement_accepted": N_("arrangement_accepted"),
     "arrangement_declined": N_("arrangement_declined"),
+    "declined": N_("declined"),
     # what a command does to a document
     "read or download": N_("read or download"),
     "print": N_("print"),

@@ -83,6 +83,7 @@ def test_within_hours_no_arrangement_is_recorded() -> None:
     """§30: before 15:00 the document counts for the day anyway; nothing was needed."""
     morning = datetime(2026, 11, 26, 10, 0, tzinfo=BEIJING)
     assert dated(morning, CALENDAR, [AGREED], "") == (THURSDAY, "")
+    assert send_date(morning, CALENDAR, [AGREED], "", ["finance"]).arrangements == {}
 
 
 def test_a_document_to_several_counts_for_the_day_only_when_all_agreed() -> None:

@@ -79,6 +79,13 @@ def check_command(command: wire.Command, settings: ExchangeSettings) -> None:
             check_text("content", command.content, CONTENT_MAX, multiline=True)
         case wire.Adopt():
             check_id("info_id", command.info_id)
+        case wire.Arrange():
+            check_id("counterpart", command.counterpart)
+            check_text("day", command.day, SHORT_MAX)
+            check_text("until", command.until, SHORT_MAX)
+            check_text("doc_no", command.doc_no, DOC_NO_MAX)
+        case wire.ArrangeAnswer():
+            check_id("arrangement", command.arrangement)
         case wire.Heartbeat() | wire.UnitsQuery():
             pass
 

@@ -75,6 +75,11 @@ class Envelope(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         return [(unit, "main") for unit in self.to] + [(unit, "copy") for unit in self.cc]
 
 
+def listed(ids: list[str]) -> list[str] | msgspec.UnsetType:
+    """A list for a field added since version 1: left out of the message when empty."""
+    return ids if ids else msgspec.UNSET
+
+
 def content_digest(content: bytes) -> bytes:
     return hashlib.sha256(content).digest()
 
@@ -267,6 +272,36 @@ class Adopt(msgspec.Struct, tag_field="t", tag="adopt", forbid_unknown_fields=Tr
     info_id: str
 
 
+ArrangementKind = Literal["send", "receive"]
+
+
+class Arrange(
+    msgspec.Struct, tag_field="t", tag="arrange", forbid_unknown_fields=True, kw_only=True
+):
+    """Proposes an out-of-hours arrangement to `counterpart` (§30, §33); it counts once the
+    counterpart accepts it. Kind "send" (§30): the proposer is the recipient and asks the
+    counterpart to send that day's document until `until`; "receive" (§33): the proposer is
+    the sender and asks the counterpart to receive it until then. `day` is YYYY-MM-DD, `until`
+    HH:MM in the exchange's time; `doc_no` "" means any document between the two that day."""
+
+    v: int
+    kind: ArrangementKind
+    counterpart: str
+    day: str
+    until: str
+    doc_no: str = ""
+
+
+class ArrangeAnswer(
+    msgspec.Struct, tag_field="t", tag="arrange_answer", forbid_unknown_fields=True
+):
+    """The counterpart accepts or declines a proposed arrangement."""
+
+    v: int
+    arrangement: str
+    accept: bool
+
+
 Command = (
     Submit
     | Receipt
@@ -284,6 +319,8 @@ Command = (
     | Reply
     | Adopt
     | UnitsQuery
+    | Arrange
+    | ArrangeAnswer
 )
 
 
@@ -304,7 +341,9 @@ class Deliver(
 class Status(msgspec.Struct, tag_field="t", tag="status", forbid_unknown_fields=True, kw_only=True):
     """The router's answer to a command, or news about a document the unit sent.
 
-    `ref` is the message id of the command this answers, empty for unsolicited news.
+    `ref` is the message id of the command this answers, empty for unsolicited news. A field
+    added since version 1 is UNSET unless it says something, and then left out of the
+    message, so a client older than the field still reads it.
     """
 
     v: int = VERSION
@@ -318,6 +357,8 @@ class Status(msgspec.Struct, tag_field="t", tag="status", forbid_unknown_fields=
     exchange_date: str = ""
     # The exchange's seal on what it attests to a sender, such as a receipt (non-repudiation).
     seal: SealStamp | None = None
+    # The out-of-hours arrangements (§30, §33) that dated it, or that this news is about.
+    arrangements: list[str] | msgspec.UnsetType = msgspec.UNSET
 
 
 class PrintGrant(
@@ -372,7 +413,10 @@ class WithdrawResult(
     at: str
 
 
-class RecipientState(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class RecipientState(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    """Fields with defaults, added since version 1, are left out at their default, so a client
+    older than them still reads the message."""
+
     recipient: str
     role: Role
     state: str
@@ -383,6 +427,9 @@ class RecipientState(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     received_at: str | None
     received_exchange_date: str | None
     attachments_received_at: str | None
+    # The out-of-hours arrangements it was sent (§30) and received (§33) under.
+    sent_arrangement: str = ""
+    received_arrangement: str = ""
 
 
 class DocumentStatus(
@@ -505,10 +552,18 @@ RouterMessage = (
 Answer = Status | DocumentStatus | PrintGrant | PrintDenied | WithdrawResult | UnitList
 
 
+# Fields added since version 1 that the seal signs only when set: a client older than them
+# checks a seal over the fields it knows, and gets the same bytes for a message without them.
+_SIGNED_WHEN_SET = ("arrangements",)
+
+
 def signed_bytes(message: msgspec.Struct) -> bytes:
     """What the exchange seal signs on a message it attests: every field but the seal."""
     fields = msgspec.structs.asdict(message)
     del fields["seal"]
+    for name in _SIGNED_WHEN_SET:
+        if name in fields and not fields[name]:
+            del fields[name]
     fields["t"] = message.__struct_config__.tag
     return _canonical.encode(fields)
 

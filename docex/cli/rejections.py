@@ -84,6 +84,24 @@ DETAILS = (
     N_("credential {path} is for unit {unit!r}, not {other!r}"),
     N_("set {env} or person_password_file to open the personal credential"),
     N_("choose a new password"),
+    # docex/core/arrangements.py, docex/router/arrangements.py (§30, §33)
+    N_("day {day!r} is not a date (YYYY-MM-DD)"),
+    N_("until {until!r} is not a time of day (HH:MM)"),
+    N_("{day} is not a workday: an arrangement extends a workday's exchange hours (§30, §33)"),
+    N_(
+        "until {until} is within exchange hours (before {cutoff}): those documents count for"
+        " that day anyway"
+    ),
+    N_("the agreed time, {day} {until}, has passed"),
+    N_("{unit!r} is not another active unit on the exchange"),
+    N_("no arrangement {id!r} proposed to you"),
+    N_("arrangement {id} was {state} at {at}"),
+    N_("arrangement {id} was answered meanwhile"),
+    # what an arrangement is (news to both units, not refusals)
+    N_("{asker!r} asks {other!r} to send it document {doc_no} on {day} until {until} (§30)"),
+    N_("{asker!r} asks {other!r} to send it its documents on {day} until {until} (§30)"),
+    N_("{asker!r} asks {other!r} to receive its document {doc_no} on {day} until {until} (§33)"),
+    N_("{asker!r} asks {other!r} to receive its documents on {day} until {until} (§33)"),
     # docex/router/information.py
     N_("an information item needs a title"),
     N_("no request {id!r}"),
@@ -210,6 +228,10 @@ WORDS = {
     "printed": N_("printed"),
     "undeliverable": N_("undeliverable"),
     "adopted": N_("adopted"),
+    "arrangement_proposed": N_("arrangement_proposed"),
+    "arrangement_accepted": N_("arrangement_accepted"),
+    "arrangement_declined": N_("arrangement_declined"),
+    "declined": N_("declined"),
     # what a command does to a document
     "read or download": N_("read or download"),
     "print": N_("print"),

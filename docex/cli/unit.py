@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from docex import formats, wire
-from docex.cli import unit_info, unit_lifecycle
+from docex.cli import unit_arrange, unit_info, unit_lifecycle
 from docex.cli.options import add_config_option_everywhere
 from docex.cli.table import table_lines
 from docex.cli.unit_support import (
@@ -118,6 +118,7 @@ def add_unit_commands(subparsers: argparse._SubParsersAction) -> None:
 
     unit_lifecycle.add_commands(commands)
     unit_info.add_commands(commands)
+    unit_arrange.add_commands(commands)
     add_config_option_everywhere(unit, _("the unit's settings file"))
 
 
@@ -188,6 +189,12 @@ async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
                 at=answer.at, date=answer.exchange_date
             )
         )
+        if answer.arrangements:
+            print(
+                _("  dated by the out-of-hours arrangement {ids} (§30)").format(
+                    ids=", ".join(answer.arrangements)
+                )
+            )
         return 0
 
     try:
@@ -400,6 +407,19 @@ async def _status(args: argparse.Namespace, settings: UnitSettings) -> int:
             for r in answer.recipients
         ]
         _print_table(rows)
+        for r in answer.recipients:
+            if r.sent_arrangement:
+                print(
+                    _("{recipient}: sent under the out-of-hours arrangement {id} (§30)").format(
+                        recipient=r.recipient, id=r.sent_arrangement
+                    )
+                )
+            if r.received_arrangement:
+                print(
+                    _("{recipient}: received under the out-of-hours arrangement {id} (§33)").format(
+                        recipient=r.recipient, id=r.received_arrangement
+                    )
+                )
         return 0
 
     return await with_client(settings, status)
@@ -409,6 +429,9 @@ async def _events(args: argparse.Namespace, settings: UnitSettings) -> int:
     async def events(client: UnitClient) -> int:
         await client.drain()
         for status in client.mailbox.statuses(args.doc_id):
+            if status.state.startswith("arrangement_"):
+                print(unit_arrange.arrangement_line(status))
+                continue
             who = f" {status.recipient}" if status.recipient else ""
             date = (
                 _(" (exchange date {date})").format(date=status.exchange_date)
@@ -416,7 +439,12 @@ async def _events(args: argparse.Namespace, settings: UnitSettings) -> int:
                 else ""
             )
             reason = f" {status.reason}: {status.message}" if status.reason else ""
-            print(f"{status.at}  {status.doc_id}  {status.state}{who}{date}{reason}")
+            under = (
+                _(" (out-of-hours arrangement {ids})").format(ids=", ".join(status.arrangements))
+                if status.arrangements
+                else ""
+            )
+            print(f"{status.at}  {status.doc_id}  {status.state}{who}{date}{under}{reason}")
         if args.doc_id is None:
             for notice in client.mailbox.notices():
                 print(

@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from docex.core.arrangements import Arrangement
 from docex.core.states import DeliveryState
 from docex.ledger.audit import AuditEvent, ChainLink, Checkpoint
 from docex.ledger.board_reads import BoardReads
@@ -62,6 +63,12 @@ class LedgerReads(BoardReads, Protocol):
     def document(self, doc_id: str) -> StoredDocument | None: ...
 
     def delivery(self, doc_id: str, recipient: str) -> Delivery | None: ...
+
+    def arrangement(self, arrangement_id: str) -> Arrangement | None: ...
+
+    def arrangements_on(self, day: str, sender: str) -> list[Arrangement]:
+        """Every arrangement, in any state, about what `sender` sends on `day` (YYYY-MM-DD)."""
+        ...
 
     def document_commands(self, doc_id: str) -> list[CommandRecord]:
         """Every command taken about the document, accepted or rejected, in time order."""
@@ -294,16 +301,31 @@ class LedgerWrites(Protocol):
         """Content is kept once by its hash, however many documents carry it."""
         ...
 
-    def insert_delivery(self, doc_id: str, recipient: str, role: str, print_quota: int) -> None:
-        """A new delivery is `queued`, at attempt 1, with nothing printed."""
+    def insert_delivery(
+        self, doc_id: str, recipient: str, role: str, print_quota: int, arrangement: str = ""
+    ) -> None:
+        """A new delivery is `queued`, at attempt 1, with nothing printed; `arrangement` is
+        the out-of-hours arrangement it is sent under (§30)."""
         ...
 
     def mark_delivered(self, doc_id: str, recipient: str, at: str) -> bool:
         """False when the delivery was not waiting to be delivered (a republish)."""
         ...
 
-    def mark_received(self, doc_id: str, recipient: str, at: str, exchange_date: str) -> bool:
-        """Receipt time is set once, by the first receipt (§37); returns whether this was it."""
+    def mark_received(
+        self, doc_id: str, recipient: str, at: str, exchange_date: str, arrangement: str = ""
+    ) -> bool:
+        """Receipt time is set once, by the first receipt (§37); returns whether this was it.
+        `arrangement`: the out-of-hours arrangement that dated it (§33)."""
+        ...
+
+    # Out-of-hours arrangements (§30, §33).
+
+    def insert_arrangement(self, arrangement: Arrangement) -> None: ...
+
+    def answer_arrangement(self, arrangement_id: str, state: str, at: str, by: str) -> bool:
+        """Compare-and-set from proposed to `state` (accepted or declined); False when it was
+        answered already."""
         ...
 
     def move(self, doc_id: str, recipient: str, to: DeliveryState) -> bool:

@@ -65,6 +65,9 @@ class Delivery:
     received_at: str | None
     received_exchange_date: str | None
     attachments_received_at: str | None
+    # The out-of-hours arrangements (§30, §33) it was sent and received under, "" for none.
+    sent_arrangement: str = ""
+    received_arrangement: str = ""
 
 
 @dataclass(frozen=True)

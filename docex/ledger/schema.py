@@ -107,6 +107,28 @@ ALTER TABLE commands ADD COLUMN person TEXT;
 
 _PERSONS_CHANGED_BY = "ALTER TABLE persons ADD COLUMN changed_by TEXT NOT NULL DEFAULT '';"
 
+# Out-of-hours arrangements (§30, §33, docex/core/arrangements.py): proposed by one unit,
+# accepted or declined by the other; a delivery names the ones it was sent and received under.
+_ARRANGEMENTS = """
+CREATE TABLE IF NOT EXISTS arrangements (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    doc_no TEXT NOT NULL,
+    day TEXT NOT NULL,
+    until_time TEXT NOT NULL,
+    state TEXT NOT NULL,
+    proposed_at TEXT NOT NULL,
+    proposed_by TEXT NOT NULL,
+    answered_at TEXT NOT NULL DEFAULT '',
+    answered_by TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS arrangements_by_sender ON arrangements (sender, day, kind);
+ALTER TABLE deliveries ADD COLUMN sent_arrangement TEXT NOT NULL DEFAULT '';
+ALTER TABLE deliveries ADD COLUMN received_arrangement TEXT NOT NULL DEFAULT '';
+"""
+
 # Version 1 is the schema from before versions were recorded; its statements are written to
 # be a no-op on such a ledger, so it is simply applied again and recorded.
 SQLITE: list[str] = [
@@ -304,6 +326,8 @@ CREATE TABLE IF NOT EXISTS liveness (
     _PERSONS.format(blob="BLOB"),
     # 7: who made each change to the register: the unit's administrator, '' for the office.
     _PERSONS_CHANGED_BY,
+    # 8: out-of-hours arrangements (§30, §33).
+    _ARRANGEMENTS,
 ]
 
 POSTGRES: list[str] = [
@@ -510,6 +534,8 @@ CREATE TABLE config_applied (
     _PERSONS.format(blob="bytea"),
     # 6: who made each change to the register (as SQLite's 7).
     _PERSONS_CHANGED_BY,
+    # 7: out-of-hours arrangements (as SQLite's 8).
+    _ARRANGEMENTS,
 ]
 
 

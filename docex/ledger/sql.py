@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Collection, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, Protocol
 
+from docex.core.arrangements import PROPOSED, Arrangement
 from docex.core.states import BEFORE_RECEIPT, TAKEN_AWAY, DeliveryState, sources
 from docex.ledger import audit
 from docex.ledger.audit import AuditEvent, ChainLink, Checkpoint
@@ -482,11 +483,13 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
             command=command_id,
         )
 
-    def insert_delivery(self, doc_id: str, recipient: str, role: str, print_quota: int) -> None:
+    def insert_delivery(
+        self, doc_id: str, recipient: str, role: str, print_quota: int, arrangement: str = ""
+    ) -> None:
         self._db.execute(
-            "INSERT INTO deliveries (doc_id, recipient, role, print_quota, state)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (doc_id, recipient, role, print_quota, DeliveryState.QUEUED),
+            "INSERT INTO deliveries (doc_id, recipient, role, print_quota, state,"
+            " sent_arrangement) VALUES (?, ?, ?, ?, ?, ?)",
+            (doc_id, recipient, role, print_quota, DeliveryState.QUEUED, arrangement),
         )
 
     def delivery(self, doc_id: str, recipient: str) -> Delivery | None:
@@ -516,18 +519,86 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
         self.record_event("delivered", doc_id=doc_id, unit=recipient, at=at)
         return True
 
-    def mark_received(self, doc_id: str, recipient: str, at: str, exchange_date: str) -> bool:
+    def mark_received(
+        self, doc_id: str, recipient: str, at: str, exchange_date: str, arrangement: str = ""
+    ) -> bool:
         """Receipt time is set once, by the first receipt (§37); returns whether this was it."""
         cursor = self._db.execute(
-            "UPDATE deliveries SET state = ?, received_at = ?, received_exchange_date = ?"
+            "UPDATE deliveries SET state = ?, received_at = ?, received_exchange_date = ?,"
+            " received_arrangement = ?"
             " WHERE doc_id = ? AND recipient = ? AND received_at IS NULL"
             f" AND {_TO_RECEIVED}",
-            (DeliveryState.RECEIVED, at, exchange_date, doc_id, recipient),
+            (DeliveryState.RECEIVED, at, exchange_date, arrangement, doc_id, recipient),
         )
         if cursor.rowcount != 1:
             return False
+        under = {"arrangement": arrangement} if arrangement else {}
         self.record_event(
-            "received", doc_id=doc_id, unit=recipient, at=at, exchange_date=exchange_date
+            "received", doc_id=doc_id, unit=recipient, at=at, exchange_date=exchange_date, **under
+        )
+        return True
+
+    # Out-of-hours arrangements (§30, §33).
+
+    def insert_arrangement(self, arrangement: Arrangement) -> None:
+        self._db.execute(
+            f"INSERT INTO arrangements ({_ARRANGEMENT_COLUMNS})"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                arrangement.id,
+                arrangement.kind,
+                arrangement.sender,
+                arrangement.recipient,
+                arrangement.doc_no,
+                arrangement.day.isoformat(),
+                arrangement.until.strftime("%H:%M"),
+                arrangement.state,
+                arrangement.proposed_at,
+                arrangement.proposed_by,
+                arrangement.answered_at,
+                arrangement.answered_by,
+            ),
+        )
+        self.record_event(
+            "arrangement_proposed",
+            unit=arrangement.proposer,
+            at=arrangement.proposed_at,
+            id=arrangement.id,
+            kind=arrangement.kind,
+            sender=arrangement.sender,
+            recipient=arrangement.recipient,
+            doc_no=arrangement.doc_no,
+            day=arrangement.day.isoformat(),
+            until=arrangement.until.strftime("%H:%M"),
+            by=arrangement.proposed_by,
+        )
+
+    def arrangement(self, arrangement_id: str) -> Arrangement | None:
+        row = self._db.execute(
+            f"SELECT {_ARRANGEMENT_COLUMNS} FROM arrangements WHERE id = ?", (arrangement_id,)
+        ).fetchone()
+        return _arrangement(row) if row else None
+
+    def arrangements_on(self, day: str, sender: str) -> list[Arrangement]:
+        rows = self._db.execute(
+            f"SELECT {_ARRANGEMENT_COLUMNS} FROM arrangements WHERE sender = ? AND day = ?"
+            " ORDER BY id",
+            (sender, day),
+        ).fetchall()
+        return [_arrangement(row) for row in rows]
+
+    def answer_arrangement(self, arrangement_id: str, state: str, at: str, by: str) -> bool:
+        cursor = self._db.execute(
+            "UPDATE arrangements SET state = ?, answered_at = ?, answered_by = ?"
+            " WHERE id = ? AND state = ?",
+            (state, at, by, arrangement_id, PROPOSED),
+        )
+        if cursor.rowcount != 1:
+            return False
+        answered = self.arrangement(arrangement_id)
+        assert answered is not None
+        self.record_event(
+            f"arrangement_{state}", unit=answered.counterpart, at=at, id=arrangement_id, by=by
         )
         return True
 
@@ -1011,8 +1082,30 @@ _BEFORE_RECEIPT = _state_in(BEFORE_RECEIPT)
 _FAULT_COLUMNS = "id, scope, kind, started_at, ended_at, office_notified_at, paper_issued_at"
 _DELIVERY_COLUMNS = (
     "doc_id, recipient, role, print_quota, printed, state, attempt,"
-    " delivered_at, received_at, received_exchange_date, attachments_received_at"
+    " delivered_at, received_at, received_exchange_date, attachments_received_at,"
+    " sent_arrangement, received_arrangement"
 )
+_ARRANGEMENT_COLUMNS = (
+    "id, kind, sender, recipient, doc_no, day, until_time, state,"
+    " proposed_at, proposed_by, answered_at, answered_by"
+)
+
+
+def _arrangement(row: Sequence[Any]) -> Arrangement:
+    return Arrangement(
+        id=row[0],
+        kind="send" if row[1] == "send" else "receive",
+        sender=row[2],
+        recipient=row[3],
+        doc_no=row[4],
+        day=date.fromisoformat(row[5]),
+        until=time.fromisoformat(row[6]),
+        state=row[7],
+        proposed_at=row[8],
+        proposed_by=row[9],
+        answered_at=row[10],
+        answered_by=row[11],
+    )
 
 
 def _person(row: Sequence[Any]) -> PersonRecord:

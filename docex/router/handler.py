@@ -26,6 +26,7 @@ from docex.ids import ID_RULE, delivery_message_id, is_safe_id, uuid7
 from docex.ledger.errors import DocumentExpired, LedgerUnavailable
 from docex.ledger.port import Ledger
 from docex.ledger.records import Delivery, OutboxRow, StoredDocument, stored_envelope
+from docex.router.arrangements import Arrangements
 from docex.router.information import Information
 from docex.router.lifecycle import Lifecycle, subject_lock
 from docex.router.metrics import Metrics
@@ -71,6 +72,7 @@ class CommandHandler:
         self.clock = clock
         self.metrics = metrics
         self.calendar = config.calendar()
+        self.arrangements = Arrangements(ledger, config, self.calendar, clock, self.tell)
         self.lifecycle = Lifecycle(
             ledger,
             self.calendar,
@@ -80,6 +82,7 @@ class CommandHandler:
             self._attest,
             metrics,
             config.exchange,
+            self.arrangements,
         )
         self.information = Information(ledger, config, self.calendar, clock, self.tell, metrics)
         self.reminders = Reminders(ledger)
@@ -167,7 +170,7 @@ class CommandHandler:
             # A refusal undoes whatever the command wrote before it was refused.
             with self.ledger.savepoint():
                 person = self._acting_person(unit, inbound, wire.type_name(command))
-                self._dispatch(unit, inbound.message_id, command)
+                self._dispatch(unit, inbound.message_id, command, person)
         except Rejection as rejection:
             return self._reject(
                 unit, inbound.message_id, doc_id, rejection, wire.type_name(command), person
@@ -250,7 +253,7 @@ class CommandHandler:
             )
         return name
 
-    def _dispatch(self, unit: Unit, message_id: str, command: wire.Command) -> None:
+    def _dispatch(self, unit: Unit, message_id: str, command: wire.Command, person: str) -> None:
         life = self.lifecycle
         match command:
             case wire.Submit():
@@ -283,6 +286,10 @@ class CommandHandler:
                 self.information.reply(unit.id, message_id, command)
             case wire.Adopt():
                 self.information.adopt(unit.id, message_id, command)
+            case wire.Arrange():
+                self.arrangements.propose(unit.id, message_id, person, command)
+            case wire.ArrangeAnswer():
+                self.arrangements.answer(unit.id, message_id, person, command)
 
     def _submit(self, unit: Unit, message_id: str, envelope: wire.Envelope) -> None:
         now = self.clock.now()
@@ -290,7 +297,12 @@ class CommandHandler:
         if self.ledger.document(envelope.id) is not None:
             raise Rejection("duplicate_document", f"document {envelope.id!r} was already sent")
         sent_at = self.calendar.stamp(now)
-        exchange_date = self.calendar.exchange_date(now).isoformat()
+        # §30: from 15:00 a document counts for the next workday, unless its recipients agreed
+        # to a late send that day.
+        dated = self.arrangements.send_date(
+            unit.id, envelope.doc_no, [recipient for recipient, _ in envelope.recipients()], now
+        )
+        exchange_date = dated.day.isoformat()
         stored = StoredDocument(
             id=envelope.id,
             sender=unit.id,
@@ -304,7 +316,9 @@ class CommandHandler:
         self.ledger.insert_document(stored, envelope.content, message_id)
         for recipient, role in envelope.recipients():
             quota = envelope.print_quota.get(recipient, 0)
-            self.ledger.insert_delivery(envelope.id, recipient, role, quota)
+            self.ledger.insert_delivery(
+                envelope.id, recipient, role, quota, dated.arrangements.get(recipient, "")
+            )
             self.ledger.enqueue(
                 recipient,
                 delivery_message_id(envelope.id, recipient, 1),
@@ -320,6 +334,7 @@ class CommandHandler:
                 state="accepted",
                 at=sent_at,
                 exchange_date=exchange_date,
+                arrangements=wire.listed(sorted(set(dated.arrangements.values()))),
             ),
         )
         self.metrics.accepted.inc()
@@ -371,6 +386,8 @@ class CommandHandler:
         self.config = self.information.config = config
         self.lifecycle.settings = config.exchange
         self.calendar = self.lifecycle.calendar = self.information.calendar = config.calendar()
+        self.arrangements.config = config
+        self.arrangements.calendar = self.calendar
         for unit in change.gone:
             what = "unit_merged" if unit.successor else "unit_revoked"
             self.ledger.record_event(what, unit=unit.id, at=at, successor=unit.successor)
@@ -552,7 +569,9 @@ def _subject(command: wire.Command) -> str:
     match command:
         case wire.Submit():
             return command.envelope.id
-        case wire.Info() | wire.Heartbeat() | wire.UnitsQuery():
+        case wire.Info() | wire.Heartbeat() | wire.UnitsQuery() | wire.Arrange():
+            return ""
+        case wire.ArrangeAnswer():
             return ""
         case wire.Reply() | wire.Adopt():
             return command.info_id
@@ -572,4 +591,6 @@ def _recipient_state(delivery: Delivery) -> wire.RecipientState:
         received_at=delivery.received_at,
         received_exchange_date=delivery.received_exchange_date,
         attachments_received_at=delivery.attachments_received_at,
+        sent_arrangement=delivery.sent_arrangement,
+        received_arrangement=delivery.received_arrangement,
     )

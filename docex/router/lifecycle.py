@@ -33,6 +33,7 @@ from docex.exchange_date import ExchangeCalendar, seconds_between
 from docex.ids import delivery_message_id
 from docex.ledger.port import Ledger
 from docex.ledger.records import Delivery, StoredDocument, stored_envelope
+from docex.router.arrangements import Arrangements
 from docex.router.metrics import Metrics
 from docex.seals.errors import SealError
 from docex.seals.kinds import SealKind
@@ -70,8 +71,10 @@ class Lifecycle:
         attest: Attest,
         metrics: Metrics,
         settings: ExchangeSettings,
+        arrangements: Arrangements,
     ) -> None:
         self.ledger = ledger
+        self.arrangements = arrangements
         self.calendar = calendar
         self.settings = settings
         self.clock = clock
@@ -418,8 +421,15 @@ class Lifecycle:
     def _receive(self, document: StoredDocument, unit: str, how: str) -> Moment:
         """The first print, download or read is the receipt (§37); the sender gets it sealed."""
         now = self.clock.now()
-        moment = Moment(self.calendar.stamp(now), self.calendar.exchange_date(now).isoformat())
-        if self.ledger.mark_received(document.id, unit, moment.at, moment.exchange_date):
+        # §33: from 15:00 a receipt counts for the next workday, unless the sender asked for a
+        # late receipt that day and this unit agreed.
+        exchange_date, arrangement = self.arrangements.receipt_date(
+            document.sender, document.doc_no, unit, now
+        )
+        moment = Moment(self.calendar.stamp(now), exchange_date)
+        if self.ledger.mark_received(
+            document.id, unit, moment.at, moment.exchange_date, arrangement
+        ):
             self.answer(
                 document.sender,
                 self.attest(
@@ -430,6 +440,7 @@ class Lifecycle:
                         message=how,
                         at=moment.at,
                         exchange_date=moment.exchange_date,
+                        arrangements=wire.listed([arrangement] if arrangement else []),
                     )
                 ),
             )

@@ -61,6 +61,8 @@ class Desk:
     request: str = ""
     gov_info: str = ""
     read_up_to: int = 0
+    # Proposed by Finance to the General Office: a late send on the morning's day (§30).
+    arrangement: str = ""
 
     def handle(self, unit: str, body: bytes, message_id: str) -> list[wire.RouterMessage]:
         """Apply one command as docex/router/service.py does; what it put in the outbox, decoded."""
@@ -125,6 +127,12 @@ def desk(tmp_path_factory: pytest.TempPathFactory, pki: Pki, prefix: str) -> Ite
     desk.gov_info = desk.accepted(
         "finance", wire.Info(v=V, kind="gov_info", title="信息", content="内容")
     )
+    proposal = wire.Arrange(
+        v=V, kind="send", counterpart="gov-office", day="2026-11-26", until="18:00"
+    )
+    [answer] = desk.answers("finance", wire.encode(proposal), uuid7())
+    assert isinstance(answer, wire.Status) and answer.state == "arrangement_proposed", answer
+    desk.arrangement = answer.arrangements[0]
     yield desk
     ledger.close()
 
@@ -275,6 +283,14 @@ def fields_of(t: str, desk: Desk) -> st.SearchStrategy[dict[str, object]]:
         "units_query": {},
         "reply": {"info_id": info_id, "content": texts, "delay": st.booleans()},
         "adopt": {"info_id": info_id},
+        "arrange": {
+            "kind": st.sampled_from(["send", "receive"]),
+            "counterpart": units,
+            "day": st.one_of(st.sampled_from(["2026-11-26", "2026-11-28", "2025-01-02"]), texts),
+            "until": st.one_of(st.sampled_from(["18:00", "14:00", "24:00"]), texts),
+            "doc_no": texts,
+        },
+        "arrange_answer": {"arrangement": ids(desk.arrangement), "accept": st.booleans()},
     }
     return st.fixed_dictionaries(fields[t])
 

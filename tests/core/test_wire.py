@@ -162,3 +162,56 @@ def test_a_batch_carries_each_message_as_it_would_go_alone() -> None:
     assert wire.unpack("m9", "status", b"\x01") == [wire.Batched("m9", "status", b"\x01")]
     with pytest.raises(wire.WireError):
         wire.unpack("outer", "batch", b"\x01")
+
+
+class _StatusBefore(msgspec.Struct, tag_field="t", tag="status", forbid_unknown_fields=True):
+    """`Status` as a client from before the arrangements (§30, §33) knows it."""
+
+    v: int
+    ref: str = ""
+    doc_id: str = ""
+    state: str = ""
+    reason: str = ""
+    message: str = ""
+    recipient: str = ""
+    at: str = ""
+    exchange_date: str = ""
+    seal: wire.SealStamp | None = None
+
+
+def test_an_older_client_reads_a_status_without_arrangements_and_checks_its_seal() -> None:
+    """§30, §33: the arrangement ids are added to Status only when there are some; a status
+    without them decodes strictly in a client that never heard of them, and the exchange's
+    seal over it covers the same bytes as before."""
+    status = wire.Status(doc_id="d1", state="received", at="t", exchange_date="2026-11-26")
+    old = msgspec.msgpack.decode(wire.encode(status), type=_StatusBefore)
+    assert (old.doc_id, old.exchange_date) == ("d1", "2026-11-26")
+    fields = msgspec.structs.asdict(old)
+    del fields["seal"]
+    fields["t"] = "status"
+    assert wire.signed_bytes(status) == msgspec.msgpack.Encoder(order="sorted").encode(fields)
+
+    under = msgspec.structs.replace(status, arrangements=["a1"])
+    assert wire.decode_router_message(wire.encode(under)) == under
+    assert wire.signed_bytes(under) != wire.signed_bytes(status)
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.msgpack.decode(wire.encode(under), type=_StatusBefore)
+
+
+def test_recipient_states_leave_out_arrangements_they_do_not_have() -> None:
+    """§30, §33: `status` answers to older clients keep the fields they know."""
+    state = wire.RecipientState(
+        recipient="finance",
+        role="main",
+        state="received",
+        print_quota=1,
+        printed=0,
+        attempt=1,
+        delivered_at=None,
+        received_at=None,
+        received_exchange_date=None,
+        attachments_received_at=None,
+    )
+    assert "sent_arrangement" not in msgspec.msgpack.decode(wire.encode(state))
+    under = msgspec.structs.replace(state, received_arrangement="a1")
+    assert msgspec.msgpack.decode(wire.encode(under))["received_arrangement"] == "a1"

@@ -88,6 +88,9 @@ def test_a_ledger_from_before_the_state_counts_is_counted_once(tmp_path: Path) -
     old.execute("ALTER TABLE commands DROP COLUMN person")
     old.execute("DROP TABLE persons")
     old.execute("DROP TABLE person_credentials")
+    old.execute("DROP TABLE arrangements")
+    old.execute("ALTER TABLE deliveries DROP COLUMN sent_arrangement")
+    old.execute("ALTER TABLE deliveries DROP COLUMN received_arrangement")
     old.execute("PRAGMA user_version = 0")
     old.executemany(
         "INSERT INTO deliveries (doc_id, recipient, role, print_quota, state)"

@@ -127,6 +127,7 @@ ZH_CN = {
     "RabbitMQ at {host}:{port}": "消息服务器 {host}:{port}",
     "WITHDRAWN {line}\n  withdrawn by the sender at {at}": "已撤回 {line}\n  发文单位于{at}撤回",
     "accepted: sent at {at}, counts as sent on {date} (§30, §32)": "已受理：发送时间 {at}，按 {date} 计为发出（第三十条、第三十二条）",
+    "already sent: {doc_no} 《{title}》 id {id}; `docex unit status {id}` shows where it is; again = true in the sidecar sends it once more as a new document": "已发送过：{doc_no}《{title}》，编号 {id}；用 `docex unit status {id}` 查看去向；在附带的 .toml 中写 again = true 可作为新公文再发一次",
     "already sent: {doc_no} 《{title}》 id {id}; `docex unit status {id}` shows where it is; --again sends it once more as a new document": "已发送过：{doc_no}《{title}》，编号 {id}；用 `docex unit status {id}` 查看去向；如确需作为新公文再发一次，请加 --again",
     "cannot find the host {host!r}: check amqp_url in {file}": "找不到主机 {host!r}：请检查 {file} 中的 amqp_url",
     "cannot reach {broker} ({reason}): is it running, and is amqp_url in {file} right?": "无法连接{broker}（{reason}）：请确认它在运行，并检查 {file} 中的 amqp_url 是否正确",

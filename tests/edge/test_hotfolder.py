@@ -817,3 +817,39 @@ async def test_a_drop_sent_again_from_the_command_line_is_a_repeat(
     assert code == 1 and out.startswith("already sent:"), out
     assert sent_id(out) == first
     assert documents_by_title(config) == {"关于年终工作的通知": 1}
+
+
+async def test_a_clerks_send_dropped_again_is_refused_with_the_first_id(
+    start: Callable[[], Running], config: Config, settings: HotFolderSettings, tmp_path: Path
+) -> None:
+    """§31: a clerk sends with `docex unit send`, then the same file, 文号 and recipients come
+    through the hot folder: the drop is refused with the first id in its rejected/ note, and
+    the recipient gets one document. `again = true` in the sidecar sends it as a new one."""
+    from tests.command_line import docex as clerk
+    from tests.command_line import sent_id
+
+    running = start()
+    folder = running.folder
+    document = tmp_path / "notice.pdf"
+    document.write_bytes(PDF)
+    unit_file = write_unit_settings(tmp_path / "unit.toml", settings.unit)
+    code, out = await clerk(
+        "unit", "--config", str(unit_file), "send", str(document),
+        "--to", "education", "--cc", "finance", "--copies-all", "1",
+        "--title", "关于年终工作的通知", "--doc-no", "穗府办〔2026〕12号", "--sealed-by", "张三",
+    )  # fmt: skip
+    assert code == 0, out
+    first = sent_id(out)
+
+    fields = {"to": ["education"], "cc": ["finance"], "title": "retyped"}
+    drop(folder.outbox, "通知.pdf", sidecar(**fields))
+    note = folder.rejected / "通知.pdf.rejected.txt"
+    await running.until(note.exists, "the rejection note")
+    assert note.read_text().startswith(
+        f"already_sent: already sent: 穗府办〔2026〕12号 《关于年终工作的通知》 id {first};"
+    )
+    assert documents_by_title(config) == {"关于年终工作的通知": 1}
+
+    drop(folder.outbox, "通知.pdf", sidecar(**fields, again=True))
+    await running.until((folder.sent / "通知.pdf.sent.json").exists, "the sent note")
+    assert documents_by_title(config) == {"关于年终工作的通知": 1, "retyped": 1}

@@ -9,6 +9,8 @@
     format = "ceb"                   # optional; PDF and OFD are recognised by their bytes
     paper_attachments = ["附件2 图纸"] # optional: attachments that go on paper (§28)
     sealed_by = "张三"                # optional: who applies the seal, if not the default
+    again = true                     # optional: send as a new document what a clerk already
+                                     # sent with `docex unit send` (same file, 文号, recipients)
 
 The classification is required rather than defaulted: a document whose sidecar forgets it
 must not go out as public.
@@ -46,6 +48,7 @@ class Sidecar(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     format: str | None = None
     paper_attachments: list[str] = []
     sealed_by: str | None = None
+    again: bool = False
 
     def check_exchangeable(self) -> None:
         if self.classification not in _EXCHANGEABLE:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from docex.cli.options import add_config_option
 from docex.config import ConfigError, load_config
+from docex.i18n import _
 
 
 def add_audit_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -47,7 +48,12 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"audit chain BROKEN: {exc}")
         return 1
     except LedgerError as exc:
-        print(f"error: the ledger of {args.config}: {exc}", file=sys.stderr)
+        print(
+            _("error: {problem}").format(
+                problem=_("the ledger of {file}: {error}").format(file=args.config, error=exc)
+            ),
+            file=sys.stderr,
+        )
         return 2
     finally:
         ledger.close()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from docex.cli.options import add_config_option
+from docex.i18n import _
 
 if TYPE_CHECKING:
     from docex.config import Config
@@ -126,7 +127,12 @@ def _run(args: argparse.Namespace, act: object) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (LedgerError, OSError) as exc:
-        print(f"error: the ledger of {args.config}: {exc}", file=sys.stderr)
+        print(
+            _("error: {problem}").format(
+                problem=_("the ledger of {file}: {error}").format(file=args.config, error=exc)
+            ),
+            file=sys.stderr,
+        )
         return 2
     return 0
 

@@ -19,6 +19,7 @@ import structlog
 from docex import formats, wire
 from docex.adapters.hotfolder.folder import Folder
 from docex.adapters.hotfolder.sidecar import DropError, Sidecar, parse_sidecar
+from docex.cli import rejections
 from docex.clock import Clock
 from docex.i18n import _
 from docex.ids import uuid7
@@ -79,7 +80,7 @@ class Outgoing:
     async def _take(self, name: str) -> None:
         try:
             content, sidecar_text = self._folder.read_drop(name, self._max_document_bytes)
-            sidecar = parse_sidecar(sidecar_text)
+            sidecar = parse_sidecar(sidecar_text, f"{name}.toml")
             earlier = None if sidecar.again else self._clerk_sent(content, sidecar)
             if earlier is not None:
                 body, message_id = earlier.submit, earlier.message_id
@@ -121,7 +122,10 @@ class Outgoing:
         format_name = sidecar.format or formats.detect(content)
         if format_name is None:
             raise DropError(
-                "unknown_format", f"{name} is neither PDF nor OFD; name its format in the sidecar"
+                "unknown_format",
+                _("{name} is neither PDF nor OFD; name its format in the sidecar").format(
+                    name=name
+                ),
             )
         now = self._clock.now()
         envelope = compose(
@@ -166,10 +170,14 @@ class Outgoing:
             note = _sent_note(drop, answer)
             outcome = "sent"
         elif isinstance(answer, wire.Status):
-            note = f"{answer.reason}: {answer.message}\n"
+            # The router's English sentence, written again in the clerk's language.
+            note = f"{answer.reason}: {rejections.detail(answer.message)}\n"
             outcome = "rejected"
         else:
-            note = f"unexpected_answer: the router answered {wire.type_name(answer)}\n"
+            note = _("unexpected_answer: the router answered {kind}").format(
+                kind=wire.type_name(answer)
+            )
+            note += "\n"
             outcome = "rejected"
         taken = self._folder.result_taken(outcome, drop.name)
         return self._journal.set_outcome(drop, outcome, note, taken)

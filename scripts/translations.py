@@ -584,6 +584,14 @@ ZH_CN = {
     "{where}: cannot write there as this user, {blocker} is not a writable folder": "{where}：当前用户无法在此写入，{blocker} 不是可写的文件夹",
     "{where}: its folder {folder} is not writable as this user": "{where}：其所在文件夹 {folder} 当前用户不可写",
     "{where}: no ledger there; `docex ledger init --config {config}` creates it (or restore a backup: `docex ledger restore`)": "{where}：那里没有台账；用 `docex ledger init --config {config}` 建立（或恢复备份：`docex ledger restore`）",
+    "Create the CA certificate (ca.crt), split the CA key into SLIP-39 shares, one file per custodian in --shares-dir (mode 0600; hand each to its custodian and delete it there), and write custody.toml, the empty revocation list (revocations.crl), the register (issued.jsonl) and the ceremony log (ceremonies.jsonl). Without --custodian: {roles} (§23), both required.": "建立 CA 证书（ca.crt），将 CA 私钥按 SLIP-39 拆分为若干分片，每位保管人一个文件，放在 --shares-dir 中（权限 0600；交给各自的保管人后在此删除），并写入 custody.toml、空的吊销列表（revocations.crl）、登记簿（issued.jsonl）和仪式记录（ceremonies.jsonl）。不加 --custodian 时：{roles}（第二十三条），两者都须到场。",
+    "Electronic document exchange for government units (电子公文与信息交换).": "电子公文与信息交换系统。",
+    "The custodians present open the CA with their shares, as at any ceremony; the key is split again into new share files in --shares-dir and custody.toml is replaced. Every later ceremony refuses the old shares: have them destroyed (they would still rebuild the key in other SLIP-39 tools). The CA key and every seal stay as they are. Without --custodian the custodians stay the same.": "到场的保管人像每次仪式一样用各自的分片打开 CA；私钥重新拆分为新的分片文件，放在 --shares-dir 中，并替换 custody.toml。此后的仪式一律拒绝旧分片：请将其销毁（用其他 SLIP-39 工具仍能以旧分片恢复私钥）。CA 私钥和所有印章保持不变。不加 --custodian 时保管人不变。",
+    "person present for unit {unit}, whose seal it is: ": "印章所属单位 {unit} 的到场人员：",
+    "person present for {custodian}, empty if absent: ": "{custodian} 的到场人员（缺席则留空）：",
+    "print docex's version": "显示 docex 的版本",
+    "share words of {custodian}: ": "{custodian} 的分片助记词：",
+    "§21: held on the unit's written application (--application), signed by its head (--unit-head) and approved by a General Office leader (--approved-by). §23: the custodians custody.toml marks required must bring their shares, and a person of the unit whose seal it is must attend (--attendee UNIT=NAME). Each ceremony is appended to the CA-signed log ceremonies.jsonl, with its approval.": "第二十一条：凭单位书面申请（--application）办理，由单位负责人签字（--unit-head），经办公厅领导批准（--approved-by）。第二十三条：custody.toml 中标明必须到场的保管人须携带各自的分片，印章所属单位须有一人到场（--attendee 单位=姓名）。每次仪式连同批准情况追加到经 CA 签名的记录 ceremonies.jsonl 中。",
 }
 
 

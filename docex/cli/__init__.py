@@ -28,9 +28,9 @@ def parser() -> argparse.ArgumentParser:
     translate_argparse()
     root = _Parser(
         prog="docex",
-        description="Electronic document exchange for government units (电子公文与信息交换).",
+        description=_("Electronic document exchange for government units (电子公文与信息交换)."),
     )
-    root.add_argument("--version", action=_Version, nargs=0, help="print docex's version")
+    root.add_argument("--version", action=_Version, nargs=0, help=_("print docex's version"))
     root.add_argument(
         "--print-completion",
         action=_Completion,

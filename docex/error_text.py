@@ -145,7 +145,7 @@ def toml_problem(path: Path | str, exc: tomllib.TOMLDecodeError) -> str:
 def connection_problem(exc: BaseException, what: str, address: str) -> str:
     """A connection to `what` at `address` (HOST:PORT) that failed below the protocol: refused,
     unreachable, no such host, too slow."""
-    if isinstance(exc, socket.gaierror):
+    if unknown_host(exc):
         return _("cannot find the host of {what} at {address}: check the host name").format(
             address=address, what=what
         )
@@ -160,9 +160,16 @@ def connection_problem(exc: BaseException, what: str, address: str) -> str:
     ).format(what=what, address=address, reason=connection_reason(exc))
 
 
+def unknown_host(exc: BaseException) -> bool:
+    """A host name DNS does not know, however deep the library wrapped getaddrinfo's error
+    (aiormq passes on only its negative code)."""
+    code = _errno(exc)
+    return isinstance(exc, socket.gaierror) or (code is not None and code < 0)
+
+
 def connection_reason(exc: BaseException) -> str:
     """A few words for why a connection failed, to go inside a longer sentence."""
-    if isinstance(exc, socket.gaierror):
+    if unknown_host(exc):
         return _("no such host")
     code = _errno(exc)
     if code is None and isinstance(exc, TimeoutError):
@@ -205,7 +212,7 @@ def _errno(exc: BaseException) -> int | None:
     while seen is not None:
         if isinstance(seen, OSError) and seen.errno:
             return seen.errno
-        if seen.args and isinstance(seen.args[0], int) and seen.args[0] in errno.errorcode:
+        if seen.args and isinstance(seen.args[0], int):
             return seen.args[0]
         found = re.search(r"\[Errno (\d+)\]", str(seen))
         if found:

@@ -5,13 +5,12 @@ Imported when a command fails, not when the parser is built."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import aiormq.exceptions
 import yarl
 
-from docex.error_text import connection_reason, file_problem
+from docex.error_text import connection_reason, file_problem, unknown_host
 from docex.i18n import _
 from docex.unit.settings import UnitSettings
 
@@ -35,7 +34,7 @@ def describe_unit_error(exc: BaseException, settings_file: Path, settings: UnitS
             "{broker} does not let user {user!r} act as unit {unit!r}: check `unit` and"
             " amqp_url in {file}, or provision the unit again"
         ).format(broker=broker, user=url.user, unit=settings.unit, file=settings_file)
-    if isinstance(exc, socket.gaierror):
+    if unknown_host(exc):
         return _("cannot find the host {host!r}: check amqp_url in {file}").format(
             host=url.host, file=settings_file
         )

@@ -248,10 +248,12 @@ async def test_bad_drops_are_rejected_with_a_readable_reason(
     await running.until((folder.rejected / "nobody.pdf.rejected.txt").exists, "the router")
     assert reason("secret.pdf").startswith("excluded_classification: secret documents")
     assert reason("typo.pdf") == (
-        "invalid_sidecar: Invalid enum value 'pubilc' - at `$.classification`"
+        "invalid_sidecar: typo.pdf.toml: classification: not one of the allowed values: 'pubilc'"
     )
-    assert reason("no-number.pdf") == ("invalid_sidecar: Object missing required field `doc_no`")
-    assert reason("broken.pdf").startswith("invalid_sidecar: not TOML:")
+    assert reason("no-number.pdf") == (
+        "invalid_sidecar: no-number.pdf.toml: doc_no: missing required field `doc_no`"
+    )
+    assert reason("broken.pdf").startswith("invalid_sidecar: broken.pdf.toml line 1, column ")
     assert reason("nobody.pdf") == "unknown_recipient: no unit 'nobody' is registered"
     assert reason("notes.txt").startswith("unknown_format: notes.txt is neither PDF nor OFD")
     assert reason("orphan.pdf").startswith("missing_document: no orphan.pdf")

@@ -24,40 +24,44 @@ from docex.i18n import _
 
 
 def add_router_commands(subparsers: argparse._SubParsersAction) -> None:
-    router = subparsers.add_parser("router", help="the exchange daemon")
+    router = subparsers.add_parser("router", help=_("the exchange daemon"))
     router_commands = router.add_subparsers(dest="router_command", required=True, metavar="COMMAND")
-    run_parser = router_commands.add_parser("run", help="run the router until SIGTERM")
+    run_parser = router_commands.add_parser("run", help=_("run the router until SIGTERM"))
     add_config_option(run_parser, _("the router's config"))
     run_parser.add_argument(
         "--init-ledger",
         action="store_true",
-        help="first start only: create the ledger if it is missing (else a missing ledger"
-        " stops the router; see `docex ledger init`)",
+        help=_(
+            "first start only: create the ledger if it is missing (else a missing ledger"
+            " stops the router; see `docex ledger init`)"
+        ),
     )
     run_parser.set_defaults(func=_run)
     add_status_command(router_commands)
 
-    units = subparsers.add_parser("units", help="member units and their broker accounts")
+    units = subparsers.add_parser("units", help=_("member units and their broker accounts"))
     unit_commands = units.add_subparsers(dest="units_command", required=True, metavar="COMMAND")
     provision_parser = unit_commands.add_parser(
-        "provision", help="create each unit's RabbitMQ user with only its own permissions"
+        "provision", help=_("create each unit's RabbitMQ user with only its own permissions")
     )
     add_config_option(provision_parser, _("the router's config"))
     provision_parser.add_argument(
         "--password-dir",
         type=Path,
         required=True,
-        help="where each unit's broker password is kept (made if missing, mode 0600)",
+        help=_("where each unit's broker password is kept (made if missing, mode 0600)"),
     )
     provision_parser.add_argument(
         "--node",
-        help="the RabbitMQ node to administer (rabbitmqctl --node); default: [router]"
-        " broker_node, else rabbitmqctl's default, the local node",
+        help=_(
+            "the RabbitMQ node to administer (rabbitmqctl --node); default: [router]"
+            " broker_node, else rabbitmqctl's default, the local node"
+        ),
     )
     provision_parser.add_argument(
         "--rotate",
         action="store_true",
-        help="give units that already exist new passwords (their adapters need the new files)",
+        help=_("give units that already exist new passwords (their adapters need the new files)"),
     )
     provision_parser.set_defaults(func=_provision)
 

@@ -655,6 +655,7 @@ ZH_CN = {
     "write one notice's PDF from the ledger (on any host, to print it)": "从台账生成一份通知的 PDF（可在任何主机上，用于打印）",
     "{action} needs {fields}": "{action} 需要 {fields}",
     "{path}: poll_interval_ms must be positive": "{path}：poll_interval_ms 必须大于 0",
+    "the control file": "控制文件",
 }
 
 

@@ -81,7 +81,8 @@ def parse_control(text: str) -> ControlFile:
     try:
         return msgspec.convert(tomllib.loads(text), ControlFile)
     except tomllib.TOMLDecodeError as exc:
-        raise ControlError(f"invalid_control: {toml_problem(_('the control file'), exc)}") from exc
+        problem = toml_problem(_("the control file"), exc)
+        raise ControlError(f"invalid_control: {problem}") from exc
     except msgspec.ValidationError as exc:
         raise ControlError(f"invalid_control: {msgspec_problem(str(exc))}") from exc
 

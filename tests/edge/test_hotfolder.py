@@ -855,3 +855,30 @@ async def test_a_clerks_send_dropped_again_is_refused_with_the_first_id(
     drop(folder.outbox, "通知.pdf", sidecar(**fields, again=True))
     await running.until((folder.sent / "通知.pdf.sent.json").exists, "the sent note")
     assert documents_by_title(config) == {"关于年终工作的通知": 1, "retyped": 1}
+
+
+async def test_a_clerks_send_the_broker_never_confirmed_goes_out_with_the_drop(
+    start: Callable[[], Running], config: Config, settings: HotFolderSettings, pki: Pki
+) -> None:
+    """§31: `docex unit send` recorded a document but the broker never confirmed it (the clerk
+    was told "not sent yet"). The same file, 文号 and recipients dropped into the hot folder
+    send that document, under its first id, once."""
+    from docex.ledger.mailbox import Mailbox
+    from docex.unit.compose import sending_fingerprint
+
+    envelope = sealed_envelope(pki.signing[OFFICE], title="未确认的发文")
+    mailbox = Mailbox(Path(settings.unit.mailbox))
+    mailbox.record_sending(
+        sending_fingerprint(PDF, doc_no=envelope.doc_no, to=["finance"], cc=[]),
+        envelope.id,
+        uuid7(),
+        wire.encode(submit(envelope)),
+    )
+    mailbox.close()
+
+    running = start()
+    drop(running.folder.outbox, "x.pdf", sidecar("retyped"))
+    note = running.folder.sent / "x.pdf.sent.json"
+    await running.until(note.exists, "the sent note")
+    assert json.loads(note.read_text())["id"] == envelope.id
+    assert documents_by_title(config) == {"未确认的发文": 1}

@@ -209,7 +209,9 @@ def postgres_problem(exc: BaseException, address: str, setting: str = "router.le
 def _errno(exc: BaseException) -> int | None:
     """The errno an exception carries itself, in its args, or in what caused it."""
     seen: BaseException | None = exc
-    while seen is not None:
+    for _depth in range(8):  # a chain of causes is short; a cycle must not hang an error
+        if seen is None:
+            break
         if isinstance(seen, OSError) and seen.errno:
             return seen.errno
         if seen.args and isinstance(seen.args[0], int):

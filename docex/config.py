@@ -16,6 +16,7 @@ import msgspec
 
 from docex.config_lines import line_of, parse_path
 from docex.config_shape import msgspec_problem, shape_problems
+from docex.error_text import file_problem, toml_problem
 from docex.exchange_date import ExchangeCalendar
 from docex.i18n import _
 from docex.ids import ID_RULE, is_safe_id
@@ -233,11 +234,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
                 with open(path, "rb"):
                     pass
             except OSError as exc:
-                problems.append(
-                    _("{setting}: cannot read {path}: {reason}").format(
-                        setting=setting, path=path, reason=exc.strerror
-                    )
-                )
+                problems.append(f"{setting}: {file_problem(exc, path)}")
         return problems
 
     def calendar(self) -> ExchangeCalendar:
@@ -465,15 +462,17 @@ def load_config(path: Path) -> Config:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(
-            _("{path}: cannot read: {reason}").format(path=path, reason=exc.strerror)
-        ) from exc
+        raise ConfigError(file_problem(exc, path)) from exc
     try:
         text = raw.decode()
         data = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(toml_problem(path, exc)) from exc
+    except UnicodeDecodeError as exc:
         raise ConfigError(
-            _("{path}: not valid TOML: {error}").format(path=path, error=exc)
+            _("{path}: not UTF-8 text (byte {at}); save it as UTF-8").format(
+                path=path, at=exc.start
+            )
         ) from exc
     # Every unknown key and wrong type at once; what remains is still checked for meaning.
     shape, data = shape_problems(data, Config)

@@ -95,6 +95,7 @@ def _type_name(value: Any) -> str:
     return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
+_ENUM = re.compile(r"Invalid enum value (?P<value>.+)")
 _EXPECTED = re.compile(r"Expected `(?P<expected>[^`]+)`, got `(?P<got>[^`]+)`")
 
 
@@ -105,4 +106,7 @@ def msgspec_problem(message: str) -> str:
     found = _EXPECTED.fullmatch(message)
     if found:
         return _("Expected `{expected}`, got `{got}`").format(**found.groupdict())
+    enum = _ENUM.fullmatch(message)
+    if enum:
+        return _("not one of the allowed values: {value}").format(value=enum["value"])
     return message

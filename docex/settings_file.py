@@ -11,6 +11,9 @@ from typing import TypeVar
 
 import msgspec
 
+from docex.config_shape import msgspec_problem
+from docex.error_text import file_problem, toml_problem
+
 T = TypeVar("T")
 
 
@@ -22,9 +25,13 @@ def read_settings(path: Path, shape: type[T]) -> T:
     try:
         return msgspec.convert(tomllib.loads(path.read_text()), shape)
     except OSError as exc:
-        raise SettingsError(f"{path}: cannot read: {exc.strerror}") from exc
-    except (tomllib.TOMLDecodeError, msgspec.ValidationError) as exc:
-        raise SettingsError(f"{path}: {exc}") from exc
+        raise SettingsError(file_problem(exc, path)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(toml_problem(path, exc)) from exc
+    except msgspec.ValidationError as exc:
+        _message, _at, at = str(exc).partition(" - at `")
+        where = f" ({at.rstrip('`')})" if at else ""
+        raise SettingsError(f"{path}{where}: {msgspec_problem(str(exc))}") from exc
 
 
 def read_secret(file: Path | None, env: str) -> str | None:
@@ -33,5 +40,5 @@ def read_secret(file: Path | None, env: str) -> str | None:
         try:
             return file.read_text().rstrip("\n")
         except OSError as exc:
-            raise SettingsError(f"{file}: cannot read: {exc.strerror}") from exc
+            raise SettingsError(file_problem(exc, file)) from exc
     return os.environ.get(env)

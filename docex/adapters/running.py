@@ -11,7 +11,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aio_pika
+import aiomqtt
 
+from docex.cli import rejections
+from docex.error_text import connection_reason, file_problem
+from docex.i18n import _
 from docex.seals.errors import SealError
 from docex.settings_file import SettingsError
 
@@ -20,16 +24,32 @@ def run_adapter(main: Callable[[], Coroutine[Any, Any, None]]) -> int:
     """`main` reads its settings as it starts, so their errors are reported here too."""
     try:
         asyncio.run(main())
-    except (SettingsError, SealError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except aio_pika.exceptions.AMQPError as exc:
-        print(f"error: cannot reach the exchange: {exc}", file=sys.stderr)
-        return 3
+    except SettingsError as exc:
+        return _failed(str(exc), 2)
+    except SealError as exc:
+        return _failed(f"{exc.code}: {rejections.detail(exc.message)}", 2)
+    except aio_pika.exceptions.ProbableAuthenticationError:
+        return _failed(_("the exchange's broker refused this unit's login: check amqp_url"), 2)
     except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        if exc.filename:
+            return _failed(file_problem(exc), 2)
+        return _unreachable(exc)
+    except (aio_pika.exceptions.AMQPError, aiomqtt.MqttError) as exc:
+        return _unreachable(exc)
     return 0
+
+
+def _unreachable(exc: BaseException) -> int:
+    """The exchange's RabbitMQ, or (for the bridge) the office system's MQTT broker."""
+    reason = connection_reason(exc)
+    return _failed(
+        _("cannot reach the broker: {reason}; check its address").format(reason=reason), 3
+    )
+
+
+def _failed(problem: str, status: int) -> int:
+    print(_("error: {problem}").format(problem=problem), file=sys.stderr)
+    return status
 
 
 def stop_on_signals() -> asyncio.Event:

@@ -28,24 +28,26 @@ def parser() -> argparse.ArgumentParser:
     translate_argparse()
     root = _Parser(
         prog="docex",
-        description="Electronic document exchange for government units (电子公文与信息交换).",
+        description=_("Electronic document exchange for government units (电子公文与信息交换)."),
     )
-    root.add_argument("--version", action=_Version, nargs=0, help="print docex's version")
+    root.add_argument("--version", action=_Version, nargs=0, help=_("print docex's version"))
     root.add_argument(
         "--print-completion",
         action=_Completion,
         choices=["bash", "zsh", "tcsh"],
-        help="print a shell completion script (bash: > /etc/bash_completion.d/docex)",
+        help=_("print a shell completion script (bash: > /etc/bash_completion.d/docex)"),
     )
     root.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     root.add_argument(
-        "--debug", action="store_true", help="show the whole traceback when something fails"
+        "--debug", action="store_true", help=_("show the whole traceback when something fails")
     )
     root.add_argument(
         "--config",
         type=Path,
         default=argparse.SUPPRESS,
-        help=f"the settings file of the command that follows (else ${CONFIG_ENV})",
+        help=_("the settings file of the command that follows (else ${env})").format(
+            env=CONFIG_ENV
+        ),
     )
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_router_commands(commands)

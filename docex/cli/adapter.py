@@ -23,12 +23,12 @@ if TYPE_CHECKING:
 
 def add_adapter_commands(subparsers: argparse._SubParsersAction) -> None:
     adapter = subparsers.add_parser(
-        "adapter", help="run a unit's adapter: an MQTT bridge or a hot folder"
+        "adapter", help=_("run a unit's adapter: an MQTT bridge or a hot folder")
     )
     commands = adapter.add_subparsers(dest="adapter_command", required=True, metavar="ADAPTER")
     hotfolder = commands.add_parser(
         "hotfolder",
-        help="send what is dropped in outbox/; deliveries into inbox/, the rest into news/",
+        help=_("send what is dropped in outbox/; deliveries into inbox/, the rest into news/"),
     )
     add_config_option(hotfolder, _("the hot folder's settings"))
     hotfolder.set_defaults(func=_run)

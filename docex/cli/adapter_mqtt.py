@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def add_mqtt_command(commands: argparse._SubParsersAction) -> None:
     mqtt = commands.add_parser(
-        "mqtt", help="bridge a unit's MQTT topics (docex/<unit>/out|in/<type>) to the exchange"
+        "mqtt", help=_("bridge a unit's MQTT topics (docex/<unit>/out|in/<type>) to the exchange")
     )
     add_config_option(mqtt, _("the bridge's settings"))
     mqtt.set_defaults(func=_run)

@@ -9,20 +9,21 @@ from pathlib import Path
 
 from docex.cli.options import add_config_option
 from docex.config import ConfigError, load_config
+from docex.i18n import _
 
 
 def add_audit_commands(subparsers: argparse._SubParsersAction) -> None:
-    audit = subparsers.add_parser("audit", help="the audit chain: verify it, show a document's")
+    audit = subparsers.add_parser("audit", help=_("the audit chain: verify it, show a document's"))
     commands = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
     verify = commands.add_parser(
         "verify",
-        help="recompute the chain and check its signed checkpoints; exit 1 at the first bad row",
+        help=_("recompute the chain and check its signed checkpoints; exit 1 at the first bad row"),
     )
     add_config_option(verify, "the router's config")
     verify.set_defaults(func=_verify)
-    show = commands.add_parser("show", help="a document's evidence: its events, hashes, places")
+    show = commands.add_parser("show", help=_("a document's evidence: its events, hashes, places"))
     add_config_option(show, "the router's config")
-    show.add_argument("doc", help="the document id")
+    show.add_argument("doc", help=_("the document id"))
     show.set_defaults(func=_show)
 
 
@@ -47,7 +48,12 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"audit chain BROKEN: {exc}")
         return 1
     except LedgerError as exc:
-        print(f"error: the ledger of {args.config}: {exc}", file=sys.stderr)
+        print(
+            _("error: {problem}").format(
+                problem=_("the ledger of {file}: {error}").format(file=args.config, error=exc)
+            ),
+            file=sys.stderr,
+        )
         return 2
     finally:
         ledger.close()

@@ -5,14 +5,12 @@ Imported when a command fails, not when the parser is built."""
 
 from __future__ import annotations
 
-import errno
-import os
-import socket
 from pathlib import Path
 
 import aiormq.exceptions
 import yarl
 
+from docex.error_text import connection_reason, file_problem, unknown_host
 from docex.i18n import _
 from docex.unit.settings import UnitSettings
 
@@ -36,14 +34,14 @@ def describe_unit_error(exc: BaseException, settings_file: Path, settings: UnitS
             "{broker} does not let user {user!r} act as unit {unit!r}: check `unit` and"
             " amqp_url in {file}, or provision the unit again"
         ).format(broker=broker, user=url.user, unit=settings.unit, file=settings_file)
-    if isinstance(exc, socket.gaierror):
+    if unknown_host(exc):
         return _("cannot find the host {host!r}: check amqp_url in {file}").format(
             host=url.host, file=settings_file
         )
     if isinstance(exc, OSError) and exc.filename:
         return describe_file_error(exc)
     if isinstance(exc, ConnectionError | OSError | aiormq.exceptions.AMQPConnectionError):
-        reason = _reason(exc)
+        reason = connection_reason(exc)
         return _(
             "cannot reach {broker} ({reason}): is it running, and is amqp_url in {file} right?"
         ).format(broker=broker, reason=reason, file=settings_file)
@@ -55,12 +53,7 @@ def describe_unit_error(exc: BaseException, settings_file: Path, settings: UnitS
 
 
 def describe_file_error(exc: OSError) -> str:
-    what = {
-        errno.ENOENT: _("no such file"),
-        errno.EACCES: _("not allowed to read it"),
-        errno.EISDIR: _("it is a folder, not a file"),
-    }.get(exc.errno or 0, exc.strerror or _("cannot use it"))
-    return f"{exc.filename}: {what}"
+    return file_problem(exc)
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -71,7 +64,7 @@ def describe_exception(exc: BaseException) -> str:
 
 
 def describe_unexpected(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else "no detail"
+    text = str(exc).splitlines()[0] if str(exc) else "-"
     return _("unexpected failure ({kind}: {text}); run again with --debug for details").format(
         kind=type(exc).__name__, text=text
     )
@@ -79,11 +72,3 @@ def describe_unexpected(exc: BaseException) -> str:
 
 def _refused_login(exc: BaseException) -> bool:
     return "ACCESS_REFUSED" in str(exc) or "authentication" in str(exc).lower()
-
-
-def _reason(exc: BaseException) -> str:
-    """`connection refused` from an OSError, or from the errno AMQPConnectionError carries."""
-    code = exc.errno if isinstance(exc, OSError) else None
-    if code is None and exc.args and isinstance(exc.args[0], int):
-        code = exc.args[0]
-    return os.strerror(code).lower() if code else "no connection"

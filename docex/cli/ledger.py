@@ -83,7 +83,12 @@ def _prune(args: argparse.Namespace) -> int:
             lambda line: print(line, file=sys.stderr),
         )
     except LedgerError as exc:
-        print(f"error: the ledger of {args.config}: {exc}", file=sys.stderr)
+        print(
+            _("error: {problem}").format(
+                problem=_("the ledger of {file}: {error}").format(file=args.config, error=exc)
+            ),
+            file=sys.stderr,
+        )
         return 2
     finally:
         ledger.close()

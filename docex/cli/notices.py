@@ -9,6 +9,7 @@ from pathlib import Path
 
 from docex.cli.options import add_config_option
 from docex.config import Config
+from docex.error_text import file_problem
 from docex.i18n import _
 from docex.ledger.port import LedgerReads
 from docex.ledger.reader import with_ledger
@@ -17,21 +18,21 @@ from docex.ledger.records import NoticeRecord
 
 def add_notice_commands(subparsers: argparse._SubParsersAction) -> None:
     notices = subparsers.add_parser(
-        "notices", help="paper notices written when a fault outlasted the fallback time (§47)"
+        "notices", help=_("paper notices written when a fault outlasted the fallback time (§47)")
     )
     commands = notices.add_subparsers(dest="notices_command", required=True, metavar="COMMAND")
-    listing = commands.add_parser("list", help="every paper notice, oldest first")
+    listing = commands.add_parser("list", help=_("every paper notice, oldest first"))
     add_config_option(listing, _("the router's config"))
     listing.set_defaults(func=_list)
-    show = commands.add_parser("show", help="one notice: its file, unit, fault and documents")
+    show = commands.add_parser("show", help=_("one notice: its file, unit, fault and documents"))
     show.add_argument("id", type=int)
     add_config_option(show, _("the router's config"))
     show.set_defaults(func=_show)
     pdf = commands.add_parser(
-        "pdf", help="write one notice's PDF from the ledger (on any host, to print it)"
+        "pdf", help=_("write one notice's PDF from the ledger (on any host, to print it)")
     )
     pdf.add_argument("id", type=int)
-    pdf.add_argument("--out", type=Path, required=True, help="the file to write")
+    pdf.add_argument("--out", type=Path, required=True, help=_("the file to write"))
     add_config_option(pdf, _("the router's config"))
     pdf.set_defaults(func=_pdf)
 
@@ -82,9 +83,15 @@ def _pdf(args: argparse.Namespace) -> int:
         try:
             args.out.write_bytes(pdf)
         except OSError as exc:
-            print(f"error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+            print(
+                _("error: {problem}").format(problem=file_problem(exc, args.out)), file=sys.stderr
+            )
             return 2
-        print(f"paper notice {args.id}: {len(pdf)} bytes written to {args.out}")
+        print(
+            _("paper notice {id}: {size} bytes written to {path}").format(
+                id=args.id, size=len(pdf), path=args.out
+            )
+        )
         return 0
 
     return with_ledger(args.config, write)

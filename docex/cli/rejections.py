@@ -16,6 +16,7 @@ import functools
 import re
 import string
 
+from docex.error_text import os_reason
 from docex.i18n import N_, _
 
 # Each as the router writes it, with its values named: `{unit!r}` where the router quotes one.
@@ -293,7 +294,9 @@ def detail(message: str) -> str:
         match = pattern.fullmatch(message)
         if match:
             values = {
-                name: _(WORDS[value]) if name in _WORD_FIELDS and value in WORDS else value
+                name: _(WORDS[value])
+                if name in _WORD_FIELDS and value in WORDS
+                else os_reason(value)
                 for name, value in match.groupdict().items()
             }
             # The quotes the router put around a value came with it: keep them as they are.

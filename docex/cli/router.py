@@ -24,40 +24,44 @@ from docex.i18n import _
 
 
 def add_router_commands(subparsers: argparse._SubParsersAction) -> None:
-    router = subparsers.add_parser("router", help="the exchange daemon")
+    router = subparsers.add_parser("router", help=_("the exchange daemon"))
     router_commands = router.add_subparsers(dest="router_command", required=True, metavar="COMMAND")
-    run_parser = router_commands.add_parser("run", help="run the router until SIGTERM")
+    run_parser = router_commands.add_parser("run", help=_("run the router until SIGTERM"))
     add_config_option(run_parser, _("the router's config"))
     run_parser.add_argument(
         "--init-ledger",
         action="store_true",
-        help="first start only: create the ledger if it is missing (else a missing ledger"
-        " stops the router; see `docex ledger init`)",
+        help=_(
+            "first start only: create the ledger if it is missing (else a missing ledger"
+            " stops the router; see `docex ledger init`)"
+        ),
     )
     run_parser.set_defaults(func=_run)
     add_status_command(router_commands)
 
-    units = subparsers.add_parser("units", help="member units and their broker accounts")
+    units = subparsers.add_parser("units", help=_("member units and their broker accounts"))
     unit_commands = units.add_subparsers(dest="units_command", required=True, metavar="COMMAND")
     provision_parser = unit_commands.add_parser(
-        "provision", help="create each unit's RabbitMQ user with only its own permissions"
+        "provision", help=_("create each unit's RabbitMQ user with only its own permissions")
     )
     add_config_option(provision_parser, _("the router's config"))
     provision_parser.add_argument(
         "--password-dir",
         type=Path,
         required=True,
-        help="where each unit's broker password is kept (made if missing, mode 0600)",
+        help=_("where each unit's broker password is kept (made if missing, mode 0600)"),
     )
     provision_parser.add_argument(
         "--node",
-        help="the RabbitMQ node to administer (rabbitmqctl --node); default: [router]"
-        " broker_node, else rabbitmqctl's default, the local node",
+        help=_(
+            "the RabbitMQ node to administer (rabbitmqctl --node); default: [router]"
+            " broker_node, else rabbitmqctl's default, the local node"
+        ),
     )
     provision_parser.add_argument(
         "--rotate",
         action="store_true",
-        help="give units that already exist new passwords (their adapters need the new files)",
+        help=_("give units that already exist new passwords (their adapters need the new files)"),
     )
     provision_parser.set_defaults(func=_provision)
 
@@ -82,7 +86,10 @@ def add_router_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     import aio_pika
+    import yarl
 
+    from docex.cli import rejections
+    from docex.error_text import connection_problem, file_problem, login_refused
     from docex.ledger import lock
     from docex.ledger.errors import LedgerError
     from docex.ledger.location import is_postgresql
@@ -93,11 +100,10 @@ def _run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _error(str(exc))
     problems = startup_problems(config, args.config, create_ledger=args.init_ledger)
     for problem in problems:
-        print(f"error: cannot start the router: {problem}", file=sys.stderr)
+        _error(_("cannot start the router: {problem}").format(problem=problem))
     if problems:
         return 2
     # One router per SQLite file; routers sharing a PostgreSQL ledger divide the work among
@@ -106,28 +112,44 @@ def _run(args: argparse.Namespace) -> int:
         held: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     else:
         held = lock.held(Path(config.router.ledger))
+    broker = yarl.URL(config.router.amqp_url)
+    address = f"{broker.host}:{broker.port}"
     try:
         with held:
             asyncio.run(run(config, args.config, create_ledger=args.init_ledger))
-    except aio_pika.exceptions.ProbableAuthenticationError as exc:
-        print(f"error: the broker refused the router's login: {exc}", file=sys.stderr)
-        return 2
-    except (SealError, OSError, lock.LedgerInUse) as exc:
-        print(f"error: cannot start the router: {exc}", file=sys.stderr)
-        return 2
+    except aio_pika.exceptions.ProbableAuthenticationError:
+        return _error(
+            login_refused("RabbitMQ", address, broker.user, f"[router] amqp_url ({args.config})")
+        )
+    except SealError as exc:
+        problem = f"{exc.code}: {rejections.detail(exc.message)}"
+        return _error(_("cannot start the router: {problem}").format(problem=problem))
+    except OSError as exc:
+        problem = (
+            file_problem(exc)
+            if exc.filename
+            else connection_problem(exc, "RabbitMQ ([router] amqp_url)", address)
+        )
+        return _error(_("cannot start the router: {problem}").format(problem=problem))
+    except lock.LedgerInUse as exc:
+        return _error(_("cannot start the router: {problem}").format(problem=exc))
     except LedgerError as exc:
         if is_postgresql(config.router.ledger):
-            print(f"error: cannot start the router: {exc}", file=sys.stderr)
-            return 2
+            return _error(_("cannot start the router: {problem}").format(problem=exc))
         # At start the ledger's schema is written, and that does not wait for a lock.
-        print(
-            f"error: cannot start the router: the ledger {config.router.ledger} cannot be"
-            f" written ({exc}); is an sqlite3 shell or another program holding it? Close it"
-            " and start again",
-            file=sys.stderr,
+        return _error(
+            _(
+                "cannot start the router: the ledger {ledger} cannot be written ({error});"
+                " is an sqlite3 shell or another program holding it? Close it and start again"
+            ).format(ledger=config.router.ledger, error=exc)
         )
-        return 2
     return 0
+
+
+def _error(problem: str) -> int:
+    """One line on stderr, in the operator's language; exit status 2."""
+    print(_("error: {problem}").format(problem=problem), file=sys.stderr)
+    return 2
 
 
 def _provision(args: argparse.Namespace) -> int:
@@ -136,11 +158,10 @@ def _provision(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         node = args.node if args.node is not None else config.router.broker_node
-        print(f"broker node: {node or 'rabbitmqctl default (this machine)'}")
+        print(_("broker node: {node}").format(node=node or _("rabbitmqctl default (this machine)")))
         outcomes = provision(config, args.password_dir, node=node, rotate=args.rotate)
     except (ConfigError, ProvisionError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _error(str(exc))
     for outcome in outcomes:
         print(outcome.line())
     return 1 if any(outcome.problem for outcome in outcomes) else 0

@@ -30,7 +30,7 @@ _PROBE_TIMEOUT_S = 3.0
 def add_status_command(router_commands: argparse._SubParsersAction) -> None:
     status = router_commands.add_parser(
         "status",
-        help="is the router ready; open faults, unit links, what waits (exit 1 if unwell)",
+        help=_("is the router ready; open faults, unit links, what waits (exit 1 if unwell)"),
     )
     add_config_option(status, _("the router's config"))
     status.set_defaults(func=_status)

@@ -22,7 +22,7 @@ import msgspec
 
 from docex.cli import rejections
 from docex.cli.seal_presence import add_presence_arguments, assignment, collect_presence
-from docex.i18n import _
+from docex.i18n import N_, _
 from docex.seals import ceremony
 from docex.seals.carrier import PASSWORD_ENV
 from docex.seals.ceremony import CHANGE_REASONS
@@ -35,7 +35,7 @@ from docex.seals.seal import Seal
 
 MAX_COMMON_NAME_BYTES = 64  # X.509 upper bound, counted in UTF-8 bytes: ~21 Chinese characters
 
-_CEREMONY_EPILOG = (
+_CEREMONY_EPILOG = N_(
     "§21: held on the unit's written application (--application), signed by its head "
     "(--unit-head) and approved by a General Office leader (--approved-by). "
     "§23: the custodians custody.toml marks required must bring their shares, and a person of "
@@ -77,11 +77,13 @@ def _add_ca_init(commands: argparse._SubParsersAction) -> None:
     ca_init = commands.add_parser(
         "ca-init",
         help=_("create the exchange CA and split its key among custodians"),
-        description="Create the CA certificate (ca.crt), split the CA key into SLIP-39 shares, "
-        "one file per custodian in --shares-dir (mode 0600; hand each to its custodian and "
-        "delete it there), and write custody.toml, the empty revocation list "
-        "(revocations.crl), the register (issued.jsonl) and the ceremony log "
-        f"(ceremonies.jsonl). Without --custodian: {default_roles} (§23), both required.",
+        description=_(
+            "Create the CA certificate (ca.crt), split the CA key into SLIP-39 shares,"
+            " one file per custodian in --shares-dir (mode 0600; hand each to its custodian and"
+            " delete it there), and write custody.toml, the empty revocation list"
+            " (revocations.crl), the register (issued.jsonl) and the ceremony log"
+            " (ceremonies.jsonl). Without --custodian: {roles} (§23), both required."
+        ).format(roles=default_roles),
     )
     ca_init.add_argument("--dir", type=Path, required=True, help=_("new, empty CA directory"))
     ca_init.add_argument("--name", type=_common_name, required=True, help=_("CA display name"))
@@ -96,12 +98,14 @@ def _add_ca_reshare(commands: argparse._SubParsersAction) -> None:
     reshare = commands.add_parser(
         "ca-reshare",
         help=_("ceremony: split the CA key anew (a custodian changed, a share was lost or seen)"),
-        description="The custodians present open the CA with their shares, as at any "
-        "ceremony; the key is split again into new share files in --shares-dir and custody.toml "
-        "is replaced. Every later ceremony refuses the old shares: have them destroyed (they "
-        "would still rebuild the key in other SLIP-39 tools). The CA key and every seal stay "
-        "as they are. Without --custodian the custodians stay the same.",
-        epilog=_CEREMONY_EPILOG,
+        description=_(
+            "The custodians present open the CA with their shares, as at any"
+            " ceremony; the key is split again into new share files in --shares-dir and"
+            " custody.toml is replaced. Every later ceremony refuses the old shares: have them"
+            " destroyed (they would still rebuild the key in other SLIP-39 tools). The CA key"
+            " and every seal stay as they are. Without --custodian the custodians stay the same."
+        ),
+        epilog=_(_CEREMONY_EPILOG),
     )
     reshare.add_argument("--ca-dir", type=Path, required=True, help=_("directory made by ca-init"))
     reshare.add_argument(
@@ -144,7 +148,9 @@ def _add_custodian_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_make(commands: argparse._SubParsersAction) -> None:
     make = commands.add_parser(
-        "make", help=_("ceremony: issue a unit a new seal into a carrier"), epilog=_CEREMONY_EPILOG
+        "make",
+        help=_("ceremony: issue a unit a new seal into a carrier"),
+        epilog=_(_CEREMONY_EPILOG),
     )
     make.add_argument("--ca-dir", type=Path, required=True, help=_("directory made by ca-init"))
     make.add_argument("--unit", type=_unit_id, required=True, help=_("unit id"))
@@ -166,7 +172,7 @@ def _add_change(commands: argparse._SubParsersAction) -> None:
     change = commands.add_parser(
         "change",
         help=_("ceremony: replace a seal (new carrier) and revoke the old one"),
-        epilog=_CEREMONY_EPILOG,
+        epilog=_(_CEREMONY_EPILOG),
     )
     change.add_argument("--ca-dir", type=Path, required=True, help=_("directory made by ca-init"))
     change.add_argument("--serial", required=True, help=_("serial of the seal to replace"))
@@ -182,7 +188,7 @@ def _add_change(commands: argparse._SubParsersAction) -> None:
 
 def _add_destroy(commands: argparse._SubParsersAction) -> None:
     destroy = commands.add_parser(
-        "destroy", help=_("ceremony: revoke a seal from now on"), epilog=_CEREMONY_EPILOG
+        "destroy", help=_("ceremony: revoke a seal from now on"), epilog=_(_CEREMONY_EPILOG)
     )
     destroy.add_argument("--ca-dir", type=Path, required=True, help=_("directory made by ca-init"))
     destroy.add_argument("--serial", required=True, help=_("serial of the seal to revoke"))

@@ -73,11 +73,16 @@ def _ask(
     for custodian in custody.custodians:
         label = f"{custodian.title} ({custodian.role})"
         if custodian.role not in names:
-            name = input(f"person present for {label}, empty if absent: ").strip()
+            name = input(
+                _("person present for {custodian}, empty if absent: ").format(custodian=label)
+            ).strip()
             if not name:
                 continue
             names[custodian.role] = name
         if custodian.role not in shares:
-            shares[custodian.role] = " ".join(getpass.getpass(f"share words of {label}: ").split())
+            words = getpass.getpass(_("share words of {custodian}: ").format(custodian=label))
+            shares[custodian.role] = " ".join(words.split())
     if owner is not None and owner not in names:
-        names[owner] = input(f"person present for unit {owner}, whose seal it is: ").strip()
+        names[owner] = input(
+            _("person present for unit {unit}, whose seal it is: ").format(unit=owner)
+        ).strip()

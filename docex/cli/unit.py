@@ -32,7 +32,6 @@ from docex.unit.delivery_files import readable_name, save_delivery
 from docex.unit.settings import UnitSettings
 
 if TYPE_CHECKING:
-    from docex.ledger.mailbox import Mailbox
     from docex.unit.client import UnitClient
 
 
@@ -140,9 +139,7 @@ async def _send(args: argparse.Namespace, settings: UnitSettings) -> int:
     fingerprint = sending_fingerprint(content, doc_no=args.doc_no, to=args.to, cc=args.cc)
     mailbox = Mailbox(Path(settings.mailbox))
     try:
-        earlier = None if args.again else mailbox.last_sent(fingerprint)
-        if earlier is not None and _was_rejected(mailbox, earlier.message_id):
-            earlier = None
+        earlier = None if args.again else mailbox.earlier_send(fingerprint)
         if earlier is not None and earlier.confirmed:
             envelope = _submitted(earlier.submit).envelope
             print(
@@ -261,11 +258,6 @@ def _submitted(body: bytes) -> wire.Submit:
     command = wire.decode_command(body)
     assert isinstance(command, wire.Submit)
     return command
-
-
-def _was_rejected(mailbox: Mailbox, message_id: str) -> bool:
-    answer = mailbox.answer_to(message_id)
-    return isinstance(answer, wire.Status) and answer.state == "rejected"
 
 
 async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from docex import wire
 from docex.cli.unit_support import print_answer, sync, with_client
+from docex.i18n import _
 from docex.unit.settings import UnitSettings
 
 if TYPE_CHECKING:
@@ -18,32 +19,32 @@ V = wire.VERSION
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    info = commands.add_parser("info", help="exchange information: updates, requests, reports")
+    info = commands.add_parser("info", help=_("exchange information: updates, requests, reports"))
     kinds = info.add_subparsers(dest="info_command", required=True, metavar="KIND")
 
     request = _item(kinds, "request", "ask units to handle something (请求办理事项, §42)")
-    request.add_argument("--to", type=_units, required=True, help="the handling units: A,B")
-    request.add_argument("--deadline", default="", help="ISO 8601 with offset, optional")
+    request.add_argument("--to", type=_units, required=True, help=_("the handling units: A,B"))
+    request.add_argument("--deadline", default="", help=_("ISO 8601 with offset, optional"))
     request.set_defaults(func=_send(lambda a: _info(a, "request", to=a.to, deadline=a.deadline)))
 
-    reply = kinds.add_parser("reply", help="reply to a request, or explain a delay (§42)")
+    reply = kinds.add_parser("reply", help=_("reply to a request, or explain a delay (§42)"))
     reply.add_argument("info_id")
     reply.add_argument("--content", required=True)
-    reply.add_argument("--delay", action="store_true", help="explain why it will be late")
+    reply.add_argument("--delay", action="store_true", help=_("explain why it will be late"))
     reply.set_defaults(
         func=_send(lambda a: wire.Reply(v=V, info_id=a.info_id, content=a.content, delay=a.delay))
     )
 
     update = _item(kinds, "update", "file a work update (工作动态, §41)")
-    update.add_argument("--period", required=True, help="2026 (annual) or 2026-03 (monthly)")
+    update.add_argument("--period", required=True, help=_("2026 (annual) or 2026-03 (monthly)"))
     update.add_argument("--part", choices=["summary", "plan"], required=True)
     update.set_defaults(func=_send(lambda a: _info(a, "update", period=a.period, part=a.part)))
 
     submit = _item(kinds, "submit", "government information to the General Office (§44)")
-    submit.add_argument("--with", dest="co_units", type=_units, default=[], help="joint: A,B")
-    submit.add_argument("--authors", type=_units, default=[], help="authors: 张三,李四")
-    submit.add_argument("--revision", action="store_true", help="a revision (修改稿)")
-    submit.add_argument("--solicited", action="store_true", help="solicited (约稿)")
+    submit.add_argument("--with", dest="co_units", type=_units, default=[], help=_("joint: A,B"))
+    submit.add_argument("--authors", type=_units, default=[], help=_("authors: 张三,李四"))
+    submit.add_argument("--revision", action="store_true", help=_("a revision (修改稿)"))
+    submit.add_argument("--solicited", action="store_true", help=_("solicited (约稿)"))
     submit.set_defaults(
         func=_send(
             lambda a: _info(
@@ -62,28 +63,28 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     report.set_defaults(func=_send(lambda a: _info(a, "report", to=a.to)))
 
     publish = _item(kinds, "publish", "publish a periodical issue (刊物, §45)")
-    publish.add_argument("--issue", required=True, help="e.g. 2026年第11期")
-    publish.add_argument("--readers", type=_units, default=[], help="reader units: A,B")
-    publish.add_argument("--group", default="", help="a reader group from the router config")
+    publish.add_argument("--issue", required=True, help=_("e.g. 2026年第11期"))
+    publish.add_argument("--readers", type=_units, default=[], help=_("reader units: A,B"))
+    publish.add_argument("--group", default="", help=_("a reader group from the router config"))
     publish.set_defaults(
         func=_send(
             lambda a: _info(a, "periodical", issue=a.issue, readers=a.readers, reader_group=a.group)
         )
     )
 
-    adopt = kinds.add_parser("adopt", help="the General Office adopts (采用) a piece (§44)")
+    adopt = kinds.add_parser("adopt", help=_("the General Office adopts (采用) a piece (§44)"))
     adopt.add_argument("info_id")
     adopt.set_defaults(func=_send(lambda a: wire.Adopt(v=V, info_id=a.info_id)))
 
-    inbox = kinds.add_parser("inbox", help="information received, and reminders")
+    inbox = kinds.add_parser("inbox", help=_("information received, and reminders"))
     inbox.set_defaults(func=sync(_inbox))
 
 
 def _item(kinds: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
     parser = kinds.add_parser(name, help=help)
     parser.add_argument("--title", required=True)
-    parser.add_argument("--content", default="", help="the text itself")
-    parser.add_argument("--content-file", type=Path, help="read the text from this file")
+    parser.add_argument("--content", default="", help=_("the text itself"))
+    parser.add_argument("--content-file", type=Path, help=_("read the text from this file"))
     parser.add_argument("--timeout", type=float, default=30.0)
     return parser
 

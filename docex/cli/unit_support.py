@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docex import wire
+from docex.error_text import file_problem
 from docex.filenames import is_unprintable
 from docex.i18n import N_, _
 from docex.seals.carrier import PASSWORD_ENV
@@ -100,7 +101,7 @@ def read_file(path: Path) -> bytes:
     except PermissionError:
         raise CommandError(_("{path}: not allowed to read it").format(path=path)) from None
     except OSError as exc:
-        raise CommandError(f"{path}: cannot read it ({exc.strerror})") from None
+        raise CommandError(file_problem(exc, path)) from None
 
 
 def seal_password(file: Path | None) -> str:
@@ -196,4 +197,4 @@ def print_answer(answer: wire.Answer) -> int:
             line += f" ({answer.message})"
         print(line)
         return 0
-    raise CommandError(f"unexpected answer {wire.type_name(answer)}")
+    raise CommandError(_("unexpected answer {kind}").format(kind=wire.type_name(answer)))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from docex.cli.options import add_config_option
+from docex.i18n import _
 
 if TYPE_CHECKING:
     from docex.config import Config
@@ -32,38 +33,38 @@ NEW_PASSWORD_ENV = "DOCEX_NEW_PERSON_PASSWORD"
 
 def add_users_commands(subparsers: argparse._SubParsersAction) -> None:
     users = subparsers.add_parser(
-        "users", help="a unit's people, their roles and credentials (用户与角色, §13–§15)"
+        "users", help=_("a unit's people, their roles and credentials (用户与角色, §13–§15)")
     )
     commands = users.add_subparsers(dest="users_command", required=True, metavar="COMMAND")
 
-    add = commands.add_parser("add", help="open an account: a person, their roles, a credential")
+    add = commands.add_parser("add", help=_("open an account: a person, their roles, a credential"))
     _unit_and_name(add)
-    add.add_argument("--chinese-name", required=True, help="the person's name, e.g. 张三")
+    add.add_argument("--chinese-name", required=True, help=_("the person's name, e.g. 张三"))
     add.add_argument(
         "--roles",
         required=True,
-        help="comma-separated: 发文/send, 收文/receive, 打印/print, 信息/info, 管理/admin",
+        help=_("comma-separated: 发文/send, 收文/receive, 打印/print, 信息/info, 管理/admin"),
     )
-    add.add_argument("--mobile", default="", help="for SMS reminders (§16)")
+    add.add_argument("--mobile", default="", help=_("for SMS reminders (§16)"))
     add.add_argument(
         "--system",
         action="store_true",
-        help="a system account of the unit (a hot folder, an MQTT bridge), not a person",
+        help=_("a system account of the unit (a hot folder, an MQTT bridge), not a person"),
     )
     _credential_out(add)
     add.set_defaults(func=_add)
 
-    listing = commands.add_parser("list", help="the register: everyone, or one unit's people")
+    listing = commands.add_parser("list", help=_("the register: everyone, or one unit's people"))
     add_config_option(listing, "the router's config")
-    listing.add_argument("--unit", default="", help="only this unit")
+    listing.add_argument("--unit", default="", help=_("only this unit"))
     listing.set_defaults(func=_list)
 
-    disable = commands.add_parser("disable", help="the person may no longer act")
+    disable = commands.add_parser("disable", help=_("the person may no longer act"))
     _unit_and_name(disable)
     disable.set_defaults(func=_disable)
 
     reset = commands.add_parser(
-        "reset", help="a new credential with an initial password; the old one is revoked"
+        "reset", help=_("a new credential with an initial password; the old one is revoked")
     )
     _unit_and_name(reset)
     _credential_out(reset)
@@ -71,27 +72,27 @@ def add_users_commands(subparsers: argparse._SubParsersAction) -> None:
 
     passwd = commands.add_parser(
         "passwd",
-        help="replace a credential's password (the initial one first of all)",
+        help=_("replace a credential's password (the initial one first of all)"),
         description=f"Asks for the current and the new password (or reads them from"
         f" $DOCEX_PERSON_PASSWORD and ${NEW_PASSWORD_ENV}).",
     )
-    passwd.add_argument("credential", type=Path, help="the personal credential file")
+    passwd.add_argument("credential", type=Path, help=_("the personal credential file"))
     passwd.set_defaults(func=_passwd)
 
 
 def _unit_and_name(parser: argparse.ArgumentParser) -> None:
     add_config_option(parser, "the router's config")
-    parser.add_argument("--unit", required=True, help="the unit's id")
-    parser.add_argument("name", help="the account's id (letters, digits, . _ -), e.g. zhangsan")
+    parser.add_argument("--unit", required=True, help=_("the unit's id"))
+    parser.add_argument("name", help=_("the account's id (letters, digits, . _ -), e.g. zhangsan"))
     parser.add_argument(
         "--by",
         default="",
-        help="the unit's administrator (管理) making the change; required once it has one",
+        help=_("the unit's administrator (管理) making the change; required once it has one"),
     )
     parser.add_argument(
         "--by-credential",
         type=Path,
-        help="the administrator's credential (password from $DOCEX_PERSON_PASSWORD, or asked)",
+        help=_("the administrator's credential (password from $DOCEX_PERSON_PASSWORD, or asked)"),
     )
 
 
@@ -100,7 +101,7 @@ def _credential_out(parser: argparse.ArgumentParser) -> None:
         "--credential-out",
         type=Path,
         required=True,
-        help="where to write the new credential file (must not exist)",
+        help=_("where to write the new credential file (must not exist)"),
     )
 
 
@@ -126,7 +127,12 @@ def _run(args: argparse.Namespace, act: object) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (LedgerError, OSError) as exc:
-        print(f"error: the ledger of {args.config}: {exc}", file=sys.stderr)
+        print(
+            _("error: {problem}").format(
+                problem=_("the ledger of {file}: {error}").format(file=args.config, error=exc)
+            ),
+            file=sys.stderr,
+        )
         return 2
     return 0
 

@@ -100,6 +100,14 @@ class Journal:
             )
         return self._drop(drop.id)
 
+    def sealed_here(self, envelope_id: str) -> bool:
+        """Whether this hot folder sealed and sent the document: what the office system drops
+        twice is its own business; only a repeat of a clerk's `docex unit send` is refused."""
+        row = self._db.execute(
+            "SELECT 1 FROM drops WHERE envelope_id = ? LIMIT 1", (envelope_id,)
+        ).fetchone()
+        return row is not None
+
     def mark_filed(self, drop: Drop) -> None:
         with self._db:
             self._db.execute("UPDATE drops SET filed = 1 WHERE id = ?", (drop.id,))

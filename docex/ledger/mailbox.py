@@ -138,6 +138,17 @@ class Mailbox:
         doc_id, message_id, submit, confirmed = row
         return SentDocument(str(doc_id), str(message_id), bytes(submit), bool(confirmed))
 
+    def earlier_send(self, fingerprint: str) -> SentDocument | None:
+        """The latest document sent with this fingerprint, unless the router refused it: a
+        refused send may be put right and sent again."""
+        earlier = self.last_sent(fingerprint)
+        if earlier is None:
+            return None
+        answer = self.answer_to(earlier.message_id)
+        if isinstance(answer, wire.Status) and answer.state == "rejected":
+            return None
+        return earlier
+
     def answer_to(self, ref: str) -> wire.Answer | None:
         row = self._db.execute(
             "SELECT body FROM messages WHERE ref = ? ORDER BY rowid LIMIT 1", (ref,)

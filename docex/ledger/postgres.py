@@ -23,6 +23,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 
+from docex.error_text import postgres_problem
 from docex.ledger import schema
 from docex.ledger.errors import LedgerError, LedgerUnavailable
 from docex.ledger.records import RouterRecord
@@ -319,6 +320,8 @@ class _Connection:
                 application_name=f"docex {socket.gethostname()}",
                 **_KEEPALIVES,
             )
+        except psycopg.OperationalError as exc:
+            raise LedgerUnavailable(postgres_problem(exc, _address(self._url)), "gone") from exc
         except psycopg.Error as exc:
             raise _translated(exc, self._url) from exc
         conn.execute(
@@ -409,6 +412,15 @@ def _translated(error: psycopg.Error, url: str) -> LedgerError:
 def _signed(objid: int) -> int:
     """pg_locks shows a lock's int4 key as an unsigned oid."""
     return objid - (1 << 32) if objid >= 1 << 31 else objid
+
+
+def _address(url: str) -> str:
+    """HOST:PORT/DATABASE of the URL, without its password."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return "?"
+    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
 
 
 def _safe(url: str) -> str:

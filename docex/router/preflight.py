@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from docex.config import Config
+from docex.i18n import _
 from docex.ledger.location import is_postgresql
 from docex.router import credentials
 from docex.writable import blocked_by
@@ -40,37 +41,43 @@ def missing_seal_password(config: Config) -> str | None:
     starting router, a warning for a check run by hand, outside the service."""
     if credentials.seal_password_file(config) is not None:
         return None
-    return (
+    return _(
         "router.seal_password_file: not set, and no seal-password credential"
-        f" ($CREDENTIALS_DIRECTORY/{credentials.SEAL_PASSWORD}); name the file, or give the"
+        " ($CREDENTIALS_DIRECTORY/{name}); name the file, or give the"
         " credential (LoadCredential= in docex-router.service)"
-    )
+    ).format(name=credentials.SEAL_PASSWORD)
 
 
 def _ledger_problems(ledger: Path, config_path: Path, create: bool) -> list[str]:
     where = f"router.ledger: {ledger}"
     if ledger.is_dir():
-        return [f"{where} is a directory; name the ledger file inside it"]
+        return [_("{where} is a directory; name the ledger file inside it").format(where=where)]
     if not ledger.exists():
         if not create:
             return [
-                f"{where}: no ledger there; `docex ledger init --config {config_path}` creates"
-                " it (or restore a backup: `docex ledger restore`)"
+                _(
+                    "{where}: no ledger there; `docex ledger init --config {config}` creates"
+                    " it (or restore a backup: `docex ledger restore`)"
+                ).format(where=where, config=config_path)
             ]
         return _creatable(where, ledger.parent)
     problems = []
     if not os.access(ledger, os.R_OK | os.W_OK):
-        problems.append(f"{where}: cannot read and write it as this user")
+        problems.append(_("{where}: cannot read and write it as this user").format(where=where))
     # SQLite writes the write-ahead log and the lock file beside the ledger.
     if not os.access(ledger.parent, os.W_OK | os.X_OK):
-        problems.append(f"{where}: its folder {ledger.parent} is not writable as this user")
+        problems.append(
+            _("{where}: its folder {folder} is not writable as this user").format(
+                where=where, folder=ledger.parent
+            )
+        )
     return problems
 
 
 def _spool_problems(spool: Path) -> list[str]:
     where = f"links.spool_dir: {spool}"
     if spool.exists() and not spool.is_dir():
-        return [f"{where} is not a folder"]
+        return [_("{where} is not a folder").format(where=where)]
     return _creatable(where, spool)
 
 
@@ -78,7 +85,11 @@ def _creatable(where: str, folder: Path) -> list[str]:
     blocker = blocked_by(folder)
     if blocker is None:
         return []
-    return [f"{where}: cannot write there as this user, {blocker} is not a writable folder"]
+    return [
+        _("{where}: cannot write there as this user, {blocker} is not a writable folder").format(
+            where=where, blocker=blocker
+        )
+    ]
 
 
 def _secret_problems(config: Config, starting: bool) -> list[str]:
@@ -87,5 +98,5 @@ def _secret_problems(config: Config, starting: bool) -> list[str]:
     for name in (credentials.SEAL_PASSWORD, credentials.BROKER_PASSWORD):
         given = credentials.credential(name)
         if given is not None and not os.access(given, os.R_OK):
-            problems.append(f"credential {given}: cannot read it as this user")
+            problems.append(_("credential {path}: cannot read it as this user").format(path=given))
     return problems

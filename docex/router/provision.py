@@ -26,6 +26,7 @@ from pathlib import Path
 import yarl
 
 from docex.config import Config, Unit
+from docex.i18n import N_, _
 from docex.topology import Names
 
 
@@ -44,8 +45,22 @@ class Outcome:
     problem: str = ""
 
     def line(self) -> str:
-        text = f"{self.unit}: user {self.user} {self.action}; permissions set: {self.permissions}"
-        return f"{text}; PROBLEM: {self.problem}" if self.problem else text
+        """In the operator's language; the words of `action` and `permissions` too."""
+        action = _(_ACTIONS[self.action]) if self.action in _ACTIONS else self.action
+        text = _("{unit}: user {user} {action}; permissions set: {permissions}").format(
+            unit=self.unit, user=self.user, action=action, permissions=self.permissions
+        )
+        if not self.problem:
+            return text
+        return _("{line}; PROBLEM: {problem}").format(line=text, problem=self.problem)
+
+
+_ACTIONS = {
+    "created": N_("created"),
+    "kept": N_("kept"),
+    "rotated": N_("rotated"),
+    "revoked": N_("revoked"),
+}
 
 
 # The broker this machine runs; tests pass the command for a private node instead.
@@ -72,13 +87,24 @@ class _Broker:
                 timeout=60,
             )
         except FileNotFoundError as exc:
-            raise ProvisionError(f"{self.rabbitmqctl[0]} is not installed on this machine") from exc
+            raise ProvisionError(
+                _("{program} is not installed on this machine; install RabbitMQ's tools").format(
+                    program=self.rabbitmqctl[0]
+                )
+            ) from exc
         except subprocess.TimeoutExpired as exc:
-            raise ProvisionError(f"rabbitmqctl {args[0]} did not answer within 60 s") from exc
+            raise ProvisionError(
+                _("rabbitmqctl {command} did not answer within 60 s: is the node up?").format(
+                    command=args[0]
+                )
+            ) from exc
         if check and done.returncode != 0:
-            where = f" on node {self.node}" if self.node else ""
             first = next((line for line in done.stderr.splitlines() if line.strip()), "")
-            raise ProvisionError(f"rabbitmqctl {args[0]}{where} failed: {first.strip()}")
+            raise ProvisionError(
+                _("rabbitmqctl {command} on node {node} failed: {output}").format(
+                    command=args[0], node=self.node or _("(default)"), output=first.strip()
+                )
+            )
         return done
 
     def users(self) -> set[str]:
@@ -154,7 +180,7 @@ def provision(
         if unit.status != "active":
             if unit.amqp_user in existing:
                 _revoke(broker, config, unit)
-                outcomes.append(Outcome(unit.id, unit.amqp_user, unit.status, "none"))
+                outcomes.append(Outcome(unit.id, unit.amqp_user, unit.status, _("none")))
             continue
         action, problem = _account(broker, unit, password_dir, unit.amqp_user in existing, rotate)
         writes, reads = names.inbound(unit.id), names.unit_queue(unit.id)
@@ -168,7 +194,13 @@ def provision(
             f"^{re.escape(reads)}$",
         )
         outcomes.append(
-            Outcome(unit.id, unit.amqp_user, action, f"write {writes}, read {reads}", problem)
+            Outcome(
+                unit.id,
+                unit.amqp_user,
+                action,
+                _("write {writes}, read {reads}").format(writes=writes, reads=reads),
+                problem,
+            )
         )
     return outcomes
 
@@ -186,13 +218,13 @@ def _account(
         _write_password(path, password)
         return "rotated", ""
     if not path.exists():
-        return "kept", (
-            f"no password file {path}; the password is in the --password-dir it was first"
+        return "kept", _(
+            "no password file {path}; the password is in the --password-dir it was first"
             " made with, or run again with --rotate to set a new one (and give it to the unit)"
-        )
+        ).format(path=path)
     if not broker.authenticates(unit.amqp_user, path.read_text().strip()):
-        return "kept", (
-            f"{path} is not the broker's password for {unit.amqp_user}; run again with"
+        return "kept", _(
+            "{path} is not the broker's password for {user}; run again with"
             " --rotate to set it anew (and give it to the unit)"
-        )
+        ).format(path=path, user=unit.amqp_user)
     return "kept", ""

@@ -67,7 +67,7 @@ def test_bad_invocations_are_one_line_each(config_file: Path, tmp_path: Path) ->
     assert "[board] subjects names no certificate subject" in done.stderr
     assert done.stderr.count("\n") == 1
     done = board("--config", str(tmp_path / "missing.toml"))
-    assert done.returncode == 2 and "cannot read" in done.stderr
+    assert done.returncode == 2 and "missing.toml: no such file or folder" in done.stderr
 
 
 def test_it_serves_the_ledger_read_only_until_sigterm(config_file: Path, tmp_path: Path) -> None:

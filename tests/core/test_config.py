@@ -108,7 +108,7 @@ def test_unknown_keys_wrong_types_and_meaning_are_all_listed_in_one_run(tmp_path
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="no such file or folder; check the name"):
         load_config(tmp_path / "absent.toml")
 
 
@@ -127,8 +127,8 @@ def test_config_check_names_the_files_the_router_could_not_read(tmp_path: Path) 
     assert problems == [
         f"error: router.ledger: {tmp_path / 'ledger.sqlite'}: no ledger there; `docex ledger"
         f" init --config {config}` creates it (or restore a backup: `docex ledger restore`)",
-        f"error: router.seal_password_file: cannot read {tmp_path / 'x.password'}:"
-        " No such file or directory",
-        f"error: seals.ca_certificate: cannot read {tmp_path / 'ca.crt'}:"
-        " No such file or directory",
+        f"error: router.seal_password_file: {tmp_path / 'x.password'}:"
+        " no such file or folder; check the name",
+        f"error: seals.ca_certificate: {tmp_path / 'ca.crt'}:"
+        " no such file or folder; check the name",
     ]

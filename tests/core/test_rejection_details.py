@@ -111,11 +111,11 @@ def test_a_rejection_made_by_the_router_reads_back(chinese: None) -> None:
     [
         (
             "cannot read CA certificate /x/ca.crt: No such file or directory",
-            "无法读取 CA 证书 /x/ca.crt：No such file or directory",
+            "无法读取 CA 证书 /x/ca.crt：文件或文件夹不存在",
         ),
         (
             "cannot read /x/issued.jsonl: Permission denied",
-            "无法读取 /x/issued.jsonl：Permission denied",
+            "无法读取 /x/issued.jsonl：无权限",
         ),
         (
             "seal 0a1b is a signing seal; a verification seal is required",

@@ -248,10 +248,12 @@ async def test_bad_drops_are_rejected_with_a_readable_reason(
     await running.until((folder.rejected / "nobody.pdf.rejected.txt").exists, "the router")
     assert reason("secret.pdf").startswith("excluded_classification: secret documents")
     assert reason("typo.pdf") == (
-        "invalid_sidecar: Invalid enum value 'pubilc' - at `$.classification`"
+        "invalid_sidecar: typo.pdf.toml: classification: not one of the allowed values: 'pubilc'"
     )
-    assert reason("no-number.pdf") == ("invalid_sidecar: Object missing required field `doc_no`")
-    assert reason("broken.pdf").startswith("invalid_sidecar: not TOML:")
+    assert reason("no-number.pdf") == (
+        "invalid_sidecar: no-number.pdf.toml: doc_no: missing required field `doc_no`"
+    )
+    assert reason("broken.pdf").startswith("invalid_sidecar: broken.pdf.toml line 1, column ")
     assert reason("nobody.pdf") == "unknown_recipient: no unit 'nobody' is registered"
     assert reason("notes.txt").startswith("unknown_format: notes.txt is neither PDF nor OFD")
     assert reason("orphan.pdf").startswith("missing_document: no orphan.pdf")
@@ -817,3 +819,66 @@ async def test_a_drop_sent_again_from_the_command_line_is_a_repeat(
     assert code == 1 and out.startswith("already sent:"), out
     assert sent_id(out) == first
     assert documents_by_title(config) == {"关于年终工作的通知": 1}
+
+
+async def test_a_clerks_send_dropped_again_is_refused_with_the_first_id(
+    start: Callable[[], Running], config: Config, settings: HotFolderSettings, tmp_path: Path
+) -> None:
+    """§31: a clerk sends with `docex unit send`, then the same file, 文号 and recipients come
+    through the hot folder: the drop is refused with the first id in its rejected/ note, and
+    the recipient gets one document. `again = true` in the sidecar sends it as a new one."""
+    from tests.command_line import docex as clerk
+    from tests.command_line import sent_id
+
+    running = start()
+    folder = running.folder
+    document = tmp_path / "notice.pdf"
+    document.write_bytes(PDF)
+    unit_file = write_unit_settings(tmp_path / "unit.toml", settings.unit)
+    code, out = await clerk(
+        "unit", "--config", str(unit_file), "send", str(document),
+        "--to", "education", "--cc", "finance", "--copies-all", "1",
+        "--title", "关于年终工作的通知", "--doc-no", "穗府办〔2026〕12号", "--sealed-by", "张三",
+    )  # fmt: skip
+    assert code == 0, out
+    first = sent_id(out)
+
+    fields = {"to": ["education"], "cc": ["finance"], "title": "retyped"}
+    drop(folder.outbox, "通知.pdf", sidecar(**fields))
+    note = folder.rejected / "通知.pdf.rejected.txt"
+    await running.until(note.exists, "the rejection note")
+    assert note.read_text().startswith(
+        f"already_sent: already sent: 穗府办〔2026〕12号 《关于年终工作的通知》 id {first};"
+    )
+    assert documents_by_title(config) == {"关于年终工作的通知": 1}
+
+    drop(folder.outbox, "通知.pdf", sidecar(**fields, again=True))
+    await running.until((folder.sent / "通知.pdf.sent.json").exists, "the sent note")
+    assert documents_by_title(config) == {"关于年终工作的通知": 1, "retyped": 1}
+
+
+async def test_a_clerks_send_the_broker_never_confirmed_goes_out_with_the_drop(
+    start: Callable[[], Running], config: Config, settings: HotFolderSettings, pki: Pki
+) -> None:
+    """§31: `docex unit send` recorded a document but the broker never confirmed it (the clerk
+    was told "not sent yet"). The same file, 文号 and recipients dropped into the hot folder
+    send that document, under its first id, once."""
+    from docex.ledger.mailbox import Mailbox
+    from docex.unit.compose import sending_fingerprint
+
+    envelope = sealed_envelope(pki.signing[OFFICE], title="未确认的发文")
+    mailbox = Mailbox(Path(settings.unit.mailbox))
+    mailbox.record_sending(
+        sending_fingerprint(PDF, doc_no=envelope.doc_no, to=["finance"], cc=[]),
+        envelope.id,
+        uuid7(),
+        wire.encode(submit(envelope)),
+    )
+    mailbox.close()
+
+    running = start()
+    drop(running.folder.outbox, "x.pdf", sidecar("retyped"))
+    note = running.folder.sent / "x.pdf.sent.json"
+    await running.until(note.exists, "the sent note")
+    assert json.loads(note.read_text())["id"] == envelope.id
+    assert documents_by_title(config) == {"未确认的发文": 1}

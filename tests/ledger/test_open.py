@@ -83,5 +83,5 @@ def test_an_unreachable_postgresql_ledger_is_one_clear_line() -> None:
     with pytest.raises(LedgerUnavailable) as raised:
         open_ledger("postgresql://docex:secret@127.0.0.1:1/ledger?connect_timeout=2")
     message = str(raised.value)
-    assert message.startswith("PostgreSQL ledger ledger on 127.0.0.1:1:"), message
+    assert message.startswith("PostgreSQL at 127.0.0.1:1/ledger refused the connection"), message
     assert "secret" not in message

@@ -31,7 +31,10 @@ import msgspec
 import structlog
 
 from docex import wire
+from docex.config_shape import msgspec_problem
+from docex.error_text import toml_problem
 from docex.filenames import write_inside
+from docex.i18n import _
 from docex.ids import uuid7
 from docex.seals.seal import Seal
 from docex.unit.client import UnitClient
@@ -78,9 +81,10 @@ def parse_control(text: str) -> ControlFile:
     try:
         return msgspec.convert(tomllib.loads(text), ControlFile)
     except tomllib.TOMLDecodeError as exc:
-        raise ControlError(f"invalid_control: not TOML: {exc}") from exc
+        problem = toml_problem(_("the control file"), exc)
+        raise ControlError(f"invalid_control: {problem}") from exc
     except msgspec.ValidationError as exc:
-        raise ControlError(f"invalid_control: {exc}") from exc
+        raise ControlError(f"invalid_control: {msgspec_problem(str(exc))}") from exc
 
 
 def command_for(control: ControlFile) -> wire.Command:
@@ -96,7 +100,10 @@ def command_for(control: ControlFile) -> wire.Command:
     }.get(control.action, ())
     missing = [field for field in needs if not getattr(control, field)]
     if missing:
-        raise ControlError(f"invalid_control: {control.action} needs {', '.join(missing)}")
+        needed = _("{action} needs {fields}").format(
+            action=control.action, fields=", ".join(missing)
+        )
+        raise ControlError(f"invalid_control: {needed}")
     match control.action:
         case "print":
             return wire.PrintRequest(v=v, doc_id=doc_id, copies=control.copies)

@@ -9,7 +9,9 @@ import os
 from pathlib import Path
 
 from docex.adapters.hotfolder.sidecar import DropError
+from docex.error_text import file_problem
 from docex.filenames import write_inside
+from docex.i18n import _
 from docex.ledger.journal import Drop
 from docex.ledger.mailbox import StoredDelivery
 from docex.unit.delivery_files import (
@@ -60,17 +62,28 @@ class Folder:
         try:
             size = document.stat().st_size
             if size > max_bytes:
-                raise DropError("too_large", f"{name} is {size} bytes, the limit is {max_bytes}")
+                raise DropError(
+                    "too_large",
+                    _("{name} is {size} bytes, the limit is {limit}").format(
+                        name=name, size=size, limit=max_bytes
+                    ),
+                )
             sidecar = (self.outbox / f"{name}{SIDECAR}").read_text(encoding="utf-8")
             return document.read_bytes(), sidecar
         except FileNotFoundError:
             raise DropError(
-                "missing_document", f"no {name} next to its sidecar {name}{SIDECAR}"
+                "missing_document",
+                _("no {name} next to its sidecar {sidecar}").format(
+                    name=name, sidecar=f"{name}{SIDECAR}"
+                ),
             ) from None
         except UnicodeDecodeError:
-            raise DropError("invalid_sidecar", f"{name}{SIDECAR} is not UTF-8") from None
+            raise DropError(
+                "invalid_sidecar",
+                _("{sidecar} is not UTF-8; save it as UTF-8").format(sidecar=f"{name}{SIDECAR}"),
+            ) from None
         except OSError as exc:
-            raise DropError("unreadable", f"cannot read {name}: {exc.strerror}") from None
+            raise DropError("unreadable", file_problem(exc, name)) from None
 
     def result_taken(self, outcome: str, name: str) -> bool:
         """Whether an earlier drop of this name was filed under `outcome` already."""

@@ -18,10 +18,13 @@ import structlog
 
 from docex import formats, wire
 from docex.adapters.hotfolder.folder import Folder
-from docex.adapters.hotfolder.sidecar import DropError, parse_sidecar
+from docex.adapters.hotfolder.sidecar import DropError, Sidecar, parse_sidecar
+from docex.cli import rejections
 from docex.clock import Clock
+from docex.i18n import _
 from docex.ids import uuid7
 from docex.ledger.journal import Drop, Journal
+from docex.ledger.mailbox import SentDocument
 from docex.seals.seal import Seal
 from docex.unit.client import UnitClient
 from docex.unit.compose import apply_seal, compose, sending_fingerprint
@@ -76,24 +79,53 @@ class Outgoing:
 
     async def _take(self, name: str) -> None:
         try:
-            submit = self._prepare(name)
+            content, sidecar_text = self._folder.read_drop(name, self._max_document_bytes)
+            sidecar = parse_sidecar(sidecar_text, f"{name}.toml")
+            earlier = None if sidecar.again else self._clerk_sent(content, sidecar)
+            if earlier is not None:
+                body, message_id = earlier.submit, earlier.message_id
+            else:
+                body, message_id = wire.encode(self._prepare(name, content, sidecar)), uuid7()
         except DropError as error:
             note = f"{error.code}: {error.message}\n"
             taken = self._folder.result_taken("rejected", name)
             self._file(self._journal.add_rejected(name, note, taken))
             return
-        body = wire.encode(submit)
-        drop = self._journal.add_sending(name, submit.envelope.id, uuid7(), body)
-        log.info("sealed", file=name, doc_id=submit.envelope.id, message_id=drop.message_id)
+        doc_id = _submitted(body).envelope.id
+        drop = self._journal.add_sending(name, doc_id, message_id, body)
+        log.info("sealed", file=name, doc_id=doc_id, message_id=drop.message_id)
         await self._publish(drop)
 
-    def _prepare(self, name: str) -> wire.Submit:
-        content, sidecar_text = self._folder.read_drop(name, self._max_document_bytes)
-        sidecar = parse_sidecar(sidecar_text)
+    def _clerk_sent(self, content: bytes, sidecar: Sidecar) -> SentDocument | None:
+        """A drop that repeats what a clerk sent with `docex unit send` (same file, 文号 and
+        recipients) is refused with the first id, as the command refuses a repeat. One the
+        broker never confirmed goes out now as that document, once: the router applies its
+        message id once."""
+        fingerprint = sending_fingerprint(
+            content, doc_no=sidecar.doc_no, to=sidecar.to, cc=sidecar.cc
+        )
+        earlier = self._client.mailbox.earlier_send(fingerprint)
+        if earlier is None or self._journal.sealed_here(earlier.doc_id):
+            return None
+        if not earlier.confirmed:
+            return earlier
+        envelope = _submitted(earlier.submit).envelope
+        raise DropError(
+            "already_sent",
+            _(
+                "already sent: {doc_no} 《{title}》 id {id}; `docex unit status {id}` shows"
+                " where it is; again = true in the sidecar sends it once more as a new document"
+            ).format(doc_no=envelope.doc_no, title=envelope.title, id=envelope.id),
+        )
+
+    def _prepare(self, name: str, content: bytes, sidecar: Sidecar) -> wire.Submit:
         format_name = sidecar.format or formats.detect(content)
         if format_name is None:
             raise DropError(
-                "unknown_format", f"{name} is neither PDF nor OFD; name its format in the sidecar"
+                "unknown_format",
+                _("{name} is neither PDF nor OFD; name its format in the sidecar").format(
+                    name=name
+                ),
             )
         now = self._clock.now()
         envelope = compose(
@@ -138,10 +170,14 @@ class Outgoing:
             note = _sent_note(drop, answer)
             outcome = "sent"
         elif isinstance(answer, wire.Status):
-            note = f"{answer.reason}: {answer.message}\n"
+            # The router's English sentence, written again in the clerk's language.
+            note = f"{answer.reason}: {rejections.detail(answer.message)}\n"
             outcome = "rejected"
         else:
-            note = f"unexpected_answer: the router answered {wire.type_name(answer)}\n"
+            note = _("unexpected_answer: the router answered {kind}").format(
+                kind=wire.type_name(answer)
+            )
+            note += "\n"
             outcome = "rejected"
         taken = self._folder.result_taken(outcome, drop.name)
         return self._journal.set_outcome(drop, outcome, note, taken)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import msgspec
 
+from docex.i18n import _
 from docex.seals.carrier import PASSWORD_ENV
 from docex.settings_file import SettingsError, read_secret, read_settings
 from docex.unit.settings import UnitSettings, load_unit_settings
@@ -47,7 +48,7 @@ def load_hotfolder_settings(path: Path) -> HotFolderSettings:
     """Relative paths in the file are taken relative to the file itself."""
     data = read_settings(path, SettingsFile)
     if data.poll_interval_ms <= 0:
-        raise SettingsError(f"{path}: poll_interval_ms must be positive")
+        raise SettingsError(_("{path}: poll_interval_ms must be positive").format(path=path))
     base = path.parent.resolve()
     return HotFolderSettings(
         unit=load_unit_settings(base / data.unit_settings),
@@ -66,5 +67,7 @@ def load_hotfolder_settings(path: Path) -> HotFolderSettings:
 def _seal_password(base: Path, file_name: str) -> str:
     password = read_secret(base / file_name if file_name else None, PASSWORD_ENV)
     if password is None:
-        raise SettingsError(f"name seal_password_file in the settings, or set ${PASSWORD_ENV}")
+        raise SettingsError(
+            _("name seal_password_file in the settings, or set ${env}").format(env=PASSWORD_ENV)
+        )
     return password

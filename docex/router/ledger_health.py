@@ -53,9 +53,10 @@ class LedgerHealth:
         self._ledger = ledger
         self._retries = retries
         self._sync = sync
-        # Group commit: durability asked for, and reached, in the order asked.
-        self._asked = 0
-        self._reached = 0
+        # Group commit: durable commits made through here, and how many of them are on disk
+        # (the others are bookkeeping that is redone if a power cut undoes it).
+        self._committed = 0
+        self._synced = 0
         self._syncing: asyncio.Task[None] | None = None
         # The writers whose last attempt failed; the episode lasts while there are any.
         self._failing: set[str] = set()
@@ -88,32 +89,33 @@ class LedgerHealth:
                 else:
                     committed = True
                     if durable:
+                        self._committed += 1
                         await self.durable()
                     return result
         finally:
             self._done(writer, committed)
 
     async def durable(self) -> None:
-        """Returns once every commit made before the call is on disk. The fsync runs in a
-        worker thread, so the event loop publishes and acks meanwhile, and one fsync serves
-        every writer that asked while the one before it ran (a group commit): the disk's
-        stalls no longer stop the router, and under load it syncs once per round, not once
-        per transaction."""
+        """Returns once every commit made through here before the call is on disk (every
+        writer of the router's connection commits through here). The fsync runs in a worker
+        thread, so the event loop publishes and acks meanwhile, and one fsync serves every
+        writer that asked while the one before it ran (a group commit): the disk's stalls no
+        longer stop the router, and under load it syncs once per round, not once per
+        transaction. Nothing committed since the last fsync: nothing to wait for."""
         if self._sync is None:
             return
-        self._asked += 1
-        mine = self._asked
-        while self._reached < mine:
+        wanted = self._committed
+        while self._synced < wanted:
             if self._syncing is None:
                 self._syncing = asyncio.create_task(self._sync_all())
             await asyncio.shield(self._syncing)
 
     async def _sync_all(self) -> None:
         assert self._sync is not None
-        covers = self._asked
+        covers = self._committed
         try:
             await asyncio.to_thread(self._sync)
-            self._reached = max(self._reached, covers)
+            self._synced = max(self._synced, covers)
         finally:
             self._syncing = None
 

@@ -301,13 +301,33 @@ class Deliver(
     sent_exchange_date: str
 
 
-class Status(msgspec.Struct, tag_field="t", tag="status", forbid_unknown_fields=True, kw_only=True):
+class Person(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Who in a unit acted (§14): their id in the register and their Chinese name (§13)."""
+
+    id: str
+    chinese_name: str
+
+
+# A message that may name a person omits its fields left at their defaults, so that one naming
+# nobody still decodes in a client from before persons were named (its decoding is strict).
+# Its `v` is given by a factory, which omit_defaults never omits: every message says its version.
+_ALWAYS_VERSION = msgspec.field(default_factory=lambda: VERSION)
+
+
+class Status(
+    msgspec.Struct,
+    tag_field="t",
+    tag="status",
+    forbid_unknown_fields=True,
+    kw_only=True,
+    omit_defaults=True,
+):
     """The router's answer to a command, or news about a document the unit sent.
 
     `ref` is the message id of the command this answers, empty for unsolicited news.
     """
 
-    v: int = VERSION
+    v: int = _ALWAYS_VERSION
     ref: str = ""
     doc_id: str = ""
     state: str
@@ -318,6 +338,8 @@ class Status(msgspec.Struct, tag_field="t", tag="status", forbid_unknown_fields=
     exchange_date: str = ""
     # The exchange's seal on what it attests to a sender, such as a receipt (non-repudiation).
     seal: SealStamp | None = None
+    # Who in the recipient's unit received, printed, returned or asked (§14).
+    person: Person | None = None
 
 
 class PrintGrant(
@@ -350,13 +372,20 @@ class PrintDenied(
 
 
 class Withdrawn(
-    msgspec.Struct, tag_field="t", tag="withdrawn", forbid_unknown_fields=True, kw_only=True
+    msgspec.Struct,
+    tag_field="t",
+    tag="withdrawn",
+    forbid_unknown_fields=True,
+    kw_only=True,
+    omit_defaults=True,
 ):
     """Tells a recipient a document it was sent is withdrawn: do not print or file it."""
 
-    v: int = VERSION
+    v: int = _ALWAYS_VERSION
     doc_id: str
     at: str
+    # Who in the sending unit withdrew it (§14).
+    person: Person | None = None
 
 
 class WithdrawResult(
@@ -372,7 +401,16 @@ class WithdrawResult(
     at: str
 
 
-class RecipientState(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class PrintedCopies(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Copies `first_copy` to `last_copy` of a document, printed by `person` (§35)."""
+
+    first_copy: int
+    last_copy: int
+    at: str
+    person: Person | None = None
+
+
+class RecipientState(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
     recipient: str
     role: Role
     state: str
@@ -383,12 +421,23 @@ class RecipientState(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     received_at: str | None
     received_exchange_date: str | None
     attachments_received_at: str | None
+    # Who in the recipient's unit received it (§37), printed which copies (§35), returned it
+    # (§34); who in the sender's withdrew it from this recipient.
+    received_by: Person | None = None
+    prints: list[PrintedCopies] = []
+    returned_by: Person | None = None
+    withdrawn_by: Person | None = None
 
 
 class DocumentStatus(
-    msgspec.Struct, tag_field="t", tag="document_status", forbid_unknown_fields=True, kw_only=True
+    msgspec.Struct,
+    tag_field="t",
+    tag="document_status",
+    forbid_unknown_fields=True,
+    kw_only=True,
+    omit_defaults=True,
 ):
-    v: int = VERSION
+    v: int = _ALWAYS_VERSION
     ref: str
     doc_id: str
     title: str
@@ -397,6 +446,8 @@ class DocumentStatus(
     sent_exchange_date: str
     paper_attachments: list[str]
     recipients: list[RecipientState]
+    # Who in the sending unit sent it (§14).
+    sent_by: Person | None = None
 
 
 # fault: the exchange or a unit's link is down (§46); paper: the fault outlasted the fallback

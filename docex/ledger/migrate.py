@@ -74,6 +74,11 @@ _TABLES: list[tuple[str, str, str | None]] = [
         None,
     ),
     ("person_credentials", "key_id, unit, name, issued_at, revoked_at", None),
+    (
+        "delivery_acts",
+        "seq, doc_id, recipient, act, person, at, first_copy, last_copy",
+        "seq",
+    ),
 ]
 
 Progress = Callable[[str], None]

@@ -67,3 +67,32 @@ def test_a_command_records_who_acted(ledger: Ledger) -> None:
     assert ledger.command_person("finance", "c1") == "zhangsan"
     assert ledger.command_person("finance", "c2") == ""
     assert [c.person for c in ledger.document_commands("d1")] == ["zhangsan", ""]
+
+
+def test_who_acted_on_each_delivery_is_kept_with_the_document(ledger: Ledger) -> None:
+    """§14: the ledger names who sent a document, and who received, printed which copies,
+    returned or withdrew each delivery, until retention drops the document."""
+    from docex.ledger.records import DeliveryAct
+    from tests.ledger.stored import add_document
+
+    with ledger.transaction():
+        add_document(ledger, "d1", ["education", "gov-office"])
+        ledger.record_command("cmd-d1", "finance", "submit", AT, "accepted", "", "d1", "zhangsan")
+        ledger.record_act("d1", DeliveryAct("education", "received", "lisi", AT))
+        ledger.record_act("d1", DeliveryAct("education", "printed", "lisi", AT, 1, 2))
+        ledger.record_act("d1", DeliveryAct("education", "printed", "", LATER, 3, 3))
+        ledger.record_act("d1", DeliveryAct("gov-office", "withdrawn", "zhangsan", LATER))
+        add_document(ledger, "d2", ["education"])
+    assert ledger.sender_person("d1") == "zhangsan"
+    assert ledger.sender_person("d2") == "" and ledger.sender_person("nothing") == ""
+    assert ledger.delivery_acts("d1") == [
+        DeliveryAct("education", "received", "lisi", AT),
+        DeliveryAct("education", "printed", "lisi", AT, 1, 2),
+        DeliveryAct("education", "printed", "", LATER, 3, 3),
+        DeliveryAct("gov-office", "withdrawn", "zhangsan", LATER),
+    ]
+    assert ledger.delivery_acts("d2") == []
+    with ledger.transaction():
+        pruned = ledger.prune_evidence("2030-01-01T00:00:00+08:00", limit=10)
+    assert pruned["delivery_acts"] == 4
+    assert ledger.delivery_acts("d1") == []

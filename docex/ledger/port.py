@@ -328,6 +328,10 @@ class LedgerWrites(Protocol):
 
     def add_quota(self, doc_id: str, recipient: str, copies: int) -> None: ...
 
+    def credential_used(self, key_id: str, at: str) -> None:
+        """A command signed with this credential was taken: its first use, kept once."""
+        ...
+
     def record_act(self, doc_id: str, act: DeliveryAct) -> None:
         """Who acted on a delivery (§14), kept with the document until retention drops it."""
         ...

@@ -108,7 +108,8 @@ ALTER TABLE commands ADD COLUMN person TEXT;
 _PERSONS_CHANGED_BY = "ALTER TABLE persons ADD COLUMN changed_by TEXT NOT NULL DEFAULT '';"
 
 # Who did each act on a delivery (§14): received (§37), printed which copies (§35), returned
-# (§34), withdrew. `person` is '' for a unit acting as a whole.
+# (§34), withdrew. `person` is '' for a unit acting as a whole. And when each credential
+# was first used.
 _DELIVERY_ACTS = """
 CREATE TABLE IF NOT EXISTS delivery_acts (
     seq {identity},
@@ -121,6 +122,9 @@ CREATE TABLE IF NOT EXISTS delivery_acts (
     last_copy INTEGER
 );
 CREATE INDEX IF NOT EXISTS delivery_acts_by_document ON delivery_acts (doc_id, seq);
+-- When a credential first signed a command the exchange took: its owner had changed the
+-- initial password by then (§15), the client signing nothing before.
+ALTER TABLE person_credentials ADD COLUMN first_used_at TEXT;
 """
 
 # Version 1 is the schema from before versions were recorded; its statements are written to
@@ -320,7 +324,7 @@ CREATE TABLE IF NOT EXISTS liveness (
     _PERSONS.format(blob="BLOB"),
     # 7: who made each change to the register: the unit's administrator, '' for the office.
     _PERSONS_CHANGED_BY,
-    # 8: who received, printed, returned or withdrew each delivery.
+    # 8: who received, printed, returned or withdrew each delivery; credentials' first use.
     _DELIVERY_ACTS.format(identity="INTEGER PRIMARY KEY AUTOINCREMENT"),
 ]
 

@@ -521,6 +521,13 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
         ).fetchall()
         return [DeliveryAct(*row) for row in rows]
 
+    def credential_used(self, key_id: str, at: str) -> None:
+        self._db.execute(
+            "UPDATE person_credentials SET first_used_at = ?"
+            " WHERE key_id = ? AND first_used_at IS NULL",
+            (at, key_id),
+        )
+
     def record_act(self, doc_id: str, act: DeliveryAct) -> None:
         self._db.execute(
             "INSERT INTO delivery_acts (doc_id, recipient, act, person, at, first_copy, last_copy)"

@@ -172,7 +172,7 @@ class CommandHandler:
         try:
             # A refusal undoes whatever the command wrote before it was refused.
             with self.ledger.savepoint():
-                person = self._acting_person(unit, inbound, wire.type_name(command))
+                person, key = self._acting_person(unit, inbound, wire.type_name(command))
                 self._dispatch(unit, inbound.message_id, command, person)
         except Rejection as rejection:
             return self._reject(
@@ -183,20 +183,24 @@ class CommandHandler:
             return self._reject(
                 unit, inbound.message_id, doc_id, uncovered, wire.type_name(command), person
             )
+        at = self.calendar.stamp(self.clock.now())
         self.ledger.record_command(
             inbound.message_id,
             unit.id,
             wire.type_name(command),
-            self.calendar.stamp(self.clock.now()),
+            at,
             "accepted",
             doc_id=doc_id,
             person=person,
         )
+        if key:
+            self.ledger.credential_used(key, at)
         return Verdict.ACK
 
-    def _acting_person(self, unit: Unit, inbound: Inbound, command_type: str) -> str:
-        """Who in the unit acts (§14), checked against the register (§13, §15): "" for a unit
-        with nobody registered, which acts as a whole; a Rejection with the reason otherwise."""
+    def _acting_person(self, unit: Unit, inbound: Inbound, command_type: str) -> tuple[str, str]:
+        """Who in the unit acts (§14), checked against the register (§13, §15), and their
+        credential's key: ("", "") for a unit with nobody registered, which acts as a whole;
+        a Rejection with the reason otherwise."""
         headers = inbound.headers
         name = headers.get(persons.PERSON_HEADER)
         if name is None:
@@ -206,7 +210,7 @@ class CommandHandler:
                     f"unit {unit.id!r} has a register of persons: a command must name who"
                     " acts and be signed with their credential (§14)",
                 )
-            return ""
+            return "", ""
         if not isinstance(name, str) or not is_safe_id(name):
             raise Rejection("invalid_person", f"the acting person is not an id: {ID_RULE}")
         key = headers.get(persons.KEY_HEADER)
@@ -254,7 +258,7 @@ class CommandHandler:
                 f"{name!r} does not hold the role {role} ({persons.ROLES[role]}) that"
                 f" {command_type} needs; the unit's administrator assigns roles (§13, §14)",
             )
-        return name
+        return name, key
 
     def _dispatch(self, unit: Unit, message_id: str, command: wire.Command, person: str) -> None:
         life = self.lifecycle

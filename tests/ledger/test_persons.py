@@ -96,3 +96,24 @@ def test_who_acted_on_each_delivery_is_kept_with_the_document(ledger: Ledger) ->
         pruned = ledger.prune_evidence("2030-01-01T00:00:00+08:00", limit=10)
     assert pruned["delivery_acts"] == 4
     assert ledger.delivery_acts("d1") == []
+
+
+def test_the_board_reads_the_register_with_each_credentials_first_use(ledger: Ledger) -> None:
+    """§13, §15: the office's board lists each unit's people with their credentials, which a
+    reset revoked and whether the current one has been used (its initial password changed)."""
+    with ledger.transaction():
+        ledger.add_person(clerk())
+        ledger.add_person(clerk("wangwu", unit="education"))
+        ledger.credential_used("k1", AT)
+        ledger.credential_used("k1", LATER)  # the first use stays
+        ledger.replace_credential("finance", "zhangsan", "k2", b"\x02" * 32, LATER)
+    (zhangsan,) = ledger.board_register("finance", 10)
+    assert not zhangsan.in_use
+    assert [(c.key_id, c.revoked_at, c.first_used_at) for c in zhangsan.credentials] == [
+        ("k2", None, None),
+        ("k1", LATER, AT),
+    ]
+    with ledger.transaction():
+        ledger.credential_used("k2", LATER)
+    assert [p.in_use for p in ledger.board_register(None, 10)] == [False, True]
+    assert [p.unit for p in ledger.board_register(None, 1, offset=1)] == ["finance"]

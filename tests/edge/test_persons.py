@@ -46,13 +46,20 @@ class People:
         return out
 
     async def add(
-        self, unit: str, name: str, roles: str, *, changed: bool = True, chinese_name: str = "张三"
+        self,
+        unit: str,
+        name: str,
+        roles: str,
+        *,
+        changed: bool = True,
+        chinese_name: str = "张三",
+        mobile: str = "13800000000",
     ) -> Path:
         """Registered (§13), with the initial password changed to `{name}-own` (§15)."""
         credential = self.tmp_path / f"{unit}-{name}.credential"
         out = await self.users(
             "add", "--unit", unit, name, "--chinese-name", chinese_name, "--roles", roles,
-            "--mobile", "13800000000", "--credential-out", str(credential),
+            "--mobile", mobile, "--credential-out", str(credential),
         )  # fmt: skip
         self.last_initial = initial(out)
         if changed:

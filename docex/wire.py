@@ -338,7 +338,27 @@ class Deliver(
     sent_exchange_date: str
 
 
-class Status(msgspec.Struct, tag_field="t", tag="status", forbid_unknown_fields=True, kw_only=True):
+class Person(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Who in a unit acted (§14): their id in the register and their Chinese name (§13)."""
+
+    id: str
+    chinese_name: str
+
+
+# A message that may name a person omits its fields left at their defaults, so that one naming
+# nobody still decodes in a client from before persons were named (its decoding is strict).
+# Its `v` is given by a factory, which omit_defaults never omits: every message says its version.
+_ALWAYS_VERSION = msgspec.field(default_factory=lambda: VERSION)
+
+
+class Status(
+    msgspec.Struct,
+    tag_field="t",
+    tag="status",
+    forbid_unknown_fields=True,
+    kw_only=True,
+    omit_defaults=True,
+):
     """The router's answer to a command, or news about a document the unit sent.
 
     `ref` is the message id of the command this answers, empty for unsolicited news. A field
@@ -346,7 +366,7 @@ class Status(msgspec.Struct, tag_field="t", tag="status", forbid_unknown_fields=
     message, so a client older than the field still reads it.
     """
 
-    v: int = VERSION
+    v: int = _ALWAYS_VERSION
     ref: str = ""
     doc_id: str = ""
     state: str
@@ -359,6 +379,8 @@ class Status(msgspec.Struct, tag_field="t", tag="status", forbid_unknown_fields=
     seal: SealStamp | None = None
     # The out-of-hours arrangements (§30, §33) that dated it, or that this news is about.
     arrangements: list[str] | msgspec.UnsetType = msgspec.UNSET
+    # Who in the recipient's unit received, printed, returned or asked (§14).
+    person: Person | None = None
 
 
 class PrintGrant(
@@ -391,13 +413,20 @@ class PrintDenied(
 
 
 class Withdrawn(
-    msgspec.Struct, tag_field="t", tag="withdrawn", forbid_unknown_fields=True, kw_only=True
+    msgspec.Struct,
+    tag_field="t",
+    tag="withdrawn",
+    forbid_unknown_fields=True,
+    kw_only=True,
+    omit_defaults=True,
 ):
     """Tells a recipient a document it was sent is withdrawn: do not print or file it."""
 
-    v: int = VERSION
+    v: int = _ALWAYS_VERSION
     doc_id: str
     at: str
+    # Who in the sending unit withdrew it (§14).
+    person: Person | None = None
 
 
 class WithdrawResult(
@@ -411,6 +440,15 @@ class WithdrawResult(
     withdrawn: list[str]
     refused: dict[str, str]
     at: str
+
+
+class PrintedCopies(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Copies `first_copy` to `last_copy` of a document, printed by `person` (§35)."""
+
+    first_copy: int
+    last_copy: int
+    at: str
+    person: Person | None = None
 
 
 class RecipientState(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
@@ -430,12 +468,23 @@ class RecipientState(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, o
     # The out-of-hours arrangements it was sent (§30) and received (§33) under.
     sent_arrangement: str = ""
     received_arrangement: str = ""
+    # Who in the recipient's unit received it (§37), printed which copies (§35), returned it
+    # (§34); who in the sender's withdrew it from this recipient.
+    received_by: Person | None = None
+    prints: list[PrintedCopies] = []
+    returned_by: Person | None = None
+    withdrawn_by: Person | None = None
 
 
 class DocumentStatus(
-    msgspec.Struct, tag_field="t", tag="document_status", forbid_unknown_fields=True, kw_only=True
+    msgspec.Struct,
+    tag_field="t",
+    tag="document_status",
+    forbid_unknown_fields=True,
+    kw_only=True,
+    omit_defaults=True,
 ):
-    v: int = VERSION
+    v: int = _ALWAYS_VERSION
     ref: str
     doc_id: str
     title: str
@@ -444,6 +493,8 @@ class DocumentStatus(
     sent_exchange_date: str
     paper_attachments: list[str]
     recipients: list[RecipientState]
+    # Who in the sending unit sent it (§14).
+    sent_by: Person | None = None
 
 
 # fault: the exchange or a unit's link is down (§46); paper: the fault outlasted the fallback
@@ -554,7 +605,7 @@ Answer = Status | DocumentStatus | PrintGrant | PrintDenied | WithdrawResult | U
 
 # Fields added since version 1 that the seal signs only when set: a client older than them
 # checks a seal over the fields it knows, and gets the same bytes for a message without them.
-_SIGNED_WHEN_SET = ("arrangements",)
+_SIGNED_WHEN_SET = ("arrangements", "person")
 
 
 def signed_bytes(message: msgspec.Struct) -> bytes:

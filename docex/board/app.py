@@ -46,6 +46,7 @@ def make_app(config: Config, ledger: LedgerReads, clock: Clock) -> web.Applicati
         unit=names,
         state=lambda state: present.STATES.get(state, state),
         role=lambda role: present.ROLES.get(role, role),
+        duties=present.duties,
         fault_kind=lambda kind: present.FAULT_KINDS.get(kind, kind),
     )
     app = web.Application(middlewares=[_security_headers, _who_is_looking])
@@ -54,6 +55,7 @@ def make_app(config: Config, ledger: LedgerReads, clock: Clock) -> web.Applicati
     app.router.add_get("/documents", views.documents)
     app.router.add_get("/documents/{doc_id}", views.document)
     app.router.add_get("/waiting", views.waiting)
+    app.router.add_get("/persons", views.register)
     app.router.add_get("/links", views.links)
     app.router.add_get("/notices", views.notices)
     app.router.add_get("/notices/{notice_id}/pdf", views.notice_pdf)

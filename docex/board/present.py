@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from docex import persons
 from docex.config import Config
 from docex.core.links import BROKER_UNREACHABLE, EXCHANGE, HEARTBEAT_LOST, QUEUE_UNTAKEN
 
@@ -28,6 +29,11 @@ FAULT_KINDS = {
     QUEUE_UNTAKEN: "长时间未取文",
     BROKER_UNREACHABLE: "交换系统与消息服务器断开",
 }
+
+
+def duties(roles: list[str]) -> str:
+    """A person's roles (§13) by their Chinese names: 发文、收文."""
+    return "、".join(persons.ROLES.get(role, role) for role in roles)
 
 
 def beijing(stamp: str | None) -> str:

@@ -273,6 +273,18 @@ async def waiting(request: web.Request) -> web.Response:
     )
 
 
+async def register(request: web.Request) -> web.Response:
+    """The register of persons and roles the exchange keeps (§13 filing): the General Office
+    reads every unit's, a unit's registrar its own."""
+    board = board_of(request)
+    try:
+        page = _page(request.query.get("page", "1"))
+    except BadParameter as bad:
+        return _error(request, 400, str(bad))
+    people = board.ledger.board_register(_viewer_unit(request), PAGE + 1, (page - 1) * PAGE)
+    return render(request, "persons.html", people=people[:PAGE], page=page, more=len(people) > PAGE)
+
+
 def _page(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 100_000:
         raise BadParameter(f"页码须为 1 到 100000 的整数：{text[:64]}")

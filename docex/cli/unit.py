@@ -18,6 +18,7 @@ from docex.cli.table import table_lines
 from docex.cli.unit_support import (
     CommandError,
     NotSentYet,
+    person_shown,
     print_answer,
     read_file,
     seal_password,
@@ -369,6 +370,8 @@ async def _status(args: argparse.Namespace, settings: UnitSettings) -> int:
                 at=answer.sent_at, date=answer.sent_exchange_date
             )
         )
+        if answer.sent_by is not None:
+            print(_("sent by {person}").format(person=person_shown(answer.sent_by)))
         if answer.paper_attachments:
             print(
                 _("paper attachments (§28): {items}").format(
@@ -384,6 +387,7 @@ async def _status(args: argparse.Namespace, settings: UnitSettings) -> int:
                 _("attempt"),
                 _("received at"),
                 _("exchange date"),
+                _("received by"),
             )
         ]
         rows += [
@@ -395,6 +399,7 @@ async def _status(args: argparse.Namespace, settings: UnitSettings) -> int:
                 str(r.attempt),
                 r.received_at or "-",
                 r.received_exchange_date or "-",
+                person_shown(r.received_by) if r.received_by else "-",
             )
             for r in answer.recipients
         ]
@@ -412,9 +417,29 @@ async def _status(args: argparse.Namespace, settings: UnitSettings) -> int:
                         recipient=r.recipient, id=r.received_arrangement
                     )
                 )
+            for line in _acts(r):
+                print(f"{r.recipient}: {line}")
         return 0
 
     return await with_client(settings, status)
+
+
+def _acts(recipient: wire.RecipientState) -> list[str]:
+    """Who printed which copies, returned or withdrew the document (§14), for `status`."""
+    lines = [
+        _("copies {first}–{last} printed at {at} by {person}").format(
+            first=printed.first_copy,
+            last=printed.last_copy,
+            at=printed.at,
+            person=person_shown(printed.person) if printed.person else "-",
+        )
+        for printed in recipient.prints
+    ]
+    if recipient.returned_by is not None:
+        lines.append(_("returned by {person}").format(person=person_shown(recipient.returned_by)))
+    if recipient.withdrawn_by is not None:
+        lines.append(_("withdrawn by {person}").format(person=person_shown(recipient.withdrawn_by)))
+    return lines
 
 
 async def _events(args: argparse.Namespace, settings: UnitSettings) -> int:
@@ -436,7 +461,12 @@ async def _events(args: argparse.Namespace, settings: UnitSettings) -> int:
                 if status.arrangements
                 else ""
             )
-            print(f"{status.at}  {status.doc_id}  {status.state}{who}{date}{under}{reason}")
+            by = (
+                " " + _("by {person}").format(person=person_shown(status.person))
+                if status.person
+                else ""
+            )
+            print(f"{status.at}  {status.doc_id}  {status.state}{who}{by}{date}{under}{reason}")
         if args.doc_id is None:
             for notice in client.mailbox.notices():
                 print(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from docex import wire
 from docex.cli.unit_support import print_answer, sync, with_client
@@ -86,12 +86,36 @@ def _item(kinds: argparse._SubParsersAction, name: str, help: str) -> argparse.A
     parser.add_argument("--content", default="", help=_("the text itself"))
     parser.add_argument("--content-file", type=Path, help=_("read the text from this file"))
     parser.add_argument("--timeout", type=float, default=30.0)
+    # The §4 flags, as on a document: secret and above never leave the unit (refused here);
+    # urgent and private items are marked as they are, and the exchange refuses them.
+    parser.add_argument(
+        "--classification",
+        default="public",
+        choices=["public", "internal"],
+        help=_("secret and above are not exchanged, and not sent (§4)"),
+    )
+    parser.add_argument(
+        "--urgency",
+        default="normal",
+        choices=list(get_args(wire.Urgency)),
+        help=_("urgent items are not exchanged (§4)"),
+    )
+    parser.add_argument("--private", action="store_true", help=_("private: not exchanged (§4)"))
     return parser
 
 
 def _info(args: argparse.Namespace, kind: str, **fields: Any) -> wire.Info:
     content = args.content_file.read_text() if args.content_file else args.content
-    return wire.Info(v=V, kind=kind, title=args.title, content=content, **fields)
+    return wire.Info(
+        v=V,
+        kind=kind,
+        title=args.title,
+        content=content,
+        classification=args.classification,
+        urgency=args.urgency,
+        private=args.private,
+        **fields,
+    )
 
 
 def _send(

@@ -149,6 +149,13 @@ _REASONS = {
 }
 
 
+def person_shown(person: wire.Person) -> str:
+    """A person as a clerk reads them: id and Chinese name, the Chinese first under zh_CN."""
+    if not person.chinese_name:
+        return person.id
+    return _("{id} ({chinese_name})").format(id=person.id, chinese_name=person.chinese_name)
+
+
 def print_answer(answer: wire.Answer) -> int:
     """One line for the router's answer; exit status 1 when it refused the command."""
     if isinstance(answer, wire.Status) and answer.state == "rejected":

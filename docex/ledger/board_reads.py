@@ -109,6 +109,38 @@ class LateUpdate:
     flagged_at: str
 
 
+@dataclass(frozen=True)
+class RegisteredCredential:
+    """A personal credential the register issued (§15), and when a reset revoked it."""
+
+    key_id: str
+    issued_at: str
+    revoked_at: str | None
+    # When it first signed a command the exchange took (its initial password was changed).
+    first_used_at: str | None
+
+
+@dataclass(frozen=True)
+class RegisteredPerson:
+    """A person of the register as the General Office reads its filing (§13)."""
+
+    unit: str
+    name: str
+    chinese_name: str
+    roles: list[str]
+    mobile: str
+    status: str  # active, disabled
+    system: bool
+    changed_at: str
+    changed_by: str
+    # Whether the current credential has signed a command the exchange took. Until it has,
+    # its owner may not have changed the initial password: the client signs nothing before
+    # they do (§15), and the exchange cannot see the file itself.
+    in_use: bool
+    # Newest first.
+    credentials: list[RegisteredCredential]
+
+
 class BoardReads(Protocol):
     """The board's reads; every list is bounded by `limit`."""
 
@@ -157,6 +189,12 @@ class BoardReads(Protocol):
 
     def board_late_updates(self, limit: int) -> list[LateUpdate]:
         """Latest flagged first."""
+        ...
+
+    def board_register(
+        self, viewer: str | None, limit: int, offset: int = 0
+    ) -> list[RegisteredPerson]:
+        """The register of persons by unit and name: a unit's registrar sees its own."""
         ...
 
 
@@ -240,6 +278,43 @@ class BoardReadsMixin:
             (*params, limit, offset),
         ).fetchall()
         return [WaitingDelivery(*row) for row in rows]
+
+    def board_register(
+        self, viewer: str | None, limit: int, offset: int = 0
+    ) -> list[RegisteredPerson]:
+        where, params = ("WHERE unit = ?", [viewer]) if viewer is not None else ("", [])
+        rows = self._db.execute(
+            "SELECT unit, name, chinese_name, roles, mobile, status, system, key_id, changed_at,"
+            f" changed_by FROM persons {where} ORDER BY unit, name LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        ).fetchall()
+        people = []
+        for unit, name, chinese, roles, mobile, status, system, key_id, changed_at, by in rows:
+            credentials = [
+                RegisteredCredential(*row)
+                for row in self._db.execute(
+                    "SELECT key_id, issued_at, revoked_at, first_used_at FROM person_credentials"
+                    " WHERE unit = ? AND name = ? ORDER BY issued_at DESC, key_id",
+                    (unit, name),
+                ).fetchall()
+            ]
+            used = any(c.key_id == key_id and c.first_used_at for c in credentials)
+            people.append(
+                RegisteredPerson(
+                    unit=str(unit),
+                    name=str(name),
+                    chinese_name=str(chinese),
+                    roles=[role for role in str(roles).split(",") if role],
+                    mobile=str(mobile),
+                    status=str(status),
+                    system=bool(system),
+                    changed_at=str(changed_at),
+                    changed_by=str(by),
+                    in_use=bool(used),
+                    credentials=credentials,
+                )
+            )
+        return people
 
     def board_waiting_totals(self, viewer: str | None) -> list[WaitingTotal]:
         waiting, params = _waiting(viewer)

@@ -73,7 +73,12 @@ _TABLES: list[tuple[str, str, str | None]] = [
         " created_at, changed_at, changed_by",
         None,
     ),
-    ("person_credentials", "key_id, unit, name, issued_at, revoked_at", None),
+    ("person_credentials", "key_id, unit, name, issued_at, revoked_at, first_used_at", None),
+    (
+        "delivery_acts",
+        "seq, doc_id, recipient, act, person, at, first_copy, last_copy",
+        "seq",
+    ),
 ]
 
 Progress = Callable[[str], None]

@@ -24,6 +24,7 @@ from docex.ledger.receipt_reminders import Unreceived
 from docex.ledger.records import (
     CommandRecord,
     Delivery,
+    DeliveryAct,
     Fault,
     Link,
     NoticeRecord,
@@ -94,6 +95,14 @@ class LedgerReads(BoardReads, Protocol):
 
     def deliveries(self, doc_id: str) -> list[Delivery]:
         """In the order they were made."""
+        ...
+
+    def sender_person(self, doc_id: str) -> str:
+        """Who in the sending unit sent the document (§14); "" for the unit as a whole."""
+        ...
+
+    def delivery_acts(self, doc_id: str) -> list[DeliveryAct]:
+        """Who received, printed, returned or withdrew each of its deliveries, in order."""
         ...
 
     def deliveries_by_state(self) -> list[tuple[str, int]]:
@@ -340,6 +349,14 @@ class LedgerWrites(Protocol):
         ...
 
     def add_quota(self, doc_id: str, recipient: str, copies: int) -> None: ...
+
+    def credential_used(self, key_id: str, at: str) -> None:
+        """A command signed with this credential was taken: its first use, kept once."""
+        ...
+
+    def record_act(self, doc_id: str, act: DeliveryAct) -> None:
+        """Who acted on a delivery (§14), kept with the document until retention drops it."""
+        ...
 
     def requeue(self, doc_id: str, recipient: str) -> int | None:
         """Deliver again, as the next attempt; returns its number, None when the delivery was

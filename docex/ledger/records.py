@@ -138,6 +138,19 @@ class CommandRecord:
 
 
 @dataclass(frozen=True)
+class DeliveryAct:
+    """Who did what to one delivery, and when: `act` is received, printed (copies
+    `first_copy`–`last_copy`), returned or withdrawn; `person` "" for a unit as a whole."""
+
+    recipient: str
+    act: str
+    person: str
+    at: str
+    first_copy: int | None = None
+    last_copy: int | None = None
+
+
+@dataclass(frozen=True)
 class PersonRecord:
     """A person in the register (§13): their unit, duties and current credential (§15)."""
 

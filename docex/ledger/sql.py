@@ -23,6 +23,7 @@ from docex.ledger.receipt_reminders import ReceiptReminderReads
 from docex.ledger.records import (
     CommandRecord,
     Delivery,
+    DeliveryAct,
     Fault,
     Link,
     NoticeRecord,
@@ -411,6 +412,7 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
             ).fetchone()
             self._uncount(doc_id)
             delete("deliveries", "DELETE FROM deliveries WHERE doc_id = ?", (doc_id,))
+            delete("delivery_acts", "DELETE FROM delivery_acts WHERE doc_id = ?", (doc_id,))
             delete("commands", "DELETE FROM commands WHERE doc_id = ?", (doc_id,))
             delete("notice_documents", "DELETE FROM notice_documents WHERE doc_id = ?", (doc_id,))
             delete("outbox", "DELETE FROM outbox WHERE doc_id = ?", (doc_id,))
@@ -505,6 +507,36 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
             (doc_id,),
         ).fetchall()
         return [Delivery(*row) for row in rows]
+
+    def sender_person(self, doc_id: str) -> str:
+        row = self._db.execute(
+            "SELECT c.person FROM documents d"
+            " JOIN commands c ON c.unit = d.sender AND c.id = d.command_id WHERE d.id = ?",
+            (doc_id,),
+        ).fetchone()
+        return str(row[0] or "") if row is not None else ""
+
+    def delivery_acts(self, doc_id: str) -> list[DeliveryAct]:
+        rows = self._db.execute(
+            "SELECT recipient, act, person, at, first_copy, last_copy FROM delivery_acts"
+            " WHERE doc_id = ? ORDER BY seq",
+            (doc_id,),
+        ).fetchall()
+        return [DeliveryAct(*row) for row in rows]
+
+    def credential_used(self, key_id: str, at: str) -> None:
+        self._db.execute(
+            "UPDATE person_credentials SET first_used_at = ?"
+            " WHERE key_id = ? AND first_used_at IS NULL",
+            (at, key_id),
+        )
+
+    def record_act(self, doc_id: str, act: DeliveryAct) -> None:
+        self._db.execute(
+            "INSERT INTO delivery_acts (doc_id, recipient, act, person, at, first_copy, last_copy)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (doc_id, act.recipient, act.act, act.person, act.at, act.first_copy, act.last_copy),
+        )
 
     def mark_delivered(self, doc_id: str, recipient: str, at: str) -> bool:
         """Returns False when the delivery was not waiting to be delivered (a republish)."""

@@ -25,10 +25,16 @@ from docex.exchange_date import CalendarError, seconds_between
 from docex.ids import ID_RULE, delivery_message_id, is_safe_id, uuid7
 from docex.ledger.errors import DocumentExpired, LedgerUnavailable
 from docex.ledger.port import Ledger
-from docex.ledger.records import Delivery, OutboxRow, StoredDocument, stored_envelope
+from docex.ledger.records import (
+    Delivery,
+    DeliveryAct,
+    OutboxRow,
+    StoredDocument,
+    stored_envelope,
+)
 from docex.router.arrangements import Arrangements
 from docex.router.information import Information
-from docex.router.lifecycle import Lifecycle, subject_lock
+from docex.router.lifecycle import Lifecycle, named, subject_lock
 from docex.router.metrics import Metrics
 from docex.router.reload import Change
 from docex.router.sms import Reminders
@@ -169,7 +175,7 @@ class CommandHandler:
         try:
             # A refusal undoes whatever the command wrote before it was refused.
             with self.ledger.savepoint():
-                person = self._acting_person(unit, inbound, wire.type_name(command))
+                person, key = self._acting_person(unit, inbound, wire.type_name(command))
                 self._dispatch(unit, inbound.message_id, command, person)
         except Rejection as rejection:
             return self._reject(
@@ -180,20 +186,24 @@ class CommandHandler:
             return self._reject(
                 unit, inbound.message_id, doc_id, uncovered, wire.type_name(command), person
             )
+        at = self.calendar.stamp(self.clock.now())
         self.ledger.record_command(
             inbound.message_id,
             unit.id,
             wire.type_name(command),
-            self.calendar.stamp(self.clock.now()),
+            at,
             "accepted",
             doc_id=doc_id,
             person=person,
         )
+        if key:
+            self.ledger.credential_used(key, at)
         return Verdict.ACK
 
-    def _acting_person(self, unit: Unit, inbound: Inbound, command_type: str) -> str:
-        """Who in the unit acts (§14), checked against the register (§13, §15): "" for a unit
-        with nobody registered, which acts as a whole; a Rejection with the reason otherwise."""
+    def _acting_person(self, unit: Unit, inbound: Inbound, command_type: str) -> tuple[str, str]:
+        """Who in the unit acts (§14), checked against the register (§13, §15), and their
+        credential's key: ("", "") for a unit with nobody registered, which acts as a whole;
+        a Rejection with the reason otherwise."""
         headers = inbound.headers
         name = headers.get(persons.PERSON_HEADER)
         if name is None:
@@ -203,7 +213,7 @@ class CommandHandler:
                     f"unit {unit.id!r} has a register of persons: a command must name who"
                     " acts and be signed with their credential (§14)",
                 )
-            return ""
+            return "", ""
         if not isinstance(name, str) or not is_safe_id(name):
             raise Rejection("invalid_person", f"the acting person is not an id: {ID_RULE}")
         key = headers.get(persons.KEY_HEADER)
@@ -251,7 +261,7 @@ class CommandHandler:
                 f"{name!r} does not hold the role {role} ({persons.ROLES[role]}) that"
                 f" {command_type} needs; the unit's administrator assigns roles (§13, §14)",
             )
-        return name
+        return name, key
 
     def _dispatch(self, unit: Unit, message_id: str, command: wire.Command, person: str) -> None:
         life = self.lifecycle
@@ -263,15 +273,15 @@ class CommandHandler:
             case wire.UnitsQuery():
                 self._answer(unit.id, self._unit_list(message_id))
             case wire.Receipt():
-                life.receipt(unit.id, message_id, command)
+                life.receipt(unit.id, message_id, command, person)
             case wire.PrintRequest():
-                life.print_request(unit.id, message_id, command)
+                life.print_request(unit.id, message_id, command, person)
             case wire.Return():
-                life.return_document(unit.id, message_id, command)
+                life.return_document(unit.id, message_id, command, person)
             case wire.ResendRequest():
-                life.resend_request(unit.id, message_id, command)
+                life.resend_request(unit.id, message_id, command, person)
             case wire.QuotaRequest():
-                life.quota_request(unit.id, message_id, command)
+                life.quota_request(unit.id, message_id, command, person)
             case wire.AttachmentsReceived():
                 life.attachments_received(unit.id, message_id, command)
             case wire.Resend():
@@ -279,7 +289,7 @@ class CommandHandler:
             case wire.QuotaGrant():
                 life.quota_grant(unit.id, message_id, command)
             case wire.Withdraw():
-                life.withdraw(unit.id, message_id, command)
+                life.withdraw(unit.id, message_id, command, person)
             case wire.Info():
                 self.information.info(unit.id, message_id, command)
             case wire.Reply():
@@ -356,6 +366,10 @@ class CommandHandler:
             raise Rejection("unknown_document", f"no document {query.doc_id!r} of yours")
         if document.sender != unit.id:
             deliveries = [d for d in deliveries if d.recipient == unit.id]
+        acts: dict[str, list[DeliveryAct]] = {}
+        for act in self.ledger.delivery_acts(document.id):
+            acts.setdefault(act.recipient, []).append(act)
+        names: dict[tuple[str, str], wire.Person | None] = {}
         self._answer(
             unit.id,
             wire.DocumentStatus(
@@ -366,8 +380,52 @@ class CommandHandler:
                 sent_at=document.sent_at,
                 sent_exchange_date=document.sent_exchange_date,
                 paper_attachments=stored_envelope(document).paper_attachments,
-                recipients=[_recipient_state(d) for d in deliveries],
+                recipients=[
+                    self._recipient_state(d, document.sender, acts.get(d.recipient, []), names)
+                    for d in deliveries
+                ],
+                sent_by=named(self.ledger, document.sender, self.ledger.sender_person(document.id)),
             ),
+        )
+
+    def _recipient_state(
+        self,
+        delivery: Delivery,
+        sender: str,
+        acts: list[DeliveryAct],
+        names: dict[tuple[str, str], wire.Person | None],
+    ) -> wire.RecipientState:
+        """A delivery as a status names it: who in each unit received, printed which copies,
+        returned or withdrew it (§14); the latest of each for a resent document. `names`:
+        the persons looked up so far, so a circular reads each person once."""
+
+        def person(unit: str, name: str) -> wire.Person | None:
+            if (unit, name) not in names:
+                names[unit, name] = named(self.ledger, unit, name)
+            return names[unit, name]
+
+        recipient = delivery.recipient
+        by: dict[str, wire.Person | None] = {}
+        prints = []
+        for act in acts:
+            if act.act == "printed":
+                assert act.first_copy is not None and act.last_copy is not None
+                prints.append(
+                    wire.PrintedCopies(
+                        first_copy=act.first_copy,
+                        last_copy=act.last_copy,
+                        at=act.at,
+                        person=person(recipient, act.person),
+                    )
+                )
+            else:
+                by[act.act] = person(sender if act.act == "withdrawn" else recipient, act.person)
+        return msgspec.structs.replace(
+            _recipient_state(delivery),
+            received_by=by.get("received"),
+            prints=prints,
+            returned_by=by.get("returned"),
+            withdrawn_by=by.get("withdrawn"),
         )
 
     def _unit_list(self, message_id: str) -> wire.UnitList:

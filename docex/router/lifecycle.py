@@ -31,8 +31,8 @@ from docex.core.rejection import Rejection
 from docex.core.states import RESENDABLE, TAKEN_IN, DeliveryState, sources
 from docex.exchange_date import ExchangeCalendar, seconds_between
 from docex.ids import delivery_message_id
-from docex.ledger.port import Ledger
-from docex.ledger.records import Delivery, StoredDocument, stored_envelope
+from docex.ledger.port import Ledger, LedgerReads
+from docex.ledger.records import Delivery, DeliveryAct, StoredDocument, stored_envelope
 from docex.router.arrangements import Arrangements
 from docex.router.metrics import Metrics
 from docex.seals.errors import SealError
@@ -52,6 +52,15 @@ class Attest(Protocol):
 def subject_lock(subject: str) -> str:
     """The lock (`Ledger.lock_subject`) a document or information item is changed under."""
     return f"s:{subject}"
+
+
+def named(ledger: LedgerReads, unit: str, person: str) -> wire.Person | None:
+    """The person as answers name them (§14): id and Chinese name from the register; None for
+    a unit acting as a whole."""
+    if not person:
+        return None
+    registered = ledger.person(unit, person)
+    return wire.Person(id=person, chinese_name=registered.chinese_name if registered else "")
 
 
 @dataclass(frozen=True)
@@ -90,11 +99,11 @@ class Lifecycle:
 
     # Recipient's side.
 
-    def receipt(self, unit: str, message_id: str, receipt: wire.Receipt) -> None:
+    def receipt(self, unit: str, message_id: str, receipt: wire.Receipt, person: str = "") -> None:
         """§36, §37: a declassified download or a read into the office system."""
         document, delivery = self._addressed_to(unit, receipt.doc_id)
         documents.require_state(delivery, TAKEN_IN, "read or download")
-        moment = self._receive(document, unit, receipt.kind)
+        moment = self._receive(document, unit, receipt.kind, person)
         self.answer(
             unit,
             wire.Status(
@@ -106,7 +115,9 @@ class Lifecycle:
             ),
         )
 
-    def print_request(self, unit: str, message_id: str, request: wire.PrintRequest) -> None:
+    def print_request(
+        self, unit: str, message_id: str, request: wire.PrintRequest, person: str = ""
+    ) -> None:
         """§35: printing needs the verification seal; copies are numbered within the quota."""
         document, delivery = self._addressed_to(unit, request.doc_id)
         documents.require_state(delivery, TAKEN_IN, "print")
@@ -128,9 +139,12 @@ class Lifecycle:
             return
         if not self.ledger.add_printed(document.id, unit, request.copies, delivery.printed):
             raise documents.changed_meanwhile(delivery, "print")
-        self._receive(document, unit, "printed")
+        self._receive(document, unit, "printed", person)
         at = self.now()
         first, last = decision.first, decision.last
+        self.ledger.record_act(
+            document.id, DeliveryAct(unit, "printed", person, at, first_copy=first, last_copy=last)
+        )
         self.answer(
             unit,
             self.attest(
@@ -153,11 +167,14 @@ class Lifecycle:
                 recipient=unit,
                 at=at,
                 message=f"copies {first}–{last} of {delivery.print_quota}",
+                person=named(self.ledger, unit, person),
             ),
         )
         log.info("print_granted", doc_id=document.id, first=first, last=last)
 
-    def return_document(self, unit: str, message_id: str, command: wire.Return) -> None:
+    def return_document(
+        self, unit: str, message_id: str, command: wire.Return, person: str = ""
+    ) -> None:
         """§34: a recipient who finds the document wrong returns it, before taking it in."""
         document, delivery = self._addressed_to(unit, command.doc_id)
         if not command.reason.strip():
@@ -165,26 +182,34 @@ class Lifecycle:
         documents.require_unreceived(delivery, "return")
         if not self.ledger.move(document.id, unit, DeliveryState.RETURNED):
             raise documents.changed_meanwhile(delivery, "return")
-        self._tell_both(
+        at = self._tell_both(
             unit,
             message_id,
             document,
             "returned",
             message=command.reason,
             reason="returned_by_recipient",
+            person=person,
         )
+        self.ledger.record_act(document.id, DeliveryAct(unit, "returned", person, at))
         log.info("document_returned", doc_id=document.id, reason=command.reason)
 
-    def resend_request(self, unit: str, message_id: str, command: wire.ResendRequest) -> None:
+    def resend_request(
+        self, unit: str, message_id: str, command: wire.ResendRequest, person: str = ""
+    ) -> None:
         """§38: printing, downloading or reading failed; the sender is asked to send again."""
         document, delivery = self._addressed_to(unit, command.doc_id)
         action = "ask for a resend of"
         documents.require_state(delivery, sources(DeliveryState.RESEND_REQUESTED), action)
         if not self.ledger.move(document.id, unit, DeliveryState.RESEND_REQUESTED):
             raise documents.changed_meanwhile(delivery, action)
-        self._tell_both(unit, message_id, document, "resend_requested", message=command.reason)
+        self._tell_both(
+            unit, message_id, document, "resend_requested", message=command.reason, person=person
+        )
 
-    def quota_request(self, unit: str, message_id: str, command: wire.QuotaRequest) -> None:
+    def quota_request(
+        self, unit: str, message_id: str, command: wire.QuotaRequest, person: str = ""
+    ) -> None:
         """§38: the recipient asks the sender for extra copies."""
         document, delivery = self._addressed_to(unit, command.doc_id)
         documents.require_state(delivery, TAKEN_IN, "ask for copies of")
@@ -194,6 +219,7 @@ class Lifecycle:
             document,
             "quota_requested",
             message=f"{command.copies} more copies: {command.reason}",
+            person=person,
         )
 
     def attachments_received(
@@ -215,8 +241,10 @@ class Lifecycle:
         *,
         message: str = "",
         reason: str = "",
+        person: str = "",
     ) -> str:
-        """Answer the recipient's command and tell the sender what it did; returns the time."""
+        """Answer the recipient's command and tell the sender what it did, and who (§14);
+        returns the time."""
         at = self.now()
         self.answer(unit, wire.Status(ref=message_id, doc_id=document.id, state=state, at=at))
         self.answer(
@@ -228,6 +256,7 @@ class Lifecycle:
                 at=at,
                 message=message,
                 reason=reason,
+                person=named(self.ledger, unit, person),
             ),
         )
         return at
@@ -299,7 +328,9 @@ class Lifecycle:
             ),
         )
 
-    def withdraw(self, unit: str, message_id: str, command: wire.Withdraw) -> None:
+    def withdraw(
+        self, unit: str, message_id: str, command: wire.Withdraw, person: str = ""
+    ) -> None:
         """Withdraw (撤回) from each named recipient who has not received the document yet."""
         document = self.ledger.document(command.doc_id)
         if document is None or document.sender != unit:
@@ -307,6 +338,7 @@ class Lifecycle:
         deliveries = {d.recipient: d for d in self.ledger.deliveries(document.id)}
         plan = documents.plan_withdrawal(command.recipients, deliveries)
         at = self.now()
+        by = named(self.ledger, unit, person)
         withdrawn, refused = [], dict(plan.refused)
         for recipient in plan.withdrawn:
             if not self.ledger.move(document.id, recipient, DeliveryState.WITHDRAWN):
@@ -315,7 +347,8 @@ class Lifecycle:
                 assert current is not None
                 refused[recipient] = current.state
                 continue
-            self.answer(recipient, wire.Withdrawn(doc_id=document.id, at=at))
+            self.ledger.record_act(document.id, DeliveryAct(recipient, "withdrawn", person, at))
+            self.answer(recipient, wire.Withdrawn(doc_id=document.id, at=at, person=by))
             withdrawn.append(recipient)
         self.answer(
             unit,
@@ -418,8 +451,9 @@ class Lifecycle:
 
     # Shared checks.
 
-    def _receive(self, document: StoredDocument, unit: str, how: str) -> Moment:
-        """The first print, download or read is the receipt (§37); the sender gets it sealed."""
+    def _receive(self, document: StoredDocument, unit: str, how: str, person: str) -> Moment:
+        """The first print, download or read is the receipt (§37); the sender gets it sealed,
+        naming who received it (§14)."""
         now = self.clock.now()
         # §33: from 15:00 a receipt counts for the next workday, unless the sender asked for a
         # late receipt that day and this unit agreed.
@@ -430,6 +464,7 @@ class Lifecycle:
         if self.ledger.mark_received(
             document.id, unit, moment.at, moment.exchange_date, arrangement
         ):
+            self.ledger.record_act(document.id, DeliveryAct(unit, "received", person, moment.at))
             self.answer(
                 document.sender,
                 self.attest(
@@ -441,6 +476,7 @@ class Lifecycle:
                         at=moment.at,
                         exchange_date=moment.exchange_date,
                         arrangements=wire.listed([arrangement] if arrangement else []),
+                        person=named(self.ledger, unit, person),
                     )
                 ),
             )

@@ -1,5 +1,8 @@
 """SMS reminders (§16): what a unit's registered users hear about by text, and in what words.
 
+Who hears: the unit's `contacts` in the router's config, and every active person in the
+register of persons (§13) who receives documents (收文) and gave a mobile; a number once.
+
 A reminder is queued when the message it is about has reached the unit's queue (the broker
 confirmed it), in the same transaction that records that: a crash neither loses a reminder
 nor sends one for a message still waiting. Users hear about what asks something of them: a
@@ -27,9 +30,9 @@ class Reminders:
         self.ledger = ledger
 
     def delivered(self, config: Config, document: StoredDocument, recipient: str, at: str) -> None:
-        """The document is in the recipient's queue: a text for each of its contacts."""
-        unit = _texted(config, recipient)
-        delivery = self.ledger.delivery(document.id, recipient)
+        """The document is in the recipient's queue: a text for each of its users."""
+        unit, numbers = self._texted(config, recipient)
+        delivery = self.ledger.delivery(document.id, recipient) if numbers else None
         if unit is None or delivery is None:
             return
         text = texts.sms_delivered(
@@ -39,18 +42,20 @@ class Reminders:
             role=delivery.role,
             document=_naming(document),
         )
-        self._queue(config, unit, text, at)
+        self._queue(config, unit, numbers, text, at)
 
     def reached(self, config: Config, row: OutboxRow, at: str) -> None:
         """Another message is in its unit's queue; the ones that ask something of the unit's
-        users get a text for each of its contacts."""
-        unit = _texted(config, row.routing_key)
-        if unit is None or row.type not in _REMINDED:
+        users get a text for each of them."""
+        if row.type not in _REMINDED:
+            return
+        unit, numbers = self._texted(config, row.routing_key)
+        if unit is None or not numbers:
             return
         assert row.body is not None
         text = self._text(config, _MESSAGES.decode(row.body))
         if text is not None:
-            self._queue(config, unit, text, at)
+            self._queue(config, unit, numbers, text, at)
 
     def _text(
         self,
@@ -79,20 +84,25 @@ class Reminders:
             case _:
                 return None
 
-    def _queue(self, config: Config, unit: Unit, text: str, at: str) -> None:
-        for contact in unit.contacts:
-            self.ledger.queue_sms(
-                unit.id, contact.name, contact.mobile, config.sms.signature + text, at
-            )
+    def _queue(
+        self, config: Config, unit: Unit, numbers: dict[str, str], text: str, at: str
+    ) -> None:
+        for mobile, name in numbers.items():
+            self.ledger.queue_sms(unit.id, name, mobile, config.sms.signature + text, at)
 
-
-def _texted(config: Config, unit_id: str) -> Unit | None:
-    """The unit, if SMS is on and it registered someone to text; asked first, since most
-    messages go to units that did not."""
-    if not config.sms.mqtt_host:
-        return None
-    unit = config.unit(unit_id)
-    return unit if unit is not None and unit.contacts else None
+    def _texted(self, config: Config, unit_id: str) -> tuple[Unit | None, dict[str, str]]:
+        """The unit, if SMS is on, and whom its texts go to, by mobile: its configured
+        contacts, then its persons who receive documents (§13 收文), not disabled, with a
+        mobile (§16)."""
+        unit = config.unit(unit_id) if config.sms.mqtt_host else None
+        if unit is None:
+            return None, {}
+        numbers = {contact.mobile: contact.name for contact in unit.contacts}
+        for person in self.ledger.persons(unit.id):
+            texted = person.status == "active" and "receive" in person.roles and not person.system
+            if texted and person.mobile and person.mobile not in numbers:
+                numbers[person.mobile] = person.chinese_name or person.name
+        return unit, numbers
 
 
 def _naming(document: StoredDocument) -> str:

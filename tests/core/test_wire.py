@@ -11,6 +11,8 @@ from docex import wire
 from tests.conftest import Pki
 from tests.documents import sealed_envelope, submit
 
+AT = "2026-03-02T10:00:00+08:00"
+
 
 def test_a_submit_survives_the_round_trip(pki: Pki) -> None:
     envelope = sealed_envelope(pki.signing["gov-office"], cc=["education"])
@@ -215,3 +217,83 @@ def test_recipient_states_leave_out_arrangements_they_do_not_have() -> None:
     assert "sent_arrangement" not in msgspec.msgpack.decode(wire.encode(state))
     under = msgspec.structs.replace(state, received_arrangement="a1")
     assert msgspec.msgpack.decode(wire.encode(under))["received_arrangement"] == "a1"
+
+
+class _StatusBeforePersons(
+    msgspec.Struct, tag_field="t", tag="status", forbid_unknown_fields=True, kw_only=True
+):
+    """wire.Status as a client from before persons were named (§14) decodes it."""
+
+    v: int
+    ref: str = ""
+    doc_id: str = ""
+    state: str
+    reason: str = ""
+    message: str = ""
+    recipient: str = ""
+    at: str
+    exchange_date: str = ""
+    seal: wire.SealStamp | None = None
+
+
+class _RecipientBeforePersons(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    recipient: str
+    role: wire.Role
+    state: str
+    print_quota: int
+    printed: int
+    attempt: int
+    delivered_at: str | None
+    received_at: str | None
+    received_exchange_date: str | None
+    attachments_received_at: str | None
+
+
+class _DocumentStatusBeforePersons(
+    msgspec.Struct, tag_field="t", tag="document_status", forbid_unknown_fields=True, kw_only=True
+):
+    v: int
+    ref: str
+    doc_id: str
+    title: str
+    doc_no: str
+    sent_at: str
+    sent_exchange_date: str
+    paper_attachments: list[str]
+    recipients: list[_RecipientBeforePersons]
+
+
+def test_a_status_naming_nobody_still_decodes_in_an_older_client() -> None:
+    """§14 changed the wire within version 1: only a status that names a person is one that
+    a client from before cannot read; every message still says its version."""
+    zhangsan = wire.Person(id="zhangsan", chinese_name="张三")
+    status = wire.Status(doc_id="d1", state="received", recipient="finance", at=AT)
+    body = wire.encode(status)
+    assert msgspec.msgpack.decode(body)["v"] == wire.VERSION
+    old = msgspec.msgpack.decode(body, type=_StatusBeforePersons)
+    assert (old.v, old.state, old.recipient) == (wire.VERSION, "received", "finance")
+    named = wire.encode(msgspec.structs.replace(status, person=zhangsan))
+    assert wire.decode_router_message(named) == msgspec.structs.replace(status, person=zhangsan)
+    with pytest.raises(msgspec.ValidationError, match="person"):
+        msgspec.msgpack.decode(named, type=_StatusBeforePersons)
+
+    recipient = wire.RecipientState(
+        recipient="finance", role="main", state="delivered", print_quota=1, printed=0,
+        attempt=1, delivered_at=AT, received_at=None, received_exchange_date=None,
+        attachments_received_at=None,
+    )  # fmt: skip
+    document = wire.DocumentStatus(
+        ref="m1", doc_id="d1", title="通知", doc_no="〔2026〕1号", sent_at=AT,
+        sent_exchange_date="2026-03-02", paper_attachments=[], recipients=[recipient],
+    )  # fmt: skip
+    body = wire.encode(document)
+    assert msgspec.msgpack.decode(body)["v"] == wire.VERSION
+    assert msgspec.msgpack.decode(body, type=_DocumentStatusBeforePersons).recipients[0].state == (
+        "delivered"
+    )
+    received = msgspec.structs.replace(recipient, received_by=zhangsan)
+    named = wire.encode(msgspec.structs.replace(document, recipients=[received]))
+    with pytest.raises(msgspec.ValidationError, match="received_by"):
+        msgspec.msgpack.decode(named, type=_DocumentStatusBeforePersons)
+    withdrawn = wire.encode(wire.Withdrawn(doc_id="d1", at=AT))
+    assert msgspec.msgpack.decode(withdrawn) == {"t": "withdrawn", "v": 1, "doc_id": "d1", "at": AT}

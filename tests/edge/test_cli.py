@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import msgspec
+
+from docex import wire
 from docex.router.service import Router
 from tests.command_line import docex
 from tests.conftest import Pki, UnitConfigWriter
@@ -199,3 +202,28 @@ async def test_a_router_the_broker_refuses_says_so_in_one_line(config_file: Path
     assert code == 2, out
     assert "refused user 'guest': check the user and password in [router] amqp_url" in out, out
     assert "Traceback" not in out
+
+
+async def test_information_carries_the_flags_of_section_4_from_the_command_line(
+    router: Router, unit_config: UnitConfigWriter
+) -> None:
+    """§4: `info` marks an item's classification, urgency and privacy as a document's are
+    marked; internal information is exchanged as such, urgent or private information is
+    refused by the exchange with its reason, and secret information is not even sent."""
+    finance = unit_config("finance")
+    report = [
+        "unit", "--config", str(finance), "info", "report", "--to", "gov-office",
+        "--title", "专题：汛期安全", "--content", "……",
+    ]  # fmt: skip
+    code, out = await docex(*report, "--classification", "internal")
+    assert code == 0, out
+    stored = router.ledger.info(out.split()[1])
+    assert stored is not None
+    assert msgspec.msgpack.decode(stored.item, type=wire.InfoItem).classification == "internal"
+    code, out = await docex(*report, "--urgency", "urgent")
+    assert code == 1 and out.startswith("rejected: excluded_urgency:"), out
+    code, out = await docex(*report, "--private")
+    assert code == 1 and out.startswith("rejected: excluded_private:"), out
+    # Refused before anything is sent (the exchange would answer 1, rejected).
+    code, out = await docex(*report, "--classification", "secret")
+    assert code == 2 and "invalid choice: 'secret'" in out, out

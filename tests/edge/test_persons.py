@@ -20,6 +20,7 @@ from docex.unit.client import UnitClient
 from tests.command_line import docex
 from tests.conftest import Broker, Pki, UnitConfigWriter, unit_settings
 from tests.documents import sealed_envelope, submit
+from tests.edge.test_lifecycle import print_request
 
 
 @pytest.fixture
@@ -44,12 +45,21 @@ class People:
         assert code == 0, out
         return out
 
-    async def add(self, unit: str, name: str, roles: str, *, changed: bool = True) -> Path:
+    async def add(
+        self,
+        unit: str,
+        name: str,
+        roles: str,
+        *,
+        changed: bool = True,
+        chinese_name: str = "张三",
+        mobile: str = "13800000000",
+    ) -> Path:
         """Registered (§13), with the initial password changed to `{name}-own` (§15)."""
         credential = self.tmp_path / f"{unit}-{name}.credential"
         out = await self.users(
-            "add", "--unit", unit, name, "--chinese-name", "张三", "--roles", roles,
-            "--mobile", "13800000000", "--credential-out", str(credential),
+            "add", "--unit", unit, name, "--chinese-name", chinese_name, "--roles", roles,
+            "--mobile", mobile, "--credential-out", str(credential),
         )  # fmt: skip
         self.last_initial = initial(out)
         if changed:
@@ -270,3 +280,90 @@ async def test_once_a_unit_has_an_administrator_only_they_change_its_people(
     listing = await people.users("list", "--unit", "finance")
     assert "\tadmin\t" in listing and "\toffice" in listing, listing
     assert "clerk\t李四\t收文\t-\tactive\tperson" in listing and listing.endswith("\tadmin\n")
+
+
+async def test_the_status_and_the_receipts_name_who_did_each_act(
+    router: Router, people: People, pki: Pki, unit_config: UnitConfigWriter
+) -> None:
+    """§14: who sent a document, who received it, who printed which copies, who returned it
+    and who withdrew it are named, with their Chinese names from the register (§13), in the
+    sealed receipt, the news the sender gets and the status either unit asks for."""
+    clerk = await people.add("gov-office", "clerk", "发文", chinese_name="王五")
+    reader = await people.add("finance", "reader", "收文,打印", chinese_name="李四")
+    returner = await people.add("education", "returner", "收文", chinese_name="赵六")
+    wangwu = wire.Person(id="clerk", chinese_name="王五")
+    lisi = wire.Person(id="reader", chinese_name="李四")
+    zhaoliu = wire.Person(id="returner", chinese_name="赵六")
+
+    async with (
+        people.client("gov-office", clerk, "clerk") as office,
+        people.client("finance", reader, "reader") as finance,
+        people.client("education", returner, "returner") as education,
+    ):
+        envelope = sealed_envelope(
+            pki.signing["gov-office"],
+            to=["finance"],
+            cc=["education"],
+            print_quota={"finance": 3, "education": 1},
+        )
+        accepted = await office.request(submit(envelope))
+        assert isinstance(accepted, wire.Status) and accepted.state == "accepted", accepted
+        request, message_id = print_request(pki.verification["finance"], "finance", envelope.id, 2)
+        granted = await finance.request(request, message_id=message_id)
+        assert isinstance(granted, wire.PrintGrant), granted
+        returned = await education.request(
+            wire.Return(v=wire.VERSION, doc_id=envelope.id, reason="不属本单位办理")
+        )
+        assert isinstance(returned, wire.Status) and returned.state == "returned", returned
+
+        def news(state: str) -> wire.Status | None:
+            found = [s for s in office.mailbox.statuses(envelope.id) if s.state == state]
+            return found[0] if found else None
+
+        receipt = await office.wait_for(lambda: news("received"), 10)
+        printed = await office.wait_for(lambda: news("printed"), 10)
+        sent_back = await office.wait_for(lambda: news("returned"), 10)
+        assert (receipt.person, printed.person, sent_back.person) == (lisi, lisi, zhaoliu)
+        # The exchange's seal on the receipt covers who received it.
+        assert receipt.seal is not None
+        forged = msgspec.structs.replace(receipt, person=wangwu)
+        assert wire.signed_bytes(forged) != wire.signed_bytes(receipt)
+
+        status = await office.request(wire.StatusQuery(v=wire.VERSION, doc_id=envelope.id))
+        assert isinstance(status, wire.DocumentStatus), status
+        assert status.sent_by == wangwu
+        by_unit = {r.recipient: r for r in status.recipients}
+        assert by_unit["finance"].received_by == lisi
+        assert [(p.first_copy, p.last_copy, p.person) for p in by_unit["finance"].prints] == [
+            (1, 2, lisi)
+        ]
+        assert by_unit["education"].returned_by == zhaoliu
+        assert by_unit["education"].received_by is None
+        # A recipient sees its own delivery, named the same way.
+        own = await finance.request(wire.StatusQuery(v=wire.VERSION, doc_id=envelope.id))
+        assert isinstance(own, wire.DocumentStatus), own
+        assert [r.recipient for r in own.recipients] == ["finance"]
+        assert (own.sent_by, own.recipients[0].received_by) == (wangwu, lisi)
+
+        second = sealed_envelope(pki.signing["gov-office"], print_quota={"finance": 1})
+        assert isinstance(await office.request(submit(second)), wire.Status)
+        result = await office.request(wire.Withdraw(v=wire.VERSION, doc_id=second.id))
+        assert isinstance(result, wire.WithdrawResult) and result.withdrawn == ["finance"]
+        status = await office.request(wire.StatusQuery(v=wire.VERSION, doc_id=second.id))
+        assert isinstance(status, wire.DocumentStatus), status
+        assert status.recipients[0].withdrawn_by == wangwu
+
+    password = people.tmp_path / "clerk.password"
+    password.write_text("clerk-own\n")
+    settings = unit_config(
+        "gov-office", person_credential=str(clerk), person_password_file=str(password)
+    )
+    code, out = await docex(
+        "unit", "--config", str(settings), "status", envelope.id, env={"LANG": "zh_CN.UTF-8"}
+    )
+    assert code == 0, out
+    assert "发送人 王五（clerk）" in out, out
+    assert "李四（reader）" in out and "第 1–2 份" in out, out
+    assert "education: 退回人 赵六（returner）" in out, out
+    code, out = await docex("unit", "--config", str(settings), "status", envelope.id)
+    assert code == 0 and "sent by clerk (王五)" in out and "returned by returner (赵六)" in out, out

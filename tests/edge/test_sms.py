@@ -21,6 +21,7 @@ from docex.router.service import Router
 from docex.unit.client import UnitClient
 from tests.conftest import FakeClock, Pki, UnitClientFactory, eventually, in_background
 from tests.documents import sealed_envelope, submit
+from tests.edge.test_persons import People, people  # noqa: F401 -- the fixture
 
 REPO = Path(__file__).resolve().parents[2]
 V = wire.VERSION
@@ -110,6 +111,37 @@ async def test_a_delivered_document_is_texted_to_each_registered_user(
     assert router.ledger.sms_depth() == 0
     assert router.metrics.registry.get_sample_value("docex_sms_sent_total") == 2
     assert router.metrics.registry.get_sample_value("docex_sms_gateway_up") == 1
+
+
+async def test_the_persons_who_receive_documents_are_texted_while_active(
+    units: dict[str, UnitClient],
+    pki: Pki,
+    gateway: Gateway,
+    router: Router,
+    people: People,  # noqa: F811
+) -> None:
+    """§16 with §13: a unit's persons who hold the 收文 role and gave a mobile get its texts,
+    as its configured contacts do, a number once; one who does not receive documents, or who
+    was disabled, gets none."""
+    await people.add("education", "reader", "收文", chinese_name="赵六", mobile="13900139001")
+    await people.add("education", "drafter", "发文", mobile="13900139002")
+    await people.add("education", "leaver", "收文", mobile="13900139003")
+    await people.users("disable", "--unit", "education", "leaver")
+    # Also one of finance's contacts: texted once, as the contact.
+    await people.add("finance", "accountant", "收文", chinese_name="王会计", mobile="13800138001")
+
+    await send(units, pki, "关于年终工作的通知")
+    await eventually(lambda: len(gateway.texts) == 3, "the texts to finance and to 赵六")
+    await eventually(lambda: router.ledger.sms_depth() == 0, "every text sent")
+    (text,) = gateway.to("13900139001")
+    assert text["name"] == "赵六"
+    assert text["text"] == (
+        "【公文交换】市教育局：市府办公厅抄送公文《关于年终工作的通知》"
+        "（穗府办〔2026〕12号），请及时签收。"
+    )
+    assert len(gateway.to("13800138001")) == 1
+    for mobile in ("13900139002", "13900139003"):
+        assert router.ledger.sms_sent_since(mobile, 0) == 0, mobile
 
 
 async def test_an_internal_document_is_texted_without_its_title(

@@ -13,7 +13,7 @@ from docex.core.states import DeliveryState
 from docex.ledger import audit, lock
 from docex.ledger.open import open_ledger
 from docex.ledger.port import Ledger
-from docex.ledger.records import StoredInfo
+from docex.ledger.records import DeliveryAct, StoredInfo
 from tests.ledger.stored import add_document
 from tests.postgres import schema_url
 
@@ -29,6 +29,7 @@ def fill(ledger: Ledger) -> None:
         ledger.mark_delivered("d1", "education", AT)
         ledger.mark_received("d1", "education", AT, "2026-03-02")
         ledger.add_printed("d1", "education", 2, 0)
+        ledger.record_act("d1", DeliveryAct("education", "printed", "lisi", AT, 1, 2))
         ledger.add_quota("d2", "archive", 3)
         ledger.move("d3", "archive", DeliveryState.WITHDRAWN)
         ledger.record_unit_name("education", "市教育局", "市教育委员会", AT)
@@ -59,6 +60,7 @@ def fill(ledger: Ledger) -> None:
 def snapshot(ledger: Ledger) -> dict[str, object]:
     return {
         "deliveries": [ledger.deliveries(f"d{n}") for n in range(30)],
+        "acts": ledger.delivery_acts("d1"),
         "documents": [ledger.document(f"d{n}") for n in range(30)],
         "by_state": ledger.deliveries_by_state(),
         "pending": ledger.pending_receipts(),
@@ -112,7 +114,9 @@ def test_every_table_arrives_and_the_exchange_goes_on(tmp_path: Path, target: st
     with moved.transaction():
         moved.enqueue("education", "m-2", "status")
         fault = moved.start_fault("education", "silent", AT, office_notified=False)
+        moved.record_act("d1", DeliveryAct("education", "printed", "lisi", AT, 3, 3))
     assert [row.message_id for row in moved.outbox_batch(10)] == ["m-1", "m-2"]
+    assert [act.first_copy for act in moved.delivery_acts("d1")] == [1, 3]
     assert fault.id > before["faults"][0].id  # type: ignore[index]
     # The audit chain goes on from the file's head, in the file's order.
     for _ in range(300):

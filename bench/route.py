@@ -1344,12 +1344,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def interrupt_on_sigterm() -> None:
+    """`timeout` and `kill` stop a run with SIGTERM: clean up as after Ctrl-C."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.relay_worker:
         asyncio.run(serve_relay(args.amqp_url, args.relay_prefix))
         return 0
     plan = Plan.from_args(args)
+    interrupt_on_sigterm()
     cleanup = Cleanup(f"bench{secrets.token_hex(5)}", args.amqp_url, keep_dir=args.keep)
     print(f"run {cleanup.prefix}: setting up a CA, seals, broker users and the router…")
     workspace: Workspace | None = None

@@ -258,14 +258,18 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             if calendar.covers(year):
                 continue
             if year in calendar.uncovered_allowed:
-                outcome = f"exchange dates in {year} count weekends only, as allowed"
+                warning = _(
+                    "exchange calendar: no holiday data for {year}; exchange dates in {year2}"
+                    " count weekends only, as allowed, until its holidays and make-up workdays"
+                    ' are listed under [exchange] (README: "A year the calendar does not know")'
+                )
             else:
-                outcome = f"the router refuses to date documents in {year}"
-            warnings.append(
-                f"exchange calendar: no holiday data for {year}; {outcome} until its"
-                f" holidays and make-up workdays are listed under [exchange] (README:"
-                f' "A year the calendar does not know")'
-            )
+                warning = _(
+                    "exchange calendar: no holiday data for {year}; the router refuses to date"
+                    " documents in {year2} until its holidays and make-up workdays are listed"
+                    ' under [exchange] (README: "A year the calendar does not know")'
+                )
+            warnings.append(warning.format(year=year, year2=year))
         return warnings
 
 

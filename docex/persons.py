@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from docex.i18n import _
 from docex.seals.carrier import KDF, SCRYPT_N, SCRYPT_P, SCRYPT_R
 from docex.seals.errors import SealError
 from docex.seals.files import write_private
@@ -91,7 +92,9 @@ def parse_roles(text: str) -> list[str]:
         role = _BY_CHINESE.get(part, part)
         if role not in ROLES:
             known = ", ".join(f"{r} ({c})" for r, c in ROLES.items())
-            raise RoleError(f"unknown role {part!r}; known: {known}")
+            raise RoleError(
+                _("unknown role {role!r}; known: {known}").format(role=part, known=known)
+            )
         if role not in roles:
             roles.append(role)
     return roles

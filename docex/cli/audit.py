@@ -7,8 +7,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from docex.cli import rejections
 from docex.cli.options import add_config_option
 from docex.config import ConfigError, load_config
+from docex.error_text import file_problem
 from docex.i18n import _
 
 
@@ -19,10 +21,10 @@ def add_audit_commands(subparsers: argparse._SubParsersAction) -> None:
         "verify",
         help=_("recompute the chain and check its signed checkpoints; exit 1 at the first bad row"),
     )
-    add_config_option(verify, "the router's config")
+    add_config_option(verify, _("the router's config"))
     verify.set_defaults(func=_verify)
     show = commands.add_parser("show", help=_("a document's evidence: its events, hashes, places"))
-    add_config_option(show, "the router's config")
+    add_config_option(show, _("the router's config"))
     show.add_argument("doc", help=_("the document id"))
     show.set_defaults(func=_show)
 
@@ -38,14 +40,21 @@ def _verify(args: argparse.Namespace) -> int:
         config = load_config(args.config)
         ca = load_ca_certificate(Path(config.seals.ca_certificate))
         ledger = open_ledger(config.router.ledger, read_only=True)
-    except (ConfigError, SealError, LedgerError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except SealError as exc:
+        problem = f"{exc.code}: {rejections.detail(exc.message)}"
+        print(_("error: {problem}").format(problem=problem), file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(_("error: {problem}").format(problem=file_problem(exc)), file=sys.stderr)
+        return 2
+    except (ConfigError, LedgerError) as exc:
+        print(_("error: {problem}").format(problem=exc), file=sys.stderr)
         return 2
     try:
         records, checkpoints = verify_ledger(ledger, ca)
         waiting = ledger.unchained_count()
     except ChainBroken as exc:
-        print(f"audit chain BROKEN: {exc}")
+        print(_("audit chain BROKEN: {problem}").format(problem=exc))
         return 1
     except LedgerError as exc:
         print(
@@ -58,8 +67,10 @@ def _verify(args: argparse.Namespace) -> int:
     finally:
         ledger.close()
     print(
-        f"audit chain ok: {records} records, {checkpoints} signed checkpoints,"
-        f" {waiting} events not chained yet"
+        _(
+            "audit chain ok: {records} records, {checkpoints} signed checkpoints,"
+            " {waiting} events not chained yet"
+        ).format(records=records, checkpoints=checkpoints, waiting=waiting)
     )
     return 0
 
@@ -71,8 +82,11 @@ def _show(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         ledger = open_ledger(config.router.ledger, read_only=True)
-    except (ConfigError, LedgerError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(_("error: {problem}").format(problem=file_problem(exc)), file=sys.stderr)
+        return 2
+    except (ConfigError, LedgerError) as exc:
+        print(_("error: {problem}").format(problem=exc), file=sys.stderr)
         return 2
     try:
         events = ledger.document_events(args.doc)
@@ -81,13 +95,18 @@ def _show(args: argparse.Namespace) -> int:
     finally:
         ledger.close()
     if not events:
-        print(f"error: no evidence of a document {args.doc!r}", file=sys.stderr)
+        problem = _("no evidence of a document {doc!r}").format(doc=args.doc)
+        print(_("error: {problem}").format(problem=problem), file=sys.stderr)
         return 1
     if document is not None:
-        kept = f"body deleted {pruned}" if pruned else "body kept"
-        print(f"{args.doc}: sha256 {document.sha256.hex()}, {kept}")
+        kept = _("body deleted {at}").format(at=pruned) if pruned else _("body kept")
+        print(
+            _("{doc}: sha256 {hash}, {kept}").format(
+                doc=args.doc, hash=document.sha256.hex(), kept=kept
+            )
+        )
     for event in events:
-        place = f"#{event.seq}" if event.seq is not None else "(not chained yet)"
+        place = f"#{event.seq}" if event.seq is not None else _("(not chained yet)")
         print(
             f"{event.at}  {event.what:<17} {event.unit or '-':<12} {event.detail}"
             f"  {place} {event.hash.hex()[:16]}"

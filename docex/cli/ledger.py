@@ -15,6 +15,7 @@ from pathlib import Path
 
 from docex.cli.options import add_config_option
 from docex.config import ConfigError, load_config
+from docex.error_text import file_problem
 from docex.i18n import _
 
 
@@ -56,9 +57,9 @@ def add_ledger_commands(subparsers: argparse._SubParsersAction) -> None:
     migrate.set_defaults(func=_migrate)
     prune = commands.add_parser(
         "prune",
-        help="delete what [retention] says is past keeping (the router's leader does it daily)",
+        help=_("delete what [retention] says is past keeping (the router's leader does it daily)"),
     )
-    add_config_option(prune, "the router's config")
+    add_config_option(prune, _("the router's config"))
     prune.set_defaults(func=_prune)
 
 
@@ -66,14 +67,17 @@ def _prune(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from docex.ledger.errors import LedgerError
-    from docex.ledger.open import open_ledger
+    from docex.ledger.open import LedgerMissing, open_ledger
     from docex.ledger.retention import prune
 
     try:
         config = load_config(args.config)
         ledger = open_ledger(config.router.ledger, create=False)
-    except (ConfigError, LedgerError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(_("error: {problem}").format(problem=file_problem(exc)), file=sys.stderr)
+        return 2
+    except (ConfigError, LedgerError, LedgerMissing) as exc:
+        print(_("error: {problem}").format(problem=exc), file=sys.stderr)
         return 2
     try:
         done = prune(

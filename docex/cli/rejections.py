@@ -210,7 +210,7 @@ DETAILS = (
 
 # Words the router puts into its sentences as values: states, actions, kinds.
 WORDS = {
-    # states of a unit or a delivery
+    # states of a unit or a delivery (a delivery's Chinese is the board's, docex/board/present.py)
     "revoked": N_("revoked"),
     "active": N_("active"),
     "queued": N_("queued"),
@@ -224,6 +224,7 @@ WORDS = {
     "recipient_revoked": N_("recipient_revoked"),
     # what the router answers a command that went through
     "accepted": N_("accepted"),
+    "rejected": N_("rejected"),
     "attachments_received": N_("attachments_received"),
     "quota_granted": N_("quota_granted"),
     "printed": N_("printed"),
@@ -258,6 +259,13 @@ WORDS = {
     "urgent": N_("urgent"),
     "extra_urgent": N_("extra_urgent"),
 }
+
+
+def state_word(state: str) -> str:
+    """A document's, a delivery's or a unit's state in the reader's language; one the catalog
+    does not know (a newer router's) as it came."""
+    known = WORDS.get(state)
+    return _(known) if known else state
 
 
 # The values that are such words; others (a unit id, a path) are shown as they came.

@@ -11,20 +11,36 @@ a calendar warning does not change it.
 from __future__ import annotations
 
 import argparse
+import re
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
 from docex.cli.options import add_config_option
+from docex.cli.rejections import state_word
 from docex.cli.table import table_lines
 from docex.config import Config
-from docex.i18n import _
+from docex.core.links import BROKER_UNREACHABLE, HEARTBEAT_LOST, QUEUE_UNTAKEN
+from docex.error_text import connection_reason
+from docex.i18n import N_, _
 from docex.ledger.port import LedgerReads
 from docex.ledger.queries import OpenFault, UnitLink, exchange_status
 from docex.ledger.reader import with_ledger
 from docex.ledger.records import EXCHANGE, RouterRecord
 
 _PROBE_TIMEOUT_S = 3.0
+_CONFIG_OK = re.compile(r"config: (?P<kind>\w+) at (?P<at>\S+), sha256 (?P<digest>\S+), ok")
+_CONFIG_FAILED = re.compile(
+    r"config: (?P<kind>\w+) at (?P<at>\S+) FAILED, sha256 (?P<digest>\S+): (?P<errors>.*);"
+    r" running on the config read before"
+)
+_LOADS = {"loaded": N_("loaded"), "reloaded": N_("reloaded")}
+# A link fault's kind (§46), as the operator reads it.
+_FAULT_KINDS = {
+    HEARTBEAT_LOST: N_("heartbeat_lost"),
+    QUEUE_UNTAKEN: N_("queue_untaken"),
+    BROKER_UNREACHABLE: N_("broker_unreachable"),
+}
 
 
 def add_status_command(router_commands: argparse._SubParsersAction) -> None:
@@ -44,11 +60,10 @@ def _report(config: Config, ledger: LedgerReads) -> int:
     ready, readiness, about = _readiness(config)
     print(_("router:  {readiness}").format(readiness=readiness))
     for line in about:
-        # "config: reloaded at …, sha256 …, ok": did the last `systemctl reload` take?
-        print(line.replace("config: ", "config:  ", 1))
+        print(_config_line(line))
     now = datetime.now(UTC)
     for warning in config.calendar_warnings(now.astimezone(config.calendar().timezone).date()):
-        print(f"calendar: WARNING {warning}")
+        print(_("calendar: WARNING {warning}").format(warning=warning))
     status = exchange_status(ledger, config, now)
     for router in ledger.routers():
         print(f"  {_router(router, config.router.partitions)}")
@@ -70,7 +85,9 @@ def _report(config: Config, ledger: LedgerReads) -> int:
                 " outbox_dead; the General Office was told of each; see the router's log)"
             ).format(count=status.set_aside)
         )
-    states = ", ".join(f"{state} {count}" for state, count in status.deliveries_by_state)
+    states = _(", ").join(
+        f"{state_word(state)} {count}" for state, count in status.deliveries_by_state
+    )
     print(_("deliveries: {states}").format(states=states or _("none yet")))
     rows = [(_("UNIT"), _("LINK"), _("LAST HEARD"), _("UNTAKEN"), _("OLDEST UNTAKEN"))]
     rows += [_unit_row(link) for link in status.units]
@@ -81,14 +98,22 @@ def _report(config: Config, ledger: LedgerReads) -> int:
 
 def _router(router: RouterRecord, partitions: int) -> str:
     """One of several routers sharing a PostgreSQL ledger, as it last reported itself."""
-    role = "leader" if router.leader else "member"
+    role = _("leader") if router.leader else _("member")
     if router.seen_ago_s > 10:
-        role = f"gone? ({role} when last seen)"
-    broker = "broker connected" if router.broker_connected else "BROKER NOT CONNECTED"
-    return (
-        f"{router.id}: {role}, {len(router.partitions)} of {partitions} partitions"
-        f" {router.partitions}, {broker}, seen {router.seen_ago_s:.0f} s ago,"
-        f" clock {router.clock_skew_ms:+d} ms off the database's"
+        role = _("gone? ({role} when last seen)").format(role=role)
+    broker = _("broker connected") if router.broker_connected else _("BROKER NOT CONNECTED")
+    return _(
+        "{id}: {role}, {count} of {partitions} partitions {list}, {broker}, seen {seen} s ago,"
+        " clock {skew} ms off the database's"
+    ).format(
+        id=router.id,
+        role=role,
+        count=len(router.partitions),
+        partitions=partitions,
+        list=router.partitions,
+        broker=broker,
+        seen=f"{router.seen_ago_s:.0f}",
+        skew=f"{router.clock_skew_ms:+d}",
     )
 
 
@@ -115,12 +140,36 @@ def _readiness(config: Config) -> tuple[bool, str, list[str]]:
             about,
         )
     except OSError as error:
-        reason = getattr(error, "reason", error)
+        cause = getattr(error, "reason", error)
+        reason = connection_reason(cause) if isinstance(cause, BaseException) else cause
         return (
             False,
             _("NOT RUNNING, or not answering at {url}: {reason}").format(url=url, reason=reason),
             [],
         )
+
+
+def _config_line(line: str) -> str:
+    """The router's "config: reloaded at …, sha256 …, ok" (docex/router/reload.py): did the
+    last `systemctl reload` take? Written again in the reader's language; a line of another
+    shape (a newer router's) is shown as it came."""
+    found = _CONFIG_OK.fullmatch(line)
+    if found:
+        return _("config:  {kind} at {at}, sha256 {digest}, ok").format(
+            kind=_(_LOADS.get(found["kind"], found["kind"])), at=found["at"], digest=found["digest"]
+        )
+    found = _CONFIG_FAILED.fullmatch(line)
+    if found:
+        return _(
+            "config:  {kind} at {at} FAILED, sha256 {digest}: {errors}; running on the config"
+            " read before"
+        ).format(
+            kind=_(_LOADS.get(found["kind"], found["kind"])),
+            at=found["at"],
+            digest=found["digest"],
+            errors=found["errors"],
+        )
+    return line.replace("config: ", "config:  ", 1)
 
 
 def _split(body: bytes) -> tuple[list[str], list[str]]:
@@ -146,8 +195,9 @@ def _unit_row(link: UnitLink) -> tuple[str, str, str, str, str]:
 
 def _fault(fault: OpenFault) -> str:
     scope = _("the exchange itself") if fault.scope == EXCHANGE else fault.scope
+    kind = _(_FAULT_KINDS[fault.kind]) if fault.kind in _FAULT_KINDS else fault.kind
     line = _("{scope}: {kind} for {time}").format(
-        scope=scope, kind=fault.kind, time=_duration(fault.open_for)
+        scope=scope, kind=kind, time=_duration(fault.open_for)
     )
     if fault.paper_issued_at:
         return line + _("; on paper since {at} (docex notices list)").format(

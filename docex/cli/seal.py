@@ -400,8 +400,10 @@ def _log_show(args: argparse.Namespace) -> None:
                     approval=_approved(ceremony.approval_of(record))
                 )
             )
-        attendees = ", ".join(
-            f"{a['name']} ({a['role']}{', share' if a['share'] else ''})"
+        attendees = _(", ").join(
+            (_("{name} ({role}, share)") if a["share"] else _("{name} ({role})")).format(
+                name=a["name"], role=a["role"]
+            )
             for a in record.get("attendees", [])
         )
         if attendees:

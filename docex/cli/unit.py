@@ -14,6 +14,7 @@ import msgspec
 from docex import formats, wire
 from docex.cli import unit_arrange, unit_info, unit_lifecycle
 from docex.cli.options import add_config_option_everywhere
+from docex.cli.rejections import state_word
 from docex.cli.table import table_lines
 from docex.cli.unit_support import (
     CommandError,
@@ -21,6 +22,7 @@ from docex.cli.unit_support import (
     person_shown,
     print_answer,
     read_file,
+    reason_shown,
     seal_password,
     shown,
     sync,
@@ -394,7 +396,7 @@ async def _status(args: argparse.Namespace, settings: UnitSettings) -> int:
             (
                 r.recipient,
                 _("main") if r.role == "main" else _("copy"),
-                r.state,
+                state_word(r.state),
                 f"{r.printed}/{r.print_quota}",
                 str(r.attempt),
                 r.received_at or "-",
@@ -455,7 +457,7 @@ async def _events(args: argparse.Namespace, settings: UnitSettings) -> int:
                 if status.exchange_date
                 else ""
             )
-            reason = f" {status.reason}: {status.message}" if status.reason else ""
+            reason = f" {reason_shown(status.reason, status.message)}" if status.reason else ""
             under = (
                 _(" (out-of-hours arrangement {ids})").format(ids=", ".join(status.arrangements))
                 if status.arrangements
@@ -466,7 +468,8 @@ async def _events(args: argparse.Namespace, settings: UnitSettings) -> int:
                 if status.person
                 else ""
             )
-            print(f"{status.at}  {status.doc_id}  {status.state}{who}{by}{date}{under}{reason}")
+            state = state_word(status.state)
+            print(f"{status.at}  {status.doc_id}  {state}{who}{by}{date}{under}{reason}")
         if args.doc_id is None:
             for notice in client.mailbox.notices():
                 print(
@@ -487,7 +490,7 @@ async def _units(args: argparse.Namespace, settings: UnitSettings) -> int:
         if not isinstance(answer, wire.UnitList):
             return print_answer(answer)
         rows = [(_("unit"), _("name"), _("state"))]
-        rows += [(unit.id, unit.name, unit.status) for unit in answer.units]
+        rows += [(unit.id, unit.name, state_word(unit.status)) for unit in answer.units]
         _print_table(rows)
         return 0
 
@@ -502,7 +505,7 @@ def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
 def _unit_list(value: str) -> list[str]:
     units = [part.strip() for part in value.split(",") if part.strip()]
     if not units:
-        raise argparse.ArgumentTypeError("name at least one unit")
+        raise argparse.ArgumentTypeError(_("name at least one unit"))
     return units
 
 
@@ -524,7 +527,9 @@ def _print_quota(args: argparse.Namespace) -> dict[str, int]:
 
 def _count(value: str) -> int:
     if not value.strip().isdigit():
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of copies")
+        raise argparse.ArgumentTypeError(
+            _("{value!r} is not a number of copies").format(value=value)
+        )
     return int(value)
 
 
@@ -533,6 +538,6 @@ def _copies(value: str) -> dict[str, int]:
     for part in value.split(","):
         unit, sep, count = part.partition("=")
         if not sep or not count.strip().isdigit():
-            raise argparse.ArgumentTypeError(f"{part!r} is not UNIT=COPIES")
+            raise argparse.ArgumentTypeError(_("{value!r} is not UNIT=COPIES").format(value=part))
         quota[unit.strip()] = int(count)
     return quota

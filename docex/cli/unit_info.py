@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from docex import wire
 from docex.cli.unit_support import print_answer, sync, with_client
-from docex.i18n import _
+from docex.i18n import N_, _
 from docex.unit.settings import UnitSettings
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     info = commands.add_parser("info", help=_("exchange information: updates, requests, reports"))
     kinds = info.add_subparsers(dest="info_command", required=True, metavar="KIND")
 
-    request = _item(kinds, "request", "ask units to handle something (请求办理事项, §42)")
+    request = _item(kinds, "request", _("ask units to handle something (请求办理事项, §42)"))
     request.add_argument("--to", type=_units, required=True, help=_("the handling units: A,B"))
     request.add_argument("--deadline", default="", help=_("ISO 8601 with offset, optional"))
     request.set_defaults(func=_send(lambda a: _info(a, "request", to=a.to, deadline=a.deadline)))
@@ -35,12 +35,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         func=_send(lambda a: wire.Reply(v=V, info_id=a.info_id, content=a.content, delay=a.delay))
     )
 
-    update = _item(kinds, "update", "file a work update (工作动态, §41)")
+    update = _item(kinds, "update", _("file a work update (工作动态, §41)"))
     update.add_argument("--period", required=True, help=_("2026 (annual) or 2026-03 (monthly)"))
     update.add_argument("--part", choices=["summary", "plan"], required=True)
     update.set_defaults(func=_send(lambda a: _info(a, "update", period=a.period, part=a.part)))
 
-    submit = _item(kinds, "submit", "government information to the General Office (§44)")
+    submit = _item(kinds, "submit", _("government information to the General Office (§44)"))
     submit.add_argument("--with", dest="co_units", type=_units, default=[], help=_("joint: A,B"))
     submit.add_argument("--authors", type=_units, default=[], help=_("authors: 张三,李四"))
     submit.add_argument("--revision", action="store_true", help=_("a revision (修改稿)"))
@@ -58,11 +58,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         )
     )
 
-    report = _item(kinds, "report", "a special report to superiors (专题报告, §43)")
+    report = _item(kinds, "report", _("a special report to superiors (专题报告, §43)"))
     report.add_argument("--to", type=_units, required=True)
     report.set_defaults(func=_send(lambda a: _info(a, "report", to=a.to)))
 
-    publish = _item(kinds, "publish", "publish a periodical issue (刊物, §45)")
+    publish = _item(kinds, "publish", _("publish a periodical issue (刊物, §45)"))
     publish.add_argument("--issue", required=True, help=_("e.g. 2026年第11期"))
     publish.add_argument("--readers", type=_units, default=[], help=_("reader units: A,B"))
     publish.add_argument("--group", default="", help=_("a reader group from the router config"))
@@ -136,27 +136,58 @@ async def _inbox(args: argparse.Namespace, settings: UnitSettings) -> int:
         for entry in client.mailbox.information():
             if isinstance(entry, wire.InfoNotice):
                 print(
-                    f"{entry.at}  {entry.kind.upper()} {entry.subject}"
-                    f" (due {entry.due}): {entry.text}"
+                    _("{at}  {kind} {subject} (due {due}): {text}").format(
+                        at=entry.at,
+                        kind=_(_NOTICE_KINDS.get(entry.kind, entry.kind)),
+                        subject=entry.subject,
+                        due=entry.due,
+                        text=entry.text,
+                    )
                 )
                 continue
-            print(f"{entry.at}  {entry.kind} {entry.id} from {entry.sender}: 《{entry.title}》")
+            print(
+                _("{at}  {kind} {id} from {sender}: 《{title}》").format(
+                    at=entry.at,
+                    kind=_(_KINDS.get(entry.kind, entry.kind)),
+                    id=entry.id,
+                    sender=entry.sender,
+                    title=entry.title,
+                )
+            )
+            reply_to = entry.in_reply_to
+            if reply_to and entry.delay:
+                reply_to = _("{id} (delay explained)").format(id=reply_to)
+            part = _(_PARTS[entry.part]) if entry.part in _PARTS else entry.part
             details = {
-                "deadline": entry.deadline,
-                "period": f"{entry.period} {entry.part}".strip(),
-                "jointly with": ", ".join(entry.co_units),
-                "authors": ", ".join(entry.authors),
-                "issue": entry.issue,
-                "in reply to": entry.in_reply_to + (" (delay explained)" if entry.delay else ""),
+                _("deadline"): entry.deadline,
+                _("period"): f"{entry.period} {part}".strip(),
+                _("jointly with"): ", ".join(entry.co_units),
+                _("authors"): ", ".join(entry.authors),
+                _("issue"): entry.issue,
+                _("in reply to"): reply_to,
             }
             for label, value in details.items():
                 if value:
-                    print(f"  {label}: {value}")
+                    print(_("  {label}: {value}").format(label=label, value=value))
             if entry.content:
                 print(f"  {entry.content}")
         return 0
 
     return await with_client(settings, inbox)
+
+
+# The kinds of information (§39) and of the reminders about it (§41, §42), as a clerk reads
+# them in `inbox`.
+_KINDS = {
+    "update": N_("work update"),
+    "request": N_("request"),
+    "reply": N_("reply"),
+    "report": N_("special report"),
+    "gov_info": N_("government information"),
+    "periodical": N_("periodical"),
+}
+_NOTICE_KINDS = {"reminder": N_("REMINDER"), "late": N_("LATE"), "overdue": N_("OVERDUE")}
+_PARTS = {"summary": N_("summary"), "plan": N_("plan")}
 
 
 def _units(value: str) -> list[str]:

@@ -20,6 +20,7 @@ from docex.cli.unit_support import (
     sync,
     with_client,
 )
+from docex.error_text import file_problem
 from docex.filenames import UnsafeFileName, write_inside
 from docex.i18n import _
 from docex.ids import uuid7
@@ -246,8 +247,9 @@ async def _download(args: argparse.Namespace, settings: UnitSettings) -> int:
                 args.save.mkdir(parents=True, exist_ok=True)
                 path = write_inside(args.save, document_name(envelope), envelope.content)
             except (OSError, UnsafeFileName) as exc:
+                problem = file_problem(exc) if isinstance(exc, OSError) else shown(str(exc), None)
                 raise CommandError(
-                    f"{shown(args.doc_id)} not saved: {shown(str(exc), None)}"
+                    _("{id} not saved: {problem}").format(id=shown(args.doc_id), problem=problem)
                 ) from exc
             print(_("saved {path}").format(path=path))
         return print_answer(answer)

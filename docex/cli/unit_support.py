@@ -64,7 +64,12 @@ def _run(action: Action, args: argparse.Namespace) -> int:
         return 2
     try:
         return asyncio.run(action(args, settings))
-    except (CommandError, SealError, ExchangeTimeout, ExchangeBusy) as exc:
+    except SealError as exc:
+        from docex.cli.rejections import detail
+
+        print(_("error: {problem}").format(problem=detail(exc.message)), file=sys.stderr)
+        return 2
+    except (CommandError, ExchangeTimeout, ExchangeBusy) as exc:
         print(_("error: {problem}").format(problem=exc), file=sys.stderr)
         return 2
     except Exception as exc:
@@ -109,7 +114,7 @@ def seal_password(file: Path | None) -> str:
         return file.read_text().rstrip("\n")
     if PASSWORD_ENV in os.environ:
         return os.environ[PASSWORD_ENV]
-    return getpass.getpass("seal carrier password: ")
+    return getpass.getpass(_("seal carrier password: "))
 
 
 def shown(text: str, limit: int | None = 120) -> str:
@@ -156,6 +161,19 @@ def person_shown(person: wire.Person) -> str:
     return _("{id} ({chinese_name})").format(id=person.id, chinese_name=person.chinese_name)
 
 
+def reason_shown(reason: str, message: str) -> str:
+    """A refusal's reason code and the router's sentence, in the reader's language: under
+    zh_CN the code is explained (docex/cli/rejections.py writes the sentence again)."""
+    from docex.cli import rejections
+
+    known = _REASONS.get(reason)
+    return _("{reason}: {message}").format(
+        reason=reason,
+        message=rejections.detail(message),
+        explanation=_(known) if known else reason,
+    )
+
+
 def print_answer(answer: wire.Answer) -> int:
     """One line for the router's answer; exit status 1 when it refused the command."""
     if isinstance(answer, wire.Status) and answer.state == "rejected":
@@ -192,11 +210,10 @@ def print_answer(answer: wire.Answer) -> int:
             print(_("refused for {units}: already received").format(units=refused))
         return 0
     if isinstance(answer, wire.Status):
-        from docex.cli.rejections import WORDS
+        from docex.cli.rejections import state_word
 
-        known = WORDS.get(answer.state)
         line = _("{state}: {id} at {at}").format(
-            state=_(known) if known else answer.state, id=answer.doc_id, at=answer.at
+            state=state_word(answer.state), id=answer.doc_id, at=answer.at
         )
         if answer.exchange_date:
             line += _(", exchange date {date}").format(date=answer.exchange_date)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from docex.cli.options import add_config_option
-from docex.i18n import _
+from docex.i18n import N_, _
 
 if TYPE_CHECKING:
     from docex.config import Config
@@ -55,7 +55,7 @@ def add_users_commands(subparsers: argparse._SubParsersAction) -> None:
     add.set_defaults(func=_add)
 
     listing = commands.add_parser("list", help=_("the register: everyone, or one unit's people"))
-    add_config_option(listing, "the router's config")
+    add_config_option(listing, _("the router's config"))
     listing.add_argument("--unit", default="", help=_("only this unit"))
     listing.set_defaults(func=_list)
 
@@ -73,15 +73,17 @@ def add_users_commands(subparsers: argparse._SubParsersAction) -> None:
     passwd = commands.add_parser(
         "passwd",
         help=_("replace a credential's password (the initial one first of all)"),
-        description=f"Asks for the current and the new password (or reads them from"
-        f" $DOCEX_PERSON_PASSWORD and ${NEW_PASSWORD_ENV}).",
+        description=_(
+            "Asks for the current and the new password (or reads them from {old_env} and"
+            " {new_env})."
+        ).format(old_env="$DOCEX_PERSON_PASSWORD", new_env=f"${NEW_PASSWORD_ENV}"),
     )
     passwd.add_argument("credential", type=Path, help=_("the personal credential file"))
     passwd.set_defaults(func=_passwd)
 
 
 def _unit_and_name(parser: argparse.ArgumentParser) -> None:
-    add_config_option(parser, "the router's config")
+    add_config_option(parser, _("the router's config"))
     parser.add_argument("--unit", required=True, help=_("the unit's id"))
     parser.add_argument("name", help=_("the account's id (letters, digits, . _ -), e.g. zhangsan"))
     parser.add_argument(
@@ -109,10 +111,18 @@ class _Refused(Exception):
     pass
 
 
+# A person's status in the register, as `list` shows it.
+_STATUSES = {"active": N_("active"), "disabled": N_("disabled")}
+
+
+def _not_registered(args: argparse.Namespace) -> str:
+    return _("no {name!r} in the register of unit {unit!r}").format(name=args.name, unit=args.unit)
+
+
 def _run(args: argparse.Namespace, act: object) -> int:
     from docex.config import ConfigError, load_config
     from docex.ledger.errors import LedgerError
-    from docex.ledger.open import open_ledger
+    from docex.ledger.open import LedgerMissing, open_ledger
     from docex.seals.errors import SealError
 
     assert callable(act)
@@ -123,10 +133,13 @@ def _run(args: argparse.Namespace, act: object) -> int:
             print(act(config, ledger))
         finally:
             ledger.close()
-    except (ConfigError, _Refused, ValueError, SealError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except SealError as exc:
+        print(_("error: {problem}").format(problem=_sealed(exc)), file=sys.stderr)
         return 2
-    except (LedgerError, OSError) as exc:
+    except (ConfigError, _Refused, ValueError) as exc:
+        print(_("error: {problem}").format(problem=exc), file=sys.stderr)
+        return 2
+    except (LedgerError, LedgerMissing, OSError) as exc:
         print(
             _("error: {problem}").format(
                 problem=_("the ledger of {file}: {error}").format(file=args.config, error=exc)
@@ -137,13 +150,26 @@ def _run(args: argparse.Namespace, act: object) -> int:
     return 0
 
 
+def _sealed(exc: Exception) -> str:
+    """A credential's refusal (docex/persons.py) in the reader's language."""
+    from docex.cli.rejections import detail
+    from docex.seals.errors import SealError
+
+    return detail(exc.message) if isinstance(exc, SealError) else str(exc)
+
+
 def _checked(config: Config, unit: str, name: str) -> None:
-    from docex.ids import ID_RULE, is_safe_id
+    from docex.ids import ID_MAX, is_safe_id
 
     if config.unit(unit) is None:
-        raise _Refused(f"no unit {unit!r} in the router's config")
+        raise _Refused(_("no unit {unit!r} in the router's config").format(unit=unit))
     if not is_safe_id(name):
-        raise _Refused(f"{name!r} is not an account id: {ID_RULE}")
+        raise _Refused(
+            _(
+                "{name!r} is not an account id: 1–{max} letters, digits, '.', '_' or '-',"
+                " starting with a letter or digit"
+            ).format(name=name, max=ID_MAX)
+        )
 
 
 def _administrator(ledger: Ledger, args: argparse.Namespace) -> str:
@@ -157,21 +183,35 @@ def _administrator(ledger: Ledger, args: argparse.Namespace) -> str:
     if not args.by:
         if admins:
             raise _Refused(
-                f"unit {args.unit!r} has an administrator ({', '.join(admins)}): the change is"
-                " theirs to make, with --by NAME --by-credential FILE (§13)"
+                _(
+                    "unit {unit!r} has an administrator ({admins}): the change is theirs to"
+                    " make, with --by NAME --by-credential FILE (§13)"
+                ).format(unit=args.unit, admins=", ".join(admins))
             )
         return ""
     if args.by not in admins:
-        raise _Refused(f"{args.by!r} is not an active administrator (管理) of {args.unit!r}")
+        raise _Refused(
+            _("{name!r} is not an active administrator (管理) of {unit!r}").format(
+                name=args.by, unit=args.unit
+            )
+        )
     if args.by_credential is None:
-        raise _Refused(f"--by {args.by} needs --by-credential, {args.by}'s credential file")
+        raise _Refused(
+            _("--by {name} needs --by-credential, the credential file of {person}").format(
+                name=args.by, person=args.by
+            )
+        )
     password = os.environ.get(persons.PASSWORD_ENV)
     if password is None:
-        password = getpass.getpass(f"{args.by}'s password: ")
+        password = getpass.getpass(_("password of {name}: ").format(name=args.by))
     credential = persons.open_for_use(args.by_credential, password, args.unit)
     admin = ledger.person(args.unit, args.by)
     if credential.person != args.by or admin is None or credential.key != admin.key_id:
-        raise _Refused(f"{args.by_credential} is not {args.by}'s current credential")
+        raise _Refused(
+            _("{file} is not the current credential of {name}").format(
+                file=args.by_credential, name=args.by
+            )
+        )
     return args.by
 
 
@@ -186,18 +226,22 @@ def _issue(args: argparse.Namespace) -> tuple[str, str, bytes]:
     from docex import persons
 
     if args.credential_out.exists():
-        raise _Refused(f"{args.credential_out} exists; name a new file")
+        raise _Refused(_("{file} exists; name a new file").format(file=args.credential_out))
     password = persons.initial_password()
     key, public_key = persons.new_credential(args.credential_out, args.unit, args.name, password)
     return password, key, public_key
 
 
 def _handed_over(args: argparse.Namespace, password: str) -> str:
-    return (
-        f"credential: {args.credential_out}\n"
-        f"initial password: {password}\n"
-        f"hand both to {args.name} in person; the credential signs nothing until its owner"
-        f" has changed the password: docex users passwd {args.credential_out} (§15)"
+    return "\n".join(
+        [
+            _("credential: {file}").format(file=args.credential_out),
+            _("initial password: {password}").format(password=password),
+            _(
+                "hand both to {name} in person; the credential signs nothing until its owner"
+                " has changed the password: `docex users passwd {file}` (§15)"
+            ).format(name=args.name, file=args.credential_out),
+        ]
     )
 
 
@@ -209,7 +253,11 @@ def _add(args: argparse.Namespace) -> int:
         _checked(config, args.unit, args.name)
         roles = persons.parse_roles(args.roles)
         if ledger.person(args.unit, args.name) is not None:
-            raise _Refused(f"{args.name!r} is already in unit {args.unit!r}'s register")
+            raise _Refused(
+                _("{name!r} is already in the register of unit {unit!r}").format(
+                    name=args.name, unit=args.unit
+                )
+            )
         by = _administrator(ledger, args)
         password, key, public_key = _issue(args)
         at = _now(config)
@@ -230,10 +278,20 @@ def _add(args: argparse.Namespace) -> int:
                     changed_by=by,
                 )
             )
-        what = "system account" if args.system else "person"
+        added = (
+            _("added system account {name} ({chinese_name}) to {unit}: {roles}")
+            if args.system
+            else _("added person {name} ({chinese_name}) to {unit}: {roles}")
+        )
         return (
-            f"added {what} {args.name} ({args.chinese_name}) to {args.unit}:"
-            f" {persons.shown_roles(roles)}\n" + _handed_over(args, password)
+            added.format(
+                name=args.name,
+                chinese_name=args.chinese_name,
+                unit=args.unit,
+                roles=persons.shown_roles(roles),
+            )
+            + "\n"
+            + _handed_over(args, password)
         )
 
     return _run(args, act)
@@ -245,8 +303,22 @@ def _list(args: argparse.Namespace) -> int:
 
         rows = ledger.persons(args.unit)
         if not rows:
-            return "nobody registered" + (f" in {args.unit}" if args.unit else "")
-        lines = ["unit\tname\t姓名\troles\tmobile\tstatus\tkind\tcredential\tsince\tby"]
+            if args.unit:
+                return _("nobody registered in {unit}").format(unit=args.unit)
+            return _("nobody registered")
+        header = [
+            _("unit"),
+            _("name"),
+            "姓名",
+            _("roles"),
+            _("mobile"),
+            _("status"),
+            _("kind"),
+            _("credential"),
+            _("since"),
+            _("by"),
+        ]
+        lines = ["\t".join(header)]
         for p in rows:
             lines.append(
                 "\t".join(
@@ -256,11 +328,11 @@ def _list(args: argparse.Namespace) -> int:
                         p.chinese_name,
                         persons.shown_roles(p.roles),
                         p.mobile or "-",
-                        p.status,
-                        "system" if p.system else "person",
+                        _(_STATUSES.get(p.status, p.status)),
+                        _("system") if p.system else _("person"),
                         p.key_id[:12],
                         p.changed_at,
-                        p.changed_by or "office",
+                        p.changed_by or _("office"),
                     ]
                 )
             )
@@ -275,8 +347,10 @@ def _disable(args: argparse.Namespace) -> int:
         by = _administrator(ledger, args)
         with ledger.transaction():
             if not ledger.set_person_status(args.unit, args.name, "disabled", _now(config), by):
-                raise _Refused(f"no {args.name!r} in unit {args.unit!r}'s register")
-        return f"disabled {args.name} of {args.unit}: their commands are refused from now on"
+                raise _Refused(_not_registered(args))
+        return _("disabled {name} of {unit}: their commands are refused from now on").format(
+            name=args.name, unit=args.unit
+        )
 
     return _run(args, act)
 
@@ -285,15 +359,15 @@ def _reset(args: argparse.Namespace) -> int:
     def act(config: Config, ledger: Ledger) -> str:
         _checked(config, args.unit, args.name)
         if ledger.person(args.unit, args.name) is None:
-            raise _Refused(f"no {args.name!r} in unit {args.unit!r}'s register")
+            raise _Refused(_not_registered(args))
         by = _administrator(ledger, args)
         password, key, public_key = _issue(args)
         with ledger.transaction():
             ledger.replace_credential(args.unit, args.name, key, public_key, _now(config), by)
-        return (
-            f"reset {args.name} of {args.unit}: the earlier credential is revoked\n"
-            + _handed_over(args, password)
+        reset = _("reset {name} of {unit}: the earlier credential is revoked").format(
+            name=args.name, unit=args.unit
         )
+        return reset + "\n" + _handed_over(args, password)
 
     return _run(args, act)
 
@@ -303,15 +377,19 @@ def _passwd(args: argparse.Namespace) -> int:
     from docex.seals.errors import SealError
 
     try:
-        old = os.environ.get(persons.PASSWORD_ENV) or getpass.getpass("current password: ")
+        old = os.environ.get(persons.PASSWORD_ENV) or getpass.getpass(_("current password: "))
         new = os.environ.get(NEW_PASSWORD_ENV)
         if new is None:
-            new = getpass.getpass("new password: ")
-            if getpass.getpass("new password again: ") != new:
-                raise SealError("credential_password_mismatch", "the two new passwords differ")
+            new = getpass.getpass(_("new password: "))
+            if getpass.getpass(_("new password again: ")) != new:
+                raise SealError("credential_password_mismatch", _("the two new passwords differ"))
         credential = persons.change_password(args.credential, old, new)
     except SealError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_("error: {problem}").format(problem=_sealed(exc)), file=sys.stderr)
         return 2
-    print(f"changed the password of {credential.person}'s credential ({credential.unit})")
+    print(
+        _("changed the password of the credential of {name} ({unit})").format(
+            name=credential.person, unit=credential.unit
+        )
+    )
     return 0

@@ -20,6 +20,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from docex.i18n import _
+
 if TYPE_CHECKING:
     from docex.ledger.port import LedgerReads
 
@@ -94,24 +96,34 @@ def verify_links(
     heads: dict[int, bytes] = {}
     count = 0
     for link in links:
-        where = f"audit_chain seq {link.seq} (event {link.event_id}"
         event = link.event
-        if event is not None:
-            where += f", {event.what}" + (f" {event.doc_id}" if event.doc_id else "")
-        where += ")"
+        what = " ".join(filter(None, [event.what, event.doc_id])) if event is not None else ""
+        where = (
+            _("audit_chain seq {seq} (event {event}, {what})")
+            if what
+            else _("audit_chain seq {seq} (event {event})")
+        ).format(seq=link.seq, event=link.event_id, what=what)
         if expected_seq is not None and link.seq != expected_seq:
-            raise ChainBroken(f"{where}: seq {expected_seq} is missing")
+            raise ChainBroken(
+                _("{where}: seq {seq} is missing").format(where=where, seq=expected_seq)
+            )
         if expected_seq is None and link.seq == 1 and prev is None:
             prev = GENESIS
         if event is None:
-            raise ChainBroken(f"{where}: its audit_events row is missing")
+            raise ChainBroken(_("{where}: its audit_events row is missing").format(where=where))
         recomputed = event_hash(event.what, event.doc_id, event.unit, event.at, event.detail)
         if recomputed != event.hash:
-            raise ChainBroken(f"{where}: the event's content does not match its hash")
+            raise ChainBroken(
+                _("{where}: the event's content does not match its hash").format(where=where)
+            )
         if prev is not None and link.prev_hash != prev:
-            raise ChainBroken(f"{where}: prev_hash is not the hash of seq {link.seq - 1}")
+            raise ChainBroken(
+                _("{where}: prev_hash is not the hash of seq {seq}").format(
+                    where=where, seq=link.seq - 1
+                )
+            )
         if chain_hash(link.prev_hash, event.hash, link.seq) != link.hash:
-            raise ChainBroken(f"{where}: the chain hash does not match")
+            raise ChainBroken(_("{where}: the chain hash does not match").format(where=where))
         prev = link.hash
         heads[link.seq] = link.hash
         expected_seq = link.seq + 1
@@ -126,26 +138,36 @@ def verify_checkpoint(
     first_seq: int | None = None,
 ) -> None:
     """`first_seq`: where the kept chain starts (None: it is empty)."""
-    where = f"audit_checkpoints seq {checkpoint.seq} (signed {checkpoint.at})"
+    where = _("audit_checkpoints seq {seq} (signed {at})").format(
+        seq=checkpoint.seq, at=checkpoint.at
+    )
     head = heads(checkpoint.seq)
     if head is None:
         if first_seq is None or checkpoint.seq >= first_seq:
-            raise ChainBroken(f"{where}: the chain has no record {checkpoint.seq}")
+            raise ChainBroken(
+                _("{where}: the chain has no record {seq}").format(where=where, seq=checkpoint.seq)
+            )
         return  # before the chain's pruned start
     if head != checkpoint.hash:
-        raise ChainBroken(f"{where}: the chain's hash at that seq is not the one signed")
+        raise ChainBroken(
+            _("{where}: the chain's hash at that seq is not the one signed").format(where=where)
+        )
     try:
         certificate = x509.load_der_x509_certificate(checkpoint.certificate)
         certificate.verify_directly_issued_by(ca)
     except (ValueError, TypeError, InvalidSignature):
-        raise ChainBroken(f"{where}: its certificate is not one the exchange CA issued") from None
+        raise ChainBroken(
+            _("{where}: its certificate is not one the exchange CA issued").format(where=where)
+        ) from None
     key = certificate.public_key()
     if not isinstance(key, Ed25519PublicKey):
-        raise ChainBroken(f"{where}: its certificate is not an Ed25519 seal")
+        raise ChainBroken(_("{where}: its certificate is not an Ed25519 seal").format(where=where))
     try:
         key.verify(checkpoint.signature, checkpoint_bytes(checkpoint.seq, checkpoint.hash))
     except InvalidSignature:
-        raise ChainBroken(f"{where}: the seal's signature does not match") from None
+        raise ChainBroken(
+            _("{where}: the seal's signature does not match").format(where=where)
+        ) from None
 
 
 def verify_ledger(ledger: LedgerReads, ca: x509.Certificate, page: int = 5000) -> tuple[int, int]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from docex.i18n import _
+
 _POSTGRESQL = ("postgresql", "postgres")
 
 
@@ -20,7 +22,7 @@ class LedgerLocationError(ValueError):
 
 
 def is_postgresql(location: str | Path) -> bool:
-    scheme, colon, _ = str(location).partition(":")
+    scheme, colon, _rest = str(location).partition(":")
     return bool(colon) and scheme.lower() in _POSTGRESQL
 
 
@@ -28,14 +30,19 @@ def sqlite_file(location: str | Path, base: Path = Path()) -> Path:
     """The SQLite file a location names; a relative one is taken from `base` (docex/config.py
     gives the config file's folder). LedgerLocationError for a location naming no such file."""
     text = str(location)
-    scheme, colon, _ = text.partition(":")
+    scheme, colon, _rest = text.partition(":")
     if is_postgresql(text):
-        raise LedgerLocationError(f"{text}: a PostgreSQL database, not a SQLite file")
+        raise LedgerLocationError(
+            _("{location}: a PostgreSQL database, not a SQLite file").format(location=text)
+        )
     if not colon or scheme.lower() != "sqlite":
         return base / text
     url = urlsplit(text)
     if url.netloc or url.query or url.fragment or not url.path:
         raise LedgerLocationError(
-            f"{text}: a sqlite: URL names a file: sqlite:///absolute/path or sqlite:relative/path"
+            _(
+                "{location}: a sqlite: URL names a file: sqlite:///absolute/path or"
+                " sqlite:relative/path"
+            ).format(location=text)
         )
     return base / unquote(url.path)

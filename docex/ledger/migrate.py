@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from docex.i18n import _
 from docex.ledger import lock
 from docex.ledger.errors import LedgerError
 from docex.ledger.postgres import PostgresLedger
@@ -92,7 +93,7 @@ def migrate(source: Path, target_url: str, progress: Progress) -> dict[str, int]
     """Copy the SQLite ledger at `source` into the empty PostgreSQL ledger at `target_url`;
     returns the rows copied per table. MigrationError, in one line, if it cannot."""
     if not source.is_file():
-        raise MigrationError(f"no ledger at {source}")
+        raise MigrationError(_("no ledger at {path}").format(path=source))
     try:
         with lock.held(source):
             # Opened for writing: a ledger from an older docex is brought to the current schema.
@@ -115,34 +116,38 @@ def _copy(reader: SqliteLedger, writer: PostgresLedger, progress: Progress) -> d
     (commands,) = target.execute("SELECT count(*) FROM commands").fetchone()
     if documents or commands:
         raise MigrationError(
-            f"{writer.description}: already holds an exchange ({documents} documents);"
-            " migrate into an empty database"
+            _(
+                "{database}: already holds an exchange ({documents} documents); migrate into an"
+                " empty database"
+            ).format(database=writer.description, documents=documents)
         )
     copied: dict[str, int] = {}
     with writer.transaction():
         # The counts are copied as they are, not added up again one delta per delivery.
         target.execute("ALTER TABLE deliveries DISABLE TRIGGER delivery_states_counted")
-        for table, columns, _ in _TABLES:
+        for table, columns, _identity in _TABLES:
             rows = source.execute(f"SELECT {columns} FROM {table}").fetchall()
             target.copy_rows(table, columns, rows)
             copied[table] = len(rows)
-            progress(f"{table}: {len(rows)} rows")
+            progress(_("{table}: {count} rows").format(table=table, count=len(rows)))
         target.execute("ALTER TABLE deliveries ENABLE TRIGGER delivery_states_counted")
-        for table, _, identity in _TABLES:
+        for table, _columns, identity in _TABLES:
             if identity:
                 target.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', '{identity}'),"
                     f" (SELECT coalesce(max({identity}), 0) + 1 FROM {table}), false)"
                 )
-    progress("checking every table against the file")
-    for table, columns, _ in _TABLES:
+    progress(_("checking every table against the file"))
+    for table, columns, _identity in _TABLES:
         # Compared as sets of rows: the two databases sort text differently.
         ours = source.execute(f"SELECT {columns} FROM {table}").fetchall()
         theirs = target.execute(f"SELECT {columns} FROM {table}").fetchall()
         if len(ours) != len(theirs) or _digest(ours) != _digest(theirs):
             raise MigrationError(
-                f"{table}: the copy differs from the file ({len(ours)} rows there,"
-                f" {len(theirs)} here); the PostgreSQL ledger is not to be used"
+                _(
+                    "{table}: the copy differs from the file ({there} rows there, {here} here);"
+                    " the PostgreSQL ledger is not to be used"
+                ).format(table=table, there=len(ours), here=len(theirs))
             )
     return copied
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from docex.i18n import _
 from docex.ledger.location import is_postgresql, sqlite_file
 from docex.ledger.port import Ledger
 
@@ -38,7 +39,7 @@ def open_ledger(
 
     path = sqlite_file(location)
     if not create and not read_only and not path.is_file():
-        raise LedgerMissing(f"no ledger at {path}")
+        raise LedgerMissing(_("no ledger at {path}").format(path=path))
     return SqliteLedger(
         path,
         read_only=read_only,

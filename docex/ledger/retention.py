@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from docex.config import RetentionSettings
+from docex.i18n import _
 from docex.ledger.port import Ledger
 
 BATCH = 500
@@ -30,11 +31,15 @@ class Pruned:
     evidence: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
-        deleted = ", ".join(f"{n} {table}" for table, n in sorted(self.evidence.items()))
-        return (
-            f"pruned {self.bodies} bodies and {self.notice_pdfs} notice PDFs;"
-            f" evidence deleted: {deleted or 'none'}"
+        """What `docex ledger prune` did, in the operator's language (table names as the
+        ledger spells them)."""
+        deleted = _(", ").join(
+            _("{table} {count}").format(table=table, count=n)
+            for table, n in sorted(self.evidence.items())
         )
+        return _(
+            "pruned {bodies} bodies and {pdfs} notice PDFs; evidence deleted: {deleted}"
+        ).format(bodies=self.bodies, pdfs=self.notice_pdfs, deleted=deleted or _("none"))
 
 
 def cutoffs(settings: RetentionSettings, now: datetime) -> tuple[datetime | None, datetime]:
@@ -65,7 +70,11 @@ def prune(
                 bodies, pdfs = ledger.prune_bodies(cutoff, at, batch)
             pruned.bodies += bodies
             pruned.notice_pdfs += pdfs
-            progress(f"bodies sent before {cutoff}: {pruned.bodies} emptied")
+            progress(
+                _("bodies sent before {cutoff}: {count} emptied").format(
+                    cutoff=cutoff, count=pruned.bodies
+                )
+            )
             if bodies < batch:
                 break
     cutoff = evidence_cutoff.isoformat(timespec="seconds")
@@ -74,7 +83,11 @@ def prune(
             counts = ledger.prune_evidence(cutoff, batch)
         for table, n in counts.items():
             pruned.evidence[table] = pruned.evidence.get(table, 0) + n
-        progress(f"evidence from before {cutoff}: {pruned.evidence.get('documents', 0)} documents")
+        progress(
+            _("evidence from before {cutoff}: {count} documents").format(
+                cutoff=cutoff, count=pruned.evidence.get("documents", 0)
+            )
+        )
         if counts.get("documents", 0) < batch:
             break
     return pruned

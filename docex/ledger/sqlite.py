@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from docex.i18n import _
 from docex.ledger import schema
 from docex.ledger.errors import LedgerError, LedgerUnavailable
 from docex.ledger.records import RouterRecord
@@ -46,7 +47,7 @@ class SqliteLedger(SqlLedger):
         if read_only:
             # For operators' tools beside a running router: no writes, and nothing created.
             if not path.is_file():
-                raise LedgerError(f"no ledger at {path}")
+                raise LedgerError(_("no ledger at {path}").format(path=path))
             self._db = _Connection(
                 _connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
             )

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from docex import wire
 from docex.filenames import safe_stem
+from docex.i18n import _
 from docex.seals.errors import SealError
 from docex.seals.kinds import SealKind
 from docex.seals.verify import SealVerifier
@@ -53,7 +54,7 @@ def copy_marks(
 def check_grant_seal(verifier: SealVerifier, grant: wire.PrintGrant, now: datetime) -> None:
     """A grant counts only under the exchange's seal: it is what makes the copies official."""
     if grant.seal is None:
-        raise NotPrintable("the print grant carries no exchange seal")
+        raise NotPrintable(_("the print grant carries no exchange seal"))
     try:
         verifier.verify(
             grant.seal.cert,
@@ -64,7 +65,13 @@ def check_grant_seal(verifier: SealVerifier, grant: wire.PrintGrant, now: dateti
             at=now,
         )
     except SealError as exc:
-        raise NotPrintable(f"the print grant's exchange seal does not verify: {exc}") from exc
+        from docex.cli.rejections import detail
+
+        raise NotPrintable(
+            _("the print grant's exchange seal does not verify: {problem}").format(
+                problem=detail(exc.message)
+            )
+        ) from exc
 
 
 def copy_file_name(envelope: wire.Envelope, mark: CopyMark) -> str:
@@ -96,13 +103,13 @@ def _pages(pdf: bytes) -> list[PageObject]:
     from pypdf.errors import PyPdfError
 
     if not pdf.startswith(b"%PDF-"):
-        raise NotPrintable("only PDF documents can be stamped and printed here")
+        raise NotPrintable(_("only PDF documents can be stamped and printed here"))
     try:
         pages = list(PdfReader(io.BytesIO(pdf)).pages)
     except (PyPdfError, ValueError, KeyError, TypeError) as exc:
-        raise NotPrintable(f"the PDF cannot be read: {exc}") from exc
+        raise NotPrintable(_("the PDF cannot be read: {error}").format(error=exc)) from exc
     if not pages:
-        raise NotPrintable("the PDF has no pages")
+        raise NotPrintable(_("the PDF has no pages"))
     return pages
 
 

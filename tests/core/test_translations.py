@@ -49,3 +49,15 @@ def test_a_translation_keeps_the_fields_it_is_given() -> None:
 
 def fields(sentence: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(sentence) if name}
+
+
+def test_a_clerk_reads_the_boards_state_words() -> None:
+    """`docex unit events|status` and `docex router status` name a delivery's state as the
+    board does; `delivered` alone is shorter there (an event, not a column saying 未签收)."""
+    from docex.board.present import STATES
+    from docex.cli.rejections import WORDS
+
+    chinese = gettext.translation("docex", PACKAGE / "locale", languages=["zh_CN"])
+    assert {s: chinese.gettext(WORDS[s]) for s in STATES if s != "delivered"} == {
+        s: word for s, word in STATES.items() if s != "delivered"
+    }

@@ -271,3 +271,19 @@ def test_ca_reshare_from_the_command_line(run, ca: Path, tmp_path: Path) -> None
     assert code == 0, err
     code, out, err = run(f"seal log verify --ca-dir {ca}")
     assert code == 0 and "3 ceremony records verified" in out
+
+
+def test_the_ceremony_log_in_chinese(run, ca: Path, tmp_path: Path) -> None:
+    """§23: who attended, and who brought a share, read in the operator's language."""
+    from tests.edge.test_error_language import CHINESE, ENGLISH, docex, untranslated
+
+    code, _, err = run(
+        f"seal make {ceremony_flags(ca, 'finance')} --unit finance --unit-name 市财政局 "
+        f"--kind signing --out {tmp_path / 'f1.carrier'}"
+    )
+    assert code == 0, err
+    code, out = docex(CHINESE, "seal", "log", "show", "--ca-dir", ca)
+    assert code == 0 and "      到场：王保密（secrecy-office，持分片）" in out, out
+    assert not untranslated(out), out
+    code, out = docex(ENGLISH, "seal", "log", "show", "--ca-dir", ca)
+    assert code == 0 and "      present: 王保密 (secrecy-office, share)" in out, out

@@ -202,7 +202,9 @@ class Control:
         if not isinstance(command, wire.PrintRequest):
             return command
         if self._verification is None:
-            raise NotPrintable("printing needs verification_carrier in the unit's settings (§35)")
+            raise NotPrintable(
+                _("printing needs verification_carrier in the unit's settings (§35)")
+            )
         self._printable(control.doc_id)
         seal = self._verification
         signed = wire.print_request_bytes(command, self._client.unit_id, message_id)
@@ -216,14 +218,16 @@ class Control:
     def _printable(self, doc_id: str) -> None:
         stored = self._client.mailbox.delivery(doc_id)
         if stored is None:
-            raise NotPrintable(f"no document {doc_id} was delivered to this unit")
+            raise NotPrintable(_("no document {id} was delivered to this unit").format(id=doc_id))
         page_count(stored.deliver.envelope.content)
 
     def _print(self, grant: wire.PrintGrant) -> list[Path]:
         assert self._verification is not None
         stored = self._client.mailbox.delivery(grant.doc_id)
         if stored is None:
-            raise NotPrintable(f"no document {grant.doc_id} was delivered to this unit")
+            raise NotPrintable(
+                _("no document {id} was delivered to this unit").format(id=grant.doc_id)
+            )
         check_grant_seal(self._client.verifier, grant, datetime.fromisoformat(grant.at))
         envelope = stored.deliver.envelope
         marks = copy_marks(

@@ -212,13 +212,13 @@ async def test_a_documents_events_status_and_the_information_inbox(
     code, out = await docex_async("unit", "--config", str(office), "info", "inbox", env=zh)
     assert code == 0, out
     assert f"请求办理事项 {request_id}，来自 finance：《请协调会议室》" in out, out
-    assert "  期限：2026-11-27T12:00:00+08:00" in out, out
+    assert "  期限：2026-11-27T12:00:00.000+08:00" in out, out
     assert not untranslated(out), out
     code, out = await docex_async("unit", "--config", str(office), "info", "inbox")
     assert f"request {request_id} from finance: 《请协调会议室》" in out, out
-    assert "  deadline: 2026-11-27T12:00:00+08:00" in out, out
+    assert "  deadline: 2026-11-27T12:00:00.000+08:00" in out, out
 
     out = docex(CHINESE, "router", "status", "--config", config_file)[1]
-    assert "投递：已签收 1" in out and not untranslated(out), out
+    assert "投递：" in out and "已签收 1" in out and not untranslated(out), out
     out = docex(ENGLISH, "router", "status", "--config", config_file)[1]
-    assert "deliveries: received 1" in out, out
+    assert "deliveries: " in out and "received 1" in out, out

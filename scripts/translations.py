@@ -44,6 +44,7 @@ ZH_CN = {
     "received by": "签收人",
     "sent by {person}": "发送人 {person}",
     "copies {first}–{last} printed at {at} by {person}": "第 {first}–{last} 份于 {at} 由 {person} 打印",
+    "copies {first}–{last} printed at {at}": "第 {first}–{last} 份于 {at} 打印",
     "returned by {person}": "退回人 {person}",
     "withdrawn by {person}": "撤回人 {person}",
     "by {person}": "经办人 {person}",

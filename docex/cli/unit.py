@@ -433,7 +433,12 @@ def _acts(recipient: wire.RecipientState) -> list[str]:
             first=printed.first_copy,
             last=printed.last_copy,
             at=printed.at,
-            person=person_shown(printed.person) if printed.person else "-",
+            person=person_shown(printed.person),
+        )
+        if printed.person
+        # A unit with no register of persons prints as a whole.
+        else _("copies {first}–{last} printed at {at}").format(
+            first=printed.first_copy, last=printed.last_copy, at=printed.at
         )
         for printed in recipient.prints
     ]

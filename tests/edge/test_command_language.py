@@ -85,6 +85,7 @@ def test_users_add_list_and_their_refusals(config_file: Path, tmp_path: Path) ->
     assert code == 2 and "error: unknown role 'boss'; known: send (发文)" in out, out
 
 
+@pytest.mark.sqlite_only  # reads a ledger no router made: on PostgreSQL there is none
 def test_audit_verify_and_show(config_file: Path) -> None:
     out = chinese("audit", "verify", "--config", config_file)
     assert "审计链完好：0 条记录，0 个签名检查点，0 个事件尚未入链" in out, out
@@ -134,6 +135,7 @@ def test_ledger_prune(config_file: Path, tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.sqlite_only  # reads a ledger no router made: on PostgreSQL there is none
 def test_router_status_with_no_router_running(config_file: Path) -> None:
     """Its lines when the router is not asked (metrics_port 0) and nothing was sent yet."""
     out = docex(CHINESE, "router", "status", "--config", config_file)[1]

@@ -57,13 +57,9 @@ def _verify(args: argparse.Namespace) -> int:
         print(_("audit chain BROKEN: {problem}").format(problem=exc))
         return 1
     except LedgerError as exc:
-        print(
-            _("error: {problem}").format(
-                problem=_("the ledger of {file}: {error}").format(file=args.config, error=exc)
-            ),
-            file=sys.stderr,
-        )
-        return 2
+        from docex.cli.errors import ledger_failed
+
+        return ledger_failed(args.config, exc)
     finally:
         ledger.close()
     print(

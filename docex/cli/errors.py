@@ -5,6 +5,7 @@ Imported when a command fails, not when the parser is built."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import aiormq.exceptions
@@ -72,3 +73,10 @@ def describe_unexpected(exc: BaseException) -> str:
 
 def _refused_login(exc: BaseException) -> bool:
     return "ACCESS_REFUSED" in str(exc) or "authentication" in str(exc).lower()
+
+
+def ledger_failed(config_file: object, exc: BaseException) -> int:
+    """A ledger command's failure on the ledger its config file names: said, and exit 2."""
+    problem = _("the ledger of {file}: {error}").format(file=config_file, error=exc)
+    print(_("error: {problem}").format(problem=problem), file=sys.stderr)
+    return 2

@@ -87,13 +87,9 @@ def _prune(args: argparse.Namespace) -> int:
             lambda line: print(line, file=sys.stderr),
         )
     except LedgerError as exc:
-        print(
-            _("error: {problem}").format(
-                problem=_("the ledger of {file}: {error}").format(file=args.config, error=exc)
-            ),
-            file=sys.stderr,
-        )
-        return 2
+        from docex.cli.errors import ledger_failed
+
+        return ledger_failed(args.config, exc)
     finally:
         ledger.close()
     print(done.line())
@@ -154,9 +150,9 @@ def _on_ledger(config_path: Path, act: Callable[[Path], str]) -> int:
         print(_("error: {problem}").format(problem=exc), file=sys.stderr)
         return 2
     except (LedgerError, OSError) as exc:
-        problem = _("the ledger of {file}: {error}").format(file=config_path, error=exc)
-        print(_("error: {problem}").format(problem=problem), file=sys.stderr)
-        return 2
+        from docex.cli.errors import ledger_failed
+
+        return ledger_failed(config_path, exc)
     return 0
 
 

@@ -140,13 +140,9 @@ def _run(args: argparse.Namespace, act: object) -> int:
         print(_("error: {problem}").format(problem=exc), file=sys.stderr)
         return 2
     except (LedgerError, LedgerMissing, OSError) as exc:
-        print(
-            _("error: {problem}").format(
-                problem=_("the ledger of {file}: {error}").format(file=args.config, error=exc)
-            ),
-            file=sys.stderr,
-        )
-        return 2
+        from docex.cli.errors import ledger_failed
+
+        return ledger_failed(args.config, exc)
     return 0
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,18 +18,9 @@ from docex.ledger.open import open_ledger
 from docex.ledger.retention import prune
 from docex.router.service import Router
 from docex.unit.client import UnitClient
+from tests.command_line import docex
 from tests.conftest import FakeClock, Pki, UnitClientFactory
 from tests.documents import sealed_envelope, submit
-
-
-async def docex(*args: object) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "docex.cli", *map(str, args)),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
-    return process.returncode or 0, output.decode()
 
 
 async def test_the_chain_of_a_sent_document_verifies_and_an_edit_is_named(

@@ -3,8 +3,6 @@ command it applied, so a command the broker delivers again is applied once, and 
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,21 +11,12 @@ from docex import wire
 from docex.config import load_config
 from docex.ids import uuid7
 from docex.router.service import Router
+from tests.command_line import docex
 from tests.conftest import FakeClock, Pki, UnitClientFactory
 from tests.documents import sealed_envelope, submit
 
 # The SQLite file's backup and restore; a PostgreSQL ledger is PostgreSQL's to back up.
 pytestmark = pytest.mark.sqlite_only
-
-
-async def docex(*args: object) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "docex.cli", *map(str, args)),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
-    return process.returncode or 0, output.decode()
 
 
 async def test_a_restored_ledger_knows_its_commands_and_receipts(

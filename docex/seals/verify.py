@@ -25,6 +25,7 @@ from docex.seals.certificate import seal_identity, serial_hex
 from docex.seals.errors import SealError
 from docex.seals.kinds import SealKind
 from docex.seals.revocation import RevocationList, load_revocation_list
+from docex.seals.signature import holds as signature_holds
 
 CACHE_SIZE = 4096
 
@@ -32,7 +33,8 @@ CACHE_SIZE = 4096
 @dataclass(frozen=True)
 class _Trusted:
     certificate: x509.Certificate
-    public_key: Ed25519PublicKey
+    # The raw 32 bytes, as docex/seals/signature.py takes them.
+    public_key: bytes
     unit_id: str
     kind: SealKind
 
@@ -111,13 +113,11 @@ class SealVerifier:
                 "seal_wrong_kind",
                 f"seal {serial_hex(cert)} is a {trusted.kind} seal; a {kind} seal is required",
             )
-        try:
-            trusted.public_key.verify(signature, data)
-        except InvalidSignature:
+        if not signature_holds(trusted.public_key, signature, data):
             raise SealError(
                 "seal_bad_signature",
                 f"signature does not match the data for seal {serial_hex(cert)}",
-            ) from None
+            )
         return cert
 
     def _trust(self, certificate_der: bytes) -> _Trusted:
@@ -138,6 +138,6 @@ class SealVerifier:
         unit_id, kind = seal_identity(cert)
         if len(self._trusted) >= CACHE_SIZE:
             del self._trusted[next(iter(self._trusted))]  # the oldest entry
-        trusted = _Trusted(cert, public_key, unit_id, kind)
+        trusted = _Trusted(cert, public_key.public_bytes_raw(), unit_id, kind)
         self._trusted[certificate_der] = trusted
         return trusted

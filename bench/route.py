@@ -250,9 +250,10 @@ def set_up(
     metrics_port: int = 0,
     broker_users: Collection[str] | None = None,
 ) -> Workspace:
-    """A fresh CA, the units' signing seals, the exchange seal, a config, and broker users:
+    """A fresh CA, the exchange seal, a config, and the units' signing seals and broker users:
     for the units in `broker_users` only (None: all), since a unit that never connects needs
-    none, and each one is a `rabbitmqctl` call to make and another to remove."""
+    neither, each broker user is a `rabbitmqctl` call to make and another to remove, and each
+    seal's carrier an scrypt key derivation (2,000 of them took minutes)."""
     directory = Path(tempfile.mkdtemp(prefix=f"{cleanup.prefix}-"))
     cleanup.directory = directory
     now = datetime.now(UTC)
@@ -263,6 +264,7 @@ def set_up(
             ca, unit, name, SealKind.SIGNING, directory / f"{unit}.carrier", password, now=now
         )
         for unit, name in units.items()
+        if broker_users is None or unit in broker_users
     }
     issue_seal(
         ca,

@@ -9,6 +9,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from docex.ledger.checkpoint import Checkpointer
 from docex.ledger.sqlite import SqliteLedger
 from tests.conftest import eventually
@@ -105,18 +107,32 @@ def test_a_ledger_from_before_the_state_counts_is_counted_once(tmp_path: Path) -
     assert SqliteLedger(path).deliveries_by_state() == [("delivered", 1), ("received", 2)]
 
 
-def test_the_periodic_queries_read_only_what_is_untaken(tmp_path: Path) -> None:
-    """The link watch asks after each unit every 15 s: it must not scan every delivery."""
+def test_the_periodic_queries_read_only_what_waits_for_a_receipt(tmp_path: Path) -> None:
+    """The link watch asks after each unit every 15 s and every metrics scrape counts what each
+    unit has yet to take in: neither may read every delivery, nor the deliveries withdrawn,
+    returned or sent on paper, which are never received and so pile up with the years."""
     path = tmp_path / "ledger.sqlite"
-    SqliteLedger(path).close()
+    ledger = SqliteLedger(path)
+    asked: list[str] = []
+    # The statements as run, parameters bound in.
+    ledger.connection._db.set_trace_callback(asked.append)
+    ledger.pending_receipts()
+    ledger.oldest_untaken("x", None)
+    ledger.pending_for("x")
+    ledger.connection._db.set_trace_callback(None)
+    assert len(asked) == 3
     db = sqlite3.connect(path)
-    queries = {
-        "oldest_untaken": "SELECT delivered_at FROM deliveries WHERE recipient = 'x'"
-        " AND state = 'delivered' AND received_at IS NULL",
-        "pending_receipts": "SELECT recipient, count(*) FROM deliveries WHERE received_at IS NULL"
-        " AND state IN ('queued', 'delivered', 'resend_requested') GROUP BY recipient",
-    }
-    for name, query in queries.items():
+    for query in asked:
         plan = " ".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {query}"))
-        assert "deliveries_untaken" in plan, (name, plan)
+        assert "USING INDEX deliveries_untaken" in plan or "deliveries_waiting" in plan, (
+            query,
+            plan,
+        )
+    for settled in ("withdrawn", "returned", "paper"):
+        with pytest.raises(sqlite3.OperationalError, match="no query solution"):
+            db.execute(
+                "SELECT count(*) FROM deliveries INDEXED BY deliveries_untaken"
+                f" WHERE received_at IS NULL AND state = '{settled}'"
+            )
     db.close()
+    ledger.close()

@@ -69,6 +69,8 @@ log = structlog.get_logger("docex.router")
 _INTAKE_BATCH = 256
 _FOLD_INTERVAL_S = 15.0
 _AUDIT_CHAIN_INTERVAL_S = 5.0
+# Events chained in one transaction: about 2.5 ms of the event loop's time here.
+_AUDIT_CHAIN_BATCH = 500
 _AUDIT_CHECKPOINT_S = 300.0
 _RETENTION_INTERVAL_S = 86400.0
 _RECONNECT_INTERVAL_S = 1.0
@@ -460,12 +462,20 @@ class Router:
 
     async def _chain_audit(self) -> None:
         """Link committed audit events into the chain every few seconds, and sign its head
-        with the exchange seal now and then (docex/ledger/audit.py)."""
+        with the exchange seal now and then (docex/ledger/audit.py). Each round chains every
+        event waiting, a batch a transaction: a document leaves two events or more, so one
+        batch a round fell behind for good at a sustained 100 documents/s."""
         handler = self.leader_handler
+        chain = functools.partial(handler.ledger.chain_events, _AUDIT_CHAIN_BATCH)
         signed_at = 0.0
         while True:
-            chained = await self.leader_health.commit("audit_chain", handler.ledger.chain_events)
-            self.metrics.audit_chained.inc(chained)
+            while True:
+                chained = await self.leader_health.commit("audit_chain", chain)
+                self.metrics.audit_chained.inc(chained)
+                if chained < _AUDIT_CHAIN_BATCH:
+                    break
+                # Between batches the intake and the publisher get the loop.
+                await asyncio.sleep(0)
             if time.monotonic() - signed_at >= _AUDIT_CHECKPOINT_S:
                 at = handler.calendar.stamp(handler.clock.now())
 

@@ -77,6 +77,37 @@ async def test_the_chain_of_a_sent_document_verifies_and_an_edit_is_named(
     assert "received" in line and envelope.id in line and "does not match" in line, line
 
 
+async def test_each_round_of_the_chainer_links_every_event_waiting(
+    config_file: Path, clock: FakeClock, empty_queues: None
+) -> None:
+    """At a sustained 200 documents/s about 400 events a second are committed; a chainer that
+    linked one batch a round fell further behind each round. The first signed checkpoint
+    comes after the first round: it covers every event committed before the router started,
+    however many batches that takes."""
+    config = load_config(config_file)
+    waiting = 1_234
+    ledger = open_ledger(config.router.ledger)
+    with ledger.transaction():
+        for n in range(waiting):
+            ledger.record_event("unit_renamed", unit="finance", n=n)
+    ledger.close()
+    router = Router(config, clock, config_path=config_file)
+    await router.start()
+    try:
+        for _ in range(200):
+            if router.metrics.registry.get_sample_value("docex_audit_checkpoints_total"):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await router.stop(flush_timeout=2)
+    ledger = open_ledger(config.router.ledger, read_only=True)
+    try:
+        first = ledger.checkpoints()[0]
+    finally:
+        ledger.close()
+    assert first.seq >= waiting, first.seq
+
+
 async def test_a_resend_of_a_body_retention_deleted_is_refused_as_expired(
     router: Router, units: dict[str, UnitClient], pki: Pki, clock: FakeClock
 ) -> None:

@@ -212,6 +212,7 @@ class Router:
             prefix=self.names.prefix,
             units=len(unit_ids),
             outbox_depth=self.ledger.outbox_depth(),
+            event_loop=type(asyncio.get_running_loop()).__module__.partition(".")[0],
         )
 
     async def _connect(self) -> AbstractRobustConnection:

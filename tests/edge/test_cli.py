@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
+import sys
 from pathlib import Path
 
 import msgspec
@@ -192,6 +195,31 @@ async def test_information_from_the_command_line(
         "--period", "March", "--part", "plan",
     )  # fmt: skip
     assert code == 1 and out.startswith("rejected: invalid_period:"), out
+
+
+async def test_the_router_daemon_runs_on_uvloop(config_file: Path, empty_queues: None) -> None:
+    """`docex router run` runs on libuv's event loop (uvloop): 4-17 % less CPU per document
+    than asyncio's own in bench/route.py. Its start-up line names the loop."""
+    router = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "docex.cli",
+        "router",
+        "run",
+        "--config",
+        str(config_file),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert router.stdout is not None
+    try:
+        async with asyncio.timeout(60):
+            while b"router_started" not in (line := await router.stdout.readline()):
+                assert line, "the router exited before it started"
+    finally:
+        router.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(router.communicate(), 30)
+    assert json.loads(line)["event_loop"] == "uvloop", line
 
 
 async def test_a_router_the_broker_refuses_says_so_in_one_line(config_file: Path) -> None:

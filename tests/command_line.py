@@ -5,8 +5,24 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from typing import Any
 
 from tests.conftest import SEAL_PASSWORD
+
+
+async def docex_process(*args: str, **options: Any) -> asyncio.subprocess.Process:
+    """`docex ARGS` started in a process of its own and left running; `options` as for
+    asyncio.create_subprocess_exec (env, stdout, stderr)."""
+    return await asyncio.create_subprocess_exec(sys.executable, "-m", "docex.cli", *args, **options)
+
+
+async def line_with(stream: asyncio.StreamReader | None, marker: bytes, timeout: float) -> bytes:
+    """The first line a daemon prints that holds `marker` (its start-up line, say)."""
+    assert stream is not None, "the process's output is not piped"
+    async with asyncio.timeout(timeout):
+        while marker not in (line := await stream.readline()):
+            assert line, f"the process ended before it printed {marker.decode()!r}"
+    return line
 
 
 async def docex(
@@ -15,10 +31,7 @@ async def docex(
     """Exit status and everything printed (stdout and stderr, in order); in English unless
     `env` sets the locale."""
     english = {"LANG": "C.UTF-8", "LANGUAGE": "", "LC_ALL": "", "LC_MESSAGES": ""}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "docex.cli",
+    process = await docex_process(
         *args,
         env={**os.environ, **english, "DOCEX_SEAL_PASSWORD": password, **(env or {})},
         stdout=asyncio.subprocess.PIPE,

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 from pathlib import Path
 
 import msgspec
 
 from docex import wire
 from docex.router.service import Router
-from tests.command_line import docex
+from tests.command_line import docex, docex_process, line_with
 from tests.conftest import Pki, UnitConfigWriter
 from tests.documents import PDF, paged_pdf
 
@@ -200,10 +199,7 @@ async def test_information_from_the_command_line(
 async def test_the_router_daemon_runs_on_uvloop(config_file: Path, empty_queues: None) -> None:
     """`docex router run` runs on libuv's event loop (uvloop): 4-17 % less CPU per document
     than asyncio's own in bench/route.py. Its start-up line names the loop."""
-    router = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "docex.cli",
+    router = await docex_process(
         "router",
         "run",
         "--config",
@@ -211,11 +207,8 @@ async def test_the_router_daemon_runs_on_uvloop(config_file: Path, empty_queues:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    assert router.stdout is not None
     try:
-        async with asyncio.timeout(60):
-            while b"router_started" not in (line := await router.stdout.readline()):
-                assert line, "the router exited before it started"
+        line = await line_with(router.stdout, b"router_started", timeout=60)
     finally:
         router.send_signal(signal.SIGTERM)
         await asyncio.wait_for(router.communicate(), 30)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -30,6 +29,7 @@ from docex.adapters.mqtt.settings import BridgeSettings, MqttSettings, load_brid
 from docex.ids import uuid7
 from docex.router.service import Router
 from docex.unit.client import UnitClient
+from tests.command_line import docex_process, line_with
 from tests.conftest import Pki, eventually, in_background, unit_settings
 from tests.documents import sealed_envelope, submit
 from tests.edge.test_hotfolder import REPO, docex, write_unit_settings
@@ -440,15 +440,11 @@ async def test_the_command_bridges_until_sigterm(
         f'client_id = "{client_id}"\n'
     )
     envelope = sealed_envelope(pki.signing[OFFICE])
-    bridge = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "docex.cli", "adapter", "mqtt", "--config", str(config)),
-        stderr=asyncio.subprocess.PIPE,
+    bridge = await docex_process(
+        "adapter", "mqtt", "--config", str(config), stderr=asyncio.subprocess.PIPE
     )
-    assert bridge.stderr is not None
     try:
-        async with asyncio.timeout(30):
-            while b"bridge_connected" not in (line := await bridge.stderr.readline()):
-                assert line, "the bridge exited before it connected"
+        await line_with(bridge.stderr, b"bridge_connected", timeout=30)
         async with office_of(OFFICE) as office:
             await office.send("submit", wire.encode(submit(envelope)), uuid7())
             [deliver] = await delivered(units["finance"], 1)

@@ -29,6 +29,7 @@ from docex.router.reload import compare
 from docex.router.service import Router
 from docex.topology import Names
 from docex.unit.client import UnitClient
+from tests.command_line import docex_process
 from tests.conftest import FakeClock, Pki, UnitClientFactory, eventually
 from tests.documents import sealed_envelope, submit
 
@@ -340,10 +341,7 @@ async def test_readiness_watchdog_and_reload_reach_systemd(
     notify.bind(str(tmp_path / "notify"))
     notify.setblocking(False)
     loop = asyncio.get_running_loop()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "docex.cli",
+    process = await docex_process(
         "router",
         "run",
         "--config",

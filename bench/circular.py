@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import sqlite3
@@ -73,6 +74,10 @@ from route import (
 TARGET_S = 2.0
 # The router's default `[exchange] max_recipients`: a circular to more needs that raised.
 MAX_RECIPIENTS = 5000
+
+
+# Files the broker needs besides its unit queues: connections, the dead-letter queue, its own.
+_SPARE_FILES = 200
 
 
 def recipients(count: int) -> dict[str, str]:
@@ -339,8 +344,42 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def broker_file_limit() -> int | None:
+    """How many files the local broker may open, as it says; None when rabbitmqctl cannot say
+    (a broker elsewhere: then it is the operator's to know)."""
+    try:
+        done = subprocess.run(
+            ["rabbitmqctl", "--quiet", "status", "--formatter", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return int(json.loads(done.stdout)["file_descriptors"]["total_limit"])
+    except (OSError, ValueError, KeyError, TypeError, subprocess.TimeoutExpired):
+        return None
+
+
+def too_few_files(units: int, limit: int | None) -> str | None:
+    """Why the broker cannot take this many units, or None. RabbitMQ 3.10 holds a file handle
+    for every quorum queue, and once they run out it accepts connections and never answers
+    them: at 2,000 units a broker started with 1,024 files stood still, and rabbitmqctl with it,
+    until it was killed (scripts/ensure-services starts it with more)."""
+    queues = 2 * (units + 1) + _SPARE_FILES
+    if limit is None or limit >= queues:
+        return None
+    return (
+        f"the local RabbitMQ may open {limit} files and {units} units need about {queues}"
+        f" (a file per queue, two queues a unit): restart it with more (`rabbitmqctl stop`,"
+        f" then scripts/ensure-services), or run with --units {(limit - _SPARE_FILES) // 2 - 1}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    refusal = too_few_files(args.units, broker_file_limit())
+    if refusal is not None:
+        print(f"FAILED: {refusal}", file=sys.stderr)
+        return 1
     route.interrupt_on_sigterm()
     cleanup = Cleanup(f"bench{secrets.token_hex(5)}", args.amqp_url, keep_dir=args.keep)
     to = recipients(args.units)

@@ -50,6 +50,7 @@ from pathlib import Path
 
 import aio_pika
 import aiormq
+import yarl
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from docex import wire
@@ -344,9 +345,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def broker_file_limit() -> int | None:
-    """How many files the local broker may open, as it says; None when rabbitmqctl cannot say
-    (a broker elsewhere: then it is the operator's to know)."""
+def broker_file_limit(amqp_url: str) -> int | None:
+    """How many files the broker may open, as it says; None when it runs elsewhere (rabbitmqctl
+    would answer for another broker: then the limit is the operator's to know) or rabbitmqctl
+    cannot say."""
+    if yarl.URL(amqp_url).host not in ("127.0.0.1", "localhost", "::1"):
+        return None
     try:
         done = subprocess.run(
             ["rabbitmqctl", "--quiet", "status", "--formatter", "json"],
@@ -376,7 +380,7 @@ def too_few_files(units: int, limit: int | None) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    refusal = too_few_files(args.units, broker_file_limit())
+    refusal = too_few_files(args.units, broker_file_limit(args.amqp_url))
     if refusal is not None:
         print(f"FAILED: {refusal}", file=sys.stderr)
         return 1

@@ -468,7 +468,9 @@ class Router:
         batch a round fell behind for good at a sustained 100 documents/s."""
         handler = self.leader_handler
         chain = functools.partial(handler.ledger.chain_events, _AUDIT_CHAIN_BATCH)
-        signed_at = 0.0
+        # None until the first signature, which comes after the first round: the monotonic
+        # clock counts from boot, so "0.0" would hold it back for the first 5 minutes of uptime.
+        signed_at: float | None = None
         while True:
             while True:
                 chained = await self.leader_health.commit("audit_chain", chain)
@@ -477,7 +479,7 @@ class Router:
                     break
                 # Between batches the intake and the publisher get the loop.
                 await asyncio.sleep(0)
-            if time.monotonic() - signed_at >= _AUDIT_CHECKPOINT_S:
+            if signed_at is None or time.monotonic() - signed_at >= _AUDIT_CHECKPOINT_S:
                 at = handler.calendar.stamp(handler.clock.now())
 
                 checkpoint = functools.partial(

@@ -585,6 +585,7 @@ ZH_CN = {
     "not a folder": "不是文件夹",
     "not allowed": "无权限",
     "not one of the allowed values: {value}": "不是允许的取值：{value}",
+    "RabbitMQ node {node} may open {limit} files and the exchange's {units} units need about {needed} (two queues and a connection a unit): raise the node's open-files limit (LimitNOFILE=65536 in the rabbitmq-server systemd unit, as Debian's has), restart it, and provision again; nothing was changed": "RabbitMQ 节点 {node} 最多可打开 {limit} 个文件，而交换系统的 {units} 个单位约需 {needed} 个（每个单位两个队列和一个连接）：请提高该节点的打开文件数上限（在 rabbitmq-server 的 systemd 单元中设 LimitNOFILE=65536，Debian 自带的单元即如此），重启节点后再次开通；本次未作任何更改",
     "rabbitmqctl default (this machine)": "rabbitmqctl 默认节点（本机）",
     "rabbitmqctl {command} did not answer within 60 s: is the node up?": "rabbitmqctl {command} 在 60 秒内没有应答：节点是否在运行？",
     "rabbitmqctl {command} on node {node} failed: {output}": "在节点 {node} 上执行 rabbitmqctl {command} 失败：{output}",

@@ -85,8 +85,11 @@ class Node:
 class PrivateRabbit:
     """N private nodes, clustered when N > 1. Indexes count from 0, as in the node names."""
 
-    def __init__(self, directory: Path, tag: str, nodes: list[Node]) -> None:
+    def __init__(
+        self, directory: Path, tag: str, nodes: list[Node], open_files: int | None = None
+    ) -> None:
         self.directory = directory
+        self.open_files = open_files
         self.tag = tag
         self.nodes = nodes
         self.home = directory / "home"
@@ -94,9 +97,12 @@ class PrivateRabbit:
         self._pids: dict[int, int] = {}
 
     @classmethod
-    def start(cls, count: int, plugins: Sequence[str] = ()) -> PrivateRabbit:
+    def start(
+        cls, count: int, plugins: Sequence[str] = (), open_files: int | None = None
+    ) -> PrivateRabbit:
         """Boot `count` nodes in parallel, with these plugins enabled, and join them into one
-        cluster around node 0."""
+        cluster around node 0. `open_files`: the nodes' limit of open files (ulimit -n), for a
+        broker set up as a careless install would be."""
         remove_leftovers()
         tag = secrets.token_hex(4)
         directory = Path(tempfile.gettempdir()) / f"{DIR_PREFIX}{tag}"
@@ -107,7 +113,7 @@ class PrivateRabbit:
             Node(i, f"{NAME_PREFIX}{i}-{tag}@localhost", port, directory / f"node{i}")
             for i, port in enumerate(ports)
         ]
-        rabbit = cls(directory, tag, nodes)
+        rabbit = cls(directory, tag, nodes, open_files)
         try:
             rabbit._write_files(plugins)
             for node in nodes:
@@ -241,9 +247,10 @@ class PrivateRabbit:
             "RABBITMQ_CONF_ENV_FILE": str(node.env_file),
             OWNER: OWNER_MARK,
         }
+        limit = [] if self.open_files is None else ["prlimit", f"--nofile={self.open_files}"]
         # cwd: a node that fails to boot drops erl_crash.dump where it was started.
         done = subprocess.run(
-            [str(self.sbin / "rabbitmq-server"), "-detached"],
+            [*limit, str(self.sbin / "rabbitmq-server"), "-detached"],
             env=env,
             cwd=node.directory,
             capture_output=True,
@@ -283,9 +290,11 @@ class PrivateRabbit:
 
 
 @contextlib.contextmanager
-def running(count: int, plugins: Sequence[str] = ()) -> Iterator[PrivateRabbit]:
+def running(
+    count: int, plugins: Sequence[str] = (), open_files: int | None = None
+) -> Iterator[PrivateRabbit]:
     """`count` private nodes for as long as the block runs, removed however it ends."""
-    rabbit = PrivateRabbit.start(count, plugins)
+    rabbit = PrivateRabbit.start(count, plugins, open_files)
     try:
         yield rabbit
     finally:

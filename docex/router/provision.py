@@ -107,12 +107,47 @@ class _Broker:
             )
         return done
 
+    def file_limit(self) -> int | None:
+        """How many files the node may open, as it says; None when it does not say."""
+        try:
+            status = json.loads(self.run("status", "--formatter", "json").stdout)
+            return int(status["file_descriptors"]["total_limit"])
+        except (ValueError, KeyError, TypeError):
+            return None
+
     def users(self) -> set[str]:
         listed = json.loads(self.run("list_users", "--formatter", "json").stdout)
         return {user["user"] for user in listed}
 
     def authenticates(self, user: str, password: str) -> bool:
         return self.run("authenticate_user", user, password=password, check=False).returncode == 0
+
+
+# Files a node needs beside the exchange's: its own, the router's and the operators'.
+_SPARE_FILES = 200
+
+
+def files_needed(units: int) -> int:
+    """The files a broker holds for an exchange of this many units: two quorum queues a unit
+    (RabbitMQ 3.10 keeps file handles for each), one connection a unit at least, the
+    exchange's own queues, and some to spare."""
+    return 3 * units + 2 + _SPARE_FILES
+
+
+def too_few_files(node: str, units: int, limit: int | None) -> str | None:
+    """Why the node cannot take this exchange, or None. A node out of files accepts
+    connections and never answers them, `rabbitmqctl` included: no log line, no alarm, every
+    unit cut off at once. Provisioning is where a growing exchange gets its new units, so it
+    is the place to stop before the broker does."""
+    needed = files_needed(units)
+    if limit is None or limit >= needed:
+        return None
+    return _(
+        "RabbitMQ node {node} may open {limit} files and the exchange's {units} units need"
+        " about {needed} (two queues and a connection a unit): raise the node's open-files"
+        " limit (LimitNOFILE=65536 in the rabbitmq-server systemd unit, as Debian's has), restart"
+        " it, and provision again; nothing was changed"
+    ).format(node=node or _("(default)"), limit=limit, units=units, needed=needed)
 
 
 def _password_path(password_dir: Path, unit_id: str) -> Path:
@@ -170,8 +205,12 @@ def provision(
     """Create missing unit users, keep (or with `rotate`, replace) existing users' passwords,
     set every active unit's permissions, and take them from revoked and merged units. `node`:
     the RabbitMQ node to administer; None takes `[router] broker_node` ("" there: rabbitmqctl's
-    own default, the local node)."""
+    own default, the local node). ProvisionError, before any change, when the node has too
+    few files for the exchange's units."""
     broker = _Broker(config.router.broker_node if node is None else node, rabbitmqctl)
+    refusal = too_few_files(broker.node, len(config.units), broker.file_limit())
+    if refusal is not None:
+        raise ProvisionError(refusal)
     names = Names(config.router.prefix)
     vhost = _vhost(config)
     existing = broker.users()

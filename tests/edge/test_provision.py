@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from docex.config import Config, load_config
-from docex.router.provision import provision
-from tests.conftest import Pki, write_router_config
+from docex.router.provision import ProvisionError, provision
+from tests import brokers
+from tests.conftest import Pki, private_broker, write_router_config
 
 
 def authenticates(user: str, password: str) -> bool:
@@ -105,5 +106,38 @@ def test_the_node_is_named_and_a_wrong_one_is_one_line(accounts: tuple[Path, Con
         config_file, "--password-dir", "unused", "--node", "nosuch@localhost"
     )
     assert status == 2
-    assert output.startswith("broker node: nosuch@localhost\nerror: rabbitmqctl list_users")
+    assert output.startswith("broker node: nosuch@localhost\nerror: rabbitmqctl status on node")
     assert len(output.strip().splitlines()) == 2
+
+
+@pytest.mark.slow
+def test_a_node_with_too_few_files_for_the_units_is_refused_before_any_change(
+    prefix: str, pki: Pki, tmp_path: Path
+) -> None:
+    """A node out of files accepts connections and never answers them: at 1,024 open files a
+    node with 500 units stood still for every unit. Provisioning, where units are added, stops
+    first: on a node started with 400 files the tests' units are provisioned; with
+    40 more, nothing is, and the line says what the node may open and what to raise."""
+    with brokers.running(1, open_files=400) as rabbit:
+        node = private_broker(rabbit)
+        path = write_router_config(
+            tmp_path / "router.toml", f"{prefix}f", pki, tmp_path / "l.sqlite", node.address
+        )
+        outcomes = provision(load_config(path), tmp_path / "pw", rabbitmqctl=node.rabbitmqctl)
+        assert [(o.action, o.problem) for o in outcomes] == [("created", "")] * 3, outcomes
+        users_before = rabbit.ctl(0, "list_users", "--quiet", "--no-table-headers")
+
+        path.write_text(
+            path.read_text()
+            + "".join(
+                f'[[units]]\nid = "extra{n:02d}"\nname = "新增单位{n:02d}"\n'
+                f'amqp_user = "{prefix}f-extra{n:02d}"\n\n'
+                for n in range(40)
+            )
+        )
+        with pytest.raises(ProvisionError) as refused:
+            provision(load_config(path), tmp_path / "pw", rabbitmqctl=node.rabbitmqctl)
+        [line] = str(refused.value).splitlines()
+        assert "may open 3" in line and "44 units need about 334" in line, line
+        assert "LimitNOFILE" in line and "nothing was changed" in line, line
+        assert rabbit.ctl(0, "list_users", "--quiet", "--no-table-headers") == users_before

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import secrets
 import sqlite3
@@ -55,6 +54,7 @@ from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from docex import wire
 from docex.ids import uuid7
+from docex.router import provision
 from docex.unit.compose import apply_seal, compose
 
 # bench/ is not a package: route.py, beside this file, is imported as a module.
@@ -75,10 +75,6 @@ from route import (
 TARGET_S = 2.0
 # The router's default `[exchange] max_recipients`: a circular to more needs that raised.
 MAX_RECIPIENTS = 5000
-
-
-# Files the broker needs besides its unit queues: connections, the dead-letter queue, its own.
-_SPARE_FILES = 200
 
 
 def recipients(count: int) -> dict[str, str]:
@@ -352,29 +348,25 @@ def broker_file_limit(amqp_url: str) -> int | None:
     if yarl.URL(amqp_url).host not in ("127.0.0.1", "localhost", "::1"):
         return None
     try:
-        done = subprocess.run(
-            ["rabbitmqctl", "--quiet", "status", "--formatter", "json"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        return int(json.loads(done.stdout)["file_descriptors"]["total_limit"])
-    except (OSError, ValueError, KeyError, TypeError, subprocess.TimeoutExpired):
+        return provision.node_file_limit()
+    except provision.ProvisionError:
         return None
 
 
 def too_few_files(units: int, limit: int | None) -> str | None:
-    """Why the broker cannot take this many units, or None. RabbitMQ 3.10 holds a file handle
-    for every quorum queue, and once they run out it accepts connections and never answers
-    them: at 2,000 units a broker started with 1,024 files stood still, and rabbitmqctl with it,
-    until it was killed (scripts/ensure-services starts it with more)."""
-    queues = 2 * (units + 1) + _SPARE_FILES
-    if limit is None or limit >= queues:
+    """Why the broker cannot take this many units, or None, by the estimate `docex units
+    provision` checks (docex/router/provision.py). Once a node runs out of files it accepts
+    connections and never answers them: at 2,000 units a broker started with 1,024 files stood
+    still, and rabbitmqctl with it, until it was killed (scripts/ensure-services starts it with
+    more)."""
+    needed = provision.files_needed(units)
+    if limit is None or limit >= needed:
         return None
+    fits = max((n for n in range(units) if provision.files_needed(n) <= limit), default=0)
     return (
-        f"the local RabbitMQ may open {limit} files and {units} units need about {queues}"
-        f" (a file per queue, two queues a unit): restart it with more (`rabbitmqctl stop`,"
-        f" then scripts/ensure-services), or run with --units {(limit - _SPARE_FILES) // 2 - 1}"
+        f"the local RabbitMQ may open {limit} files and {units} units need about {needed}:"
+        f" restart it with more (`rabbitmqctl stop`, then scripts/ensure-services), or run"
+        f" with --units {fits}"
     )
 
 

@@ -150,6 +150,12 @@ def too_few_files(node: str, units: int, limit: int | None) -> str | None:
     ).format(node=node or _("(default)"), limit=limit, units=units, needed=needed)
 
 
+def node_file_limit(node: str = "", rabbitmqctl: Sequence[str] = SYSTEM_RABBITMQCTL) -> int | None:
+    """How many files the node may open, as it says (rabbitmqctl's default node: this
+    machine's); None when it does not say. ProvisionError when rabbitmqctl cannot ask it."""
+    return _Broker(node, rabbitmqctl).file_limit()
+
+
 def _password_path(password_dir: Path, unit_id: str) -> Path:
     return password_dir / f"{unit_id}.password"
 

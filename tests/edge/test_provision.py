@@ -138,6 +138,6 @@ def test_a_node_with_too_few_files_for_the_units_is_refused_before_any_change(
         with pytest.raises(ProvisionError) as refused:
             provision(load_config(path), tmp_path / "pw", rabbitmqctl=node.rabbitmqctl)
         [line] = str(refused.value).splitlines()
-        assert "may open 3" in line and "44 units need about 334" in line, line
+        assert "may open 3" in line and "44 units need about 422" in line, line
         assert "LimitNOFILE" in line and "nothing was changed" in line, line
         assert rabbit.ctl(0, "list_users", "--quiet", "--no-table-headers") == users_before

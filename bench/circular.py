@@ -362,7 +362,7 @@ def too_few_files(units: int, limit: int | None) -> str | None:
     needed = provision.files_needed(units)
     if limit is None or limit >= needed:
         return None
-    fits = max((n for n in range(units) if provision.files_needed(n) <= limit), default=0)
+    fits = max(0, (limit - provision.files_needed(0)) // provision.FILES_PER_UNIT)
     return (
         f"the local RabbitMQ may open {limit} files and {units} units need about {needed}:"
         f" restart it with more (`rabbitmqctl stop`, then scripts/ensure-services), or run"

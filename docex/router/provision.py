@@ -127,9 +127,10 @@ class _Broker:
 # for each quorum queue, reserved as the queue is declared (the unit's intake queue and its own
 # queue), and one for the unit's connection. `rabbitmqctl status` counted 6 more files in use for
 # every unit declared, at 50, 100 and 120 units alike, and 1 for every connection.
-FILES_PER_UNIT = 2 * 3 + 1
+_FILES_PER_QUEUE = 3
+FILES_PER_UNIT = 2 * _FILES_PER_QUEUE + 1
 # The exchange's dead-letter queue.
-_EXCHANGE_FILES = 3
+_EXCHANGE_FILES = _FILES_PER_QUEUE
 # Files a node needs beside the exchange's: its own, the router's and the operators'.
 _SPARE_FILES = 200
 

@@ -542,6 +542,8 @@ class Receiver:
         self.last_arrival = 0.0
         self.unexpected = 0
         self.errors: list[str] = []
+        # AMQP messages that carried the documents: fewer than documents when batched.
+        self.messages = 0
         self.done = asyncio.Event()
 
     def expect(self, keys: Iterable[str]) -> None:
@@ -549,24 +551,37 @@ class Receiver:
         self.pending = set(keys)
         self.latencies = []
         self.unexpected = 0
+        self.messages = 0
         self.done.clear()
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         arrived = time.perf_counter()
+        # The router sends what is due to a unit together as one batch (docex/wire.py); each
+        # document in it arrived when the batch did.
         try:
-            key = self.key_of(message.body)
-        except (wire.WireError, ValueError) as exc:
+            items = wire.unpack(message.message_id or "", message.type or "", message.body)
+        except wire.WireError as exc:
+            items = []
             self.errors.append(f"{message.message_id}: {exc}")
-        else:
-            if key in self.pending:
-                self.pending.remove(key)
-                self.latencies.append(arrived - self.sent[key])
-                self.last_arrival = arrived
-                if not self.pending:
-                    self.done.set()
-            else:
-                self.unexpected += 1
+        self.messages += 1
+        for item in items:
+            self._arrived(item.message_id, item.body, arrived)
         await message.ack()
+
+    def _arrived(self, message_id: str, body: bytes, arrived: float) -> None:
+        try:
+            key = self.key_of(body)
+        except (wire.WireError, ValueError) as exc:
+            self.errors.append(f"{message_id}: {exc}")
+            return
+        if key in self.pending:
+            self.pending.remove(key)
+            self.latencies.append(arrived - self.sent[key])
+            self.last_arrival = arrived
+            if not self.pending:
+                self.done.set()
+        else:
+            self.unexpected += 1
 
 
 class StatusWatch:
@@ -633,6 +648,8 @@ class Result:
     latencies: list[float]  # sorted, seconds
     max_lag: float  # how late the driver sent against its schedule (rate mode)
     cpu: CpuUse
+    # The AMQP messages that brought the documents to the far end.
+    arrival_messages: int
     # The router's answers to the sender, and the AMQP messages that carried them (a `batch`
     # carries several); None for the relay.
     answers: int | None = None
@@ -820,6 +837,7 @@ class Driver:
             latencies=sorted(receiver.latencies),
             max_lag=pacer.max_lag,
             cpu=cpu,
+            arrival_messages=receiver.messages,
             answers=None if statuses is None else statuses.states.total(),
             answer_messages=None if statuses is None else statuses.messages,
         )
@@ -1160,6 +1178,7 @@ def progress_line(result: Result) -> str:
         f"  {human_size(result.size):>7} {result.route:<6} {what:<16} {result.per_second:8.0f}/s"
         f"  p50 {ms(result.percentile(50)):>7} ms  p99 {ms(result.percentile(99)):>7} ms"
         f"  {result.cpu.describe(result.route)}; CPU ms/doc: {', '.join(parts)}"
+        f"; documents arrived in {result.arrival_messages} messages"
     )
     if result.answers is not None:
         line += f"; answers: {result.answers} in {result.answer_messages} messages"

@@ -54,9 +54,10 @@ class RouterSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # Commands one unit may have waiting in its intake queue; past this the broker refuses
     # (nacks) that unit's publishes and no one else's. Fixed when the queue is first made.
     intake_limit: int = 10_000
-    # Answers and notices due to one unit in the same publishing pass go out as one `batch`
-    # message (docex/wire.py), one broker round trip instead of one each. Set false while a
-    # unit's own system still reads its queue with a client that does not unpack batches.
+    # What is due to one unit in the same publishing pass (answers, notices and deliveries;
+    # the name is older than batched deliveries) goes out as one `batch` message
+    # (docex/wire.py), one broker round trip instead of one each. Set false while a unit's own
+    # system still reads its queue with a client that does not unpack batches.
     batch_answers: bool = True
     office_unit: str = ""
     # With a PostgreSQL ledger, several routers share the exchange: the units are split into

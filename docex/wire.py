@@ -745,7 +745,7 @@ class Batch(msgspec.Struct, tag_field="t", tag="batch", forbid_unknown_fields=Tr
     """Several messages to one unit that were due together, in one AMQP message (published with
     type `batch`): each keeps its own message id, for deduplication, and its own bytes, so
     whatever the exchange sealed stays sealed. A unit takes them in order as if each had come
-    alone (`unpack`). Deliveries are never batched."""
+    alone (`unpack`), deliveries and answers alike."""
 
     v: int = VERSION
     messages: list[Batched]

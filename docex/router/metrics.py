@@ -130,6 +130,11 @@ class Metrics:
             "Answers and notices published inside a batch with others due to the same unit",
             registry=self.registry,
         )
+        self.deliveries_batched = Counter(
+            "docex_deliveries_batched",
+            "Deliveries published inside a batch with others due to the same unit",
+            registry=self.registry,
+        )
         self.publish_channel_reopened = Counter(
             "docex_publish_channel_reopened",
             "The outbox's channel replaced after a nack (a full queue, or a quorum queue that"

@@ -14,10 +14,11 @@ outbox:
   and again, is set aside.
 Each destination's rows keep their order, because a unit reads its news in that order.
 
-Answers and notices to one unit that are due in the same pass go out together as one `batch`
-message (`[router] batch_answers`): under load a sender's `accepted` and `delivered` answers
-are most of what the router publishes, and each publish costs a broker round trip and a
-frame's encoding. A batch that fails is broken up: its rows are tried one at a time next.
+Whatever is due to one unit in the same pass (answers, notices and deliveries alike) goes out
+together as one `batch` message (`[router] batch_answers`): each publish costs the broker a
+message in a quorum queue, the router a frame's encoding and a confirm, and the unit a message
+to take; under load a pass finds many rows for one unit, and one message carries them all. A
+batch that fails is broken up: its rows are tried one at a time next.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from docex.router.metrics import Metrics
 log = structlog.get_logger("docex.router")
 
 _BATCH = 256
-# A batch of answers stays well below any broker's message size limit.
+# A batch stays well below any broker's message size limit; a larger message goes alone.
 _MAX_BATCH_BYTES = 1024 * 1024
 _PUBLISH_TIMEOUT_S = 15.0
 _PERSISTENT = 2  # AMQP delivery mode: written to disk by the broker
@@ -101,28 +102,27 @@ def check_publishable(
         )
 
 
+# An outbox row and the bytes it goes out with (docex/router/handler.py renders deliveries).
+Rendered = tuple[OutboxRow, bytes]
+
+
 def publishing_groups(
-    rows: list[OutboxRow], batch_answers: bool, max_bytes: int = _MAX_BATCH_BYTES
-) -> list[list[OutboxRow]]:
-    """The messages a pass publishes: each delivery alone, and each run of answers to one
-    destination that no delivery to it interrupts together (up to `max_bytes`), so every
-    destination still receives its rows in their order."""
+    rows: list[Rendered], batch_answers: bool, max_bytes: int = _MAX_BATCH_BYTES
+) -> list[list[Rendered]]:
+    """The messages a pass publishes: each destination's rows in runs of up to `max_bytes`
+    (a larger row alone), so every destination still receives its rows in their order."""
     if not batch_answers:
         return [[row] for row in rows]
-    groups: list[list[OutboxRow]] = []
-    # Per destination: the group its next answer may join, and that group's bytes.
-    open_runs: dict[str, tuple[list[OutboxRow], int]] = {}
-    for row in rows:
-        if row.body is None:
-            open_runs.pop(row.routing_key, None)
-            groups.append([row])
-            continue
+    groups: list[list[Rendered]] = []
+    # Per destination: the group its next row may join, and that group's bytes.
+    open_runs: dict[str, tuple[list[Rendered], int]] = {}
+    for row, body in rows:
         group, size = open_runs.get(row.routing_key, (None, 0))
-        if group is None or size + len(row.body) > max_bytes:
+        if group is None or size + len(body) > max_bytes:
             group, size = [], 0
             groups.append(group)
-        group.append(row)
-        open_runs[row.routing_key] = (group, size + len(row.body))
+        group.append((row, body))
+        open_runs[row.routing_key] = (group, size + len(body))
     return groups
 
 
@@ -184,19 +184,29 @@ class OutboxPublisher:
         # (row, error, published alone, published in a batch)
         outcomes: list[tuple[OutboxRow, BaseException | None, bool, bool]] = []
         documents: dict[str, tuple[StoredDocument, bytes]] = {}
-        for row in (row for row in rows if row.seq in self._suspects):
+        rendered: list[Rendered] = []
+        for row in rows:
+            try:
+                body = self._handler.render(row, documents)
+            except Exception as exc:
+                outcomes.append((row, exc, True, False))
+                continue
+            if body is None:
+                # Withdrawn or returned while it waited: nothing goes out, and it is done.
+                outcomes.append((row, None, True, False))
+            else:
+                rendered.append((row, body))
+        for item in (item for item in rendered if item[0].seq in self._suspects):
             await channel.ready()
-            outcomes.append(
-                (row, await self._try([row], channel, outbound.name, documents), True, False)
-            )
+            outcomes.append((item[0], await self._try([item], channel, outbound.name), True, False))
         groups = publishing_groups(
-            [row for row in rows if row.seq not in self._suspects], self.batch_answers
+            [item for item in rendered if item[0].seq not in self._suspects], self.batch_answers
         )
         results = await asyncio.gather(
-            *(self._try(group, channel, outbound.name, documents) for group in groups)
+            *(self._try(group, channel, outbound.name) for group in groups)
         )
         for group, result in zip(groups, results, strict=True):
-            outcomes += [(row, result, False, len(group) > 1) for row in group]
+            outcomes += [(row, result, False, len(group) > 1) for row, _ in group]
         confirmed: list[OutboxRow] = []
         set_aside: list[tuple[OutboxRow, str, str]] = []
         for row, error, alone, batched in outcomes:
@@ -240,24 +250,17 @@ class OutboxPublisher:
             self._on_published()
 
     async def _try(
-        self,
-        group: list[OutboxRow],
-        channel: AbstractRobustChannel,
-        exchange: str,
-        documents: dict[str, tuple[StoredDocument, bytes]],
+        self, group: list[Rendered], channel: AbstractRobustChannel, exchange: str
     ) -> BaseException | None:
-        """Publish one row, or a batch of answers to one destination, and wait for the confirm."""
-        first = group[0]
+        """Publish one row, or a batch of rows to one destination, and wait for the confirm."""
+        first, body = group[0]
         try:
             if len(group) == 1:
                 message_id, type_ = first.message_id, first.type
-                body = self._handler.render(first, documents)
-                if body is None:
-                    return None
             else:
                 message_id, type_ = uuid7(), wire.BATCH_TYPE
                 body = wire.encode_batch(
-                    [wire.Batched(row.message_id, row.type, row.body or b"") for row in group]
+                    [wire.Batched(row.message_id, row.type, rendered) for row, rendered in group]
                 )
             check_publishable(first.routing_key, message_id, body, self._max_message_bytes)
             # What aio-pika's Exchange.publish does, without building an aio_pika.Message
@@ -281,7 +284,9 @@ class OutboxPublisher:
         except Exception as exc:
             return exc
         if len(group) > 1:
-            self._metrics.answers_batched.inc(len(group))
+            deliveries = sum(1 for row, _ in group if row.type == "deliver")
+            self._metrics.deliveries_batched.inc(deliveries)
+            self._metrics.answers_batched.inc(len(group) - deliveries)
         return None
 
     async def _judge(

@@ -67,9 +67,12 @@ class Inbox:
         return self.milestones.setdefault(documents, asyncio.Event())
 
     async def take(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        deliver = wire.decode_router_message(message.body)
-        assert isinstance(deliver, wire.Deliver)
-        self.copies[deliver.envelope.id].append(message.message_id or "")
+        # What is due together comes as one batch, each item under its own message id; the
+        # recipient is also told of faults that end (§46), which are not documents.
+        for item in wire.unpack(message.message_id or "", message.type or "", message.body):
+            deliver = wire.decode_router_message(item.body)
+            if isinstance(deliver, wire.Deliver):
+                self.copies[deliver.envelope.id].append(item.message_id)
         await message.ack()
         for documents, event in self.milestones.items():
             if len(self.copies) >= documents:

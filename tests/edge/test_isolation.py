@@ -47,10 +47,11 @@ async def first_deliver(config: Config, unit_id: str) -> tuple[wire.Deliver, flo
         async with queue.iterator() as messages:
             async for message in messages:
                 await message.ack()
-                if message.type == "deliver":
-                    decoded = wire.decode_router_message(message.body)
-                    assert isinstance(decoded, wire.Deliver)
-                    return decoded, time.monotonic()
+                for item in wire.unpack(message.message_id or "", message.type or "", message.body):
+                    if item.type == "deliver":
+                        decoded = wire.decode_router_message(item.body)
+                        assert isinstance(decoded, wire.Deliver)
+                        return decoded, time.monotonic()
     raise AssertionError("the queue iterator ended")
 
 

@@ -1,0 +1,114 @@
+"""Documents due to one unit together travel as one `batch` message (docex/router/outbox.py),
+each still sealed and under its own message id, and the unit files each as if it had come
+alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from docex import wire
+from docex.config import Config
+from docex.ids import uuid7
+from docex.router.handler import Inbound, Verdict
+from docex.router.service import Router
+from tests.conftest import FakeClock, Pki, UnitClientFactory, amqp_user
+from tests.documents import sealed_envelope, submit
+from tests.edge.test_answer_batches import raw_messages
+
+COUNT = 8
+
+
+def sent_before_start(
+    config: Config, config_file: Path, clock: FakeClock, pki: Pki, prefix: str
+) -> tuple[Router, list[str]]:
+    """A router whose ledger accepted COUNT documents to finance before it started (as after
+    a broker outage), so its first publishing pass finds their deliveries due together."""
+    router = Router(config, clock, config_path=config_file)
+    envelopes = [
+        sealed_envelope(pki.signing["gov-office"], title=f"通知{n}", now=clock.now())
+        for n in range(COUNT)
+    ]
+    commands = [
+        Inbound(uuid7(), amqp_user(prefix, "gov-office"), wire.encode(submit(envelope)))
+        for envelope in envelopes
+    ]
+    assert router.handler.handle_batch(commands) == [Verdict.ACK] * COUNT
+    return router, [envelope.id for envelope in envelopes]
+
+
+async def test_deliveries_due_together_go_as_one_batch_each_under_its_own_id(
+    config: Config,
+    config_file: Path,
+    clock: FakeClock,
+    pki: Pki,
+    prefix: str,
+    empty_queues: None,
+) -> None:
+    router, doc_ids = sent_before_start(config, config_file, clock, pki, prefix)
+    outbox = {row.message_id for row in router.ledger.outbox_batch(100) if row.type == "deliver"}
+    await router.start()
+    try:
+        messages = await raw_messages(config, "finance", COUNT)
+        delivered = [router.ledger.delivery(doc_id, "finance") for doc_id in doc_ids]
+    finally:
+        await router.stop(flush_timeout=2.0)
+    assert [message.type for message in messages] == ["batch"]
+    items = wire.unpack(messages[0].message_id or "", "batch", messages[0].body)
+    assert [item.type for item in items] == ["deliver"] * COUNT
+    # The ids the ledger gave each delivery, for the unit's deduplication, in sending order.
+    assert {item.message_id for item in items} == outbox
+    decoded = [wire.decode_router_message(item.body) for item in items]
+    assert [d.envelope.id for d in decoded if isinstance(d, wire.Deliver)] == doc_ids
+    assert router.metrics.deliveries_batched._value.get() == COUNT
+    # The broker confirmed the batch: each delivery is recorded as delivered.
+    assert all(d is not None and d.delivered_at for d in delivered)
+
+
+async def test_without_batches_each_delivery_goes_alone(
+    config: Config,
+    config_file: Path,
+    clock: FakeClock,
+    pki: Pki,
+    prefix: str,
+    empty_queues: None,
+) -> None:
+    """`[router] batch_answers = false`, for a unit whose system reads its queue with a client
+    from before batches: deliveries are not batched either."""
+    config = msgspec.structs.replace(
+        config, router=msgspec.structs.replace(config.router, batch_answers=False)
+    )
+    router, _ = sent_before_start(config, config_file, clock, pki, prefix)
+    await router.start()
+    try:
+        messages = await raw_messages(config, "finance", COUNT)
+    finally:
+        await router.stop(flush_timeout=2.0)
+    assert [message.type for message in messages] == ["deliver"] * COUNT
+
+
+async def test_a_unit_client_files_each_document_of_a_batch_with_its_seal_checked(
+    config: Config,
+    config_file: Path,
+    clock: FakeClock,
+    pki: Pki,
+    prefix: str,
+    empty_queues: None,
+    unit_client_for: UnitClientFactory,
+) -> None:
+    router, doc_ids = sent_before_start(config, config_file, clock, pki, prefix)
+    await router.start()
+    try:
+        async with unit_client_for("finance") as finance:
+
+            def filed() -> list[str] | None:
+                found = finance.mailbox.deliveries()
+                return [d.seal_error for d in found] if len(found) >= COUNT else None
+
+            seal_errors = await finance.wait_for(filed, timeout=10)
+            ids = [d.deliver.envelope.id for d in finance.mailbox.deliveries()]
+    finally:
+        await router.stop(flush_timeout=2.0)
+    assert ids == doc_ids
+    assert seal_errors == [""] * COUNT

@@ -200,7 +200,10 @@ class OutboxPublisher:
             await channel.ready()
             outcomes.append((item[0], await self._try([item], channel, outbound.name), True, False))
         groups = publishing_groups(
-            [item for item in rendered if item[0].seq not in self._suspects], self.batch_answers
+            [item for item in rendered if item[0].seq not in self._suspects],
+            self.batch_answers,
+            # A batch is never what breaks a broker's lower limit: rows over it go alone.
+            min(_MAX_BATCH_BYTES, self._max_message_bytes // 2),
         )
         results = await asyncio.gather(
             *(self._try(group, channel, outbound.name) for group in groups)

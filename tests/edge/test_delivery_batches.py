@@ -112,3 +112,34 @@ async def test_a_unit_client_files_each_document_of_a_batch_with_its_seal_checke
         await router.stop(flush_timeout=2.0)
     assert ids == doc_ids
     assert seal_errors == [""] * COUNT
+
+
+async def test_batches_stay_under_the_brokers_message_limit(
+    config: Config,
+    config_file: Path,
+    clock: FakeClock,
+    pki: Pki,
+    prefix: str,
+    empty_queues: None,
+) -> None:
+    """A broker that takes smaller messages than a batch may hold (`max_message_bytes`) gets
+    smaller batches, not a refused batch and every document alone after it."""
+    limit = 8 * 1024
+    config = msgspec.structs.replace(
+        config, router=msgspec.structs.replace(config.router, max_message_bytes=limit)
+    )
+    router, doc_ids = sent_before_start(config, config_file, clock, pki, prefix)
+    await router.start()
+    try:
+        messages = await raw_messages(config, "finance", COUNT)
+    finally:
+        await router.stop(flush_timeout=2.0)
+    assert all(len(message.body) <= limit for message in messages)
+    assert 1 < len(messages) < COUNT
+    assert {message.type for message in messages} == {"batch"}
+    items = [
+        wire.decode_router_message(item.body)
+        for message in messages
+        for item in wire.unpack(message.message_id or "", "batch", message.body)
+    ]
+    assert [d.envelope.id for d in items if isinstance(d, wire.Deliver)] == doc_ids

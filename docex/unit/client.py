@@ -247,7 +247,8 @@ class UnitClient:
             await self._queue.cancel(tag)
 
     async def drain(self) -> int:
-        """Read everything waiting in the queue into the mailbox; returns how many were read."""
+        """Read everything waiting in the queue into the mailbox; returns how many AMQP messages
+        were read (a `batch` counts once, however many it carried)."""
         assert self._queue is not None
         count = 0
         while (message := await self._queue.get(no_ack=False, fail=False)) is not None:

@@ -42,6 +42,22 @@ def told_before_start(config: Config, config_file: Path, clock: FakeClock) -> Ro
     return router
 
 
+def with_router_settings(config: Config, **changes: object) -> Config:
+    return msgspec.structs.replace(config, router=msgspec.structs.replace(config.router, **changes))
+
+
+async def published_to_finance(
+    router: Router, config: Config, count: int
+) -> list[aio_pika.IncomingMessage]:
+    """Runs the router until finance's queue has had `count` messages' worth, read past any
+    client; stopping waits for the outbox to empty, so what was published is also recorded."""
+    await router.start()
+    try:
+        return await raw_messages(config, "finance", count)
+    finally:
+        await router.stop(flush_timeout=2.0)
+
+
 async def raw_messages(config: Config, unit: str, count: int) -> list[aio_pika.IncomingMessage]:
     """What reaches the unit's queue, read past any client, until `count` notices came."""
     connection = await aio_pika.connect(config.router.amqp_url)
@@ -67,11 +83,7 @@ async def test_answers_due_together_go_as_one_batch_in_order(
 ) -> None:
     router = told_before_start(config, config_file, clock)
     outbox = {row.message_id for row in router.ledger.outbox_batch(100)}
-    await router.start()
-    try:
-        messages = await raw_messages(config, "finance", COUNT)
-    finally:
-        await router.stop(flush_timeout=2.0)
+    messages = await published_to_finance(router, config, COUNT)
     assert [message.type for message in messages] == ["batch"]
     items = wire.unpack(messages[0].message_id or "", "batch", messages[0].body)
     # Each keeps the message id it has in the ledger, for the unit's deduplication.
@@ -86,15 +98,9 @@ async def test_without_batches_each_answer_goes_alone(
 ) -> None:
     """`[router] batch_answers = false`, for units whose system reads its queue with a client
     from before batches."""
-    config = msgspec.structs.replace(
-        config, router=msgspec.structs.replace(config.router, batch_answers=False)
-    )
+    config = with_router_settings(config, batch_answers=False)
     router = told_before_start(config, config_file, clock)
-    await router.start()
-    try:
-        messages = await raw_messages(config, "finance", COUNT)
-    finally:
-        await router.stop(flush_timeout=2.0)
+    messages = await published_to_finance(router, config, COUNT)
     assert [message.type for message in messages] == ["notice"] * COUNT
 
 

@@ -58,6 +58,7 @@ from aio_pika.abc import (
     AbstractExchange,
     AbstractIncomingMessage,
 )
+from prometheus_client.parser import text_string_to_metric_families
 
 from docex import wire
 from docex.config import Config, load_config
@@ -362,6 +363,62 @@ def scrape_metrics(port: int) -> tuple[Scrape, bytes]:
     return Scrape(time.perf_counter() - began, len(body)), body
 
 
+# The router's histograms of where a document's time goes (docex/router/metrics.py), and what
+# the progress line calls each.
+STAGES = {
+    "docex_intake_wait_seconds": "waiting for its turn",
+    "docex_intake_commit_seconds": "transaction and fsync",
+    "docex_publish_confirm_seconds": "publish to confirm",
+    "docex_send_to_deliver_seconds": "accepted to delivered",
+}
+
+
+@dataclass(frozen=True)
+class Histogram:
+    count: float
+    total: float  # seconds
+    buckets: tuple[tuple[float, float], ...]  # (upper bound, observations up to it), ascending
+
+    def since(self, before: Histogram) -> Histogram:
+        return Histogram(
+            self.count - before.count,
+            self.total - before.total,
+            tuple(
+                (bound, now - then)
+                for (bound, now), (_, then) in zip(self.buckets, before.buckets, strict=True)
+            ),
+        )
+
+    def upper_bound(self, q: float) -> float:
+        """The smallest bucket bound with at least q % of the observations at or below it."""
+        wanted = q / 100 * self.count
+        return next((bound for bound, seen in self.buckets if seen >= wanted), math.inf)
+
+    def describe(self) -> str:
+        if not self.count:
+            return "-"
+        p99 = self.upper_bound(99)
+        return f"{ms(self.total / self.count)} (p99 ≤ {ms(p99) if p99 != math.inf else '∞'})"
+
+
+def router_stages(port: int) -> dict[str, Histogram]:
+    """STAGES as the router reports them now (cumulative since it started)."""
+    _, body = scrape_metrics(port)
+    stages = {}
+    for family in text_string_to_metric_families(body.decode()):
+        name = family.name
+        if name not in STAGES:
+            continue
+        values = {sample.name: sample.value for sample in family.samples}
+        buckets = tuple(
+            (float(sample.labels["le"]), sample.value)
+            for sample in family.samples
+            if sample.name.endswith("_bucket")
+        )
+        stages[name] = Histogram(values[f"{name}_count"], values[f"{name}_sum"], buckets)
+    return stages
+
+
 def prefill_ledger(workspace: Workspace, deliveries: int) -> str:
     """Fill the router's (not yet started) ledger with `deliveries`, straight through SQLite in
     one transaction, and say what was made. Senders and recipients are this run's two units
@@ -635,6 +692,7 @@ class Route:
     log: Path
     queues: list[str]  # to show their depths when a phase times out
     statuses: StatusWatch | None = None  # the router answers the sender; the relay does not
+    metrics_port: int = 0  # the router's, for where its time went; 0: none (the relay)
 
 
 @dataclass(frozen=True)
@@ -654,6 +712,8 @@ class Result:
     # carries several); None for the relay.
     answers: int | None = None
     answer_messages: int | None = None
+    # Where the router's time went in this run (STAGES); empty for the relay.
+    stages: dict[str, Histogram] = field(default_factory=dict)
 
     @property
     def per_second(self) -> float:
@@ -797,6 +857,9 @@ class Driver:
         timeout = self.timeout or (
             30.0 + len(documents) / 50 if rate is None else 30.0 + len(documents) / rate
         )
+        stages_before = (
+            await asyncio.to_thread(router_stages, route.metrics_port) if route.metrics_port else {}
+        )
         meter = CpuMeter(route.worker.pid, self.broker)
         pacer = Pacer(rate)
         start = pacer.start
@@ -825,6 +888,9 @@ class Driver:
             for task in list(in_flight):
                 task.cancel()
         cpu = meter.read()
+        stages_after = (
+            await asyncio.to_thread(router_stages, route.metrics_port) if route.metrics_port else {}
+        )
         self._check_answers(route, len(documents))
         statuses = route.statuses
         return Result(
@@ -840,6 +906,11 @@ class Driver:
             arrival_messages=receiver.messages,
             answers=None if statuses is None else statuses.states.total(),
             answer_messages=None if statuses is None else statuses.messages,
+            stages={
+                name: stages_after[name].since(stages_before[name])
+                for name in STAGES
+                if name in stages_before and name in stages_after
+            },
         )
 
     async def _publish(self, route: Route, document: Document) -> None:
@@ -1078,6 +1149,7 @@ async def measure(
                 names.dead_queue,
             ],
             statuses=statuses,
+            metrics_port=workspace.config.router.metrics_port,
         )
 
         # The relay's path: the same driver, as guest on its own connections.
@@ -1182,6 +1254,10 @@ def progress_line(result: Result) -> str:
     )
     if result.answers is not None:
         line += f"; answers: {result.answers} in {result.answer_messages} messages"
+    if result.stages:
+        line += "; inside the router, mean ms: " + ", ".join(
+            f"{STAGES[name]} {stage.describe()}" for name, stage in result.stages.items()
+        )
     return line
 
 

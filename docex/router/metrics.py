@@ -20,6 +20,9 @@ from docex.ledger.port import LedgerReads
 # people's time (minutes to days: §38's resend requests and the 24-hour rules).
 _DELIVERY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _RECEIPT_BUCKETS = (60, 300, 900, 3600, 4 * 3600, 8 * 3600, 24 * 3600, 48 * 3600, 7 * 86400)
+# Where a document's time goes inside the router: milliseconds normally, minutes while the
+# ledger is locked or the broker refuses.
+_STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
 class _LedgerCollector(Collector):
@@ -72,6 +75,26 @@ class Metrics:
             "docex_send_to_deliver_seconds",
             "From acceptance to the broker's confirm of delivery",
             buckets=_DELIVERY_BUCKETS,
+            registry=self.registry,
+        )
+        # The three parts of send_to_deliver an operator can act on: the router's own backlog,
+        # the ledger's disk, the broker.
+        self.intake_wait = Histogram(
+            "docex_intake_wait_seconds",
+            "From a command's arrival at the router to the start of its batch's transaction",
+            buckets=_STAGE_BUCKETS,
+            registry=self.registry,
+        )
+        self.intake_commit = Histogram(
+            "docex_intake_commit_seconds",
+            "A batch of commands: its transaction, and the fsync that makes it durable",
+            buckets=_STAGE_BUCKETS,
+            registry=self.registry,
+        )
+        self.publish_confirm = Histogram(
+            "docex_publish_confirm_seconds",
+            "From publishing a message (alone or a batch) to the broker's confirm",
+            buckets=_STAGE_BUCKETS,
             registry=self.registry,
         )
         self.deliver_to_receipt = Histogram(

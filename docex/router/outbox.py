@@ -271,6 +271,7 @@ class OutboxPublisher:
             if channel.is_closed:
                 raise aiormq.exceptions.ChannelInvalidStateError("the publishing channel closed")
             underlay = await channel.get_underlay_channel()
+            started = time.monotonic()
             await underlay.basic_publish(
                 body,
                 exchange=exchange,
@@ -286,6 +287,7 @@ class OutboxPublisher:
             )
         except Exception as exc:
             return exc
+        self._metrics.publish_confirm.observe(time.monotonic() - started)
         if len(group) > 1:
             deliveries = sum(1 for row, _ in group if row.type == "deliver")
             self._metrics.deliveries_batched.inc(deliveries)

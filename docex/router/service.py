@@ -20,6 +20,7 @@ import contextlib
 import functools
 import signal
 import time
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -75,6 +76,15 @@ _AUDIT_CHECKPOINT_S = 300.0
 _RETENTION_INTERVAL_S = 86400.0
 _RECONNECT_INTERVAL_S = 1.0
 _MAX_CONNECT_BACKOFF_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Arrived:
+    """A command waiting in the intake, and since when (time.monotonic()): how long commands
+    wait for their turn shows when the router itself is what holds documents back."""
+
+    message: AbstractIncomingMessage
+    at: float
 
 
 class Router:
@@ -151,7 +161,7 @@ class Router:
             lambda: len(self.calendar_warnings()),
         )
         self.ready = asyncio.Event()
-        self._intake: FairIntake[AbstractIncomingMessage] = FairIntake()
+        self._intake: FairIntake[_Arrived] = FairIntake()
         self._acks = Acks()
         self.sms = _sms_sender(config, self.leader_handler, self.metrics, self.leader_health)
         self.outbox = OutboxPublisher(
@@ -556,7 +566,7 @@ class Router:
 
         async def receive(message: AbstractIncomingMessage) -> None:
             self._acks.received(message)
-            self._intake.put(unit_id, message)
+            self._intake.put(unit_id, _Arrived(message, time.monotonic()))
 
         self._consuming[unit_id] = (queue, await queue.consume(receive))
 
@@ -575,7 +585,11 @@ class Router:
 
     async def _take_in(self) -> None:
         while True:
-            batch = await self._intake.batch(_INTAKE_BATCH)
+            arrivals = await self._intake.batch(_INTAKE_BATCH)
+            taken = time.monotonic()
+            for arrived in arrivals:
+                self.metrics.intake_wait.observe(taken - arrived.at)
+            batch = [arrived.message for arrived in arrivals]
             try:
                 # A locked ledger or a full disk is waited out with the batch in hand, unacked.
                 verdicts = await self.ledger_health.retry(
@@ -586,6 +600,7 @@ class Router:
                 await self._settle(batch, None)
                 await asyncio.sleep(1.0)
                 continue
+            self.metrics.intake_commit.observe(time.monotonic() - taken)
             await self._settle(batch, verdicts)
             self.outbox.wakeup.set()
             # Under a flood a batch is always ready and nothing above need wait: without this

@@ -272,6 +272,12 @@ async def get(port: int, path: str) -> tuple[int, str]:
     return int(head.split()[1]), body
 
 
+def histogram_count(metrics: str, name: str) -> int:
+    """How many observations /metrics reports for a histogram; 0 when it is missing."""
+    found = re.search(rf"^{name}_count (\S+)$", metrics, re.MULTILINE)
+    return int(float(found.group(1))) if found else 0
+
+
 async def readiness(port: int, status: int, timeout: float = 10) -> str:
     """/readyz's body, once it answers `status`."""
     deadline = time.monotonic() + timeout
@@ -307,6 +313,11 @@ async def test_metrics_and_probes(
     assert 'docex_deliveries{state="delivered"} 1.0' in metrics
     assert 'docex_pending_receipts{unit="finance"} 1.0' in metrics
     assert "docex_send_to_deliver_seconds_count 1.0" in metrics
+    # Where that time went: both commands (and any heartbeat) waited in the intake and were
+    # committed, and the broker confirmed at least the delivery.
+    assert histogram_count(metrics, "docex_intake_wait_seconds") >= 2
+    assert histogram_count(metrics, "docex_intake_commit_seconds") >= 1
+    assert histogram_count(metrics, "docex_publish_confirm_seconds") >= 1
     assert "docex_broker_up 1.0" in metrics
     # SMS is off here: no gauge for a gateway nobody meant to have, so no alert on it.
     assert "docex_sms_gateway_up" not in metrics

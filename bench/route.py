@@ -398,7 +398,8 @@ class Histogram:
         if not self.count:
             return "-"
         p99 = self.upper_bound(99)
-        return f"{ms(self.total / self.count)} (p99 ≤ {ms(p99) if p99 != math.inf else '∞'})"
+        bound = ms(p99) if p99 != math.inf else "∞"
+        return f"{ms(self.total / self.count)} (p99 ≤ {bound}, {self.count:.0f}x)"
 
 
 def router_stages(port: int) -> dict[str, Histogram]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -394,6 +395,62 @@ def test_the_alert_rules_are_valid() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     # Every rule in the file was read, none skipped.
     assert f"SUCCESS: {rules.read_text().count('- alert:')} rules found" in done.stdout
+
+
+def test_slow_deliveries_raise_an_alert_that_says_where_to_look(tmp_path: Path) -> None:
+    """Deliveries whose p99 stays over 5 s for 15 minutes alert; fast ones never do."""
+    if shutil.which("promtool") is None:
+        pytest.skip("promtool is not installed (Debian package prometheus)")
+    rules = REPO / "config" / "prometheus" / "alerts.yml"
+    found = re.search(
+        r'alert: DocexDeliveriesSlow\n(?:.*\n)*?\s+description: "(.*)"', rules.read_text()
+    )
+    assert found, "DocexDeliveriesSlow has no description"
+
+    def series(le: str, per_minute: int) -> dict[str, str]:
+        return {
+            "series": f'docex_send_to_deliver_seconds_bucket{{le="{le}"}}',
+            "values": f"0+{per_minute}x40",
+        }
+
+    slow = {
+        "interval": "1m",
+        # Ten deliveries a minute, each between 5 and 10 s.
+        "input_series": [series("0.05", 0), series("5", 0), series("10", 10), series("+Inf", 10)],
+        "alert_rule_test": [
+            {"eval_time": "10m", "alertname": "DocexDeliveriesSlow", "exp_alerts": []},
+            {
+                "eval_time": "30m",
+                "alertname": "DocexDeliveriesSlow",
+                "exp_alerts": [
+                    {
+                        "exp_labels": {"severity": "warning"},
+                        "exp_annotations": {
+                            "summary": "Documents take over 5 s from acceptance to delivery"
+                            " (p99 9.95s)",
+                            "description": found.group(1),
+                        },
+                    }
+                ],
+            },
+        ],
+    }
+    fast = {
+        "interval": "1m",
+        "input_series": [series("0.05", 10), series("5", 10), series("10", 10), series("+Inf", 10)],
+        "alert_rule_test": [
+            {"eval_time": "30m", "alertname": "DocexDeliveriesSlow", "exp_alerts": []}
+        ],
+    }
+    test_file = tmp_path / "deliveries_slow.yml"
+    # JSON is YAML.
+    test_file.write_text(
+        json.dumps({"rule_files": [str(rules)], "evaluation_interval": "1m", "tests": [slow, fast]})
+    )
+    done = subprocess.run(
+        ["promtool", "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 async def test_the_last_reload_is_shown_in_readyz_status_and_metrics(

@@ -77,25 +77,23 @@ class Metrics:
             buckets=_DELIVERY_BUCKETS,
             registry=self.registry,
         )
+
         # The three parts of send_to_deliver an operator can act on: the router's own backlog,
         # the ledger's disk, the broker.
-        self.intake_wait = Histogram(
+        def stage(name: str, documentation: str) -> Histogram:
+            return Histogram(name, documentation, buckets=_STAGE_BUCKETS, registry=self.registry)
+
+        self.intake_wait = stage(
             "docex_intake_wait_seconds",
             "From a command's arrival at the router to the start of its batch's transaction",
-            buckets=_STAGE_BUCKETS,
-            registry=self.registry,
         )
-        self.intake_commit = Histogram(
+        self.intake_commit = stage(
             "docex_intake_commit_seconds",
             "A batch of commands: its transaction, and the fsync that makes it durable",
-            buckets=_STAGE_BUCKETS,
-            registry=self.registry,
         )
-        self.publish_confirm = Histogram(
+        self.publish_confirm = stage(
             "docex_publish_confirm_seconds",
             "From publishing a message (alone or a batch) to the broker's confirm",
-            buckets=_STAGE_BUCKETS,
-            registry=self.registry,
         )
         self.deliver_to_receipt = Histogram(
             "docex_deliver_to_receipt_seconds",

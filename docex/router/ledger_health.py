@@ -17,7 +17,8 @@ succeeds on a full disk.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -62,6 +63,22 @@ class LedgerHealth:
         self._failing: set[str] = set()
         self._since: datetime | None = None
         self._error: LedgerUnavailable | None = None
+        # Cleared while docex/ledger/checkpoint.py finishes a checkpoint: see writes_held.
+        self._writes_open = asyncio.Event()
+        self._writes_open.set()
+
+    @asynccontextmanager
+    async def writes_held(self) -> AsyncIterator[None]:
+        """Writers that come here meanwhile wait; one already in its transaction finishes it
+        first (a transaction never spans an await). The checkpointer holds them for the few
+        milliseconds its last pass takes, because SQLite starts its write-ahead log over only
+        once a checkpoint has reached the log's end, and under a steady load the router
+        always wrote more before a checkpoint got there."""
+        self._writes_open.clear()
+        try:
+            yield
+        finally:
+            self._writes_open.set()
 
     async def commit(self, writer: str, apply: Callable[[], T], *, durable: bool = True) -> T:
         """`apply` in one transaction, applied again until the transaction commits."""
@@ -81,6 +98,7 @@ class LedgerHealth:
         committed = False
         try:
             while True:
+                await self._writes_open.wait()
                 try:
                     result = work()
                 except LedgerUnavailable as exc:

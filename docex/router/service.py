@@ -111,9 +111,7 @@ class Router:
             create=create_ledger,
             syncs_commits=False,
         )
-        # PostgreSQL checkpoints by itself; a SQLite ledger's are done off the event loop.
         ledger_file = None if is_postgresql(config.router.ledger) else Path(config.router.ledger)
-        self.checkpointer = Checkpointer(ledger_file) if ledger_file else None
         self.cluster: SoloCluster | SharedCluster
         if ledger_file is None:
             # The leader's jobs run on its control session, fenced by its lease.
@@ -135,6 +133,12 @@ class Router:
         # A SQLite ledger's commits are made durable off the event loop (group commit).
         sync = self.ledger.sync if isinstance(self.ledger, SqliteLedger) else None
         self.ledger_health = LedgerHealth(self.ledger, self.metrics.ledger_retries, sync)
+        # PostgreSQL checkpoints by itself; a SQLite ledger's are done off the event loop.
+        self.checkpointer = (
+            Checkpointer(ledger_file, hold_writes=self.ledger_health.writes_held)
+            if ledger_file
+            else None
+        )
         self.supervisor = Supervisor(self.metrics.task_failures)
         revocation_list = config.seals.revocation_list
         verifier = SealVerifier.from_files(

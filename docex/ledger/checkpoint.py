@@ -139,9 +139,26 @@ class Checkpointer:
         if copied != self._copied:
             self._copied = copied
             # SQLite syncs the file itself only after a pass that reached the log's end.
-            descriptor = os.open(self._path, os.O_RDONLY)
-            try:
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
+            self._sync_database()
         return bool(copied == frames)
+
+    def _sync_database(self) -> None:
+        """fsync the database file through a descriptor SQLite already holds on it, never one
+        of ours: closing any descriptor of a file drops every POSIX lock the process holds on
+        it, SQLite's included. With its own open and close here, other processes stopped
+        seeing the router's connection, and a `docex users` command's writes went unseen by
+        the router (tests/ledger/test_sqlite.py). Where /proc is missing, the kernel writes
+        the pages back in its own time."""
+        wanted = os.stat(self._path)
+        try:
+            descriptors = os.listdir("/proc/self/fd")
+        except FileNotFoundError:
+            return
+        for name in descriptors:
+            try:
+                found = os.fstat(int(name))
+            except OSError:
+                continue  # closed since it was listed
+            if (found.st_dev, found.st_ino) == (wanted.st_dev, wanted.st_ino):
+                os.fsync(int(name))
+                return

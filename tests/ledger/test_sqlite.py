@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,6 +113,48 @@ async def test_held_writers_wait_and_then_commit(tmp_path: Path) -> None:
         assert ledger.outbox_depth() == 0
     await asyncio.wait_for(writing, 5)
     assert ledger.outbox_depth() == 1
+    ledger.close()
+
+
+def another_process(path: Path, sql: str) -> list[tuple[object, ...]]:
+    """`sql` in a process of its own, which then closes the ledger as a `docex` command does."""
+    script = (
+        "import json, sqlite3, sys\n"
+        "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "rows = db.execute(sys.argv[2]).fetchall()\n"
+        "db.close()\n"
+        "print(json.dumps(rows))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path), sql], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    return [tuple(row) for row in json.loads(done.stdout)]
+
+
+async def test_checkpoints_leave_the_routers_hold_on_the_ledger(tmp_path: Path) -> None:
+    """Closing any descriptor of a file drops every POSIX lock the process holds on it. When
+    the checkpointer synced the database file through a descriptor of its own, the router's
+    connection lost its locks: a `docex users` command that then closed the ledger took itself
+    for the last one and removed the log, and the router's later commits went unseen."""
+    path = tmp_path / "ledger.sqlite"
+    ledger = SqliteLedger(path, checkpoints=False)
+    fill(ledger)
+    checkpointer = Checkpointer(path, interval_s=0.01)
+    running = asyncio.create_task(checkpointer.run())
+    try:
+        await eventually(
+            lambda: path.stat().st_size > PAGES * 4000, "the log copied into the ledger"
+        )
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        checkpointer.close()
+    another_process(path, "INSERT INTO liveness (id, at) VALUES (1, 'then') ON CONFLICT DO NOTHING")
+    with ledger.transaction():
+        ledger.enqueue("finance", "after", "status", body=b"x")
+    assert another_process(path, "SELECT count(*) FROM outbox") == [(PAGES + 1,)]
     ledger.close()
 
 

@@ -67,6 +67,8 @@ class Checkpointer:
         # The log's frames (pages) and how many of them are copied, as the last pass found.
         self._frames = 0
         self._copied = 0
+        # The last attempt to start the log over found it held by another process.
+        self._pinned = False
         # Cancelling the task does not stop its thread: closing the connection under a
         # checkpoint still running there crashed the process (a segfault in SQLite).
         self._in_use = threading.Lock()
@@ -91,13 +93,33 @@ class Checkpointer:
 
     async def _round(self) -> None:
         await asyncio.to_thread(self._checkpoint)
-        if self._hold_writes is None or self._frames * self._page_size < self._log_limit_bytes:
+        if self._hold_writes is None or self.log_bytes < self._log_limit_bytes:
             return
         # What was committed during the pass above, copied while the router writes on, so
         # that the pass it waits for has only the last few commits left.
         await asyncio.to_thread(self._checkpoint)
         async with self._hold_writes():
             await asyncio.to_thread(self._start_over)
+        # A reader from another process can keep the log from starting over even after all of
+        # it was copied; then SQLite goes on appending to it.
+        await asyncio.to_thread(self._checkpoint)
+        started_over = self.log_bytes < self._log_limit_bytes
+        if started_over and self._pinned:
+            log.info("ledger_log_started_over")
+        elif not started_over and not self._pinned:
+            # Said once, until it can again: the log grows meanwhile, by all that is committed.
+            log.warning(
+                "ledger_log_not_started_over",
+                log_mib=self.log_bytes // (1024 * 1024),
+                reason="another process keeps a transaction open on the ledger (an open"
+                " sqlite3 shell after BEGIN?) or is writing to it",
+            )
+        self._pinned = not started_over
+
+    @property
+    def log_bytes(self) -> int:
+        """What the write-ahead log holds, as the last pass found it (docex_ledger_log_bytes)."""
+        return int(self._frames * self._page_size)
 
     def close(self) -> None:
         """Apart from `run`, which the router's supervisor may start again after a failure."""

@@ -271,6 +271,15 @@ class Metrics:
             registry=self.registry,
         ).set_function(warnings)
 
+    def watch_ledger_log(self, log_bytes: Callable[[], int]) -> None:
+        """A SQLite ledger's write-ahead log (docex/ledger/checkpoint.py), read at scrape time."""
+        Gauge(
+            "docex_ledger_log_bytes",
+            "What the SQLite ledger's write-ahead log holds; started over from 256 MiB, it grows"
+            " past that only while another process keeps a transaction open on the ledger",
+            registry=self.registry,
+        ).set_function(log_bytes)
+
     def watch_sms_gateway(self, connected: Callable[[], bool]) -> None:
         """Only a router with SMS configured has this gauge, so that the alert on it never
         fires where no gateway is meant to be."""

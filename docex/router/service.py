@@ -139,6 +139,8 @@ class Router:
             if ledger_file
             else None
         )
+        if (checkpointer := self.checkpointer) is not None:
+            self.metrics.watch_ledger_log(lambda: checkpointer.log_bytes)
         self.supervisor = Supervisor(self.metrics.task_failures)
         revocation_list = config.seals.revocation_list
         verifier = SealVerifier.from_files(

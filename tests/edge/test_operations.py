@@ -24,6 +24,7 @@ import pytest_asyncio
 
 from docex import wire
 from docex.config import Config, load_config
+from docex.ledger.location import is_postgresql
 from docex.ledger.open import open_ledger
 from docex.router.provision import provision
 from docex.router.reload import compare
@@ -294,7 +295,7 @@ async def readiness(port: int, status: int, timeout: float = 10) -> str:
 async def test_metrics_and_probes(
     observed: tuple[Router, UnitClient], pki: Pki, free_port: int
 ) -> None:
-    _, office = observed
+    router, office = observed
     assert await get(free_port, "/healthz") == (200, "ok\n")
     status, body = await get(free_port, "/readyz")
     assert (status, body.splitlines()[0]) == (200, "ready")
@@ -320,6 +321,12 @@ async def test_metrics_and_probes(
     assert histogram_count(metrics, "docex_intake_commit_seconds") >= 1
     assert histogram_count(metrics, "docex_publish_confirm_seconds") >= 1
     assert "docex_broker_up 1.0" in metrics
+    # A SQLite ledger's write-ahead log, which its checkpoints keep from growing without end.
+    log_bytes = re.search(r"^docex_ledger_log_bytes (\S+)$", metrics, re.MULTILINE)
+    if is_postgresql(router.config.router.ledger):
+        assert log_bytes is None
+    else:
+        assert log_bytes and float(log_bytes[1]) >= 0
     # SMS is off here: no gauge for a gateway nobody meant to have, so no alert on it.
     assert "docex_sms_gateway_up" not in metrics
     assert re.search(r'docex_build_info\{version="[^"]+"\} 1.0', metrics)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter
+from structlog.testing import capture_logs
 
 from docex.ledger.checkpoint import Checkpointer
 from docex.ledger.sqlite import SqliteLedger
@@ -97,6 +98,57 @@ async def test_a_steady_load_does_not_grow_the_log_without_end(tmp_path: Path) -
     started_over = int.from_bytes(log.read_bytes()[12:16], "big")
     assert started_over >= 3
     assert largest < 32 * 1024 * 1024, f"the log reached {largest} bytes"
+    assert ledger.outbox_depth() == commits
+    ledger.close()
+
+
+async def test_a_transaction_that_keeps_the_log_is_reported(tmp_path: Path) -> None:
+    """An open transaction elsewhere (a sqlite3 shell after BEGIN) keeps the log from starting
+    over, and it grows by all that is committed: said once in the log, shown as
+    docex_ledger_log_bytes, and the log starts over once that transaction ends."""
+    path = tmp_path / "ledger.sqlite"
+    ledger = SqliteLedger(path, checkpoints=False, syncs_commits=False)
+    health = health_of(ledger)
+    limit = 256 * 1024
+    checkpointer = Checkpointer(
+        path, interval_s=0.01, hold_writes=health.writes_held, log_limit_bytes=limit
+    )
+    shell = sqlite3.connect(path, isolation_level=None)
+    shell.execute("BEGIN")
+    shell.execute("SELECT count(*) FROM outbox").fetchone()
+    commits = 0
+
+    async def commit_until(event: str) -> None:
+        nonlocal commits
+        for _ in range(20_000):
+            if any(entry["event"] == event for entry in logs):
+                return
+            await health.commit(
+                "intake",
+                functools.partial(
+                    ledger.enqueue, "finance", f"m{commits}", "status", body=os.urandom(4000)
+                ),
+                durable=False,
+            )
+            commits += 1
+            await asyncio.sleep(0)
+        pytest.fail(f"no {event} after {commits} commits")
+
+    running = asyncio.create_task(checkpointer.run())
+    try:
+        with capture_logs() as logs:
+            await commit_until("ledger_log_not_started_over")
+            assert checkpointer.log_bytes >= limit
+            shell.execute("COMMIT")
+            await commit_until("ledger_log_started_over")
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        checkpointer.close()
+        shell.close()
+    events = [entry["event"] for entry in logs]
+    assert events.count("ledger_log_not_started_over") == 1, events
     assert ledger.outbox_depth() == commits
     ledger.close()
 

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import structlog
 
+from docex.ledger.sql import RECORD_LIVENESS
+
 log = structlog.get_logger("docex.router")
 
 _INTERVAL_S = 1.0
@@ -52,7 +54,9 @@ class Checkpointer:
         """`hold_writes()`: while inside it, nothing commits to the ledger (the router's
         LedgerHealth.writes_held); without it the log is never started over under load."""
         self._interval_s = interval_s
-        self._path = ledger_path
+        # The file SQLite's descriptors point at (_sync_database).
+        found = ledger_path.stat()
+        self._file = (found.st_dev, found.st_ino)
         self._hold_writes = hold_writes
         self._log_limit_bytes = log_limit_bytes
         # Used from one worker thread at a time, never two at once.
@@ -145,9 +149,7 @@ class Checkpointer:
                 raise
             try:
                 self._db.execute(
-                    "INSERT INTO liveness (id, at) VALUES (1, ?)"
-                    " ON CONFLICT (id) DO UPDATE SET at = excluded.at",
-                    (datetime.now(UTC).isoformat(timespec="seconds"),),
+                    RECORD_LIVENESS, (datetime.now(UTC).isoformat(timespec="seconds"),)
                 )
                 self._db.execute("COMMIT")
             finally:
@@ -171,7 +173,6 @@ class Checkpointer:
         seeing the router's connection, and a `docex users` command's writes went unseen by
         the router (tests/ledger/test_sqlite.py). Where /proc is missing, the kernel writes
         the pages back in its own time."""
-        wanted = os.stat(self._path)
         try:
             descriptors = os.listdir("/proc/self/fd")
         except FileNotFoundError:
@@ -181,6 +182,6 @@ class Checkpointer:
                 found = os.fstat(int(name))
             except OSError:
                 continue  # closed since it was listed
-            if (found.st_dev, found.st_ino) == (wanted.st_dev, wanted.st_ino):
+            if (found.st_dev, found.st_ino) == self._file:
                 os.fsync(int(name))
                 return

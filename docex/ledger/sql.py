@@ -63,6 +63,12 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# A write that proves the ledger takes writes; docex/ledger/checkpoint.py makes it too.
+RECORD_LIVENESS = (
+    "INSERT INTO liveness (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at"
+)
+
+
 class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
     _db: Connection
     # When an audit event happened, for the write methods that are not told (tests set it).
@@ -73,11 +79,7 @@ class SqlLedger(BoardReadsMixin, ReceiptReminderReads):
         raise NotImplementedError
 
     def record_liveness(self, at: str) -> None:
-        self._db.execute(
-            "INSERT INTO liveness (id, at) VALUES (1, ?)"
-            " ON CONFLICT (id) DO UPDATE SET at = excluded.at",
-            (at,),
-        )
+        self._db.execute(RECORD_LIVENESS, (at,))
 
     def command_seen(self, unit: str, command_id: str) -> bool:
         row = self._db.execute(

@@ -11,6 +11,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,29 @@ def fill(ledger: SqliteLedger) -> None:
             ledger.enqueue("finance", f"m{number}", "status", body=os.urandom(4000))
 
 
+@contextlib.asynccontextmanager
+async def checkpointing(checkpointer: Checkpointer) -> AsyncIterator[None]:
+    """The checkpointer runs while the context lasts; stopped and closed as the router does."""
+    running = asyncio.create_task(checkpointer.run())
+    try:
+        yield
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        checkpointer.close()
+
+
+async def commit_row(ledger: SqliteLedger, health: LedgerHealth, number: int) -> None:
+    """One intake-like commit, then the loop goes round, as between the router's batches."""
+    await health.commit(
+        "intake",
+        functools.partial(ledger.enqueue, "finance", f"m{number}", "status", os.urandom(4000)),
+        durable=False,
+    )
+    await asyncio.sleep(0)
+
+
 async def test_commits_leave_the_log_to_the_checkpointer(tmp_path: Path) -> None:
     """The write-ahead log is copied into the ledger off the event loop (docex/ledger/checkpoint.py)
     and only there: a commit never pays for a checkpoint."""
@@ -42,17 +66,10 @@ async def test_commits_leave_the_log_to_the_checkpointer(tmp_path: Path) -> None
     assert path.stat().st_size < 1024 * 1024
     assert Path(f"{path}-wal").stat().st_size > 2 * PAGES * 4000
 
-    checkpointer = Checkpointer(path, interval_s=0.01)
-    running = asyncio.create_task(checkpointer.run())
-    try:
+    async with checkpointing(Checkpointer(path, interval_s=0.01)):
         await eventually(
             lambda: path.stat().st_size > 2 * PAGES * 4000, "the log copied into the ledger"
         )
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
-        checkpointer.close()
     assert ledger.outbox_depth() == 2 * PAGES
     ledger.close()
 
@@ -73,27 +90,13 @@ async def test_a_steady_load_does_not_grow_the_log_without_end(tmp_path: Path) -
     checkpointer = Checkpointer(
         path, interval_s=0.01, hold_writes=health.writes_held, log_limit_bytes=256 * 1024
     )
-    running = asyncio.create_task(checkpointer.run())
     largest = commits = 0
-    try:
+    async with checkpointing(checkpointer):
         # About 50 MB through the log, as one stream of commits that never pauses.
         while commits < 3000:
-            await health.commit(
-                "intake",
-                functools.partial(
-                    ledger.enqueue, "finance", f"m{commits}", "status", body=os.urandom(4000)
-                ),
-                durable=False,
-            )
+            await commit_row(ledger, health, commits)
             commits += 1
             largest = max(largest, log.stat().st_size)
-            # The loop goes round between commits, as between the router's intake batches.
-            await asyncio.sleep(0)
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
-        checkpointer.close()
     # The log's header counts the times it was started over (sqlite.org/fileformat.html).
     started_over = int.from_bytes(log.read_bytes()[12:16], "big")
     assert started_over >= 3
@@ -123,29 +126,18 @@ async def test_a_transaction_that_keeps_the_log_is_reported(tmp_path: Path) -> N
         for _ in range(20_000):
             if any(entry["event"] == event for entry in logs):
                 return
-            await health.commit(
-                "intake",
-                functools.partial(
-                    ledger.enqueue, "finance", f"m{commits}", "status", body=os.urandom(4000)
-                ),
-                durable=False,
-            )
+            await commit_row(ledger, health, commits)
             commits += 1
-            await asyncio.sleep(0)
         pytest.fail(f"no {event} after {commits} commits")
 
-    running = asyncio.create_task(checkpointer.run())
     try:
-        with capture_logs() as logs:
-            await commit_until("ledger_log_not_started_over")
-            assert checkpointer.log_bytes >= limit
-            shell.execute("COMMIT")
-            await commit_until("ledger_log_started_over")
+        async with checkpointing(checkpointer):
+            with capture_logs() as logs:
+                await commit_until("ledger_log_not_started_over")
+                assert checkpointer.log_bytes >= limit
+                shell.execute("COMMIT")
+                await commit_until("ledger_log_started_over")
     finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
-        checkpointer.close()
         shell.close()
     events = [entry["event"] for entry in logs]
     assert events.count("ledger_log_not_started_over") == 1, events
@@ -192,17 +184,10 @@ async def test_checkpoints_leave_the_routers_hold_on_the_ledger(tmp_path: Path) 
     path = tmp_path / "ledger.sqlite"
     ledger = SqliteLedger(path, checkpoints=False)
     fill(ledger)
-    checkpointer = Checkpointer(path, interval_s=0.01)
-    running = asyncio.create_task(checkpointer.run())
-    try:
+    async with checkpointing(Checkpointer(path, interval_s=0.01)):
         await eventually(
             lambda: path.stat().st_size > PAGES * 4000, "the log copied into the ledger"
         )
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
-        checkpointer.close()
     another_process(path, "INSERT INTO liveness (id, at) VALUES (1, 'then') ON CONFLICT DO NOTHING")
     with ledger.transaction():
         ledger.enqueue("finance", "after", "status", body=b"x")

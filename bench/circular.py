@@ -24,8 +24,9 @@ fast as the next one), a cost an exchange pays once per queue, not per circular.
 Only the sender has a broker user: the recipients never connect, their queues (declared by
 the router) just hold what reached them, and a count of them after each repetition checks that
 every unit got exactly one delivery per repetition. Everything made is removed at the end,
-including after a failure or Ctrl-C. Do not run it with thousands of units on a broker that
-others use: each unit is two quorum queues.
+including after a failure or Ctrl-C. It runs on a private RabbitMQ node that it starts, with the
+open files its units need, and removes (tests/brokers.py), since each unit is two quorum queues:
+thousands of them never land on the machine's own broker. `--amqp-url` picks another broker.
 
     .venv/bin/python bench/circular.py               # 2,000 units, 3 repetitions
     .venv/bin/python bench/circular.py --units 50    # a smoke run
@@ -37,6 +38,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import resource
 import secrets
 import sqlite3
 import statistics
@@ -55,10 +57,13 @@ from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 from docex import wire
 from docex.ids import uuid7
 from docex.router import provision
+from docex.router.provision import SYSTEM_RABBITMQCTL
 from docex.unit.compose import apply_seal, compose
 
-# bench/ is not a package: route.py, beside this file, is imported as a module.
+# bench/ is not a package: route.py, beside this file, is imported as a module; the private
+# RabbitMQ nodes are those the tests start (tests/brokers.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 import route
 from route import (
@@ -71,6 +76,9 @@ from route import (
     StatusWatch,
     Workspace,
 )
+
+from tests.brokers import BrokerError
+from tests.brokers import running as private_broker
 
 TARGET_S = 2.0
 # The router's default `[exchange] max_recipients`: a circular to more needs that raised.
@@ -190,7 +198,7 @@ async def measure(
     log = workspace.directory / "router.log"
     ledger = Path(workspace.config.router.ledger)
     ready_timeout = route.READY_TIMEOUT_S + len(units) / 20
-    broker = route.broker_pid()
+    broker = route.broker_pid(workspace.rabbitmqctl)
     async with contextlib.AsyncExitStack() as stack:
         admin = await stack.enter_async_context(await aio_pika.connect(workspace.amqp_url))
         began = time.perf_counter()
@@ -325,7 +333,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="seconds one circular may take (120)"
     )
-    parser.add_argument("--amqp-url", default=route.DEFAULT_AMQP_URL, help="an administrator's URL")
+    parser.add_argument(
+        "--amqp-url",
+        help="an administrator's URL of the broker to measure on, administered with the"
+        " machine's `rabbitmqctl` (default: a private RabbitMQ node the bench starts, with"
+        " files enough for --units, and removes: thousands of queues never touch the"
+        " machine's own broker)",
+    )
     parser.add_argument(
         "--router-log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
@@ -362,22 +376,60 @@ def too_few_files(units: int, limit: int | None) -> str | None:
     needed = provision.files_needed(units)
     if limit is None or limit >= needed:
         return None
-    fits = max(0, (limit - provision.files_needed(0)) // provision.FILES_PER_UNIT)
     return (
         f"the local RabbitMQ may open {limit} files and {units} units need about {needed}:"
         f" restart it with more (`rabbitmqctl stop`, then scripts/ensure-services), or run"
-        f" with --units {fits}"
+        f" with --units {units_that_fit(limit)}"
     )
+
+
+def units_that_fit(files: int) -> int:
+    return max(0, (files - provision.files_needed(0)) // provision.FILES_PER_UNIT)
+
+
+def hard_file_limit() -> int:
+    """How many files a private node may be given: more takes a privilege this process may
+    not have, even as root in a container."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return hard if hard != resource.RLIM_INFINITY else 1 << 20
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    refusal = too_few_files(args.units, broker_file_limit(args.amqp_url))
-    if refusal is not None:
-        print(f"FAILED: {refusal}", file=sys.stderr)
-        return 1
     route.interrupt_on_sigterm()
-    cleanup = Cleanup(f"bench{secrets.token_hex(5)}", args.amqp_url, keep_dir=args.keep)
+    if args.amqp_url is not None:
+        refusal = too_few_files(args.units, broker_file_limit(args.amqp_url))
+        if refusal is not None:
+            print(f"FAILED: {refusal}", file=sys.stderr)
+            return 1
+        return run(args, args.amqp_url, SYSTEM_RABBITMQCTL)
+    # Twice the estimate, within what this process may give its children.
+    files = min(max(4096, 2 * provision.files_needed(args.units)), hard_file_limit())
+    if files < provision.files_needed(args.units):
+        print(
+            f"FAILED: a private RabbitMQ node may be given at most {files} files (`ulimit -Hn`)"
+            f" and {args.units} units need about {provision.files_needed(args.units)}: raise"
+            f" that limit, or run with --units {units_that_fit(files)}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"starting a private RabbitMQ node (open files {files})…", flush=True)
+    try:
+        with private_broker(1, open_files=files) as broker:
+            return run(args, broker.urls[0], tuple(broker.ctl_command(0)))
+    except BrokerError as exc:
+        print(f"FAILED: the private RabbitMQ node: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted; the private node is removed", file=sys.stderr)
+        return 130
+
+
+def run(args: argparse.Namespace, amqp_url: str, rabbitmqctl: tuple[str, ...]) -> int:
+    """The bench on one broker; what it made there is removed however it ends."""
+    cleanup = Cleanup(
+        f"bench{secrets.token_hex(5)}", amqp_url, keep_dir=args.keep, rabbitmqctl=rabbitmqctl
+    )
     to = recipients(args.units)
     print(
         f"run {cleanup.prefix}: a CA, seals, the sender's broker user and a router with"

@@ -64,7 +64,7 @@ from docex import wire
 from docex.config import Config, load_config
 from docex.ids import uuid7
 from docex.ledger.admin import init_ledger
-from docex.router.provision import provision, unit_password
+from docex.router.provision import SYSTEM_RABBITMQCTL, provision, unit_password
 from docex.seals.ca import init_ca
 from docex.seals.kinds import SealKind
 from docex.seals.seal import Seal, issue_seal
@@ -112,6 +112,8 @@ class Cleanup:
     prefix: str
     amqp_url: str
     keep_dir: bool = False
+    # How to administer the broker: the machine's node, or a private one (circular.py).
+    rabbitmqctl: tuple[str, ...] = SYSTEM_RABBITMQCTL
     directory: Path | None = None
     users: list[str] = field(default_factory=list)
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -124,13 +126,13 @@ class Cleanup:
         for log in self.logs:
             log.close()
         try:
-            asyncio.run(delete_broker_objects(self.amqp_url, self.prefix))
+            asyncio.run(delete_broker_objects(self.amqp_url, self.prefix, self.rabbitmqctl))
         except Exception as exc:
             print(f"cleanup: queues/exchanges of {self.prefix}: {exc!r}", file=sys.stderr)
         for user in self.users:
             try:
                 done = subprocess.run(
-                    ["rabbitmqctl", "--quiet", "delete_user", user],
+                    [*self.rabbitmqctl, "--quiet", "delete_user", user],
                     capture_output=True,
                     text=True,
                     timeout=60,
@@ -161,9 +163,9 @@ def stop_worker(worker: subprocess.Popen[bytes]) -> None:
         worker.wait()
 
 
-def broker_names(kind: str, prefix: str) -> list[str]:
+def broker_names(kind: str, prefix: str, rabbitmqctl: Sequence[str]) -> list[str]:
     listed = subprocess.run(
-        ["rabbitmqctl", "--quiet", "--no-table-headers", f"list_{kind}", "name"],
+        [*rabbitmqctl, "--quiet", "--no-table-headers", f"list_{kind}", "name"],
         capture_output=True,
         text=True,
         check=True,
@@ -172,14 +174,14 @@ def broker_names(kind: str, prefix: str) -> list[str]:
     return [name for name in listed if name.startswith(f"{prefix}.")]
 
 
-async def delete_broker_objects(amqp_url: str, prefix: str) -> None:
+async def delete_broker_objects(amqp_url: str, prefix: str, rabbitmqctl: Sequence[str]) -> None:
     """Every queue and exchange named under this run's prefix; the prefix is unique per run."""
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
-        for queue in broker_names("queues", prefix):
+        for queue in broker_names("queues", prefix, rabbitmqctl):
             await channel.queue_delete(queue)
-        for exchange in broker_names("exchanges", prefix):
+        for exchange in broker_names("exchanges", prefix, rabbitmqctl):
             await channel.exchange_delete(exchange)
 
 
@@ -191,6 +193,7 @@ class Workspace:
     config_path: Path
     config: Config
     seals: dict[str, Seal]
+    rabbitmqctl: tuple[str, ...] = SYSTEM_RABBITMQCTL
 
     @property
     def sender_seal(self) -> Seal:
@@ -287,8 +290,20 @@ def set_up(
     users = [u for u in config.units if broker_users is None or u.id in broker_users]
     # Recorded first: provision may fail after making some of them.
     cleanup.users.extend(unit.amqp_user for unit in users)
-    provision(msgspec.structs.replace(config, units=users), directory / "passwords")
-    return Workspace(directory, cleanup.prefix, cleanup.amqp_url, config_path, config, seals)
+    provision(
+        msgspec.structs.replace(config, units=users),
+        directory / "passwords",
+        rabbitmqctl=cleanup.rabbitmqctl,
+    )
+    return Workspace(
+        directory,
+        cleanup.prefix,
+        cleanup.amqp_url,
+        config_path,
+        config,
+        seals,
+        cleanup.rabbitmqctl,
+    )
 
 
 def start_worker(command: list[str], log_path: Path, cleanup: Cleanup) -> subprocess.Popen[bytes]:
@@ -312,12 +327,12 @@ def start_relay(workspace: Workspace, cleanup: Cleanup) -> subprocess.Popen[byte
     return start_worker(command, workspace.directory / "relay.log", cleanup)
 
 
-def broker_pid() -> int | None:
+def broker_pid(rabbitmqctl: Sequence[str] = SYSTEM_RABBITMQCTL) -> int | None:
     """The local broker's OS process, to tell its CPU from the router's; None when the broker
     runs elsewhere (or rabbitmqctl cannot say)."""
     try:
         done = subprocess.run(
-            ["rabbitmqctl", "--quiet", "eval", "os:getpid()."],
+            [*rabbitmqctl, "--quiet", "eval", "os:getpid()."],
             capture_output=True,
             text=True,
             timeout=60,

@@ -403,12 +403,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAILED: {refusal}", file=sys.stderr)
             return 1
         return run(args, args.amqp_url, SYSTEM_RABBITMQCTL)
+    needed = provision.files_needed(args.units)
     # Twice the estimate, within what this process may give its children.
-    files = min(max(4096, 2 * provision.files_needed(args.units)), hard_file_limit())
-    if files < provision.files_needed(args.units):
+    files = min(max(4096, 2 * needed), hard_file_limit())
+    if files < needed:
         print(
             f"FAILED: a private RabbitMQ node may be given at most {files} files (`ulimit -Hn`)"
-            f" and {args.units} units need about {provision.files_needed(args.units)}: raise"
+            f" and {args.units} units need about {needed}: raise"
             f" that limit, or run with --units {units_that_fit(files)}",
             file=sys.stderr,
         )

@@ -57,6 +57,8 @@ class Checkpointer:
         # The file SQLite's descriptors point at (_sync_database).
         found = ledger_path.stat()
         self._file = (found.st_dev, found.st_ino)
+        # Which of SQLite's descriptors that was, when last looked up.
+        self._descriptor: int | None = None
         self._hold_writes = hold_writes
         self._log_limit_bytes = log_limit_bytes
         # Used from one worker thread at a time, never two at once.
@@ -173,15 +175,23 @@ class Checkpointer:
         seeing the router's connection, and a `docex users` command's writes went unseen by
         the router (tests/ledger/test_sqlite.py). Where /proc is missing, the kernel writes
         the pages back in its own time."""
+        if self._descriptor is None or not self._points_at_database(self._descriptor):
+            self._descriptor = self._find_descriptor()
+        if self._descriptor is not None:
+            os.fsync(self._descriptor)
+
+    def _find_descriptor(self) -> int | None:
         try:
             descriptors = os.listdir("/proc/self/fd")
         except FileNotFoundError:
-            return
-        for name in descriptors:
-            try:
-                found = os.fstat(int(name))
-            except OSError:
-                continue  # closed since it was listed
-            if (found.st_dev, found.st_ino) == self._file:
-                os.fsync(int(name))
-                return
+            return None
+        return next(
+            (int(name) for name in descriptors if self._points_at_database(int(name))), None
+        )
+
+    def _points_at_database(self, descriptor: int) -> bool:
+        try:
+            found = os.fstat(descriptor)
+        except OSError:
+            return False  # closed since
+        return (found.st_dev, found.st_ino) == self._file
